@@ -1,0 +1,487 @@
+//! `logistic-regression`: p = σ(w·x + b), mean log-loss + (λ/2)‖w‖² (+ λ₁‖w‖₁),
+//! by a first-order optimizer or by Newton's method (IRLS).
+
+use super::linear::{self, B, GRAD_B, GRAD_W, J, LAMBDA, LAMBDA1, N, W};
+use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol};
+use crate::data::Dataset;
+use crate::optim::{self, Batches, ETA, GRAD_PREV, Optimizer, OptimizerKind, THETA, THETA_PREV};
+use nalgebra::{DMatrix, DVector};
+
+/// z: the score per row.
+pub const Z: Symbol = Symbol {
+    id: "z",
+    latex: r"z_i",
+    meaning: "score w·xᵢ + b of each row",
+};
+/// p: the predicted probability per row.
+pub const P: Symbol = Symbol {
+    id: "p",
+    latex: r"p_i",
+    meaning: "predicted probability of the second class for each row",
+};
+/// p − y per row.
+pub const ERROR: Symbol = Symbol {
+    id: "error",
+    latex: r"p_i - y_i",
+    meaning: "probability minus label, per row",
+};
+/// The Hessian (Newton).
+pub const HESSIAN: Symbol = Symbol {
+    id: "hessian",
+    latex: "H",
+    meaning: "Hessian of the objective (with the bias as last row and column)",
+};
+
+const MODEL_STEPS: &[DerivationStep] = &[
+    DerivationStep {
+        title: "Model",
+        sentence: "A linear score per row, squashed by the sigmoid into the probability of the second class.",
+        latex: r"z_i = \mathbf{w} \cdot \mathbf{x}_i + b, \qquad p_i = \sigma(z_i) = \frac{1}{1 + e^{-z_i}}",
+        shows: &[W, B, Z, P],
+    },
+    DerivationStep {
+        title: "Loss",
+        sentence: "The mean negative log-likelihood of the labels (y = 0 or 1), plus the penalty on the weights.",
+        latex: r"J = -\frac{1}{n} \sum_{i=1}^{n} \left[ y_i \log p_i + (1 - y_i) \log(1 - p_i) \right] + \frac{\lambda}{2} \|\mathbf{w}\|^2 + \lambda_1 \|\mathbf{w}\|_1",
+        shows: &[J, N, LAMBDA, LAMBDA1],
+    },
+    DerivationStep {
+        title: "Chain rule",
+        sentence: "The sigmoid's derivative σ(1 − σ) cancels the log's denominators, leaving probability minus label.",
+        latex: r"\frac{\partial J_i}{\partial z_i} = -\frac{y_i}{p_i} p_i (1 - p_i) + \frac{1 - y_i}{1 - p_i} p_i (1 - p_i) = p_i - y_i",
+        shows: &[ERROR],
+    },
+    DerivationStep {
+        title: "Gradient",
+        sentence: "Each row pushes the weights along its features in proportion to its error; the bias gets the mean error.",
+        latex: r"\nabla_{\mathbf{w}} J = \frac{1}{n} X^\top (\mathbf{p} - \mathbf{y}) + \lambda \mathbf{w} + \lambda_1 \operatorname{sign}(\mathbf{w}), \qquad \frac{\partial J}{\partial b} = \frac{1}{n} \sum_{i=1}^{n} (p_i - y_i)",
+        shows: &[GRAD_W, GRAD_B],
+    },
+];
+
+const NEWTON_STEPS: &[DerivationStep] = &[
+    DerivationStep {
+        title: "Hessian",
+        sentence: "Differentiating the gradient again weights each row by p(1 − p), its uncertainty.",
+        latex: r"H = \frac{1}{n} A^\top S A + \lambda D, \quad S = \operatorname{diag}\big(p_i (1 - p_i)\big), \quad A = \begin{pmatrix} X & \mathbf{1} \end{pmatrix}",
+        shows: &[HESSIAN],
+    },
+    DerivationStep {
+        title: "Newton step (IRLS)",
+        sentence: "Jump to the minimum of the local quadratic model; η = 1 is the full Newton step.",
+        latex: r"\theta_t = \theta_{t-1} - \eta \, H^{-1} g_{t-1}",
+        shows: &[THETA, THETA_PREV, ETA, GRAD_PREV],
+    },
+];
+
+/// The registry entry.
+pub const ENTRY: Entry = Entry {
+    id: "logistic-regression",
+    summary: "binary classifier p = σ(w·x + b) on the log-loss, by gradient descent or Newton / IRLS",
+    supervised: true,
+    classifies: true,
+    create: |h| Ok(Box::new(LogisticRegression::new(h)?)),
+};
+
+/// How the parameters are updated.
+#[derive(Debug, Clone)]
+enum Method {
+    FirstOrder(Optimizer),
+    Newton { learning_rate: f64 },
+}
+
+/// Logistic regression.
+#[derive(Debug, Clone)]
+pub struct LogisticRegression {
+    l2: f64,
+    l1: f64,
+    method: Method,
+    batches: Batches,
+    batches_init: Batches,
+    w: DVector<f64>,
+    b: f64,
+    t: usize,
+    features: Vec<String>,
+    grad: Vec<f64>,
+}
+
+impl LogisticRegression {
+    /// Builds it (default gd with η = 0.1; Newton takes full steps unless a learning rate is given).
+    ///
+    /// # Errors
+    /// Invalid hyperparameters.
+    pub fn new(hyper: &Hyper) -> Result<Self, AlgoError> {
+        let method = if hyper.optimizer == Some(OptimizerKind::Newton) {
+            let learning_rate = hyper.learning_rate.unwrap_or(1.0);
+            optim::check_learning_rate(learning_rate)?;
+            if hyper.l1 != 0.0 {
+                return Err(AlgoError::Invalid(
+                    "Newton's method needs a twice-differentiable loss, so it cannot use --l1; use a first-order optimizer".into(),
+                ));
+            }
+            Method::Newton { learning_rate }
+        } else {
+            Method::FirstOrder(Optimizer::new(hyper, OptimizerKind::Gd, 0.1)?)
+        };
+        let batches = Batches::new(hyper.batch_size, hyper.seed)?;
+        Ok(Self {
+            l2: linear::check_penalty(hyper.l2.unwrap_or(0.0), "l2")?,
+            l1: linear::check_penalty(hyper.l1, "l1")?,
+            method,
+            batches_init: batches.clone(),
+            batches,
+            w: DVector::zeros(0),
+            b: 0.0,
+            t: 0,
+            features: Vec::new(),
+            grad: Vec::new(),
+        })
+    }
+
+    fn loss_of(&self, x: &DMatrix<f64>, y: &DVector<f64>, w: &DVector<f64>, b: f64) -> f64 {
+        let z = linear::scores(x, w, b);
+        mean_log_loss(&z, y) + optim::penalty(w.as_slice(), self.l2, self.l1)
+    }
+
+    fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
+        let z = linear::scores(data.x(), &self.w, self.b);
+        let p = z.map(sigmoid);
+        let err = &p - y;
+        let loss = mean_log_loss(&z, y) + optim::penalty(self.w.as_slice(), self.l2, self.l1);
+        let (grad_w, grad_b) = linear::mean_gradient(data.x(), &err, &self.w, self.l2, self.l1);
+        let mut rec = StepRecord::new(self.t, loss);
+        rec.vector(W, self.w.as_slice());
+        rec.scalar(B, self.b);
+        rec.vector(Z, z.as_slice());
+        rec.vector(P, p.as_slice());
+        rec.vector(ERROR, err.as_slice());
+        rec.scalar(J, loss);
+        rec.scalar(N, y.len() as f64);
+        rec.scalar(LAMBDA, self.l2);
+        rec.scalar(LAMBDA1, self.l1);
+        rec.vector(GRAD_W, grad_w.as_slice());
+        rec.scalar(GRAD_B, grad_b);
+        self.grad = grad_w.iter().copied().chain([grad_b]).collect();
+        rec
+    }
+
+    /// H = AᵀSA/n + λD at the current parameters.
+    fn hessian(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
+        let (n, d) = x.shape();
+        let p = linear::scores(x, &self.w, self.b).map(sigmoid);
+        let a = x.clone().insert_column(d, 1.0);
+        let mut sa = a.clone();
+        for (i, mut row) in sa.row_iter_mut().enumerate() {
+            row *= p[i] * (1.0 - p[i]);
+        }
+        let mut h = a.tr_mul(&sa) / n as f64;
+        for j in 0..d {
+            h[(j, j)] += self.l2;
+        }
+        h
+    }
+}
+
+impl Algorithm for LogisticRegression {
+    fn id(&self) -> &'static str {
+        ENTRY.id
+    }
+
+    fn derivation(&self) -> Vec<DerivationStep> {
+        let mut steps = MODEL_STEPS.to_vec();
+        match &self.method {
+            Method::FirstOrder(opt) => steps.extend_from_slice(opt.derivation()),
+            Method::Newton { .. } => steps.extend_from_slice(NEWTON_STEPS),
+        }
+        steps
+    }
+
+    fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+        let y = data.binary_target(ENTRY.id, 0.0, 1.0)?;
+        self.w = DVector::zeros(data.n_features());
+        self.b = 0.0;
+        self.t = 0;
+        self.batches = self.batches_init.clone();
+        if let Method::FirstOrder(opt) = &mut self.method {
+            opt.reset();
+        }
+        self.features = data.feature_names().to_vec();
+        let mut rec = self.evaluate(data, &y);
+        if matches!(self.method, Method::Newton { .. }) {
+            rec.set(HESSIAN, super::Value::Matrix(self.hessian(data.x())));
+        }
+        Ok(rec)
+    }
+
+    fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+        let y = data.binary_target(ENTRY.id, 0.0, 1.0)?;
+        let mut theta = self.params();
+        let mut update = StepRecord::new(0, 0.0);
+        match &mut self.method {
+            Method::FirstOrder(opt) => {
+                let grad = match self.batches.next_batch(data.n_rows()) {
+                    None => std::mem::take(&mut self.grad),
+                    Some(rows) => {
+                        linear::batch_gradient(data.x(), &y, &rows, &self.w, self.b, self.l2, self.l1, |z, y| {
+                            sigmoid(z) - y
+                        })
+                    }
+                };
+                opt.apply(&mut theta, &grad, &mut update);
+            }
+            Method::Newton { learning_rate } => {
+                let eta = *learning_rate;
+                let h = self.hessian(data.x());
+                let g = DVector::from_column_slice(&self.grad);
+                let Some(delta) = h.clone().cholesky().map(|c| c.solve(&g)) else {
+                    return Err(AlgoError::Singular(format!(
+                        "the Hessian is singular at step {} (the classes may be perfectly separable, or features collinear); use gradient descent or set --l2 > 0",
+                        self.t
+                    )));
+                };
+                update.vector(THETA_PREV, theta.clone());
+                update.vector(GRAD_PREV, self.grad.clone());
+                update.scalar(ETA, eta);
+                for (th, dl) in theta.iter_mut().zip(delta.iter()) {
+                    *th -= eta * dl;
+                }
+                update.vector(THETA, theta.clone());
+            }
+        }
+        let d = self.w.len();
+        self.w = DVector::from_column_slice(&theta[..d]);
+        self.b = theta[d];
+        self.t += 1;
+        let mut rec = self.evaluate(data, &y);
+        if matches!(self.method, Method::Newton { .. }) {
+            rec.set(HESSIAN, super::Value::Matrix(self.hessian(data.x())));
+        }
+        rec.values.extend(update.values);
+        Ok(rec)
+    }
+
+    fn params(&self) -> Vec<f64> {
+        self.w.iter().copied().chain([self.b]).collect()
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        linear::weight_names(&self.features)
+    }
+
+    fn params_json(&self, flat: &[f64]) -> serde_json::Value {
+        linear::weights_bias_json(flat)
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Algorithm> {
+        Box::new(self.clone())
+    }
+
+    fn learning_rate(&self) -> Option<f64> {
+        Some(match &self.method {
+            Method::FirstOrder(opt) => opt.learning_rate,
+            Method::Newton { learning_rate } => *learning_rate,
+        })
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) {
+        if optim::check_learning_rate(learning_rate).is_err() {
+            return;
+        }
+        match &mut self.method {
+            Method::FirstOrder(opt) => opt.learning_rate = learning_rate,
+            Method::Newton { learning_rate: lr } => *lr = learning_rate,
+        }
+    }
+
+    fn stability_bound(&self, data: &Dataset) -> Option<f64> {
+        // σ' ≤ 1/4 bounds the Hessian by AᵀA/(4n) + λD.
+        let (n, d) = data.x().shape();
+        let a = data.x().clone().insert_column(d, 1.0);
+        let mut h = a.tr_mul(&a) / (4.0 * n as f64);
+        for j in 0..d {
+            h[(j, j)] += self.l2;
+        }
+        let l = nalgebra::SymmetricEigen::try_new(h, 1e-12, 10_000)?
+            .eigenvalues
+            .iter()
+            .copied()
+            .reduce(f64::max)?;
+        (l > 0.0).then(|| 2.0 / l)
+    }
+
+    fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
+        let y = data.binary_target(ENTRY.id, 0.0, 1.0).ok()?;
+        let d = data.n_features();
+        (flat.len() == d + 1).then(|| self.loss_of(data.x(), &y, &DVector::from_column_slice(&flat[..d]), flat[d]))
+    }
+}
+
+/// σ(z) = 1/(1 + e^{−z}), computed without overflow.
+#[must_use]
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// log(1 + e^z), computed without overflow.
+#[must_use]
+pub fn softplus(z: f64) -> f64 {
+    if z > 0.0 {
+        z + (-z).exp().ln_1p()
+    } else {
+        z.exp().ln_1p()
+    }
+}
+
+/// −(1/n) Σ [y log σ(z) + (1 − y) log(1 − σ(z))] = (1/n) Σ [softplus(z) − y z].
+#[must_use]
+pub fn mean_log_loss(z: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    z.iter().zip(y.iter()).map(|(&z, &y)| softplus(z) - y * z).sum::<f64>() / z.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::linear::recorded;
+
+    fn overlapping(n: usize) -> Dataset {
+        let mut rng = crate::rng::Rng::new(11);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let label = (i % 2) as f64;
+            a.push(rng.normal() + label);
+            b.push(rng.normal() * 0.5 - label * 0.5);
+            y.push(label);
+        }
+        Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap()
+    }
+
+    fn run(h: &Hyper, data: &Dataset, steps: usize) -> LogisticRegression {
+        let mut alg = LogisticRegression::new(h).unwrap();
+        alg.reset(data).unwrap();
+        for _ in 0..steps {
+            alg.step(data).unwrap();
+        }
+        alg
+    }
+
+    #[test]
+    fn first_step_by_hand() {
+        let data = Dataset::from_columns(&["x"], &[vec![-1.0, 1.0]], Some(("y", vec![0.0, 1.0]))).unwrap();
+        let mut alg = LogisticRegression::new(&Hyper {
+            learning_rate: Some(1.0),
+            ..Hyper::default()
+        })
+        .unwrap();
+        let r0 = alg.reset(&data).unwrap();
+        assert!((r0.loss - 2f64.ln()).abs() < 1e-12);
+        // p = ½ everywhere: ∂J/∂w = ((½)(−1) + (−½)(1))/2 = −½, ∂J/∂b = 0.
+        assert_eq!(recorded(&r0, GRAD_W), &[-0.5]);
+        alg.step(&data).unwrap();
+        assert_eq!(alg.params(), vec![0.5, 0.0]);
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let data = overlapping(60);
+        let h = Hyper {
+            l2: Some(0.2),
+            ..Hyper::default()
+        };
+        let mut alg = run(&h, &data, 5);
+        let theta = alg.params();
+        let y = data.binary_target("t", 0.0, 1.0).unwrap();
+        alg.evaluate(&data, &y);
+        for k in 0..theta.len() {
+            let mut plus = theta.clone();
+            let mut minus = theta.clone();
+            plus[k] += 1e-6;
+            minus[k] -= 1e-6;
+            let fd = (alg.loss_at(&data, &plus).unwrap() - alg.loss_at(&data, &minus).unwrap()) / 2e-6;
+            assert!((fd - alg.grad[k]).abs() < 1e-7, "{fd} vs {}", alg.grad[k]);
+        }
+    }
+
+    #[test]
+    fn newton_converges_in_few_steps_to_the_gradient_descent_optimum() {
+        let data = overlapping(200);
+        let newton = run(
+            &Hyper {
+                optimizer: Some(OptimizerKind::Newton),
+                ..Hyper::default()
+            },
+            &data,
+            8,
+        );
+        let gd = run(
+            &Hyper {
+                learning_rate: Some(1.0),
+                ..Hyper::default()
+            },
+            &data,
+            20_000,
+        );
+        for (a, b) in newton.params().iter().zip(gd.params()) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // The gradient at Newton's point is essentially zero.
+        assert!(newton.grad.iter().all(|g| g.abs() < 1e-10), "{:?}", newton.grad);
+    }
+
+    #[test]
+    fn loss_never_increases_for_a_small_step() {
+        let data = overlapping(100);
+        let mut alg = LogisticRegression::new(&Hyper::default()).unwrap();
+        let mut last = alg.reset(&data).unwrap().loss;
+        for _ in 0..200 {
+            let l = alg.step(&data).unwrap().loss;
+            assert!(l <= last + 1e-15);
+            last = l;
+        }
+    }
+
+    #[test]
+    fn text_labels_map_in_sorted_order_and_three_classes_are_refused() {
+        let data = Dataset::from_columns(&["x"], &[vec![1.0, 2.0, 3.0]], Some(("y", vec![5.0, 7.0, 9.0]))).unwrap();
+        let err = LogisticRegression::new(&Hyper::default())
+            .unwrap()
+            .reset(&data)
+            .unwrap_err();
+        assert!(err.to_string().contains("exactly two classes"), "{err}");
+    }
+
+    #[test]
+    fn separable_data_makes_newton_stop_with_a_reason() {
+        let data = Dataset::from_columns(
+            &["x"],
+            &[vec![-2.0, -1.0, 1.0, 2.0]],
+            Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
+        )
+        .unwrap();
+        let mut alg = LogisticRegression::new(&Hyper {
+            optimizer: Some(OptimizerKind::Newton),
+            ..Hyper::default()
+        })
+        .unwrap();
+        alg.reset(&data).unwrap();
+        let mut stopped = None;
+        for _ in 0..200 {
+            match alg.step(&data) {
+                Ok(r) if !r.loss.is_finite() => break,
+                Ok(_) => {}
+                Err(e) => {
+                    stopped = Some(e);
+                    break;
+                }
+            }
+        }
+        let e = stopped.expect("Newton on separable data cannot go on forever");
+        assert!(e.to_string().contains("separable"));
+    }
+}

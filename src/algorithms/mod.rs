@@ -1,0 +1,349 @@
+//! The algorithm contract: symbols, derivations as data, step records, the
+//! [`Algorithm`] trait and the registry by id.
+//!
+//! Every algorithm is implemented once. Its [`Algorithm::step`] applies the
+//! update exactly as the last derivation line writes it and returns a
+//! [`StepRecord`] holding every quantity the derivation names; the plots and
+//! the derivation panel both read that record.
+
+pub mod linear;
+pub mod logistic;
+
+use crate::data::{DataError, Dataset};
+use crate::optim::OptimizerKind;
+use nalgebra::DMatrix;
+
+/// A named quantity of a derivation, declared once as a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Symbol {
+    /// Stable id (used in records, exports and hover links).
+    pub id: &'static str,
+    /// How the symbol is typeset.
+    pub latex: &'static str,
+    /// What it is, in a few words.
+    pub meaning: &'static str,
+}
+
+/// One numbered step of a derivation: from the model, through the loss and
+/// the gradient, to the update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DerivationStep {
+    /// Short title.
+    pub title: &'static str,
+    /// One plain sentence saying what the step does.
+    pub sentence: &'static str,
+    /// The formula, in LaTeX.
+    pub latex: &'static str,
+    /// The symbols whose current values the step shows.
+    pub shows: &'static [Symbol],
+}
+
+/// The value of a symbol at one step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A number.
+    Scalar(f64),
+    /// A vector (per feature, per row or per class).
+    Vector(Vec<f64>),
+    /// A matrix (rows × columns).
+    Matrix(DMatrix<f64>),
+}
+
+impl Value {
+    /// The value as a number, if it is one.
+    #[must_use]
+    pub fn as_scalar(&self) -> Option<f64> {
+        match self {
+            Self::Scalar(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The value as a slice of numbers (a scalar is one number; a matrix is column-major).
+    #[must_use]
+    pub fn as_slice(&self) -> &[f64] {
+        match self {
+            Self::Scalar(v) => std::slice::from_ref(v),
+            Self::Vector(v) => v,
+            Self::Matrix(m) => m.as_slice(),
+        }
+    }
+
+    /// Whether every entry is finite.
+    #[must_use]
+    pub fn is_finite(&self) -> bool {
+        self.as_slice().iter().all(|v| v.is_finite())
+    }
+}
+
+/// Everything one step computed: the loss at the parameters after the step,
+/// and the value of every symbol the derivation names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// Updates applied so far (0 is the initial state).
+    pub step: usize,
+    /// The objective at the parameters after `step` updates.
+    pub loss: f64,
+    /// Symbol values, in the order they were set.
+    pub values: Vec<(Symbol, Value)>,
+    /// Set when the algorithm reached its fixed point at this step.
+    pub converged: bool,
+    /// A note for the user about this step (e.g. an empty cluster kept in place).
+    pub note: Option<String>,
+}
+
+impl StepRecord {
+    /// An empty record for `step` with its loss.
+    #[must_use]
+    pub fn new(step: usize, loss: f64) -> Self {
+        Self {
+            step,
+            loss,
+            values: Vec::new(),
+            converged: false,
+            note: None,
+        }
+    }
+
+    /// Sets (or replaces) a symbol's value.
+    pub fn set(&mut self, symbol: Symbol, value: Value) {
+        if let Some(slot) = self.values.iter_mut().find(|(s, _)| s.id == symbol.id) {
+            slot.1 = value;
+        } else {
+            self.values.push((symbol, value));
+        }
+    }
+
+    /// Sets a scalar.
+    pub fn scalar(&mut self, symbol: Symbol, v: f64) {
+        self.set(symbol, Value::Scalar(v));
+    }
+
+    /// Sets a vector.
+    pub fn vector(&mut self, symbol: Symbol, v: impl Into<Vec<f64>>) {
+        self.set(symbol, Value::Vector(v.into()));
+    }
+
+    /// A symbol's value, if recorded.
+    #[must_use]
+    pub fn get(&self, symbol: Symbol) -> Option<&Value> {
+        self.get_id(symbol.id)
+    }
+
+    /// A symbol's value by id, if recorded.
+    #[must_use]
+    pub fn get_id(&self, id: &str) -> Option<&Value> {
+        self.values.iter().find(|(s, _)| s.id == id).map(|(_, v)| v)
+    }
+}
+
+/// Why a run cannot go on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AlgoError {
+    /// The data does not fit the algorithm.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A hyperparameter is out of range or does not apply.
+    #[error("{0}")]
+    Invalid(String),
+    /// A linear system has no unique solution.
+    #[error("{0}")]
+    Singular(String),
+}
+
+/// Activation function of an MLP hidden layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Activation {
+    /// Hyperbolic tangent.
+    #[default]
+    Tanh,
+    /// Rectified linear unit.
+    Relu,
+    /// Logistic sigmoid.
+    Sigmoid,
+}
+
+impl Activation {
+    /// Parses `tanh`, `relu` or `sigmoid`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "tanh" => Some(Self::Tanh),
+            "relu" => Some(Self::Relu),
+            "sigmoid" => Some(Self::Sigmoid),
+            _ => None,
+        }
+    }
+}
+
+/// Hyperparameters of a run; each algorithm reads the ones that apply to it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Hyper {
+    /// Learning rate η; `None` means the algorithm's default.
+    pub learning_rate: Option<f64>,
+    /// Optimizer; `None` means the algorithm's default.
+    pub optimizer: Option<OptimizerKind>,
+    /// Momentum coefficient μ (momentum, nesterov).
+    pub momentum: f64,
+    /// Adam's first-moment decay β₁.
+    pub beta1: f64,
+    /// Second-moment decay β₂ (Adam; RMSprop's ρ); `None` means 0.999 for Adam, 0.9 for RMSprop.
+    pub beta2: Option<f64>,
+    /// Mini-batch size; `None` means the full batch.
+    pub batch_size: Option<usize>,
+    /// Seed for shuffling and random initialisation.
+    pub seed: u64,
+    /// L2 strength λ (never applied to the bias); `None` means the algorithm's default.
+    pub l2: Option<f64>,
+    /// L1 strength λ₁ (never applied to the bias).
+    pub l1: f64,
+    /// Number of clusters or mixture components.
+    pub k: Option<usize>,
+    /// Rows (0-based) used as initial centroids / means.
+    pub init_rows: Option<Vec<usize>>,
+    /// Number of principal components.
+    pub components: Option<usize>,
+    /// Hidden layer sizes of the MLP.
+    pub hidden: Vec<usize>,
+    /// Hidden activation of the MLP.
+    pub activation: Activation,
+}
+
+impl Default for Hyper {
+    fn default() -> Self {
+        Self {
+            learning_rate: None,
+            optimizer: None,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: None,
+            batch_size: None,
+            seed: 0,
+            l2: None,
+            l1: 0.0,
+            k: None,
+            init_rows: None,
+            components: None,
+            hidden: vec![8],
+            activation: Activation::Tanh,
+        }
+    }
+}
+
+/// A closed-form or reference solution to compare the iterates with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// How it was obtained (e.g. "normal equations (Cholesky)").
+    pub method: String,
+    /// Flat parameters in the algorithm's [`Algorithm::params`] layout.
+    pub params: Vec<f64>,
+    /// The objective at those parameters.
+    pub loss: f64,
+}
+
+/// An algorithm stepped one update at a time.
+pub trait Algorithm: Send + std::fmt::Debug {
+    /// The registry id (e.g. `linear-regression`).
+    fn id(&self) -> &'static str;
+
+    /// The derivation, numbered in order, including the optimizer's lines.
+    fn derivation(&self) -> Vec<DerivationStep>;
+
+    /// Initialises the state for `data` and returns the record of step 0.
+    ///
+    /// # Errors
+    /// The data or hyperparameters do not fit the algorithm.
+    fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError>;
+
+    /// Evaluates the derivation at the current state, applies the update once,
+    /// and returns every quantity the derivation names.
+    ///
+    /// # Errors
+    /// Only for conditions that make a further step meaningless (e.g. a
+    /// singular Hessian); divergence is reported through the record's loss.
+    fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError>;
+
+    /// The current parameters, flattened.
+    fn params(&self) -> Vec<f64>;
+
+    /// Names of the flattened parameters, for CSV export and axis labels.
+    fn param_names(&self) -> Vec<String>;
+
+    /// Flattened parameters as the JSON object of the CLI contract.
+    fn params_json(&self, flat: &[f64]) -> serde_json::Value;
+
+    /// A boxed copy of the whole state (for checkpoints in the history).
+    fn boxed_clone(&self) -> Box<dyn Algorithm>;
+
+    /// The learning rate in use, when the update has one the user can set.
+    fn learning_rate(&self) -> Option<f64> {
+        None
+    }
+
+    /// Changes the learning rate without resetting the run.
+    fn set_learning_rate(&mut self, _learning_rate: f64) {}
+
+    /// The closed-form or reference solution, where one exists.
+    fn reference(&self, _data: &Dataset) -> Option<Result<Reference, AlgoError>> {
+        None
+    }
+
+    /// The stability bound 2/L of the learning rate, where the loss is quadratic.
+    fn stability_bound(&self, _data: &Dataset) -> Option<f64> {
+        None
+    }
+
+    /// The objective at arbitrary flat parameters (for the loss surface).
+    fn loss_at(&self, _data: &Dataset, _flat: &[f64]) -> Option<f64> {
+        None
+    }
+}
+
+/// An entry of the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The id used by the CLI and the GUI.
+    pub id: &'static str,
+    /// One line for `steplab list`.
+    pub summary: &'static str,
+    /// Whether the algorithm learns a target column.
+    pub supervised: bool,
+    /// Whether the target holds classes (never mean-imputed).
+    pub classifies: bool,
+    /// Builds the algorithm from hyperparameters.
+    pub create: fn(&Hyper) -> Result<Box<dyn Algorithm>, AlgoError>,
+}
+
+/// Every algorithm, in catalogue order.
+pub const REGISTRY: &[Entry] = &[linear::ENTRY, logistic::ENTRY];
+
+/// Looks an algorithm up by id.
+#[must_use]
+pub fn entry(id: &str) -> Option<&'static Entry> {
+    REGISTRY.iter().find(|e| e.id == id)
+}
+
+/// The ids in catalogue order, comma separated (for messages).
+#[must_use]
+pub fn ids() -> String {
+    REGISTRY.iter().map(|e| e.id).collect::<Vec<_>>().join(", ")
+}
+
+/// Every symbol any step of `derivation` shows.
+#[must_use]
+pub fn shown_symbols(derivation: &[DerivationStep]) -> Vec<Symbol> {
+    let mut out: Vec<Symbol> = Vec::new();
+    for s in derivation.iter().flat_map(|d| d.shows.iter()) {
+        if !out.iter().any(|o| o.id == s.id) {
+            out.push(*s);
+        }
+    }
+    out
+}
+
+/// Row-major nested vectors of a matrix, for JSON.
+#[must_use]
+pub fn rows_json(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
+    m.row_iter().map(|r| r.iter().copied().collect()).collect()
+}

@@ -1,0 +1,329 @@
+//! The command line: `steplab run | derive | list`, and the GUI's launch options.
+//!
+//! Raw arguments are parsed by clap, then validated into the core's types;
+//! every error reaches the user once, as one sentence on stderr.
+
+use crate::algorithms::{self, Activation, Entry, Hyper};
+use crate::data::{Dataset, MissingPolicy, Selection, read_table};
+use crate::export::{self, Format};
+use crate::optim::OptimizerKind;
+use crate::session::Session;
+use anyhow::{Context as _, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Steplab: the math of each machine-learning update rule beside a live plot of it on your data.
+#[derive(Debug, Parser)]
+#[command(name = "steplab", version, about)]
+pub struct Cli {
+    /// Open the GUI on this CSV file.
+    #[arg(long, global = false)]
+    pub data: Option<PathBuf>,
+    /// Open the GUI with this algorithm selected.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// A headless command; without one the GUI opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Headless commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an algorithm and write its steps as JSON to stdout.
+    Run(RunArgs),
+    /// Print the derivation of an algorithm's update rule.
+    Derive {
+        /// Algorithm id (see `steplab list`).
+        id: String,
+        /// text, latex or markdown.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Show the derivation for this optimizer's update.
+        #[arg(long)]
+        optimizer: Option<String>,
+    },
+    /// List the algorithm ids with a one-line description.
+    List,
+}
+
+/// `steplab run` options (SPEC section 4).
+#[derive(Debug, Args, Clone, Default)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct RunArgs {
+    /// Algorithm id.
+    #[arg(long)]
+    pub algorithm: String,
+    /// The CSV file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Target column (supervised algorithms; default: the last column).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Feature columns, comma separated (default: every numeric column but the target).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Standardize each feature to mean 0, population std 1.
+    #[arg(long)]
+    pub standardize: bool,
+    /// Number of updates.
+    #[arg(long, default_value_t = 1000)]
+    pub steps: usize,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// gd, momentum, nesterov, adagrad, rmsprop, adam (newton for logistic-regression, pegasos for linear-svm).
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Momentum coefficient (momentum, nesterov).
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Adam's β₁.
+    #[arg(long)]
+    pub beta1: Option<f64>,
+    /// Adam's β₂ (RMSprop's decay ρ).
+    #[arg(long)]
+    pub beta2: Option<f64>,
+    /// Mini-batch size (default: full batch).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed for shuffling and random initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// L2 regularization strength λ.
+    #[arg(long)]
+    pub l2: Option<f64>,
+    /// L1 regularization strength λ₁.
+    #[arg(long)]
+    pub l1: Option<f64>,
+    /// Number of clusters / mixture components.
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// 0-based data rows used as initial centroids or means, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub init_rows: Option<Vec<usize>>,
+    /// Number of principal components.
+    #[arg(long)]
+    pub components: Option<usize>,
+    /// MLP hidden layer sizes, comma separated (one or two layers).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// MLP hidden activation: tanh, relu or sigmoid.
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Record every N-th step (the first and last are always recorded).
+    #[arg(long, default_value_t = 1)]
+    pub every: usize,
+    /// Missing or non-finite cells: error, drop or mean.
+    #[arg(long, default_value = "error")]
+    pub missing: String,
+}
+
+/// Parses the process arguments and runs; the binary's whole `main`.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => match crate::ui::run_app(cli.data, cli.algorithm) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
+        Some(command) => {
+            let mut stdout = std::io::stdout().lock();
+            match execute(&command, &mut stdout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("steplab: {e:#}");
+    ExitCode::FAILURE
+}
+
+/// Runs a headless command, writing its output to `out`.
+///
+/// # Errors
+/// Bad arguments, bad data, or a failed write; one sentence each.
+pub fn execute(command: &Command, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    match command {
+        Command::List => {
+            for e in algorithms::REGISTRY {
+                writeln!(out, "{:<20} {}", e.id, e.summary)?;
+            }
+        }
+        Command::Derive { id, format, optimizer } => {
+            let entry = find_entry(id)?;
+            let format = Format::parse(format)
+                .ok_or_else(|| anyhow!("unknown format '{format}'; choose text, latex or markdown"))?;
+            let hyper = Hyper {
+                optimizer: optimizer.as_deref().map(parse_optimizer).transpose()?,
+                ..Hyper::default()
+            };
+            let algorithm = (entry.create)(&hyper)?;
+            write!(
+                out,
+                "{}",
+                export::derivation(entry.id, &algorithm.derivation(), format, None)
+            )?;
+        }
+        Command::Run(args) => {
+            let json = run_json(args)?;
+            serde_json::to_writer(&mut *out, &json)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn find_entry(id: &str) -> anyhow::Result<&'static Entry> {
+    algorithms::entry(id).ok_or_else(|| anyhow!("unknown algorithm '{id}'; choose one of: {}", algorithms::ids()))
+}
+
+fn parse_optimizer(name: &str) -> anyhow::Result<OptimizerKind> {
+    OptimizerKind::parse(name).ok_or_else(|| {
+        anyhow!(
+            "unknown optimizer '{name}'; choose one of: {}",
+            OptimizerKind::NAMES.join(", ")
+        )
+    })
+}
+
+/// Validates `args` into hyperparameters.
+///
+/// # Errors
+/// An unknown optimizer or activation, or a non-finite number.
+pub fn hyper_from_args(args: &RunArgs) -> anyhow::Result<Hyper> {
+    let defaults = Hyper::default();
+    for (name, v) in [
+        ("lr", args.lr),
+        ("momentum", args.momentum),
+        ("beta1", args.beta1),
+        ("beta2", args.beta2),
+        ("l2", args.l2),
+        ("l1", args.l1),
+    ] {
+        if let Some(v) = v {
+            if !v.is_finite() {
+                bail!("--{name} must be a finite number, got {v}");
+            }
+        }
+    }
+    Ok(Hyper {
+        learning_rate: args.lr,
+        optimizer: args.optimizer.as_deref().map(parse_optimizer).transpose()?,
+        momentum: args.momentum.unwrap_or(defaults.momentum),
+        beta1: args.beta1.unwrap_or(defaults.beta1),
+        beta2: args.beta2,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        l2: args.l2,
+        l1: args.l1.unwrap_or(0.0),
+        k: args.k,
+        init_rows: args.init_rows.clone(),
+        components: args.components,
+        hidden: args.hidden.clone().unwrap_or(defaults.hidden),
+        activation: match args.activation.as_deref() {
+            None => defaults.activation,
+            Some(a) => {
+                Activation::parse(a).ok_or_else(|| anyhow!("unknown activation '{a}'; choose tanh, relu or sigmoid"))?
+            }
+        },
+    })
+}
+
+/// Loads the data `args` names, with the columns the algorithm needs.
+///
+/// # Errors
+/// Any data error, as one sentence.
+pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
+    let missing = MissingPolicy::parse(&args.missing)
+        .ok_or_else(|| anyhow!("unknown --missing '{}'; choose error, drop or mean", args.missing))?;
+    let table = read_table(&args.data)?;
+    let target = match (&args.target, entry.supervised) {
+        (Some(t), _) => Some(t.clone()),
+        (None, true) => Some(table.names.last().cloned().context("the file has no columns")?),
+        (None, false) => None,
+    };
+    let selection = Selection {
+        target,
+        features: args.features.clone(),
+        standardize: args.standardize,
+        missing,
+        target_is_class: entry.classifies,
+    };
+    Ok(Dataset::from_table(&table, &selection)?)
+}
+
+/// Runs `args` and builds the JSON object of SPEC section 4.
+///
+/// # Errors
+/// Bad arguments or data; a run that diverges is not an error.
+pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
+    let entry = find_entry(&args.algorithm)?;
+    if args.every == 0 {
+        bail!("--every must be at least 1");
+    }
+    let hyper = hyper_from_args(args)?;
+    let algorithm = (entry.create)(&hyper)?;
+    let data = load_for(entry, args)?;
+    let mut session = Session::new(algorithm, &data)?;
+    session.run(&data, args.steps);
+    let alg = session.algorithm();
+    let history = session.history();
+    let snapshot_json = |s: &crate::session::Snapshot| {
+        serde_json::json!({
+            "step": s.step,
+            "loss": s.loss,
+            "params": alg.params_json(&s.params),
+        })
+    };
+    let last = history.len() - 1;
+    let steps: Vec<serde_json::Value> = history
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| *i == last || s.step % args.every == 0)
+        .map(|(_, s)| snapshot_json(s))
+        .collect();
+    let mut json = serde_json::json!({
+        "algorithm": entry.id,
+        "features": data.feature_names(),
+        "target": data.target().map(|t| t.name.clone()),
+        "rows": data.n_rows(),
+        "steps": steps,
+        "final": snapshot_json(&history[last]),
+    });
+    let stop = session.stop();
+    json["stopped"] = serde_json::json!(stop.map_or("max_steps", |s| s.kind.name()));
+    if let Some(stop) = stop {
+        json["message"] = serde_json::json!(stop.message);
+        if stop.kind == crate::session::StopKind::Diverged {
+            json["diverged_at"] = serde_json::json!(stop.step);
+            eprintln!("steplab: {}", stop.message);
+        }
+    }
+    if let Some(t) = data.target() {
+        if entry.classifies {
+            json["classes"] = serde_json::to_value(&t.classes)?;
+        }
+    }
+    if let Some(scaling) = data.scaling() {
+        json["standardization"] = serde_json::json!({
+            "mean": scaling.iter().map(|s| s.mean).collect::<Vec<_>>(),
+            "std": scaling.iter().map(|s| s.std).collect::<Vec<_>>(),
+        });
+    }
+    if !data.missing_report().is_clean() {
+        json["missing"] = serde_json::json!(data.missing_report().summary());
+    }
+    if let Some(reference) = alg.reference(&data) {
+        json["reference"] = match reference {
+            Ok(r) => serde_json::json!({"method": r.method, "loss": r.loss, "params": alg.params_json(&r.params)}),
+            Err(e) => serde_json::json!({"error": e.to_string()}),
+        };
+    }
+    Ok(json)
+}

@@ -1,0 +1,121 @@
+//! The loader's errors: one sentence each, naming line, column and text, path last.
+
+/// Everything that can go wrong between a file on disk and a valid [`super::Dataset`].
+///
+/// Positions are 1-based physical lines of the file (the header is line 1);
+/// columns are named; the offending text is quoted; the path comes last.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DataError {
+    /// The file could not be read at all.
+    #[error("cannot read the file ({reason}): {path}")]
+    Io {
+        /// The operating system's reason.
+        reason: String,
+        /// The file.
+        path: String,
+    },
+    /// The file is empty or holds only blank lines.
+    #[error("the file is empty: {path}")]
+    Empty {
+        /// The file.
+        path: String,
+    },
+    /// The file has a header but no data rows.
+    #[error("the file has a header (line 1) but no data rows: {path}")]
+    NoRows {
+        /// The file.
+        path: String,
+    },
+    /// NUL bytes or other binary content.
+    #[error("this is not a text CSV file (binary content near byte {offset}): {path}")]
+    Binary {
+        /// Byte offset of the first binary byte.
+        offset: usize,
+        /// The file.
+        path: String,
+    },
+    /// The CSV structure itself is broken (e.g. an unterminated quote).
+    #[error("line {line} cannot be parsed as CSV ({reason}): {path}")]
+    Malformed {
+        /// Physical line.
+        line: usize,
+        /// The parser's reason.
+        reason: String,
+        /// The file.
+        path: String,
+    },
+    /// Two header cells carry the same name.
+    #[error("column name '{name}' appears twice in the header (line 1, columns {first} and {second}): {path}")]
+    DuplicateColumn {
+        /// The repeated name.
+        name: String,
+        /// 1-based position of the first occurrence.
+        first: usize,
+        /// 1-based position of the second occurrence.
+        second: usize,
+        /// The file.
+        path: String,
+    },
+    /// A row with a different number of fields than the header.
+    #[error("line {line} has {found} fields but the header has {expected} columns: {path}")]
+    Ragged {
+        /// Physical line.
+        line: usize,
+        /// Fields in that row.
+        found: usize,
+        /// Columns in the header.
+        expected: usize,
+        /// The file.
+        path: String,
+    },
+    /// A text cell in a column that must be numeric.
+    #[error("line {line}, column '{column}': '{text}' is not a number{hint}: {path}")]
+    NotNumeric {
+        /// Physical line.
+        line: usize,
+        /// Column name.
+        column: String,
+        /// The cell's text.
+        text: String,
+        /// Extra context, e.g. that the column is a text column.
+        hint: String,
+        /// The file.
+        path: String,
+    },
+    /// A column name the user asked for does not exist.
+    #[error("there is no column named '{name}' (columns: {available}): {path}")]
+    UnknownColumn {
+        /// The requested name.
+        name: String,
+        /// The header's names, comma separated.
+        available: String,
+        /// The file.
+        path: String,
+    },
+    /// Missing or non-finite cells under `--missing error`.
+    #[error("{summary}; choose --missing drop or --missing mean to continue: {path}")]
+    Missing {
+        /// Per-column counts and first positions.
+        summary: String,
+        /// The file.
+        path: String,
+    },
+    /// A column with zero variance under standardization.
+    #[error("column '{column}' is constant (every value is {value}), so it cannot be standardized: {path}")]
+    Constant {
+        /// Column name.
+        column: String,
+        /// Its only value.
+        value: f64,
+        /// The file.
+        path: String,
+    },
+    /// The selection leaves nothing to learn from.
+    #[error("{reason}: {path}")]
+    Selection {
+        /// What is wrong with the chosen columns or rows.
+        reason: String,
+        /// The file.
+        path: String,
+    },
+}

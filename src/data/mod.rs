@@ -1,0 +1,613 @@
+//! Data: reading CSV files ([`table`]) and building a valid [`Dataset`] from
+//! the chosen columns (roles, missing cells, standardization).
+
+mod error;
+pub mod table;
+
+pub use error::DataError;
+pub use table::{CellRef, Column, Table, parse_table, read_table};
+
+use nalgebra::{DMatrix, DVector};
+use std::fmt::Write as _;
+
+/// What to do with missing or non-finite cells in the chosen columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum MissingPolicy {
+    /// Refuse with a report of where they are.
+    #[default]
+    Error,
+    /// Drop every row that has one.
+    Drop,
+    /// Fill the column mean (class targets are never imputed: those rows are dropped).
+    Mean,
+}
+
+impl MissingPolicy {
+    /// Parses `error`, `drop` or `mean`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "error" => Some(Self::Error),
+            "drop" => Some(Self::Drop),
+            "mean" => Some(Self::Mean),
+            _ => None,
+        }
+    }
+}
+
+/// Which columns to learn from and how to prepare them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    /// The target column, if the algorithm learns one.
+    pub target: Option<String>,
+    /// Feature columns in order; `None` means every numeric column but the target.
+    pub features: Option<Vec<String>>,
+    /// Map each feature to (x − mean)/std (population std).
+    pub standardize: bool,
+    /// Missing-cell policy.
+    pub missing: MissingPolicy,
+    /// The target holds classes (never mean-imputed).
+    pub target_is_class: bool,
+}
+
+/// Per-feature standardization coefficients.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scaling {
+    /// Column mean before scaling.
+    pub mean: f64,
+    /// Population standard deviation before scaling.
+    pub std: f64,
+}
+
+/// One column's missing cells as found in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissingColumn {
+    /// Column name.
+    pub column: String,
+    /// How many cells were missing or non-finite.
+    pub count: usize,
+    /// The first few, with their lines and texts.
+    pub first: Vec<CellRef>,
+    /// The mean filled in, under [`MissingPolicy::Mean`].
+    pub filled_with: Option<f64>,
+}
+
+/// What the missing-value handling found and did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MissingReport {
+    /// Columns with missing cells.
+    pub columns: Vec<MissingColumn>,
+    /// Rows dropped.
+    pub dropped_rows: usize,
+    /// Rows in the file.
+    pub total_rows: usize,
+}
+
+impl MissingReport {
+    /// Whether any cell was missing.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    /// A one-sentence description of what was found (and done).
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            if i > 0 {
+                s.push_str("; ");
+            }
+            let _ = write!(
+                s,
+                "column '{}' has {} missing or non-finite value{}",
+                c.column,
+                c.count,
+                if c.count == 1 { "" } else { "s" }
+            );
+            let places: Vec<String> = c
+                .first
+                .iter()
+                .map(|r| format!("line {} '{}'", r.line, r.text))
+                .collect();
+            if !places.is_empty() {
+                let _ = write!(
+                    s,
+                    " ({}{})",
+                    places.join(", "),
+                    if c.count > c.first.len() { ", ..." } else { "" }
+                );
+            }
+            if let Some(m) = c.filled_with {
+                let _ = write!(s, ", filled with the mean {m}");
+            }
+        }
+        if self.dropped_rows > 0 {
+            let _ = write!(s, "; {} of {} rows dropped", self.dropped_rows, self.total_rows);
+        }
+        s
+    }
+}
+
+/// A class label as it appears in the target column.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Label {
+    /// A numeric target value used as a class.
+    Number(f64),
+    /// A text label.
+    Text(String),
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(v) => write!(f, "{v}"),
+            Self::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The target column: its numbers (when numeric) and its classes in sorted order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Column name.
+    pub name: String,
+    /// Numeric values, when the column is numeric.
+    pub values: Option<DVector<f64>>,
+    /// Distinct labels in sorted order (numeric order for numbers).
+    pub classes: Vec<Label>,
+    /// Index into `classes` per row.
+    pub class_ids: Vec<usize>,
+}
+
+/// A dataset ready for an update rule: finite features, column-major, and an
+/// optional target. It can only be built valid.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    path: String,
+    feature_names: Vec<String>,
+    x: DMatrix<f64>,
+    target: Option<Target>,
+    scaling: Option<Vec<Scaling>>,
+    report: MissingReport,
+    lines: Vec<usize>,
+}
+
+impl Dataset {
+    /// Builds a dataset from numeric columns (and an optional numeric target),
+    /// e.g. in tests. Non-finite values and unequal lengths are refused.
+    ///
+    /// # Errors
+    /// [`DataError::Selection`] when shapes disagree, nothing is given or a value is not finite.
+    pub fn from_columns(
+        names: &[&str],
+        columns: &[Vec<f64>],
+        target: Option<(&str, Vec<f64>)>,
+    ) -> Result<Self, DataError> {
+        let path = "<memory>".to_string();
+        let bad = |reason: &str| DataError::Selection {
+            reason: reason.into(),
+            path: path.clone(),
+        };
+        let n = columns
+            .first()
+            .map(Vec::len)
+            .or_else(|| target.as_ref().map(|t| t.1.len()))
+            .ok_or_else(|| bad("no columns given"))?;
+        if names.len() != columns.len()
+            || columns.iter().any(|c| c.len() != n)
+            || target.as_ref().is_some_and(|t| t.1.len() != n)
+        {
+            return Err(bad("columns have different lengths"));
+        }
+        if n == 0 {
+            return Err(bad("no rows"));
+        }
+        if columns
+            .iter()
+            .flatten()
+            .chain(target.iter().flat_map(|t| t.1.iter()))
+            .any(|v| !v.is_finite())
+        {
+            return Err(bad("a value is not finite"));
+        }
+        let x = DMatrix::from_iterator(n, columns.len(), columns.iter().flatten().copied());
+        let target = target.map(|(name, values)| numeric_target(name, values));
+        Ok(Self {
+            path,
+            feature_names: names.iter().map(ToString::to_string).collect(),
+            x,
+            target,
+            scaling: None,
+            report: MissingReport {
+                total_rows: n,
+                ..MissingReport::default()
+            },
+            lines: (2..n + 2).collect(),
+        })
+    }
+
+    /// Builds a dataset from a parsed table and a column selection.
+    ///
+    /// # Errors
+    /// Unknown or non-numeric columns, missing cells under
+    /// [`MissingPolicy::Error`], constant columns under standardization, or
+    /// nothing left to learn from.
+    pub fn from_table(table: &Table, sel: &Selection) -> Result<Self, DataError> {
+        let path = table.path.clone();
+        let find = |name: &str| {
+            table
+                .names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| DataError::UnknownColumn {
+                    name: name.into(),
+                    available: table.names.join(", "),
+                    path: path.clone(),
+                })
+        };
+        let target_idx = sel.target.as_deref().map(find).transpose()?;
+        let feature_idx: Vec<usize> = match &sel.features {
+            Some(names) => names.iter().map(|n| find(n)).collect::<Result<_, _>>()?,
+            None => (0..table.names.len())
+                .filter(|&i| Some(i) != target_idx && table.columns[i].is_numeric())
+                .collect(),
+        };
+        if let (Some(t), true) = (target_idx, true) {
+            if feature_idx.contains(&t) {
+                return Err(DataError::Selection {
+                    reason: format!("column '{}' cannot be both the target and a feature", table.names[t]),
+                    path,
+                });
+            }
+        }
+        if feature_idx.is_empty() {
+            return Err(DataError::Selection {
+                reason: "there are no numeric feature columns to learn from".into(),
+                path,
+            });
+        }
+        // Every feature must be numeric: report the first text cell.
+        for &i in &feature_idx {
+            let col = &table.columns[i];
+            if col.text_count > 0 {
+                let first = &col.first_texts[0];
+                let hint = if col.is_numeric() {
+                    String::new()
+                } else {
+                    " (it is a text column and cannot be a feature)".to_string()
+                };
+                return Err(DataError::NotNumeric {
+                    line: first.line,
+                    column: table.names[i].clone(),
+                    text: first.text.clone(),
+                    hint,
+                    path,
+                });
+            }
+        }
+        let target_text = target_idx.is_some_and(|t| !table.columns[t].is_numeric());
+        if let Some(t) = target_idx {
+            let col = &table.columns[t];
+            if !target_text && col.text_count > 0 {
+                let first = &col.first_texts[0];
+                return Err(DataError::NotNumeric {
+                    line: first.line,
+                    column: table.names[t].clone(),
+                    text: first.text.clone(),
+                    hint: " (the target column is numeric elsewhere)".into(),
+                    path,
+                });
+            }
+        }
+
+        // Missing cells in the chosen columns.
+        let n_all = table.lines.len();
+        let mut report = MissingReport {
+            total_rows: n_all,
+            ..MissingReport::default()
+        };
+        let chosen: Vec<usize> = feature_idx.iter().copied().chain(target_idx).collect();
+        for &i in &chosen {
+            let col = &table.columns[i];
+            let count = if Some(i) == target_idx && target_text {
+                target_texts(col)
+                    .iter()
+                    .filter(|s| s.is_empty() || parse_missing(s))
+                    .count()
+            } else {
+                col.missing_count
+            };
+            if count > 0 {
+                report.columns.push(MissingColumn {
+                    column: table.names[i].clone(),
+                    count,
+                    first: col.first_missing.clone(),
+                    filled_with: None,
+                });
+            }
+        }
+        let row_missing = |i: usize, r: usize| -> bool {
+            let col = &table.columns[i];
+            if Some(i) == target_idx && target_text {
+                let s = &target_texts(col)[r];
+                s.is_empty() || parse_missing(s)
+            } else {
+                col.values[r].is_nan()
+            }
+        };
+        let mut keep: Vec<usize> = (0..n_all).collect();
+        if !report.is_clean() {
+            match sel.missing {
+                MissingPolicy::Error => {
+                    return Err(DataError::Missing {
+                        summary: report.summary(),
+                        path,
+                    });
+                }
+                MissingPolicy::Drop => keep.retain(|&r| chosen.iter().all(|&i| !row_missing(i, r))),
+                MissingPolicy::Mean => {
+                    if let Some(t) = target_idx {
+                        if target_text || sel.target_is_class {
+                            keep.retain(|&r| !row_missing(t, r));
+                        }
+                    }
+                }
+            }
+            report.dropped_rows = n_all - keep.len();
+        }
+        if keep.is_empty() {
+            return Err(DataError::Selection {
+                reason: format!("no rows are left after dropping the {n_all} rows with missing values"),
+                path,
+            });
+        }
+        let n = keep.len();
+        let d = feature_idx.len();
+        let mut x = DMatrix::<f64>::zeros(n, d);
+        for (j, &i) in feature_idx.iter().enumerate() {
+            let values = &table.columns[i].values;
+            let mut sum = 0.0;
+            let mut count = 0usize;
+            for &r in &keep {
+                let v = values[r];
+                if !v.is_nan() {
+                    sum += v;
+                    count += 1;
+                }
+            }
+            let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+            let mut filled = false;
+            for (row, &r) in keep.iter().enumerate() {
+                let v = values[r];
+                x[(row, j)] = if v.is_nan() {
+                    filled = true;
+                    mean
+                } else {
+                    v
+                };
+            }
+            if filled {
+                if count == 0 {
+                    return Err(DataError::Selection {
+                        reason: format!("column '{}' has no values to compute a mean from", table.names[i]),
+                        path,
+                    });
+                }
+                if let Some(c) = report.columns.iter_mut().find(|c| c.column == table.names[i]) {
+                    c.filled_with = Some(mean);
+                }
+            }
+        }
+        let target = match target_idx {
+            None => None,
+            Some(t) => {
+                let col = &table.columns[t];
+                let name = table.names[t].clone();
+                if target_text {
+                    let texts = target_texts(col);
+                    Some(text_target(&name, keep.iter().map(|&r| texts[r].clone()).collect()))
+                } else {
+                    let kept: Vec<f64> = keep.iter().map(|&r| col.values[r]).filter(|v| !v.is_nan()).collect();
+                    let mean = kept.iter().sum::<f64>() / kept.len().max(1) as f64;
+                    if kept.len() < n {
+                        if let Some(c) = report.columns.iter_mut().find(|c| c.column == name) {
+                            c.filled_with = Some(mean);
+                        }
+                    }
+                    let values = keep
+                        .iter()
+                        .map(|&r| if col.values[r].is_nan() { mean } else { col.values[r] })
+                        .collect();
+                    Some(numeric_target(&name, values))
+                }
+            }
+        };
+        let feature_names: Vec<String> = feature_idx.iter().map(|&i| table.names[i].clone()).collect();
+        let scaling = if sel.standardize {
+            Some(standardize(&mut x, &feature_names, &path)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            path,
+            feature_names,
+            x,
+            target,
+            scaling,
+            report,
+            lines: keep.iter().map(|&r| table.lines[r]).collect(),
+        })
+    }
+
+    /// Loads a CSV file and selects columns in one go.
+    ///
+    /// # Errors
+    /// Any [`DataError`] from reading or selecting.
+    pub fn load(path: &std::path::Path, sel: &Selection) -> Result<Self, DataError> {
+        Self::from_table(&read_table(path)?, sel)
+    }
+
+    /// The source file.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Feature names in column order.
+    #[must_use]
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// The n × d feature matrix, column-major, all finite.
+    #[must_use]
+    pub fn x(&self) -> &DMatrix<f64> {
+        &self.x
+    }
+
+    /// Number of rows.
+    #[must_use]
+    pub fn n_rows(&self) -> usize {
+        self.x.nrows()
+    }
+
+    /// Number of features.
+    #[must_use]
+    pub fn n_features(&self) -> usize {
+        self.x.ncols()
+    }
+
+    /// The target, if one was chosen.
+    #[must_use]
+    pub fn target(&self) -> Option<&Target> {
+        self.target.as_ref()
+    }
+
+    /// Standardization coefficients per feature, when standardized.
+    #[must_use]
+    pub fn scaling(&self) -> Option<&[Scaling]> {
+        self.scaling.as_deref()
+    }
+
+    /// What the missing-value handling found and did.
+    #[must_use]
+    pub fn missing_report(&self) -> &MissingReport {
+        &self.report
+    }
+
+    /// Physical line of each row in the file.
+    #[must_use]
+    pub fn lines(&self) -> &[usize] {
+        &self.lines
+    }
+
+    /// The numeric target, or an error saying why there is none.
+    ///
+    /// # Errors
+    /// No target chosen, or a text target.
+    pub fn numeric_target(&self, algorithm: &str) -> Result<&DVector<f64>, DataError> {
+        let t = self.require_target(algorithm)?;
+        t.values.as_ref().ok_or_else(|| DataError::Selection {
+            reason: format!(
+                "{algorithm} needs a numeric target, but column '{}' holds text labels",
+                t.name
+            ),
+            path: self.path.clone(),
+        })
+    }
+
+    /// The target, or an error saying that `algorithm` needs one.
+    ///
+    /// # Errors
+    /// No target chosen.
+    pub fn require_target(&self, algorithm: &str) -> Result<&Target, DataError> {
+        self.target.as_ref().ok_or_else(|| DataError::Selection {
+            reason: format!("{algorithm} needs a target column (--target)"),
+            path: self.path.clone(),
+        })
+    }
+
+    /// Binary labels: the first sorted class maps to `low`, the second to `high`.
+    ///
+    /// # Errors
+    /// No target, or not exactly two distinct values.
+    pub fn binary_target(&self, algorithm: &str, low: f64, high: f64) -> Result<DVector<f64>, DataError> {
+        let t = self.require_target(algorithm)?;
+        if t.classes.len() != 2 {
+            let shown: Vec<String> = t.classes.iter().take(6).map(ToString::to_string).collect();
+            return Err(DataError::Selection {
+                reason: format!(
+                    "{algorithm} needs exactly two classes in the target column '{}', but it has {} ({}{})",
+                    t.name,
+                    t.classes.len(),
+                    shown.join(", "),
+                    if t.classes.len() > 6 { ", ..." } else { "" }
+                ),
+                path: self.path.clone(),
+            });
+        }
+        Ok(DVector::from_iterator(
+            t.class_ids.len(),
+            t.class_ids.iter().map(|&c| if c == 0 { low } else { high }),
+        ))
+    }
+}
+
+fn target_texts(col: &Column) -> Vec<String> {
+    col.texts.clone().unwrap_or_default()
+}
+
+fn parse_missing(s: &str) -> bool {
+    matches!(table::parse_cell(s, false), table::Cell::Missing)
+}
+
+fn numeric_target(name: &str, values: Vec<f64>) -> Target {
+    let mut classes: Vec<f64> = values.clone();
+    classes.sort_by(f64::total_cmp);
+    classes.dedup();
+    let class_ids = values.iter().map(|v| classes.partition_point(|c| c < v)).collect();
+    Target {
+        name: name.into(),
+        values: Some(DVector::from_vec(values)),
+        classes: classes.into_iter().map(Label::Number).collect(),
+        class_ids,
+    }
+}
+
+fn text_target(name: &str, labels: Vec<String>) -> Target {
+    let mut classes = labels.clone();
+    classes.sort();
+    classes.dedup();
+    let class_ids = labels.iter().map(|l| classes.partition_point(|c| c < l)).collect();
+    Target {
+        name: name.into(),
+        values: None,
+        classes: classes.into_iter().map(Label::Text).collect(),
+        class_ids,
+    }
+}
+
+/// Standardizes each column in place with the population std; refuses constant columns.
+fn standardize(x: &mut DMatrix<f64>, names: &[String], path: &str) -> Result<Vec<Scaling>, DataError> {
+    let n = x.nrows() as f64;
+    let mut out = Vec::with_capacity(x.ncols());
+    for (j, mut col) in x.column_iter_mut().enumerate() {
+        let mean = col.iter().sum::<f64>() / n;
+        let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let std = var.sqrt();
+        if std <= f64::EPSILON * mean.abs().max(1.0) * 16.0 {
+            return Err(DataError::Constant {
+                column: names.get(j).cloned().unwrap_or_default(),
+                value: col.get(0).copied().unwrap_or(mean),
+                path: path.into(),
+            });
+        }
+        for v in col.iter_mut() {
+            *v = (*v - mean) / std;
+        }
+        out.push(Scaling { mean, std });
+    }
+    Ok(out)
+}

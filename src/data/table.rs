@@ -1,0 +1,367 @@
+//! Reading a CSV file into typed columns: encoding, delimiter, quoting, numbers, missing cells.
+
+use super::DataError;
+
+/// How many non-numeric cells or missing positions are remembered per column.
+const KEEP_POSITIONS: usize = 3;
+
+/// A parsed CSV: header names and one [`Column`] each, rows aligned across columns.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The file the table came from (used last in every message).
+    pub path: String,
+    /// Column names from the header, trimmed, in file order.
+    pub names: Vec<String>,
+    /// One column per name.
+    pub columns: Vec<Column>,
+    /// Physical (1-based) line on which each data row starts.
+    pub lines: Vec<usize>,
+    /// The delimiter that was detected.
+    pub delimiter: u8,
+    /// Whether `,` was read as the decimal separator (only with `;` delimiters).
+    pub decimal_comma: bool,
+    /// Whether the bytes were decoded as Latin-1 because they were not UTF-8.
+    pub latin1: bool,
+}
+
+/// A cell position and its text, for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellRef {
+    /// Physical line.
+    pub line: usize,
+    /// The cell's text as written.
+    pub text: String,
+}
+
+/// One column: numeric values (NaN where missing or not a number) and, when
+/// any cell was not a number, the texts of all cells.
+#[derive(Debug, Clone, Default)]
+pub struct Column {
+    /// Value per row; NaN where the cell is missing, non-finite or text.
+    pub values: Vec<f64>,
+    /// The trimmed text of every cell, kept only once a non-numeric cell appeared.
+    pub texts: Option<Vec<String>>,
+    /// Cells that parsed as finite numbers.
+    pub numeric_count: usize,
+    /// Cells that are text (not numbers, not missing markers).
+    pub text_count: usize,
+    /// First text cells.
+    pub first_texts: Vec<CellRef>,
+    /// Cells that are empty, a missing marker or a non-finite number.
+    pub missing_count: usize,
+    /// First missing cells.
+    pub first_missing: Vec<CellRef>,
+}
+
+impl Column {
+    /// A column is numeric when its numbers outnumber its text cells; a
+    /// numeric column with a few text cells is a typo to report, not a label column.
+    #[must_use]
+    pub fn is_numeric(&self) -> bool {
+        self.numeric_count > 0 && self.numeric_count >= self.text_count
+    }
+
+    /// Whether every cell is a finite number.
+    #[must_use]
+    pub fn is_clean_numeric(&self) -> bool {
+        self.text_count == 0 && self.missing_count == 0 && self.numeric_count > 0
+    }
+
+    fn push(&mut self, raw: &str, line: usize, decimal_comma: bool) {
+        let row = self.values.len();
+        match parse_cell(raw, decimal_comma) {
+            Cell::Number(v) => {
+                self.numeric_count += 1;
+                self.values.push(v);
+            }
+            Cell::Missing => {
+                self.missing_count += 1;
+                if self.first_missing.len() < KEEP_POSITIONS {
+                    self.first_missing.push(CellRef {
+                        line,
+                        text: raw.to_string(),
+                    });
+                }
+                self.values.push(f64::NAN);
+            }
+            Cell::Text => {
+                self.text_count += 1;
+                if self.first_texts.len() < KEEP_POSITIONS {
+                    self.first_texts.push(CellRef {
+                        line,
+                        text: raw.to_string(),
+                    });
+                }
+                self.values.push(f64::NAN);
+            }
+        }
+        if let Some(texts) = &mut self.texts {
+            texts.push(raw.to_string());
+        } else if self.text_count > 0 {
+            // The first text cell: keep texts from now on, rebuilding the
+            // earlier ones from their numbers (they were numbers or missing).
+            let mut texts: Vec<String> = self.values[..row]
+                .iter()
+                .map(|v| if v.is_nan() { String::new() } else { format!("{v}") })
+                .collect();
+            texts.push(raw.to_string());
+            self.texts = Some(texts);
+        }
+    }
+}
+
+/// What one cell holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell {
+    /// A finite number.
+    Number(f64),
+    /// Empty, a missing marker (`NA`, `NaN`, `null`, ...) or a non-finite number.
+    Missing,
+    /// Anything else.
+    Text,
+}
+
+/// Classifies a trimmed cell. With `decimal_comma`, `3,5` reads as 3.5.
+#[must_use]
+pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
+    let s = raw.trim();
+    if s.is_empty() || is_missing_marker(s) {
+        return Cell::Missing;
+    }
+    let parsed = if decimal_comma && s.contains(',') && !s.contains('.') {
+        s.replacen(',', ".", 1).parse::<f64>()
+    } else {
+        s.parse::<f64>()
+    };
+    match parsed {
+        Ok(v) if v.is_finite() => Cell::Number(v),
+        Ok(_) => Cell::Missing,
+        Err(_) => Cell::Text,
+    }
+}
+
+fn is_missing_marker(s: &str) -> bool {
+    ["na", "n/a", "nan", "null", "none", "#n/a", "-nan"]
+        .iter()
+        .any(|m| s.eq_ignore_ascii_case(m))
+}
+
+/// Reads and parses a CSV file.
+///
+/// # Errors
+/// Any [`DataError`] about the file's bytes or structure.
+pub fn read_table(path: &std::path::Path) -> Result<Table, DataError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DataError::Io {
+        reason: e.to_string(),
+        path: shown.clone(),
+    })?;
+    parse_table(&bytes, &shown)
+}
+
+/// Parses CSV bytes; `path` is only used in messages.
+///
+/// # Errors
+/// Any [`DataError`] about the bytes or structure.
+pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
+    let (text, latin1) = decode(bytes, path)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if text.trim().is_empty() {
+        return Err(DataError::Empty { path: path.into() });
+    }
+    let delimiter = sniff_delimiter(text);
+    let decimal_comma = delimiter == b';';
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+
+    let mut names: Vec<String> = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
+    let mut lines = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut header_seen = false;
+    loop {
+        let more = reader.read_record(&mut record).map_err(|e| DataError::Malformed {
+            line: e.position().map_or(0, |p| p.line() as usize),
+            reason: csv_reason(&e),
+            path: path.into(),
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.iter().all(str::is_empty) {
+            // Blank lines (and rows of empty fields) carry nothing.
+            continue;
+        }
+        if !header_seen {
+            header_seen = true;
+            names = header_names(&record, path)?;
+            columns = vec![Column::default(); names.len()];
+            continue;
+        }
+        let found = record.len();
+        let expected = names.len();
+        // Trailing empty fields (a trailing delimiter) are tolerated.
+        let meaningful = meaningful_len(&record);
+        if found < expected || meaningful > expected {
+            return Err(DataError::Ragged {
+                line,
+                found: if found < expected { found } else { meaningful },
+                expected,
+                path: path.into(),
+            });
+        }
+        for (column, field) in columns.iter_mut().zip(record.iter()) {
+            column.push(field, line, decimal_comma);
+        }
+        lines.push(line);
+    }
+    if !header_seen {
+        return Err(DataError::Empty { path: path.into() });
+    }
+    if lines.is_empty() {
+        return Err(DataError::NoRows { path: path.into() });
+    }
+    Ok(Table {
+        path: path.into(),
+        names,
+        columns,
+        lines,
+        delimiter,
+        decimal_comma,
+        latin1,
+    })
+}
+
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn header_names(record: &csv::StringRecord, path: &str) -> Result<Vec<String>, DataError> {
+    // A trailing delimiter on the header gives an empty last name: drop it.
+    let len = meaningful_len(&record);
+    let mut names: Vec<String> = Vec::with_capacity(len);
+    for (i, raw) in record.iter().take(len).enumerate() {
+        let name = if raw.is_empty() {
+            format!("column {}", i + 1)
+        } else {
+            raw.to_string()
+        };
+        if let Some(first) = names.iter().position(|n| *n == name) {
+            return Err(DataError::DuplicateColumn {
+                name,
+                first: first + 1,
+                second: i + 1,
+                path: path.into(),
+            });
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Decodes bytes as UTF-8, or as Latin-1 when they are text that is not
+/// UTF-8; refuses binary content (NUL bytes or many control bytes).
+fn decode<'a>(bytes: &'a [u8], path: &str) -> Result<(std::borrow::Cow<'a, str>, bool), DataError> {
+    if let Some(offset) = memchr_nul(bytes) {
+        return Err(DataError::Binary {
+            offset,
+            path: path.into(),
+        });
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    let controls = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+        .count();
+    if controls * 100 > head.len().max(1) {
+        let offset = head
+            .iter()
+            .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+            .unwrap_or(0);
+        return Err(DataError::Binary {
+            offset,
+            path: path.into(),
+        });
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok((std::borrow::Cow::Borrowed(s), false)),
+        Err(e) => {
+            // Text that is not UTF-8: bytes in 0x80..0xA0 are C1 controls in
+            // Latin-1 and never appear in real text, so refuse those.
+            let bad = e.valid_up_to();
+            if let Some(pos) = bytes.iter().position(|&b| (0x80..0xa0).contains(&b)) {
+                let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count();
+                return Err(DataError::Malformed {
+                    line,
+                    reason: format!(
+                        "the file is neither UTF-8 nor Latin-1 (byte 0x{:02x} at offset {pos}); save it as UTF-8",
+                        bytes[pos]
+                    ),
+                    path: path.into(),
+                });
+            }
+            let _ = bad;
+            Ok((
+                std::borrow::Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+                true,
+            ))
+        }
+    }
+}
+
+fn memchr_nul(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == 0)
+}
+
+/// Picks the delimiter among `,` `;` tab `|` that splits the first lines into
+/// the same, largest number of fields (quotes respected).
+#[must_use]
+pub fn sniff_delimiter(text: &str) -> u8 {
+    let sample: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(20).collect();
+    // Rank by (every sampled line agrees with the header's count, the
+    // header's count): a decimal comma makes `,` counts disagree across rows.
+    let mut best: Option<(bool, usize, u8)> = None;
+    for d in [b',', b';', b'\t', b'|'] {
+        let counts: Vec<usize> = sample.iter().map(|l| count_outside_quotes(l, d)).collect();
+        let Some(&header) = counts.first() else {
+            continue;
+        };
+        if header == 0 {
+            continue;
+        }
+        let consistent = counts.iter().all(|&c| c == header);
+        if best.is_none_or(|(c, h, _)| (consistent, header) > (c, h)) {
+            best = Some((consistent, header, d));
+        }
+    }
+    best.map_or(b',', |(_, _, d)| d)
+}
+
+fn count_outside_quotes(line: &str, d: u8) -> usize {
+    let mut quoted = false;
+    let mut count = 0;
+    for &b in line.as_bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if b == d && !quoted {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Fields up to the last non-empty one.
+fn meaningful_len(record: &csv::StringRecord) -> usize {
+    (0..record.len())
+        .rev()
+        .find(|&i| record.get(i).is_some_and(|f| !f.is_empty()))
+        .map_or(0, |i| i + 1)
+}

@@ -1,0 +1,317 @@
+//! The current run: an algorithm stepped on a dataset, with its history.
+//!
+//! The history keeps every step's loss and (small) parameters; the large
+//! per-row quantities live only in the latest record. Any earlier record is
+//! rebuilt on demand by replaying from the nearest checkpoint, with the same
+//! code that computed it the first time.
+
+use crate::algorithms::{AlgoError, Algorithm, StepRecord};
+use crate::data::Dataset;
+
+/// A full copy of the algorithm's state is kept every this many steps.
+pub const CHECKPOINT_EVERY: usize = 32;
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    /// The step budget was used up.
+    MaxSteps,
+    /// The algorithm reached its fixed point.
+    Converged,
+    /// The loss or a parameter stopped being finite (or the update became undefined).
+    Diverged,
+}
+
+impl StopKind {
+    /// The JSON name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MaxSteps => "max_steps",
+            Self::Converged => "converged",
+            Self::Diverged => "diverged",
+        }
+    }
+}
+
+/// A stop with its reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stop {
+    /// Which kind.
+    pub kind: StopKind,
+    /// The step at which it happened.
+    pub step: usize,
+    /// One sentence for the user.
+    pub message: String,
+}
+
+/// One step of the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Updates applied.
+    pub step: usize,
+    /// The objective after `step` updates.
+    pub loss: f64,
+    /// Flat parameters after `step` updates.
+    pub params: Vec<f64>,
+    /// Norm of the gradient at those parameters, where the algorithm has one.
+    pub grad_norm: Option<f64>,
+}
+
+/// An algorithm, its latest record and its history.
+#[derive(Debug)]
+pub struct Session {
+    algorithm: Box<dyn Algorithm>,
+    latest: StepRecord,
+    history: Vec<Snapshot>,
+    checkpoints: Vec<Box<dyn Algorithm>>,
+    stop: Option<Stop>,
+}
+
+impl Session {
+    /// Resets `algorithm` on `data` and records step 0.
+    ///
+    /// # Errors
+    /// The data or hyperparameters do not fit the algorithm.
+    pub fn new(mut algorithm: Box<dyn Algorithm>, data: &Dataset) -> Result<Self, AlgoError> {
+        let record = algorithm.reset(data)?;
+        let mut session = Self {
+            checkpoints: vec![algorithm.boxed_clone()],
+            history: Vec::new(),
+            latest: record.clone(),
+            algorithm,
+            stop: None,
+        };
+        session.push(&record, data);
+        Ok(session)
+    }
+
+    /// The algorithm at the latest step.
+    #[must_use]
+    pub fn algorithm(&self) -> &dyn Algorithm {
+        self.algorithm.as_ref()
+    }
+
+    /// The latest record.
+    #[must_use]
+    pub fn latest(&self) -> &StepRecord {
+        &self.latest
+    }
+
+    /// One snapshot per step, from step 0.
+    #[must_use]
+    pub fn history(&self) -> &[Snapshot] {
+        &self.history
+    }
+
+    /// The latest step number.
+    #[must_use]
+    pub fn step_count(&self) -> usize {
+        self.latest.step
+    }
+
+    /// Why the run stopped, once it has.
+    #[must_use]
+    pub fn stop(&self) -> Option<&Stop> {
+        self.stop.as_ref()
+    }
+
+    /// Changes the learning rate for the steps to come (the history keeps what happened).
+    pub fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.algorithm.set_learning_rate(learning_rate);
+    }
+
+    /// Applies one update. Returns false (and does nothing) once the run has stopped.
+    pub fn step(&mut self, data: &Dataset) -> bool {
+        if self.stop.is_some() {
+            return false;
+        }
+        let step = self.latest.step + 1;
+        match self.algorithm.step(data) {
+            Ok(record) => {
+                self.latest = record.clone();
+                self.push(&record, data);
+                if step % CHECKPOINT_EVERY == 0 {
+                    self.checkpoints.push(self.algorithm.boxed_clone());
+                }
+            }
+            Err(e) => {
+                self.stop = Some(Stop {
+                    kind: StopKind::Diverged,
+                    step: self.latest.step,
+                    message: format!("the run stopped at step {}: {e}", self.latest.step),
+                });
+            }
+        }
+        self.stop.is_none()
+    }
+
+    /// Steps until `max_steps` updates have been applied or the run stops;
+    /// then marks the stop as [`StopKind::MaxSteps`] if nothing else stopped it.
+    pub fn run(&mut self, data: &Dataset, max_steps: usize) {
+        while self.latest.step < max_steps && self.step(data) {}
+        if self.stop.is_none() {
+            self.stop = Some(Stop {
+                kind: StopKind::MaxSteps,
+                step: self.latest.step,
+                message: format!("reached the step limit ({max_steps})"),
+            });
+        }
+    }
+
+    /// Clears a [`StopKind::MaxSteps`] stop so that stepping can continue.
+    pub fn resume(&mut self) {
+        if self.stop.as_ref().is_some_and(|s| s.kind == StopKind::MaxSteps) {
+            self.stop = None;
+        }
+    }
+
+    /// The full record of an earlier step, rebuilt by replaying from the
+    /// nearest checkpoint (`None` past the latest step).
+    #[must_use]
+    pub fn record_at(&self, data: &Dataset, step: usize) -> Option<StepRecord> {
+        if step == self.latest.step {
+            return Some(self.latest.clone());
+        }
+        if step > self.latest.step {
+            return None;
+        }
+        if step == 0 {
+            return self.checkpoints.first()?.boxed_clone().reset(data).ok();
+        }
+        let k = (step - 1) / CHECKPOINT_EVERY;
+        let mut alg = self.checkpoints.get(k)?.boxed_clone();
+        let mut record = None;
+        for _ in k * CHECKPOINT_EVERY..step {
+            record = Some(alg.step(data).ok()?);
+        }
+        record
+    }
+
+    fn push(&mut self, record: &StepRecord, data: &Dataset) {
+        let params = self.algorithm.params();
+        self.history.push(Snapshot {
+            step: record.step,
+            loss: record.loss,
+            grad_norm: gradient_norm(record),
+            params,
+        });
+        let finite = record.loss.is_finite()
+            && self
+                .history
+                .last()
+                .is_some_and(|s| s.params.iter().all(|v| v.is_finite()));
+        if !finite {
+            let what = if record.loss.is_finite() {
+                "a parameter"
+            } else {
+                "the loss"
+            };
+            let mut message = format!(
+                "the run diverged at step {}: {what} is no longer a finite number",
+                record.step
+            );
+            if let (Some(lr), Some(bound)) = (self.algorithm.learning_rate(), self.algorithm.stability_bound(data)) {
+                use std::fmt::Write as _;
+                let relation = if lr > bound { "above" } else { "below" };
+                let _ = write!(
+                    message,
+                    " (the learning rate {lr} is {relation} the stability bound 2/L = {bound:.6} for this data; standardizing the features or a smaller rate helps)"
+                );
+            }
+            self.stop = Some(Stop {
+                kind: StopKind::Diverged,
+                step: record.step,
+                message,
+            });
+        } else if record.converged {
+            self.stop = Some(Stop {
+                kind: StopKind::Converged,
+                step: record.step,
+                message: record
+                    .note
+                    .clone()
+                    .unwrap_or_else(|| format!("converged at step {}", record.step)),
+            });
+        }
+    }
+}
+
+/// The Euclidean norm of every recorded gradient at the current parameters
+/// (symbols whose id starts with `grad_`, except the previous step's).
+#[must_use]
+pub fn gradient_norm(record: &StepRecord) -> Option<f64> {
+    let mut found = false;
+    let mut sum = 0.0;
+    for (symbol, value) in &record.values {
+        if symbol.id.starts_with("grad_") && symbol.id != crate::optim::GRAD_PREV.id {
+            found = true;
+            sum += value.as_slice().iter().map(|v| v * v).sum::<f64>();
+        }
+    }
+    found.then(|| sum.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::{Hyper, entry};
+
+    fn data() -> Dataset {
+        Dataset::from_columns(
+            &["x"],
+            &[vec![0.0, 1.0, 2.0, 3.0, 4.0]],
+            Some(("y", vec![1.0, 2.9, 5.2, 7.1, 8.8])),
+        )
+        .unwrap()
+    }
+
+    fn session(lr: f64) -> Session {
+        let h = Hyper {
+            learning_rate: Some(lr),
+            ..Hyper::default()
+        };
+        Session::new((entry("linear-regression").unwrap().create)(&h).unwrap(), &data()).unwrap()
+    }
+
+    #[test]
+    fn replayed_records_equal_the_originals() {
+        let d = data();
+        let mut s = session(0.05);
+        let mut originals = vec![s.latest().clone()];
+        for _ in 0..100 {
+            s.step(&d);
+            originals.push(s.latest().clone());
+        }
+        for t in [0, 1, 31, 32, 33, 64, 99, 100] {
+            assert_eq!(s.record_at(&d, t).as_ref(), Some(&originals[t]), "step {t}");
+        }
+        assert!(s.record_at(&d, 101).is_none());
+    }
+
+    #[test]
+    fn divergence_stops_at_the_first_non_finite_step_and_names_the_bound() {
+        let d = data();
+        let mut s = session(10.0);
+        s.run(&d, 10_000);
+        let stop = s.stop().unwrap();
+        assert_eq!(stop.kind, StopKind::Diverged);
+        assert_eq!(stop.step, s.step_count());
+        assert!(s.history()[..s.history().len() - 1].iter().all(|h| h.loss.is_finite()));
+        assert!(stop.message.contains("above the stability bound"), "{}", stop.message);
+    }
+
+    #[test]
+    fn run_stops_at_max_steps() {
+        let d = data();
+        let mut s = session(0.05);
+        s.run(&d, 25);
+        assert_eq!(s.step_count(), 25);
+        assert_eq!(s.history().len(), 26);
+        assert_eq!(s.stop().unwrap().kind, StopKind::MaxSteps);
+        assert!(!s.step(&d));
+        s.resume();
+        assert!(s.step(&d));
+    }
+}
