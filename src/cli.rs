@@ -155,10 +155,15 @@ pub fn execute(command: &Command, out: &mut dyn std::io::Write) -> anyhow::Resul
                 writeln!(out, "{:<20} {}", e.id, e.summary)?;
             }
         }
-        Command::Derive { id, format, optimizer } => {
+        Command::Derive {
+            id,
+            format,
+            optimizer,
+        } => {
             let entry = find_entry(id)?;
-            let format = Format::parse(format)
-                .ok_or_else(|| anyhow!("unknown format '{format}'; choose text, latex or markdown"))?;
+            let format = Format::parse(format).ok_or_else(|| {
+                anyhow!("unknown format '{format}'; choose text, latex or markdown")
+            })?;
             let hyper = Hyper {
                 optimizer: optimizer.as_deref().map(parse_optimizer).transpose()?,
                 ..Hyper::default()
@@ -180,7 +185,12 @@ pub fn execute(command: &Command, out: &mut dyn std::io::Write) -> anyhow::Resul
 }
 
 fn find_entry(id: &str) -> anyhow::Result<&'static Entry> {
-    algorithms::entry(id).ok_or_else(|| anyhow!("unknown algorithm '{id}'; choose one of: {}", algorithms::ids()))
+    algorithms::entry(id).ok_or_else(|| {
+        anyhow!(
+            "unknown algorithm '{id}'; choose one of: {}",
+            algorithms::ids()
+        )
+    })
 }
 
 fn parse_optimizer(name: &str) -> anyhow::Result<OptimizerKind> {
@@ -228,9 +238,8 @@ pub fn hyper_from_args(args: &RunArgs) -> anyhow::Result<Hyper> {
         hidden: args.hidden.clone().unwrap_or(defaults.hidden),
         activation: match args.activation.as_deref() {
             None => defaults.activation,
-            Some(a) => {
-                Activation::parse(a).ok_or_else(|| anyhow!("unknown activation '{a}'; choose tanh, relu or sigmoid"))?
-            }
+            Some(a) => Activation::parse(a)
+                .ok_or_else(|| anyhow!("unknown activation '{a}'; choose tanh, relu or sigmoid"))?,
         },
     })
 }
@@ -240,12 +249,22 @@ pub fn hyper_from_args(args: &RunArgs) -> anyhow::Result<Hyper> {
 /// # Errors
 /// Any data error, as one sentence.
 pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
-    let missing = MissingPolicy::parse(&args.missing)
-        .ok_or_else(|| anyhow!("unknown --missing '{}'; choose error, drop or mean", args.missing))?;
+    let missing = MissingPolicy::parse(&args.missing).ok_or_else(|| {
+        anyhow!(
+            "unknown --missing '{}'; choose error, drop or mean",
+            args.missing
+        )
+    })?;
     let table = read_table(&args.data)?;
     let target = match (&args.target, entry.supervised) {
         (Some(t), _) => Some(t.clone()),
-        (None, true) => Some(table.names.last().cloned().context("the file has no columns")?),
+        (None, true) => Some(
+            table
+                .names
+                .last()
+                .cloned()
+                .context("the file has no columns")?,
+        ),
         (None, false) => None,
     };
     let selection = Selection {
@@ -321,7 +340,9 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
     }
     if let Some(reference) = alg.reference(&data) {
         json["reference"] = match reference {
-            Ok(r) => serde_json::json!({"method": r.method, "loss": r.loss, "params": alg.params_json(&r.params)}),
+            Ok(r) => {
+                serde_json::json!({"method": r.method, "loss": r.loss, "params": alg.params_json(&r.params)})
+            }
             Err(e) => serde_json::json!({"error": e.to_string()}),
         };
     }

@@ -68,7 +68,11 @@ pub fn format_number(v: f64) -> String {
 /// `[a, b, c, …]` with at most `shown` entries, followed by the length when cut.
 #[must_use]
 pub fn format_list(values: &[f64], shown: usize) -> String {
-    let parts: Vec<String> = values.iter().take(shown).map(|v| format_number(*v)).collect();
+    let parts: Vec<String> = values
+        .iter()
+        .take(shown)
+        .map(|v| format_number(*v))
+        .collect();
     if values.len() > shown {
         format!("[{}, … ({} in all)]", parts.join(", "), values.len())
     } else {
@@ -78,7 +82,12 @@ pub fn format_list(values: &[f64], shown: usize) -> String {
 
 /// The derivation in `format`, with `record`'s values under each formula when given.
 #[must_use]
-pub fn derivation(id: &str, steps: &[DerivationStep], format: Format, record: Option<&StepRecord>) -> String {
+pub fn derivation(
+    id: &str,
+    steps: &[DerivationStep],
+    format: Format,
+    record: Option<&StepRecord>,
+) -> String {
     let mut out = String::new();
     match format {
         Format::Text => {
@@ -96,14 +105,22 @@ pub fn derivation(id: &str, steps: &[DerivationStep], format: Format, record: Op
         }
     }
     if let Some(r) = record {
-        let line = format!("Values at step {} (loss {}).", r.step, format_number(r.loss));
+        let line = format!(
+            "Values at step {} (loss {}).",
+            r.step,
+            format_number(r.loss)
+        );
         let _ = writeln!(out, "{line}\n");
     }
     for (i, step) in steps.iter().enumerate() {
         let k = i + 1;
         match format {
             Format::Text => {
-                let _ = writeln!(out, "{k}. {} — {}\n   {}", step.title, step.sentence, step.latex);
+                let _ = writeln!(
+                    out,
+                    "{k}. {} — {}\n   {}",
+                    step.title, step.sentence, step.latex
+                );
             }
             Format::Markdown => {
                 let _ = writeln!(
@@ -134,7 +151,12 @@ pub fn derivation(id: &str, steps: &[DerivationStep], format: Format, record: Op
                             let _ = writeln!(out, "- ${}$ = `{text}`", s.latex);
                         }
                         Format::Latex => {
-                            let _ = writeln!(out, "\\noindent ${}$ = \\texttt{{{}}}\\\\", s.latex, latex_text(&text));
+                            let _ = writeln!(
+                                out,
+                                "\\noindent ${}$ = \\texttt{{{}}}\\\\",
+                                s.latex,
+                                latex_text(&text)
+                            );
                         }
                     }
                 }
@@ -243,7 +265,10 @@ mod tests {
         assert_eq!(format_number(0.5), "0.5");
         assert_eq!(format_number(-8.5), "-8.5");
         assert_eq!(format_number(1.0 / 3.0), "0.333333");
-        assert_eq!(format_list(&[1.0, 2.0, 3.0, 4.0, 5.0], 2), "[1, 2, … (5 in all)]");
+        assert_eq!(
+            format_list(&[1.0, 2.0, 3.0, 4.0, 5.0], 2),
+            "[1, 2, … (5 in all)]"
+        );
     }
 
     #[test]

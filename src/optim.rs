@@ -266,7 +266,11 @@ impl Optimizer {
     /// # Errors
     /// A non-positive or non-finite learning rate, decay outside [0, 1), or a
     /// kind that is not first-order.
-    pub fn new(hyper: &Hyper, default_kind: OptimizerKind, default_lr: f64) -> Result<Self, AlgoError> {
+    pub fn new(
+        hyper: &Hyper,
+        default_kind: OptimizerKind,
+        default_lr: f64,
+    ) -> Result<Self, AlgoError> {
         let kind = hyper.optimizer.unwrap_or(default_kind);
         if !kind.is_first_order() {
             return Err(AlgoError::Invalid(format!(
@@ -276,12 +280,20 @@ impl Optimizer {
         }
         let learning_rate = hyper.learning_rate.unwrap_or(default_lr);
         check_learning_rate(learning_rate)?;
-        let beta2 = hyper
-            .beta2
-            .unwrap_or(if kind == OptimizerKind::Rmsprop { 0.9 } else { 0.999 });
-        for (name, v) in [("momentum", hyper.momentum), ("beta1", hyper.beta1), ("beta2", beta2)] {
+        let beta2 = hyper.beta2.unwrap_or(if kind == OptimizerKind::Rmsprop {
+            0.9
+        } else {
+            0.999
+        });
+        for (name, v) in [
+            ("momentum", hyper.momentum),
+            ("beta1", hyper.beta1),
+            ("beta2", beta2),
+        ] {
             if !(0.0..1.0).contains(&v) {
-                return Err(AlgoError::Invalid(format!("--{name} must be in [0, 1), got {v}")));
+                return Err(AlgoError::Invalid(format!(
+                    "--{name} must be in [0, 1), got {v}"
+                )));
             }
         }
         Ok(Self {
@@ -501,7 +513,10 @@ mod tests {
     #[test]
     fn gd_by_hand() {
         // θ ← θ − 0.5 θ halves θ each step.
-        close(&on_quadratic(OptimizerKind::Gd, 0.5, 3), &[0.5, 0.25, 0.125]);
+        close(
+            &on_quadratic(OptimizerKind::Gd, 0.5, 3),
+            &[0.5, 0.25, 0.125],
+        );
     }
 
     #[test]
@@ -514,7 +529,10 @@ mod tests {
     fn nesterov_by_hand() {
         // v1 = 1, θ1 = 1 − 0.1(1 + 0.9) = 0.81; v2 = 0.9 + 0.81 = 1.71,
         // θ2 = 0.81 − 0.1(0.81 + 0.9·1.71) = 0.81 − 0.2349 = 0.5751.
-        close(&on_quadratic(OptimizerKind::Nesterov, 0.1, 2), &[0.81, 0.5751]);
+        close(
+            &on_quadratic(OptimizerKind::Nesterov, 0.1, 2),
+            &[0.81, 0.5751],
+        );
     }
 
     #[test]

@@ -162,7 +162,11 @@ impl Session {
 
     /// Clears a [`StopKind::MaxSteps`] stop so that stepping can continue.
     pub fn resume(&mut self) {
-        if self.stop.as_ref().is_some_and(|s| s.kind == StopKind::MaxSteps) {
+        if self
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.kind == StopKind::MaxSteps)
+        {
             self.stop = None;
         }
     }
@@ -212,7 +216,10 @@ impl Session {
                 "the run diverged at step {}: {what} is no longer a finite number",
                 record.step
             );
-            if let (Some(lr), Some(bound)) = (self.algorithm.learning_rate(), self.algorithm.stability_bound(data)) {
+            if let (Some(lr), Some(bound)) = (
+                self.algorithm.learning_rate(),
+                self.algorithm.stability_bound(data),
+            ) {
                 use std::fmt::Write as _;
                 let relation = if lr > bound { "above" } else { "below" };
                 let _ = write!(
@@ -272,7 +279,11 @@ mod tests {
             learning_rate: Some(lr),
             ..Hyper::default()
         };
-        Session::new((entry("linear-regression").unwrap().create)(&h).unwrap(), &data()).unwrap()
+        Session::new(
+            (entry("linear-regression").unwrap().create)(&h).unwrap(),
+            &data(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -298,8 +309,16 @@ mod tests {
         let stop = s.stop().unwrap();
         assert_eq!(stop.kind, StopKind::Diverged);
         assert_eq!(stop.step, s.step_count());
-        assert!(s.history()[..s.history().len() - 1].iter().all(|h| h.loss.is_finite()));
-        assert!(stop.message.contains("above the stability bound"), "{}", stop.message);
+        assert!(
+            s.history()[..s.history().len() - 1]
+                .iter()
+                .all(|h| h.loss.is_finite())
+        );
+        assert!(
+            stop.message.contains("above the stability bound"),
+            "{}",
+            stop.message
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Also the pieces every linear model shares: the symbols w, b, J, the scores
 //! Xw + b, the gradient (1/n)Xᵀr and the JSON of weights and bias.
 
-use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Reference, StepRecord, Symbol, Value};
+use super::{
+    AlgoError, Algorithm, DerivationStep, Entry, Hyper, Reference, StepRecord, Symbol, Value,
+};
 use crate::data::Dataset;
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
 use nalgebra::{DMatrix, DVector};
@@ -174,7 +176,8 @@ impl LinearRegression {
         let yhat = scores(data.x(), &self.w, self.b);
         let r = &yhat - y;
         let n = y.len() as f64;
-        let loss = r.norm_squared() / (2.0 * n) + optim::penalty(self.w.as_slice(), self.l2, self.l1);
+        let loss =
+            r.norm_squared() / (2.0 * n) + optim::penalty(self.w.as_slice(), self.l2, self.l1);
         let (grad_w, grad_b) = mean_gradient(data.x(), &r, &self.w, self.l2, self.l1);
         let mut rec = StepRecord::new(self.t, loss);
         rec.vector(W, self.w.as_slice());
@@ -225,11 +228,18 @@ impl Algorithm for LinearRegression {
         self.batches = self.batches_init.clone();
         self.features = data.feature_names().to_vec();
         self.closed_form = if self.l1 == 0.0 {
-            normal_equations(data.x(), &y, self.l2).ok().map(|p| Reference {
-                method: "normal equations (Cholesky)".into(),
-                loss: self.loss_of(data, &y, &DVector::from_column_slice(&p[..p.len() - 1]), p[p.len() - 1]),
-                params: p,
-            })
+            normal_equations(data.x(), &y, self.l2)
+                .ok()
+                .map(|p| Reference {
+                    method: "normal equations (Cholesky)".into(),
+                    loss: self.loss_of(
+                        data,
+                        &y,
+                        &DVector::from_column_slice(&p[..p.len() - 1]),
+                        p[p.len() - 1],
+                    ),
+                    params: p,
+                })
         } else {
             None
         };
@@ -240,7 +250,16 @@ impl Algorithm for LinearRegression {
         let y = data.numeric_target(ENTRY.id)?;
         let grad = match self.batches.next_batch(data.n_rows()) {
             None => std::mem::take(&mut self.grad),
-            Some(rows) => batch_gradient(data.x(), y, &rows, &self.w, self.b, self.l2, self.l1, |s, y| s - y),
+            Some(rows) => batch_gradient(
+                data.x(),
+                y,
+                &rows,
+                &self.w,
+                self.b,
+                self.l2,
+                self.l1,
+                |s, y| s - y,
+            ),
         };
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
@@ -306,7 +325,8 @@ impl Algorithm for LinearRegression {
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let y = data.numeric_target(ENTRY.id).ok()?;
         let d = data.n_features();
-        (flat.len() == d + 1).then(|| self.loss_of(data, y, &DVector::from_column_slice(&flat[..d]), flat[d]))
+        (flat.len() == d + 1)
+            .then(|| self.loss_of(data, y, &DVector::from_column_slice(&flat[..d]), flat[d]))
     }
 }
 
@@ -334,7 +354,13 @@ pub fn scores(x: &DMatrix<f64>, w: &DVector<f64>, b: f64) -> DVector<f64> {
 
 /// (1/n) Xᵀr + λw + λ₁ sign(w) and (1/n) Σ r.
 #[must_use]
-pub fn mean_gradient(x: &DMatrix<f64>, r: &DVector<f64>, w: &DVector<f64>, l2: f64, l1: f64) -> (DVector<f64>, f64) {
+pub fn mean_gradient(
+    x: &DMatrix<f64>,
+    r: &DVector<f64>,
+    w: &DVector<f64>,
+    l2: f64,
+    l1: f64,
+) -> (DVector<f64>, f64) {
     let n = r.len() as f64;
     let mut grad_w = x.tr_mul(r) / n;
     optim::add_penalty_gradient(grad_w.as_mut_slice(), w.as_slice(), l2, l1);
@@ -378,7 +404,11 @@ pub fn batch_gradient(
 ///
 /// # Errors
 /// [`AlgoError::Singular`] when XᵀX (with the intercept column) is singular.
-pub fn normal_equations(x: &DMatrix<f64>, y: &DVector<f64>, l2: f64) -> Result<Vec<f64>, AlgoError> {
+pub fn normal_equations(
+    x: &DMatrix<f64>,
+    y: &DVector<f64>,
+    l2: f64,
+) -> Result<Vec<f64>, AlgoError> {
     let (n, d) = x.shape();
     let a = x.clone().insert_column(d, 1.0);
     let mut ata = a.tr_mul(&a);
@@ -532,8 +562,13 @@ mod tests {
             let mut minus = theta.clone();
             plus[k] += 1e-6;
             minus[k] -= 1e-6;
-            let fd = (alg.loss_at(&data, &plus).unwrap() - alg.loss_at(&data, &minus).unwrap()) / 2e-6;
-            assert!((fd - analytic[k]).abs() < 1e-6, "param {k}: {fd} vs {}", analytic[k]);
+            let fd =
+                (alg.loss_at(&data, &plus).unwrap() - alg.loss_at(&data, &minus).unwrap()) / 2e-6;
+            assert!(
+                (fd - analytic[k]).abs() < 1e-6,
+                "param {k}: {fd} vs {}",
+                analytic[k]
+            );
         }
     }
 

@@ -221,11 +221,16 @@ impl Algorithm for LogisticRegression {
             Method::FirstOrder(opt) => {
                 let grad = match self.batches.next_batch(data.n_rows()) {
                     None => std::mem::take(&mut self.grad),
-                    Some(rows) => {
-                        linear::batch_gradient(data.x(), &y, &rows, &self.w, self.b, self.l2, self.l1, |z, y| {
-                            sigmoid(z) - y
-                        })
-                    }
+                    Some(rows) => linear::batch_gradient(
+                        data.x(),
+                        &y,
+                        &rows,
+                        &self.w,
+                        self.b,
+                        self.l2,
+                        self.l1,
+                        |z, y| sigmoid(z) - y,
+                    ),
                 };
                 opt.apply(&mut theta, &grad, &mut update);
             }
@@ -312,7 +317,14 @@ impl Algorithm for LogisticRegression {
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let y = data.binary_target(ENTRY.id, 0.0, 1.0).ok()?;
         let d = data.n_features();
-        (flat.len() == d + 1).then(|| self.loss_of(data.x(), &y, &DVector::from_column_slice(&flat[..d]), flat[d]))
+        (flat.len() == d + 1).then(|| {
+            self.loss_of(
+                data.x(),
+                &y,
+                &DVector::from_column_slice(&flat[..d]),
+                flat[d],
+            )
+        })
     }
 }
 
@@ -340,7 +352,11 @@ pub fn softplus(z: f64) -> f64 {
 /// −(1/n) Σ [y log σ(z) + (1 − y) log(1 − σ(z))] = (1/n) Σ [softplus(z) − y z].
 #[must_use]
 pub fn mean_log_loss(z: &DVector<f64>, y: &DVector<f64>) -> f64 {
-    z.iter().zip(y.iter()).map(|(&z, &y)| softplus(z) - y * z).sum::<f64>() / z.len() as f64
+    z.iter()
+        .zip(y.iter())
+        .map(|(&z, &y)| softplus(z) - y * z)
+        .sum::<f64>()
+        / z.len() as f64
 }
 
 #[cfg(test)]
@@ -373,7 +389,8 @@ mod tests {
 
     #[test]
     fn first_step_by_hand() {
-        let data = Dataset::from_columns(&["x"], &[vec![-1.0, 1.0]], Some(("y", vec![0.0, 1.0]))).unwrap();
+        let data =
+            Dataset::from_columns(&["x"], &[vec![-1.0, 1.0]], Some(("y", vec![0.0, 1.0]))).unwrap();
         let mut alg = LogisticRegression::new(&Hyper {
             learning_rate: Some(1.0),
             ..Hyper::default()
@@ -403,7 +420,8 @@ mod tests {
             let mut minus = theta.clone();
             plus[k] += 1e-6;
             minus[k] -= 1e-6;
-            let fd = (alg.loss_at(&data, &plus).unwrap() - alg.loss_at(&data, &minus).unwrap()) / 2e-6;
+            let fd =
+                (alg.loss_at(&data, &plus).unwrap() - alg.loss_at(&data, &minus).unwrap()) / 2e-6;
             assert!((fd - alg.grad[k]).abs() < 1e-7, "{fd} vs {}", alg.grad[k]);
         }
     }
@@ -431,7 +449,11 @@ mod tests {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
         // The gradient at Newton's point is essentially zero.
-        assert!(newton.grad.iter().all(|g| g.abs() < 1e-10), "{:?}", newton.grad);
+        assert!(
+            newton.grad.iter().all(|g| g.abs() < 1e-10),
+            "{:?}",
+            newton.grad
+        );
     }
 
     #[test]
@@ -448,7 +470,12 @@ mod tests {
 
     #[test]
     fn text_labels_map_in_sorted_order_and_three_classes_are_refused() {
-        let data = Dataset::from_columns(&["x"], &[vec![1.0, 2.0, 3.0]], Some(("y", vec![5.0, 7.0, 9.0]))).unwrap();
+        let data = Dataset::from_columns(
+            &["x"],
+            &[vec![1.0, 2.0, 3.0]],
+            Some(("y", vec![5.0, 7.0, 9.0])),
+        )
+        .unwrap();
         let err = LogisticRegression::new(&Hyper::default())
             .unwrap()
             .reset(&data)

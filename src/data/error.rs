@@ -45,7 +45,9 @@ pub enum DataError {
         path: String,
     },
     /// Two header cells carry the same name.
-    #[error("column name '{name}' appears twice in the header (line 1, columns {first} and {second}): {path}")]
+    #[error(
+        "column name '{name}' appears twice in the header (line 1, columns {first} and {second}): {path}"
+    )]
     DuplicateColumn {
         /// The repeated name.
         name: String,
@@ -101,7 +103,9 @@ pub enum DataError {
         path: String,
     },
     /// A column with zero variance under standardization.
-    #[error("column '{column}' is constant (every value is {value}), so it cannot be standardized: {path}")]
+    #[error(
+        "column '{column}' is constant (every value is {value}), so it cannot be standardized: {path}"
+    )]
     Constant {
         /// Column name.
         column: String,

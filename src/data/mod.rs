@@ -123,7 +123,11 @@ impl MissingReport {
             }
         }
         if self.dropped_rows > 0 {
-            let _ = write!(s, "; {} of {} rows dropped", self.dropped_rows, self.total_rows);
+            let _ = write!(
+                s,
+                "; {} of {} rows dropped",
+                self.dropped_rows, self.total_rows
+            );
         }
         s
     }
@@ -257,7 +261,10 @@ impl Dataset {
         if let (Some(t), true) = (target_idx, true) {
             if feature_idx.contains(&t) {
                 return Err(DataError::Selection {
-                    reason: format!("column '{}' cannot be both the target and a feature", table.names[t]),
+                    reason: format!(
+                        "column '{}' cannot be both the target and a feature",
+                        table.names[t]
+                    ),
                     path,
                 });
             }
@@ -359,7 +366,9 @@ impl Dataset {
         }
         if keep.is_empty() {
             return Err(DataError::Selection {
-                reason: format!("no rows are left after dropping the {n_all} rows with missing values"),
+                reason: format!(
+                    "no rows are left after dropping the {n_all} rows with missing values"
+                ),
                 path,
             });
         }
@@ -391,11 +400,18 @@ impl Dataset {
             if filled {
                 if count == 0 {
                     return Err(DataError::Selection {
-                        reason: format!("column '{}' has no values to compute a mean from", table.names[i]),
+                        reason: format!(
+                            "column '{}' has no values to compute a mean from",
+                            table.names[i]
+                        ),
                         path,
                     });
                 }
-                if let Some(c) = report.columns.iter_mut().find(|c| c.column == table.names[i]) {
+                if let Some(c) = report
+                    .columns
+                    .iter_mut()
+                    .find(|c| c.column == table.names[i])
+                {
                     c.filled_with = Some(mean);
                 }
             }
@@ -407,9 +423,16 @@ impl Dataset {
                 let name = table.names[t].clone();
                 if target_text {
                     let texts = target_texts(col);
-                    Some(text_target(&name, keep.iter().map(|&r| texts[r].clone()).collect()))
+                    Some(text_target(
+                        &name,
+                        keep.iter().map(|&r| texts[r].clone()).collect(),
+                    ))
                 } else {
-                    let kept: Vec<f64> = keep.iter().map(|&r| col.values[r]).filter(|v| !v.is_nan()).collect();
+                    let kept: Vec<f64> = keep
+                        .iter()
+                        .map(|&r| col.values[r])
+                        .filter(|v| !v.is_nan())
+                        .collect();
                     let mean = kept.iter().sum::<f64>() / kept.len().max(1) as f64;
                     if kept.len() < n {
                         if let Some(c) = report.columns.iter_mut().find(|c| c.column == name) {
@@ -418,13 +441,22 @@ impl Dataset {
                     }
                     let values = keep
                         .iter()
-                        .map(|&r| if col.values[r].is_nan() { mean } else { col.values[r] })
+                        .map(|&r| {
+                            if col.values[r].is_nan() {
+                                mean
+                            } else {
+                                col.values[r]
+                            }
+                        })
                         .collect();
                     Some(numeric_target(&name, values))
                 }
             }
         };
-        let feature_names: Vec<String> = feature_idx.iter().map(|&i| table.names[i].clone()).collect();
+        let feature_names: Vec<String> = feature_idx
+            .iter()
+            .map(|&i| table.names[i].clone())
+            .collect();
         let scaling = if sel.standardize {
             Some(standardize(&mut x, &feature_names, &path)?)
         } else {
@@ -533,7 +565,12 @@ impl Dataset {
     ///
     /// # Errors
     /// No target, or not exactly two distinct values.
-    pub fn binary_target(&self, algorithm: &str, low: f64, high: f64) -> Result<DVector<f64>, DataError> {
+    pub fn binary_target(
+        &self,
+        algorithm: &str,
+        low: f64,
+        high: f64,
+    ) -> Result<DVector<f64>, DataError> {
         let t = self.require_target(algorithm)?;
         if t.classes.len() != 2 {
             let shown: Vec<String> = t.classes.iter().take(6).map(ToString::to_string).collect();
@@ -567,7 +604,10 @@ fn numeric_target(name: &str, values: Vec<f64>) -> Target {
     let mut classes: Vec<f64> = values.clone();
     classes.sort_by(f64::total_cmp);
     classes.dedup();
-    let class_ids = values.iter().map(|v| classes.partition_point(|c| c < v)).collect();
+    let class_ids = values
+        .iter()
+        .map(|v| classes.partition_point(|c| c < v))
+        .collect();
     Target {
         name: name.into(),
         values: Some(DVector::from_vec(values)),
@@ -580,7 +620,10 @@ fn text_target(name: &str, labels: Vec<String>) -> Target {
     let mut classes = labels.clone();
     classes.sort();
     classes.dedup();
-    let class_ids = labels.iter().map(|l| classes.partition_point(|c| c < l)).collect();
+    let class_ids = labels
+        .iter()
+        .map(|l| classes.partition_point(|c| c < l))
+        .collect();
     Target {
         name: name.into(),
         values: None,
@@ -590,7 +633,11 @@ fn text_target(name: &str, labels: Vec<String>) -> Target {
 }
 
 /// Standardizes each column in place with the population std; refuses constant columns.
-fn standardize(x: &mut DMatrix<f64>, names: &[String], path: &str) -> Result<Vec<Scaling>, DataError> {
+fn standardize(
+    x: &mut DMatrix<f64>,
+    names: &[String],
+    path: &str,
+) -> Result<Vec<Scaling>, DataError> {
     let n = x.nrows() as f64;
     let mut out = Vec::with_capacity(x.ncols());
     for (j, mut col) in x.column_iter_mut().enumerate() {

@@ -102,7 +102,13 @@ impl Column {
             // earlier ones from their numbers (they were numbers or missing).
             let mut texts: Vec<String> = self.values[..row]
                 .iter()
-                .map(|v| if v.is_nan() { String::new() } else { format!("{v}") })
+                .map(|v| {
+                    if v.is_nan() {
+                        String::new()
+                    } else {
+                        format!("{v}")
+                    }
+                })
                 .collect();
             texts.push(raw.to_string());
             self.texts = Some(texts);
@@ -184,11 +190,13 @@ pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
     let mut record = csv::StringRecord::new();
     let mut header_seen = false;
     loop {
-        let more = reader.read_record(&mut record).map_err(|e| DataError::Malformed {
-            line: e.position().map_or(0, |p| p.line() as usize),
-            reason: csv_reason(&e),
-            path: path.into(),
-        })?;
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| DataError::Malformed {
+                line: e.position().map_or(0, |p| p.line() as usize),
+                reason: csv_reason(&e),
+                path: path.into(),
+            })?;
         if !more {
             break;
         }
@@ -325,7 +333,11 @@ fn memchr_nul(bytes: &[u8]) -> Option<usize> {
 /// the same, largest number of fields (quotes respected).
 #[must_use]
 pub fn sniff_delimiter(text: &str) -> u8 {
-    let sample: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(20).collect();
+    let sample: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(20)
+        .collect();
     // Rank by (every sampled line agrees with the header's count, the
     // header's count): a decimal comma makes `,` counts disagree across rows.
     let mut best: Option<(bool, usize, u8)> = None;
