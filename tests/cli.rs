@@ -1,0 +1,552 @@
+//! Runs the built `steplab` binary on fixtures: JSON shape, options, exit codes, messages.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn steplab(args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_steplab"))
+        .args(args)
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn run_ok(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    let out = steplab(&args);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// Runs on a fixture and returns the single stderr line of a refused run.
+fn run_err(file: &str, extra: &[&str]) -> String {
+    let path = fixture(file);
+    let mut args = vec![
+        "run",
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        path.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = steplab(&args);
+    assert_eq!(
+        out.code, 1,
+        "{file} should be refused; stdout: {}",
+        out.stdout
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim_end().lines().count(),
+        1,
+        "one sentence: {}",
+        out.stderr
+    );
+    out.stderr
+        .trim_end()
+        .replace(path.to_str().unwrap(), "FILE")
+}
+
+#[test]
+fn linear_regression_json_has_the_contract_shape() {
+    let path = fixture("clean.csv");
+    let j = run_ok(&[
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        path.to_str().unwrap(),
+        "--standardize",
+        "--steps",
+        "5",
+        "--lr",
+        "0.1",
+    ]);
+    assert_eq!(j["algorithm"], "linear-regression");
+    assert_eq!(j["features"], serde_json::json!(["x1", "x2"]));
+    assert_eq!(j["target"], "y");
+    assert_eq!(j["rows"], 5);
+    assert_eq!(j["stopped"], "max_steps");
+    let steps = j["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 6);
+    for (i, s) in steps.iter().enumerate() {
+        assert_eq!(s["step"], i);
+        assert!(s["loss"].is_f64());
+        assert_eq!(s["params"]["weights"].as_array().unwrap().len(), 2);
+        assert!(s["params"]["bias"].is_f64());
+    }
+    assert_eq!(steps[0]["params"]["bias"], 0.0);
+    assert_eq!(j["final"], steps[5]);
+    // Step 1 by hand: standardized features have mean 0, so ∂J/∂b = −mean(y) = −9 and b₁ = 0.9.
+    assert!((steps[1]["params"]["bias"].as_f64().unwrap() - 0.9).abs() < 1e-12);
+}
+
+#[test]
+fn long_gradient_descent_reaches_the_closed_form_reference() {
+    let path = fixture("clean.csv");
+    let j = run_ok(&[
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        path.to_str().unwrap(),
+        "--standardize",
+        "--steps",
+        "5000",
+        "--every",
+        "1000",
+    ]);
+    let w = &j["final"]["params"]["weights"];
+    let w_ref = &j["reference"]["params"]["weights"];
+    for k in 0..2 {
+        assert!((w[k].as_f64().unwrap() - w_ref[k].as_f64().unwrap()).abs() < 1e-9);
+    }
+    let steps: Vec<u64> = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_u64().unwrap())
+        .collect();
+    // Either converged early (last step kept) or every 1000th step.
+    assert_eq!(steps[0], 0);
+    assert!(
+        steps.iter().skip(1).rev().skip(1).all(|s| s % 1000 == 0),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn every_keeps_first_and_last() {
+    let path = fixture("clean.csv");
+    let j = run_ok(&[
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        path.to_str().unwrap(),
+        "--standardize",
+        "--steps",
+        "25",
+        "--every",
+        "10",
+    ]);
+    let steps: Vec<u64> = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![0, 10, 20, 25]);
+    assert_eq!(j["final"]["step"], 25);
+}
+
+#[test]
+fn features_and_target_choose_columns_in_order() {
+    let path = fixture("clean.csv");
+    let j = run_ok(&[
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        path.to_str().unwrap(),
+        "--target",
+        "x1",
+        "--features",
+        "y,x2",
+        "--steps",
+        "1",
+        "--lr",
+        "0.001",
+    ]);
+    assert_eq!(j["features"], serde_json::json!(["y", "x2"]));
+    assert_eq!(j["target"], "x1");
+}
+
+#[test]
+fn messy_files_are_read_like_the_clean_ones() {
+    let base = |f: &str| {
+        let p = fixture(f);
+        run_ok(&[
+            "--algorithm",
+            "linear-regression",
+            "--data",
+            p.to_str().unwrap(),
+            "--steps",
+            "3",
+            "--lr",
+            "0.01",
+        ])
+    };
+    // The same three rows written with different delimiters, line ends and encodings.
+    let reference = base("tab.csv");
+    for f in ["pipe.csv", "bom_crlf.csv"] {
+        let j = base(f);
+        assert_eq!(j["features"], reference["features"], "{f}");
+        assert_eq!(j["final"], reference["final"], "{f}");
+    }
+    let j = base("semicolon_decimal_comma.csv");
+    assert_eq!(j["rows"], 3);
+    assert_eq!(j["features"], serde_json::json!(["x1", "x2"]));
+    let j = base("spaces_blank_lines_no_final_newline.csv");
+    assert_eq!(j["rows"], 4);
+    assert_eq!(j["features"], serde_json::json!(["x1", "x2"]));
+    // Quoted fields with embedded newlines and a Latin-1 file: the text column is skipped.
+    for f in ["quoted_newline.csv", "latin1.csv"] {
+        let j = base(f);
+        assert_eq!(j["features"], serde_json::json!(["x1"]), "{f}");
+        assert_eq!(j["rows"], 3, "{f}");
+    }
+}
+
+#[test]
+fn each_bad_file_gets_its_own_sentence() {
+    let cases = [
+        (
+            "binary.csv",
+            "this is not a text CSV file (binary content near byte 8): FILE",
+        ),
+        ("empty.csv", "the file is empty: FILE"),
+        (
+            "header_only.csv",
+            "the file has a header (line 1) but no data rows: FILE",
+        ),
+        (
+            "ragged.csv",
+            "line 3 has 2 fields but the header has 3 columns: FILE",
+        ),
+        (
+            "non_numeric_feature.csv",
+            "line 4, column 'x2': 'abc' is not a number: FILE",
+        ),
+        (
+            "non_numeric_target.csv",
+            "line 5, column 'y': 'oops' is not a number (the target column is numeric elsewhere): FILE",
+        ),
+        (
+            "duplicate_columns.csv",
+            "column name 'x1' appears twice in the header (line 1, columns 1 and 3): FILE",
+        ),
+        (
+            "missing.csv",
+            "column 'x1' has 2 missing or non-finite values (line 3 'NaN', line 5 'nan'); column 'x2' has 5 missing or non-finite values (line 4 '', line 6 'NA', line 7 'inf', ...); choose --missing drop or --missing mean to continue: FILE",
+        ),
+    ];
+    for (file, want) in cases {
+        assert_eq!(run_err(file, &[]), format!("steplab: {want}"), "{file}");
+    }
+    assert_eq!(
+        run_err("constant_column.csv", &["--standardize"]),
+        "steplab: column 'x2' is constant (every value is 7), so it cannot be standardized: FILE"
+    );
+    assert_eq!(
+        run_err("clean.csv", &["--features", "x1,nope"]),
+        "steplab: there is no column named 'nope' (columns: x1, x2, y): FILE"
+    );
+    assert_eq!(
+        run_err("text_target.csv", &[]),
+        "steplab: linear-regression needs a numeric target, but column 'species' holds text labels: FILE"
+    );
+    assert!(
+        run_err("text_target.csv", &["--features", "species"])
+            .contains("cannot be both the target and a feature")
+    );
+}
+
+#[test]
+fn missing_cells_dropped_or_filled() {
+    let path = fixture("missing.csv");
+    let p = path.to_str().unwrap();
+    let common = [
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        p,
+        "--steps",
+        "1",
+        "--lr",
+        "0.0001",
+    ];
+    let mut drop = common.to_vec();
+    drop.extend(["--missing", "drop"]);
+    let j = run_ok(&drop);
+    assert_eq!(j["rows"], 3);
+    assert!(
+        j["missing"]
+            .as_str()
+            .unwrap()
+            .contains("7 of 10 rows dropped"),
+        "{}",
+        j["missing"]
+    );
+    let mut mean = common.to_vec();
+    mean.extend(["--missing", "mean"]);
+    let j = run_ok(&mean);
+    assert_eq!(j["rows"], 10);
+    // x1's observed values: 1, 7, 13, 16, 19, 22, 25, 28 → mean 16.375.
+    assert!(
+        j["missing"]
+            .as_str()
+            .unwrap()
+            .contains("filled with the mean 16.375"),
+        "{}",
+        j["missing"]
+    );
+    // Step 0's gradient sees the filled values: check it through step 1's weights.
+    assert!(
+        j["final"]["params"]["weights"][0]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
+}
+
+#[test]
+fn a_diverging_run_says_where_and_why() {
+    let path = fixture("diverge.csv");
+    let out = steplab(&[
+        "run",
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        path.to_str().unwrap(),
+        "--lr",
+        "0.1",
+        "--steps",
+        "10000",
+    ]);
+    assert_eq!(out.code, 0);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(j["stopped"], "diverged");
+    let at = j["diverged_at"].as_u64().unwrap();
+    assert_eq!(j["final"]["step"], at);
+    assert!(at < 10000);
+    let msg = j["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("step {at}")) && msg.contains("2/L"),
+        "{msg}"
+    );
+    assert!(out.stderr.contains("diverged"), "{}", out.stderr);
+}
+
+#[test]
+fn logistic_regression_text_labels_and_newton() {
+    let path = fixture("two_text_classes.csv");
+    let p = path.to_str().unwrap();
+    let j = run_ok(&[
+        "--algorithm",
+        "logistic-regression",
+        "--data",
+        p,
+        "--l2",
+        "0.1",
+        "--steps",
+        "20",
+        "--optimizer",
+        "newton",
+    ]);
+    assert_eq!(j["classes"], serde_json::json!(["no", "yes"]));
+    assert_eq!(j["target"], "label");
+    let newton = j["final"]["params"]["weights"].clone();
+    let j = run_ok(&[
+        "--algorithm",
+        "logistic-regression",
+        "--data",
+        p,
+        "--l2",
+        "0.1",
+        "--steps",
+        "20000",
+        "--lr",
+        "0.5",
+        "--every",
+        "5000",
+    ]);
+    for k in 0..2 {
+        let a = newton[k].as_f64().unwrap();
+        let b = j["final"]["params"]["weights"][k].as_f64().unwrap();
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+    // Text labels with three classes are refused with the reason.
+    let three = fixture("text_target.csv");
+    let out = steplab(&[
+        "run",
+        "--algorithm",
+        "logistic-regression",
+        "--data",
+        three.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("exactly two classes") && out.stderr.contains("setosa"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn singular_normal_equations_are_reported_in_the_reference() {
+    let path = fixture("collinear.csv");
+    let j = run_ok(&[
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        path.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--lr",
+        "0.001",
+    ]);
+    assert!(
+        j["reference"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("singular")
+    );
+}
+
+#[test]
+fn bad_arguments_are_one_sentence_and_exit_nonzero() {
+    let path = fixture("clean.csv");
+    let p = path.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["run", "--algorithm", "nope", "--data", p],
+            "unknown algorithm 'nope'",
+        ),
+        (
+            vec![
+                "run",
+                "--algorithm",
+                "linear-regression",
+                "--data",
+                p,
+                "--optimizer",
+                "sgdx",
+            ],
+            "unknown optimizer",
+        ),
+        (
+            vec![
+                "run",
+                "--algorithm",
+                "linear-regression",
+                "--data",
+                p,
+                "--missing",
+                "maybe",
+            ],
+            "unknown --missing",
+        ),
+        (
+            vec![
+                "run",
+                "--algorithm",
+                "linear-regression",
+                "--data",
+                p,
+                "--lr=-1",
+            ],
+            "learning rate",
+        ),
+        (
+            vec![
+                "run",
+                "--algorithm",
+                "linear-regression",
+                "--data",
+                p,
+                "--every",
+                "0",
+            ],
+            "--every",
+        ),
+        (
+            vec![
+                "run",
+                "--algorithm",
+                "linear-regression",
+                "--data",
+                "/nonexistent/x.csv",
+            ],
+            "cannot read the file",
+        ),
+    ] {
+        let out = steplab(&args);
+        assert_eq!(out.code, 1, "{args:?}");
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.trim_end().lines().count(), 1);
+    }
+}
+
+#[test]
+fn nothing_is_written_next_to_the_input() {
+    let dir = std::env::temp_dir().join(format!("steplab-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("data.csv");
+    std::fs::copy(fixture("clean.csv"), &file).unwrap();
+    let before: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    run_ok(&[
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        file.to_str().unwrap(),
+        "--steps",
+        "3",
+    ]);
+    let after: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn list_and_derive_cover_every_algorithm_in_every_format() {
+    let out = steplab(&["list"]);
+    assert_eq!(out.code, 0);
+    let ids: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert!(
+        ids.contains(&"linear-regression".to_string())
+            && ids.contains(&"logistic-regression".to_string())
+    );
+    for id in &ids {
+        for format in ["text", "latex", "markdown"] {
+            let out = steplab(&["derive", id, "--format", format]);
+            assert_eq!(out.code, 0, "{id} {format}: {}", out.stderr);
+            assert!(out.stdout.contains(id.as_str()));
+            assert!(out.stdout.contains("1. "), "{id} {format}");
+        }
+    }
+    let out = steplab(&[
+        "derive",
+        "linear-regression",
+        "--optimizer",
+        "adam",
+        "--format",
+        "markdown",
+    ]);
+    assert!(out.stdout.contains(r"\hat{m}_t"));
+    assert_eq!(steplab(&["derive", "nope"]).code, 1);
+}
