@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an algorithm and write its steps as JSON to stdout.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the derivation of an algorithm's update rule.
     Derive {
         /// Algorithm id (see `steplab list`).
@@ -216,10 +216,8 @@ pub fn hyper_from_args(args: &RunArgs) -> anyhow::Result<Hyper> {
         ("l2", args.l2),
         ("l1", args.l1),
     ] {
-        if let Some(v) = v {
-            if !v.is_finite() {
-                bail!("--{name} must be a finite number, got {v}");
-            }
+        if let Some(v) = v.filter(|v| !v.is_finite()) {
+            bail!("--{name} must be a finite number, got {v}");
         }
     }
     Ok(Hyper {
@@ -324,10 +322,8 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
             eprintln!("steplab: {}", stop.message);
         }
     }
-    if let Some(t) = data.target() {
-        if entry.classifies {
-            json["classes"] = serde_json::to_value(&t.classes)?;
-        }
+    if let Some(t) = data.target().filter(|_| entry.classifies) {
+        json["classes"] = serde_json::to_value(&t.classes)?;
     }
     if let Some(scaling) = data.scaling() {
         json["standardization"] = serde_json::json!({

@@ -33,7 +33,8 @@ impl Rng {
     /// Uniform integer in 0..n (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
         // The modulo bias is below 2^-40 for any realistic n.
-        (self.next_u64() % (n.max(1) as u64)) as usize
+        let n = n.max(1) as u64;
+        usize::try_from(self.next_u64() % n).unwrap_or(0)
     }
 
     /// Standard normal (Box–Muller).

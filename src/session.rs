@@ -132,7 +132,7 @@ impl Session {
             Ok(record) => {
                 self.latest = record.clone();
                 self.push(&record, data);
-                if step % CHECKPOINT_EVERY == 0 {
+                if step.is_multiple_of(CHECKPOINT_EVERY) {
                     self.checkpoints.push(self.algorithm.boxed_clone());
                 }
             }

@@ -1,4 +1,5 @@
 //! Runs the built `steplab` binary on fixtures: JSON shape, options, exit codes, messages.
+#![allow(clippy::unwrap_used)] // Test helpers may fail loudly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -474,7 +474,7 @@ pub fn weights_bias_json(flat: &[f64]) -> serde_json::Value {
 
 /// Reads a vector symbol from a record (empty when absent).
 #[must_use]
-pub fn recorded<'a>(rec: &'a StepRecord, s: Symbol) -> &'a [f64] {
+pub fn recorded(rec: &StepRecord, s: Symbol) -> &[f64] {
     rec.get(s).map_or(&[], Value::as_slice)
 }
 

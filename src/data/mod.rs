@@ -238,6 +238,7 @@ impl Dataset {
     /// Unknown or non-numeric columns, missing cells under
     /// [`MissingPolicy::Error`], constant columns under standardization, or
     /// nothing left to learn from.
+    #[allow(clippy::too_many_lines)] // One pass through the selection rules, in order.
     pub fn from_table(table: &Table, sel: &Selection) -> Result<Self, DataError> {
         let path = table.path.clone();
         let find = |name: &str| {
@@ -258,16 +259,14 @@ impl Dataset {
                 .filter(|&i| Some(i) != target_idx && table.columns[i].is_numeric())
                 .collect(),
         };
-        if let (Some(t), true) = (target_idx, true) {
-            if feature_idx.contains(&t) {
-                return Err(DataError::Selection {
-                    reason: format!(
-                        "column '{}' cannot be both the target and a feature",
-                        table.names[t]
-                    ),
-                    path,
-                });
-            }
+        if let Some(t) = target_idx.filter(|t| feature_idx.contains(t)) {
+            return Err(DataError::Selection {
+                reason: format!(
+                    "column '{}' cannot be both the target and a feature",
+                    table.names[t]
+                ),
+                path,
+            });
         }
         if feature_idx.is_empty() {
             return Err(DataError::Selection {
@@ -294,7 +293,10 @@ impl Dataset {
                 });
             }
         }
-        let target_text = target_idx.is_some_and(|t| !table.columns[t].is_numeric());
+        let target_text = target_idx.is_some_and(|t| {
+            let c = &table.columns[t];
+            c.text_count > 0 && !c.is_numeric()
+        });
         if let Some(t) = target_idx {
             let col = &table.columns[t];
             if !target_text && col.text_count > 0 {
@@ -318,30 +320,26 @@ impl Dataset {
         let chosen: Vec<usize> = feature_idx.iter().copied().chain(target_idx).collect();
         for &i in &chosen {
             let col = &table.columns[i];
-            let count = if Some(i) == target_idx && target_text {
-                target_texts(col)
-                    .iter()
-                    .filter(|s| s.is_empty() || parse_missing(s))
-                    .count()
-            } else {
-                col.missing_count
-            };
-            if count > 0 {
+            if col.missing_count > 0 {
                 report.columns.push(MissingColumn {
                     column: table.names[i].clone(),
-                    count,
+                    count: col.missing_count,
                     first: col.first_missing.clone(),
                     filled_with: None,
                 });
             }
         }
+        // Text cells count as missing nowhere: a text target's cells are
+        // labels, and its missing markers were counted as missing.
         let row_missing = |i: usize, r: usize| -> bool {
             let col = &table.columns[i];
             if Some(i) == target_idx && target_text {
-                let s = &target_texts(col)[r];
-                s.is_empty() || parse_missing(s)
+                col.texts
+                    .as_ref()
+                    .and_then(|t| t.get(r))
+                    .is_none_or(|s| parse_missing(s))
             } else {
-                col.values[r].is_nan()
+                col.values.get(r).is_none_or(|v| v.is_nan())
             }
         };
         let mut keep: Vec<usize> = (0..n_all).collect();
@@ -355,10 +353,8 @@ impl Dataset {
                 }
                 MissingPolicy::Drop => keep.retain(|&r| chosen.iter().all(|&i| !row_missing(i, r))),
                 MissingPolicy::Mean => {
-                    if let Some(t) = target_idx {
-                        if target_text || sel.target_is_class {
-                            keep.retain(|&r| !row_missing(t, r));
-                        }
+                    if let Some(t) = target_idx.filter(|_| target_text || sel.target_is_class) {
+                        keep.retain(|&r| !row_missing(t, r));
                     }
                 }
             }
@@ -422,10 +418,13 @@ impl Dataset {
                 let col = &table.columns[t];
                 let name = table.names[t].clone();
                 if target_text {
-                    let texts = target_texts(col);
+                    let texts = col.texts.as_deref().unwrap_or_default();
                     Some(text_target(
                         &name,
-                        keep.iter().map(|&r| texts[r].clone()).collect(),
+                        &keep
+                            .iter()
+                            .map(|&r| texts.get(r).cloned().unwrap_or_default())
+                            .collect::<Vec<_>>(),
                     ))
                 } else {
                     let kept: Vec<f64> = keep
@@ -434,10 +433,12 @@ impl Dataset {
                         .filter(|v| !v.is_nan())
                         .collect();
                     let mean = kept.iter().sum::<f64>() / kept.len().max(1) as f64;
-                    if kept.len() < n {
-                        if let Some(c) = report.columns.iter_mut().find(|c| c.column == name) {
-                            c.filled_with = Some(mean);
-                        }
+                    if let Some(c) = report
+                        .columns
+                        .iter_mut()
+                        .find(|c| c.column == name && kept.len() < n)
+                    {
+                        c.filled_with = Some(mean);
                     }
                     let values = keep
                         .iter()
@@ -592,10 +593,6 @@ impl Dataset {
     }
 }
 
-fn target_texts(col: &Column) -> Vec<String> {
-    col.texts.clone().unwrap_or_default()
-}
-
 fn parse_missing(s: &str) -> bool {
     matches!(table::parse_cell(s, false), table::Cell::Missing)
 }
@@ -616,8 +613,8 @@ fn numeric_target(name: &str, values: Vec<f64>) -> Target {
     }
 }
 
-fn text_target(name: &str, labels: Vec<String>) -> Target {
-    let mut classes = labels.clone();
+fn text_target(name: &str, labels: &[String]) -> Target {
+    let mut classes = labels.to_vec();
     classes.sort();
     classes.dedup();
     let class_ids = labels

@@ -193,14 +193,18 @@ pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
         let more = reader
             .read_record(&mut record)
             .map_err(|e| DataError::Malformed {
-                line: e.position().map_or(0, |p| p.line() as usize),
+                line: e
+                    .position()
+                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX)),
                 reason: csv_reason(&e),
                 path: path.into(),
             })?;
         if !more {
             break;
         }
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
         if record.iter().all(str::is_empty) {
             // Blank lines (and rows of empty fields) carry nothing.
             continue;
@@ -254,7 +258,7 @@ fn csv_reason(e: &csv::Error) -> String {
 
 fn header_names(record: &csv::StringRecord, path: &str) -> Result<Vec<String>, DataError> {
     // A trailing delimiter on the header gives an empty last name: drop it.
-    let len = meaningful_len(&record);
+    let len = meaningful_len(record);
     let mut names: Vec<String> = Vec::with_capacity(len);
     for (i, raw) in record.iter().take(len).enumerate() {
         let name = if raw.is_empty() {
@@ -275,9 +279,47 @@ fn header_names(record: &csv::StringRecord, path: &str) -> Result<Vec<String>, D
     Ok(names)
 }
 
-/// Decodes bytes as UTF-8, or as Latin-1 when they are text that is not
-/// UTF-8; refuses binary content (NUL bytes or many control bytes).
+/// Windows-1252's characters for bytes 0x80..0xA0 (`None`: undefined bytes).
+const CP1252_HIGH: [Option<char>; 32] = [
+    Some('€'),
+    None,
+    Some('‚'),
+    Some('ƒ'),
+    Some('„'),
+    Some('…'),
+    Some('†'),
+    Some('‡'),
+    Some('ˆ'),
+    Some('‰'),
+    Some('Š'),
+    Some('‹'),
+    Some('Œ'),
+    None,
+    Some('Ž'),
+    None,
+    None,
+    Some('‘'),
+    Some('’'),
+    Some('“'),
+    Some('”'),
+    Some('•'),
+    Some('–'),
+    Some('—'),
+    Some('˜'),
+    Some('™'),
+    Some('š'),
+    Some('›'),
+    Some('œ'),
+    None,
+    Some('ž'),
+    Some('Ÿ'),
+];
+
+/// Decodes bytes as UTF-8, or, when they are text that is not UTF-8, as
+/// Latin-1 / Windows-1252 (what spreadsheets save); refuses binary content
+/// (NUL bytes or many control bytes) and bytes no text encoding explains.
 fn decode<'a>(bytes: &'a [u8], path: &str) -> Result<(std::borrow::Cow<'a, str>, bool), DataError> {
+    let is_control = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c);
     if let Some(offset) = memchr_nul(bytes) {
         return Err(DataError::Binary {
             offset,
@@ -285,44 +327,40 @@ fn decode<'a>(bytes: &'a [u8], path: &str) -> Result<(std::borrow::Cow<'a, str>,
         });
     }
     let head = &bytes[..bytes.len().min(8192)];
-    let controls = head
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
-        .count();
-    if controls * 100 > head.len().max(1) {
-        let offset = head
-            .iter()
-            .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
-            .unwrap_or(0);
+    if head.iter().filter(|&&b| is_control(b)).count() * 100 > head.len().max(1) {
+        let offset = head.iter().position(|&b| is_control(b)).unwrap_or(0);
         return Err(DataError::Binary {
             offset,
             path: path.into(),
         });
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Ok((std::borrow::Cow::Borrowed(s), false)),
-        Err(e) => {
-            // Text that is not UTF-8: bytes in 0x80..0xA0 are C1 controls in
-            // Latin-1 and never appear in real text, so refuse those.
-            let bad = e.valid_up_to();
-            if let Some(pos) = bytes.iter().position(|&b| (0x80..0xa0).contains(&b)) {
-                let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count();
-                return Err(DataError::Malformed {
-                    line,
-                    reason: format!(
-                        "the file is neither UTF-8 nor Latin-1 (byte 0x{:02x} at offset {pos}); save it as UTF-8",
-                        bytes[pos]
-                    ),
-                    path: path.into(),
-                });
-            }
-            let _ = bad;
-            Ok((
-                std::borrow::Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
-                true,
-            ))
-        }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok((std::borrow::Cow::Borrowed(s), false));
     }
+    let mut text = String::with_capacity(bytes.len() + bytes.len() / 8);
+    for (pos, &b) in bytes.iter().enumerate() {
+        let c = if (0x80..0xa0).contains(&b) {
+            CP1252_HIGH[usize::from(b - 0x80)]
+        } else {
+            Some(char::from(b))
+        };
+        let Some(c) = c else {
+            let line = 1 + bytecount_newlines(&bytes[..pos]);
+            return Err(DataError::Malformed {
+                line,
+                reason: format!(
+                    "byte 0x{b:02x} is neither UTF-8 nor Latin-1 text; save the file as UTF-8"
+                ),
+                path: path.into(),
+            });
+        };
+        text.push(c);
+    }
+    Ok((std::borrow::Cow::Owned(text), true))
+}
+
+fn bytecount_newlines(bytes: &[u8]) -> usize {
+    bytes.split(|&b| b == b'\n').count().saturating_sub(1)
 }
 
 fn memchr_nul(bytes: &[u8]) -> Option<usize> {
@@ -376,4 +414,50 @@ fn meaningful_len(record: &csv::StringRecord) -> usize {
         .rev()
         .find(|&i| record.get(i).is_some_and(|f| !f.is_empty()))
         .map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_each_delimiter_and_decimal_commas() {
+        assert_eq!(sniff_delimiter("a,b\n1,2\n"), b',');
+        assert_eq!(sniff_delimiter("a;b\n1,5;2,5\n3;4,25\n"), b';');
+        assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+        assert_eq!(sniff_delimiter("a|b\n1|2\n"), b'|');
+        assert_eq!(sniff_delimiter("\"x,y\";b\n1;2\n"), b';');
+        let t = parse_table(b"a;b\n1,5;2\n", "f.csv").unwrap();
+        assert!(t.decimal_comma);
+        assert_eq!(t.columns[0].values, vec![1.5]);
+    }
+
+    #[test]
+    fn windows_1252_text_is_decoded_and_undefined_bytes_are_refused() {
+        let t = parse_table(b"city,x\nK\xf6ln \x80,1\n", "f.csv").unwrap();
+        assert!(t.latin1);
+        assert_eq!(t.columns[0].texts.as_ref().unwrap()[0], "Köln €");
+        let err = parse_table(b"city,x\nok,1\nbad\x81,2\n", "f.csv").unwrap_err();
+        assert!(err.to_string().starts_with("line 3 cannot be parsed"), "{err}");
+    }
+
+    #[test]
+    fn cells_are_classified() {
+        assert_eq!(parse_cell(" 2.5 ", false), Cell::Number(2.5));
+        for missing in ["", "NA", "nan", "NaN", "null", "inf", "-Infinity", "1e400"] {
+            assert_eq!(parse_cell(missing, false), Cell::Missing, "{missing}");
+        }
+        assert_eq!(parse_cell("abc", false), Cell::Text);
+        assert_eq!(parse_cell("3,5", true), Cell::Number(3.5));
+        assert_eq!(parse_cell("3,5", false), Cell::Text);
+    }
+
+    #[test]
+    fn numeric_columns_with_a_typo_stay_numeric() {
+        let t = parse_table(b"a,b\n1,x\n2,y\nz,w\n3,v\n", "f.csv").unwrap();
+        assert!(t.columns[0].is_numeric());
+        assert!(!t.columns[1].is_numeric());
+        assert_eq!(t.columns[0].first_texts[0], CellRef { line: 4, text: "z".into() });
+        assert_eq!(t.lines, vec![2, 3, 4, 5]);
+    }
 }
