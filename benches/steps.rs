@@ -1,1 +1,170 @@
-fn main() {}
+//! Speed targets as ratios against baselines measured in the same run:
+#![allow(clippy::unwrap_used)]
+//! loading a CSV against a bare read of its bytes, and one step of each
+//! algorithm against a plain parallel read pass over X.
+//!
+//! `STEPLAB_BENCH_ROWS` sets the number of rows (default 1,000,000 × 10 features).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use steplab::algorithms::{Hyper, entry};
+use steplab::data::{Dataset, MissingPolicy, Selection};
+use steplab::rng::Rng;
+use steplab::session::Session;
+
+const FEATURES: usize = 10;
+
+fn rows() -> usize {
+    std::env::var("STEPLAB_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Median wall time of `f` over `runs` runs (after one warm-up).
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    f();
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn report(name: &str, measured: Duration, baseline_name: &str, baseline: Duration, target: f64) {
+    let ratio = measured.as_secs_f64() / baseline.as_secs_f64();
+    println!(
+        "RATIO {name:<28} {:>9.3} ms  vs {baseline_name} {:>9.3} ms  = {ratio:>6.2}×  (target ≤ {target}×){}",
+        measured.as_secs_f64() * 1e3,
+        baseline.as_secs_f64() * 1e3,
+        if ratio <= target { "" } else { "  MISSED" }
+    );
+}
+
+/// A plain parallel read pass over X: the memory-bandwidth floor of one step.
+fn read_pass(x: &nalgebra::DMatrix<f64>) -> f64 {
+    let data = x.as_slice();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = data.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = data
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().sum::<f64>()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
+    })
+}
+
+fn dataset(n: usize, classes: bool) -> Dataset {
+    let mut rng = Rng::new(42);
+    let columns: Vec<Vec<f64>> = (0..FEATURES)
+        .map(|_| (0..n).map(|_| rng.normal()).collect())
+        .collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| {
+            let s: f64 = columns
+                .iter()
+                .enumerate()
+                .map(|(j, c)| c[i] * (j as f64 - 4.5))
+                .sum();
+            if classes {
+                f64::from(u8::from(s + rng.normal() > 0.0))
+            } else {
+                s + rng.normal()
+            }
+        })
+        .collect();
+    let names: Vec<String> = (0..FEATURES).map(|j| format!("x{j}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    Dataset::from_columns(&refs, &columns, Some(("y", y))).expect("generated data is valid")
+}
+
+fn steps(c: &mut Criterion) {
+    let n = rows();
+    println!(
+        "rows: {n}, features: {FEATURES}, cores: {:?}",
+        std::thread::available_parallelism()
+    );
+    for (id, classes, hyper) in [
+        ("linear-regression", false, Hyper::default()),
+        ("logistic-regression", true, Hyper::default()),
+    ] {
+        let data = dataset(n, classes);
+        let baseline = median(15, || {
+            black_box(read_pass(data.x()));
+        });
+        let algorithm =
+            (entry(id).expect("registered").create)(&hyper).expect("valid hyperparameters");
+        let mut session = Session::new(algorithm, &data).expect("data fits");
+        let measured = median(15, || {
+            session.resume();
+            black_box(session.step(&data));
+        });
+        report(&format!("{id} step"), measured, "read pass", baseline, 1.3);
+        c.bench_function(&format!("{id}/step"), |b| {
+            b.iter(|| {
+                session.resume();
+                black_box(session.step(&data))
+            });
+        });
+    }
+}
+
+fn load(c: &mut Criterion) {
+    let n = rows();
+    let dir = std::env::temp_dir().join(format!("steplab-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("big.csv");
+    {
+        use std::io::Write as _;
+        let mut rng = Rng::new(7);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("temp file"));
+        let header: Vec<String> = (0..FEATURES)
+            .map(|j| format!("x{j}"))
+            .chain(["y".into()])
+            .collect();
+        writeln!(out, "{}", header.join(",")).expect("write");
+        for _ in 0..n {
+            let row: Vec<String> = (0..=FEATURES)
+                .map(|_| format!("{:.6}", rng.normal() * 100.0))
+                .collect();
+            writeln!(out, "{}", row.join(",")).expect("write");
+        }
+    }
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    println!("csv: {} MB", size / 1_000_000);
+    let baseline = median(5, || {
+        let bytes = std::fs::read(&path).expect("read");
+        black_box(bytes.iter().map(|&b| u64::from(b)).sum::<u64>());
+    });
+    let selection = Selection {
+        target: Some("y".into()),
+        features: None,
+        standardize: true,
+        missing: MissingPolicy::Error,
+        target_is_class: false,
+    };
+    let measured = median(5, || {
+        black_box(Dataset::load(&path, &selection).expect("loads"));
+    });
+    report("load + standardize", measured, "bare read", baseline, 2.0);
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    group.bench_function("csv", |b| {
+        b.iter(|| black_box(Dataset::load(&path, &selection).expect("loads")));
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500));
+    targets = steps, load
+}
+criterion_main!(benches);

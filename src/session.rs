@@ -79,11 +79,12 @@ impl Session {
         let mut session = Self {
             checkpoints: vec![algorithm.boxed_clone()],
             history: Vec::new(),
-            latest: record.clone(),
+            latest: StepRecord::new(0, record.loss),
             algorithm,
             stop: None,
         };
         session.push(&record, data);
+        session.latest = record;
         Ok(session)
     }
 
@@ -130,8 +131,8 @@ impl Session {
         let step = self.latest.step + 1;
         match self.algorithm.step(data) {
             Ok(record) => {
-                self.latest = record.clone();
                 self.push(&record, data);
+                self.latest = record;
                 if step.is_multiple_of(CHECKPOINT_EVERY) {
                     self.checkpoints.push(self.algorithm.boxed_clone());
                 }

@@ -4,6 +4,7 @@
 //! Also the pieces every linear model shares: the symbols w, b, J, the scores
 //! Xw + b, the gradient (1/n)Xᵀr and the JSON of weights and bias.
 
+use super::pass::{self, PassSums, RowLoss};
 use super::{
     AlgoError, Algorithm, DerivationStep, Entry, Hyper, Reference, StepRecord, Symbol, Value,
 };
@@ -173,17 +174,26 @@ impl LinearRegression {
 
     /// Evaluates model, residuals, loss and gradient at the current parameters.
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
-        let yhat = scores(data.x(), &self.w, self.b);
-        let r = &yhat - y;
-        let n = y.len() as f64;
-        let loss =
-            r.norm_squared() / (2.0 * n) + optim::penalty(self.w.as_slice(), self.l2, self.l1);
-        let (grad_w, grad_b) = mean_gradient(data.x(), &r, &self.w, self.l2, self.l1);
+        let n_rows = y.len();
+        let mut yhat = vec![0.0; n_rows];
+        let mut r = vec![0.0; n_rows];
+        let sums = pass::linear_pass(
+            data.x(),
+            y.as_slice(),
+            self.w.as_slice(),
+            self.b,
+            RowLoss::Squared,
+            &mut yhat,
+            &mut r,
+        );
+        let n = n_rows as f64;
+        let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
+        let (grad_w, grad_b) = mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
         let mut rec = StepRecord::new(self.t, loss);
         rec.vector(W, self.w.as_slice());
         rec.scalar(B, self.b);
-        rec.vector(YHAT, yhat.as_slice());
-        rec.vector(RESIDUAL, r.as_slice());
+        rec.vector(YHAT, yhat);
+        rec.vector(RESIDUAL, r);
         rec.scalar(J, loss);
         rec.scalar(N, n);
         rec.scalar(LAMBDA, self.l2);
@@ -350,6 +360,20 @@ pub fn scores(x: &DMatrix<f64>, w: &DVector<f64>, b: f64) -> DVector<f64> {
     let mut s = DVector::from_element(x.nrows(), b);
     s.gemv(1.0, x, w, 1.0);
     s
+}
+
+/// The gradient from a pass's sums: (1/n) Σ dᵢxᵢ + λw + λ₁ sign(w) and (1/n) Σ dᵢ.
+#[must_use]
+pub fn mean_of_sums(
+    sums: &PassSums,
+    n: f64,
+    w: &DVector<f64>,
+    l2: f64,
+    l1: f64,
+) -> (Vec<f64>, f64) {
+    let mut grad_w: Vec<f64> = sums.grad_w.iter().map(|g| g / n).collect();
+    optim::add_penalty_gradient(&mut grad_w, w.as_slice(), l2, l1);
+    (grad_w, sums.grad_b / n)
 }
 
 /// (1/n) Xᵀr + λw + λ₁ sign(w) and (1/n) Σ r.

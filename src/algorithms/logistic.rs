@@ -2,10 +2,12 @@
 //! by a first-order optimizer or by Newton's method (IRLS).
 
 use super::linear::{self, B, GRAD_B, GRAD_W, J, LAMBDA, LAMBDA1, N, W};
+use super::pass::{self, RowLoss};
 use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol};
 use crate::data::Dataset;
 use crate::optim::{self, Batches, ETA, GRAD_PREV, Optimizer, OptimizerKind, THETA, THETA_PREV};
 use nalgebra::{DMatrix, DVector};
+use std::sync::Arc;
 
 /// z: the score per row.
 pub const Z: Symbol = Symbol {
@@ -103,6 +105,8 @@ pub struct LogisticRegression {
     t: usize,
     features: Vec<String>,
     grad: Vec<f64>,
+    /// The 0/1 labels, shared by checkpoints instead of copied.
+    y: Arc<DVector<f64>>,
 }
 
 impl LogisticRegression {
@@ -135,6 +139,7 @@ impl LogisticRegression {
             t: 0,
             features: Vec::new(),
             grad: Vec::new(),
+            y: Arc::new(DVector::zeros(0)),
         })
     }
 
@@ -144,17 +149,28 @@ impl LogisticRegression {
     }
 
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
-        let z = linear::scores(data.x(), &self.w, self.b);
-        let p = z.map(sigmoid);
-        let err = &p - y;
-        let loss = mean_log_loss(&z, y) + optim::penalty(self.w.as_slice(), self.l2, self.l1);
-        let (grad_w, grad_b) = linear::mean_gradient(data.x(), &err, &self.w, self.l2, self.l1);
+        let n_rows = y.len();
+        let mut z = vec![0.0; n_rows];
+        let mut err = vec![0.0; n_rows];
+        let sums = pass::linear_pass(
+            data.x(),
+            y.as_slice(),
+            self.w.as_slice(),
+            self.b,
+            RowLoss::Logistic,
+            &mut z,
+            &mut err,
+        );
+        let n = n_rows as f64;
+        let p: Vec<f64> = err.iter().zip(y.iter()).map(|(e, y)| e + y).collect();
+        let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
+        let (grad_w, grad_b) = linear::mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
         let mut rec = StepRecord::new(self.t, loss);
         rec.vector(W, self.w.as_slice());
         rec.scalar(B, self.b);
-        rec.vector(Z, z.as_slice());
-        rec.vector(P, p.as_slice());
-        rec.vector(ERROR, err.as_slice());
+        rec.vector(Z, z);
+        rec.vector(P, p);
+        rec.vector(ERROR, err);
         rec.scalar(J, loss);
         rec.scalar(N, y.len() as f64);
         rec.scalar(LAMBDA, self.l2);
@@ -197,7 +213,8 @@ impl Algorithm for LogisticRegression {
     }
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let y = data.binary_target(ENTRY.id, 0.0, 1.0)?;
+        let y = Arc::new(data.binary_target(ENTRY.id, 0.0, 1.0)?);
+        self.y = Arc::clone(&y);
         self.w = DVector::zeros(data.n_features());
         self.b = 0.0;
         self.t = 0;
@@ -214,7 +231,10 @@ impl Algorithm for LogisticRegression {
     }
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let y = data.binary_target(ENTRY.id, 0.0, 1.0)?;
+        if self.y.len() != data.n_rows() {
+            self.y = Arc::new(data.binary_target(ENTRY.id, 0.0, 1.0)?);
+        }
+        let y = Arc::clone(&self.y);
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
         match &mut self.method {

@@ -8,6 +8,7 @@
 
 pub mod linear;
 pub mod logistic;
+pub mod pass;
 
 use crate::data::{DataError, Dataset};
 use crate::optim::OptimizerKind;
