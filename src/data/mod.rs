@@ -2,6 +2,7 @@
 //! the chosen columns (roles, missing cells, standardization).
 
 mod error;
+mod fast;
 pub mod table;
 
 pub use error::DataError;

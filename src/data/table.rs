@@ -67,9 +67,9 @@ impl Column {
         self.text_count == 0 && self.missing_count == 0 && self.numeric_count > 0
     }
 
-    fn push(&mut self, raw: &str, line: usize, decimal_comma: bool) {
-        let row = self.values.len();
-        match parse_cell(raw, decimal_comma) {
+    pub(crate) fn push(&mut self, raw: &str, line: usize, decimal_comma: bool) {
+        let cell = parse_cell(raw, decimal_comma);
+        match cell {
             Cell::Number(v) => {
                 self.numeric_count += 1;
                 self.values.push(v);
@@ -92,27 +92,75 @@ impl Column {
                         text: raw.to_string(),
                     });
                 }
+                if self.texts.is_none() {
+                    // The first text cell: keep texts from now on, rebuilding
+                    // the earlier ones from their values.
+                    self.texts = Some(self.backfilled_texts());
+                }
                 self.values.push(f64::NAN);
             }
         }
         if let Some(texts) = &mut self.texts {
-            texts.push(raw.to_string());
-        } else if self.text_count > 0 {
-            // The first text cell: keep texts from now on, rebuilding the
-            // earlier ones from their numbers (they were numbers or missing).
-            let mut texts: Vec<String> = self.values[..row]
-                .iter()
-                .map(|v| {
-                    if v.is_nan() {
-                        String::new()
-                    } else {
-                        format!("{v}")
-                    }
-                })
-                .collect();
-            texts.push(raw.to_string());
-            self.texts = Some(texts);
+            texts.push(canonical_text(cell, raw));
         }
+    }
+
+    /// The texts of the cells so far, from their values: what
+    /// [`canonical_text`] gives for a column without text cells.
+    pub(crate) fn backfilled_texts(&self) -> Vec<String> {
+        self.values
+            .iter()
+            .map(|&v| {
+                canonical_text(
+                    if v.is_nan() {
+                        Cell::Missing
+                    } else {
+                        Cell::Number(v)
+                    },
+                    "",
+                )
+            })
+            .collect()
+    }
+
+    /// Appends another column's cells (rows in order; positions kept in file order).
+    pub(crate) fn append(&mut self, mut other: Column) {
+        let theirs = other.texts.take();
+        match (&mut self.texts, theirs) {
+            (Some(mine), Some(theirs)) => mine.extend(theirs),
+            (Some(mine), None) => mine.extend(other.backfilled_texts()),
+            (None, Some(theirs)) => {
+                let mut texts = self.backfilled_texts();
+                texts.extend(theirs);
+                self.texts = Some(texts);
+            }
+            (None, None) => {}
+        }
+        self.values.extend_from_slice(&other.values);
+        self.numeric_count += other.numeric_count;
+        self.text_count += other.text_count;
+        self.missing_count += other.missing_count;
+        for r in other.first_texts {
+            if self.first_texts.len() < KEEP_POSITIONS {
+                self.first_texts.push(r);
+            }
+        }
+        for r in other.first_missing {
+            if self.first_missing.len() < KEEP_POSITIONS {
+                self.first_missing.push(r);
+            }
+        }
+    }
+}
+
+/// The text kept for a cell of a column that has text cells: text as
+/// written, numbers as their value, missing cells empty — the same whatever
+/// order the cells were read in.
+fn canonical_text(cell: Cell, raw: &str) -> String {
+    match cell {
+        Cell::Text => raw.to_string(),
+        Cell::Number(v) => format!("{v}"),
+        Cell::Missing => String::new(),
     }
 }
 
@@ -131,7 +179,7 @@ pub enum Cell {
 #[must_use]
 pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
     let s = raw.trim();
-    if s.is_empty() || is_missing_marker(s) {
+    if s.is_empty() {
         return Cell::Missing;
     }
     let parsed = if decimal_comma && s.contains(',') && !s.contains('.') {
@@ -142,6 +190,7 @@ pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
     match parsed {
         Ok(v) if v.is_finite() => Cell::Number(v),
         Ok(_) => Cell::Missing,
+        Err(_) if is_missing_marker(s) => Cell::Missing,
         Err(_) => Cell::Text,
     }
 }
@@ -171,11 +220,31 @@ pub fn read_table(path: &std::path::Path) -> Result<Table, DataError> {
 /// Any [`DataError`] about the bytes or structure.
 pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
     let (text, latin1) = decode(bytes, path)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let text: &str = &text;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(DataError::Empty { path: path.into() });
     }
     let delimiter = sniff_delimiter(text);
+    if text.len() >= super::fast::MIN_BYTES
+        && let Some(table) = super::fast::parse(text, delimiter, latin1, path)?
+    {
+        return Ok(table);
+    }
+    parse_sequential(text, delimiter, latin1, path)
+}
+
+/// The reference parser: the csv crate, one record at a time. Handles every
+/// CSV the fast path declines (quotes, lone carriage returns, small files).
+///
+/// # Errors
+/// Any [`DataError`] about the structure.
+pub fn parse_sequential(
+    text: &str,
+    delimiter: u8,
+    latin1: bool,
+    path: &str,
+) -> Result<Table, DataError> {
     let decimal_comma = delimiter == b';';
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -189,22 +258,26 @@ pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
     let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header_seen = false;
+    let mut lines_before = LineCounter::new(text);
     loop {
         let more = reader
             .read_record(&mut record)
             .map_err(|e| DataError::Malformed {
-                line: e
-                    .position()
-                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX)),
+                line: e.position().map_or(0, |p| {
+                    lines_before.line_at(usize::try_from(p.byte()).unwrap_or(usize::MAX))
+                }),
                 reason: csv_reason(&e),
                 path: path.into(),
             })?;
         if !more {
             break;
         }
-        let line = record
+        // The csv crate does not count blank lines, so the physical line
+        // comes from the record's byte offset.
+        let byte = record
             .position()
-            .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+            .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+        let line = lines_before.line_at(byte);
         if record.iter().all(str::is_empty) {
             // Blank lines (and rows of empty fields) carry nothing.
             continue;
@@ -256,7 +329,10 @@ fn csv_reason(e: &csv::Error) -> String {
     }
 }
 
-fn header_names(record: &csv::StringRecord, path: &str) -> Result<Vec<String>, DataError> {
+pub(crate) fn header_names(
+    record: &csv::StringRecord,
+    path: &str,
+) -> Result<Vec<String>, DataError> {
     // A trailing delimiter on the header gives an empty last name: drop it.
     let len = meaningful_len(record);
     let mut names: Vec<String> = Vec::with_capacity(len);
@@ -408,6 +484,42 @@ fn count_outside_quotes(line: &str, d: u8) -> usize {
     count
 }
 
+/// Physical line numbers of byte offsets, for offsets that only grow.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line on which the record read from byte `offset` starts:
+    /// the csv crate reports the end of the previous record, so the blank
+    /// lines it skipped are stepped over first.
+    fn line_at(&mut self, offset: usize) -> usize {
+        let mut offset = offset.min(self.text.len());
+        while self
+            .text
+            .get(offset)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            offset += 1;
+        }
+        if offset > self.byte {
+            self.line += bytecount_newlines(&self.text[self.byte..offset]);
+            self.byte = offset;
+        }
+        self.line
+    }
+}
+
 /// Fields up to the last non-empty one.
 fn meaningful_len(record: &csv::StringRecord) -> usize {
     (0..record.len())
@@ -438,7 +550,10 @@ mod tests {
         assert!(t.latin1);
         assert_eq!(t.columns[0].texts.as_ref().unwrap()[0], "Köln €");
         let err = parse_table(b"city,x\nok,1\nbad\x81,2\n", "f.csv").unwrap_err();
-        assert!(err.to_string().starts_with("line 3 cannot be parsed"), "{err}");
+        assert!(
+            err.to_string().starts_with("line 3 cannot be parsed"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -453,11 +568,24 @@ mod tests {
     }
 
     #[test]
+    fn lines_count_the_blank_lines_the_csv_crate_skips() {
+        let t = parse_sequential("\na,b\r\n1,2\r\n,,\r\n\r\nx,4\r\n", b',', false, "f").unwrap();
+        assert_eq!(t.lines, vec![3, 6]);
+        assert_eq!(t.columns[0].first_texts[0].line, 6);
+    }
+
+    #[test]
     fn numeric_columns_with_a_typo_stay_numeric() {
         let t = parse_table(b"a,b\n1,x\n2,y\nz,w\n3,v\n", "f.csv").unwrap();
         assert!(t.columns[0].is_numeric());
         assert!(!t.columns[1].is_numeric());
-        assert_eq!(t.columns[0].first_texts[0], CellRef { line: 4, text: "z".into() });
+        assert_eq!(
+            t.columns[0].first_texts[0],
+            CellRef {
+                line: 4,
+                text: "z".into()
+            }
+        );
         assert_eq!(t.lines, vec![2, 3, 4, 5]);
     }
 }
