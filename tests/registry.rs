@@ -1,0 +1,166 @@
+//! Registry-wide checks: every algorithm's record holds every symbol its
+//! derivation shows, its formulas are well-formed LaTeX, and its runs are
+//! reproducible and never silently non-finite.
+#![allow(clippy::unwrap_used)]
+
+use steplab::algorithms::{Hyper, REGISTRY, shown_symbols};
+use steplab::data::Dataset;
+use steplab::optim::OptimizerKind;
+use steplab::rng::Rng;
+use steplab::session::Session;
+
+/// Two noisy blobs in 2-D with a 0/1 label.
+fn blobs() -> Dataset {
+    let mut rng = Rng::new(17);
+    let (mut a, mut b, mut y) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..40 {
+        let label = f64::from(u8::from(i % 2 == 1));
+        a.push(rng.normal() * 0.7 + 2.0 * label);
+        b.push(rng.normal() * 0.7 - 1.5 * label);
+        y.push(label);
+    }
+    Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap()
+}
+
+fn hypers() -> Vec<Hyper> {
+    let mut out = vec![Hyper::default()];
+    for kind in [
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Adagrad,
+        OptimizerKind::Rmsprop,
+        OptimizerKind::Adam,
+        OptimizerKind::Newton,
+    ] {
+        out.push(Hyper {
+            optimizer: Some(kind),
+            learning_rate: Some(0.05),
+            ..Hyper::default()
+        });
+    }
+    out
+}
+
+#[test]
+fn every_shown_symbol_is_in_the_record() {
+    let data = blobs();
+    for entry in REGISTRY {
+        for hyper in hypers() {
+            let Ok(algorithm) = (entry.create)(&hyper) else {
+                continue; // This optimizer does not apply to this algorithm.
+            };
+            let derivation = algorithm.derivation();
+            assert!(
+                derivation.len() >= 3,
+                "{}: a derivation has several steps",
+                entry.id
+            );
+            let mut session =
+                Session::new(algorithm, &data).unwrap_or_else(|e| panic!("{}: {e}", entry.id));
+            for _ in 0..3 {
+                session.step(&data);
+            }
+            let record = session.latest();
+            assert!(
+                record.step >= 1,
+                "{} {:?}: no step was taken",
+                entry.id,
+                hyper.optimizer
+            );
+            for symbol in shown_symbols(&derivation) {
+                assert!(
+                    record.get(symbol).is_some(),
+                    "{} ({:?}): the derivation shows '{}' but step {} does not record it",
+                    entry.id,
+                    hyper.optimizer,
+                    symbol.id,
+                    record.step
+                );
+            }
+            assert!(
+                record.loss.is_finite(),
+                "{}: loss {}",
+                entry.id,
+                record.loss
+            );
+        }
+    }
+}
+
+#[test]
+fn formulas_are_balanced_latex() {
+    for entry in REGISTRY {
+        for hyper in hypers() {
+            let Ok(algorithm) = (entry.create)(&hyper) else {
+                continue;
+            };
+            for step in algorithm.derivation() {
+                let mut depth = 0i32;
+                let mut escaped = false;
+                for c in step.latex.chars() {
+                    match c {
+                        '\\' => escaped = !escaped,
+                        '{' if !escaped => depth += 1,
+                        '}' if !escaped => depth -= 1,
+                        _ => escaped = false,
+                    }
+                    if c != '\\' {
+                        escaped = false;
+                    }
+                    assert!(
+                        depth >= 0,
+                        "{}: unbalanced braces in {}",
+                        entry.id,
+                        step.latex
+                    );
+                }
+                assert_eq!(
+                    depth, 0,
+                    "{}: unbalanced braces in {}",
+                    entry.id, step.latex
+                );
+                assert_eq!(
+                    step.latex.matches(r"\left").count(),
+                    step.latex.matches(r"\right").count(),
+                    "{}: \\left without \\right in {}",
+                    entry.id,
+                    step.latex
+                );
+                assert!(
+                    !step.title.is_empty() && step.sentence.ends_with('.'),
+                    "{}: {:?}",
+                    entry.id,
+                    step.title
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn runs_are_reproducible_and_records_replay_exactly() {
+    let data = blobs();
+    for entry in REGISTRY {
+        let hyper = Hyper {
+            seed: 5,
+            ..Hyper::default()
+        };
+        let run = || {
+            let mut s = Session::new((entry.create)(&hyper).unwrap(), &data).unwrap();
+            s.run(&data, 40);
+            s
+        };
+        let (a, b) = (run(), run());
+        assert_eq!(a.history(), b.history(), "{}", entry.id);
+        for t in [0, 1, a.step_count() / 2, a.step_count()] {
+            let replayed = a.record_at(&data, t).unwrap();
+            assert_eq!(replayed.step, t, "{}", entry.id);
+            assert_eq!(
+                replayed.loss.to_bits(),
+                a.history()[t].loss.to_bits(),
+                "{} step {t}",
+                entry.id
+            );
+        }
+    }
+}
