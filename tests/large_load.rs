@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use steplab::data::table::parse_sequential;
-use steplab::data::{Dataset, MissingPolicy, Selection, parse_table};
+use steplab::data::{Dataset, MissingPolicy, Progress, Selection, parse_table, read_table_with};
 use steplab::rng::Rng;
 
 #[test]

@@ -313,6 +313,13 @@ impl Algorithm for LinearRegression {
         if self.l1 != 0.0 {
             return None;
         }
+        if let Some(cf) = self
+            .closed_form
+            .as_ref()
+            .filter(|cf| cf.params.len() == data.n_features() + 1)
+        {
+            return Some(Ok(cf.clone()));
+        }
         let y = match data.numeric_target(ENTRY.id) {
             Ok(y) => y,
             Err(e) => return Some(Err(e.into())),

@@ -14,6 +14,12 @@ pub enum DataError {
         /// The file.
         path: String,
     },
+    /// The user cancelled the load.
+    #[error("loading was cancelled: {path}")]
+    Cancelled {
+        /// The file.
+        path: String,
+    },
     /// The file is empty or holds only blank lines.
     #[error("the file is empty: {path}")]
     Empty {

@@ -7,7 +7,10 @@
 //! which the sequential csv-crate parser handles.
 
 use super::DataError;
-use super::table::{Column, Table, header_names};
+use super::table::{Column, Table, header_names, trim};
+use std::io::Read as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Files smaller than this are parsed sequentially (threads would not pay off).
 pub const MIN_BYTES: usize = 1 << 20;
@@ -25,6 +28,136 @@ struct Ragged {
     found: usize,
 }
 
+/// Whether the fast path cannot read this text: quotes need a real CSV
+/// state machine, and lone carriage returns are line ends it does not split on.
+fn declines(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.contains(&b'"')
+        || (bytes.contains(&b'\r') && text.matches('\r').count() != text.matches("\r\n").count())
+}
+
+/// The header (first line with a non-empty field): names, its physical line,
+/// and the byte offset just after it; `None` when `text` has no such line.
+fn header(
+    text: &str,
+    delim: char,
+    path: &str,
+) -> Result<Option<(Vec<String>, usize, usize)>, DataError> {
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        offset += line.len();
+        if !line.ends_with('\n') {
+            // Without a complete first line the caller cannot know where the header ends.
+            return Ok(None);
+        }
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.split(delim).any(|f| !f.trim().is_empty()) {
+            let record =
+                csv::StringRecord::from(line.split(delim).map(str::trim).collect::<Vec<_>>());
+            return Ok(Some((header_names(&record, path)?, i + 1, offset)));
+        }
+    }
+    Ok(None)
+}
+
+/// The rows read so far, and the physical line the next piece starts on.
+struct Body {
+    columns: Vec<Column>,
+    lines: Vec<usize>,
+    next_line: usize,
+}
+
+impl Body {
+    fn new(columns: usize, first_line: usize) -> Self {
+        Self {
+            columns: vec![Column::default(); columns],
+            lines: Vec::new(),
+            next_line: first_line,
+        }
+    }
+
+    /// Parses `piece` (whole lines) on every core and appends its rows.
+    /// Returns `Ok(false)` when a thread failed, so the caller falls back.
+    fn append(&mut self, piece: &str, delim: char, path: &str) -> Result<bool, DataError> {
+        let expected = self.columns.len();
+        let decimal_comma = delim == ';';
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(16);
+        let chunks = split_at_lines(piece, threads);
+        let results: Vec<Option<Result<Chunk, Ragged>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .enumerate()
+                .map(|(k, chunk)| {
+                    std::thread::Builder::new()
+                        .name(format!("steplab-load-{k}"))
+                        .spawn_scoped(scope, move || {
+                            parse_chunk(chunk, delim, expected, decimal_comma)
+                        })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.ok().and_then(|h| h.join().ok()))
+                .collect()
+        });
+        for result in results {
+            let Some(result) = result else {
+                return Ok(false);
+            };
+            let first_line = self.next_line;
+            match result {
+                Err(r) => {
+                    return Err(DataError::Ragged {
+                        line: first_line + r.line,
+                        found: r.found,
+                        expected,
+                        path: path.into(),
+                    });
+                }
+                Ok(chunk) => {
+                    self.lines
+                        .extend(chunk.lines.iter().map(|l| first_line + l));
+                    for (mine, mut theirs) in self.columns.iter_mut().zip(chunk.columns) {
+                        for r in theirs
+                            .first_texts
+                            .iter_mut()
+                            .chain(theirs.first_missing.iter_mut())
+                        {
+                            r.line += first_line;
+                        }
+                        mine.append(theirs);
+                    }
+                    self.next_line += chunk.newlines;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn into_table(
+        self,
+        names: Vec<String>,
+        delimiter: u8,
+        latin1: bool,
+        path: &str,
+    ) -> Result<Table, DataError> {
+        if self.lines.is_empty() {
+            return Err(DataError::NoRows { path: path.into() });
+        }
+        Ok(Table {
+            path: path.into(),
+            names,
+            columns: self.columns,
+            lines: self.lines,
+            delimiter,
+            decimal_comma: delimiter == b';',
+            latin1,
+        })
+    }
+}
+
 /// Parses `text` in parallel, or returns `None` when the file needs the
 /// sequential parser.
 ///
@@ -36,103 +169,141 @@ pub fn parse(
     latin1: bool,
     path: &str,
 ) -> Result<Option<Table>, DataError> {
-    let bytes = text.as_bytes();
-    if bytes.contains(&b'"')
-        || (bytes.contains(&b'\r') && text.matches('\r').count() != text.matches("\r\n").count())
-    {
+    let delim = char::from(delimiter);
+    if declines(text) {
         return Ok(None);
     }
-    let delim = char::from(delimiter);
-    let decimal_comma = delimiter == b';';
-
-    // The header is the first line with a non-empty field.
-    let mut offset = 0;
-    let mut header_line = 0;
-    let mut header = None;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        offset += line.len();
-        let line = line.trim_end_matches(['\n', '\r']);
-        if line.split(delim).any(|f| !f.trim().is_empty()) {
-            header_line = i + 1;
-            let record =
-                csv::StringRecord::from(line.split(delim).map(str::trim).collect::<Vec<_>>());
-            header = Some(header_names(&record, path)?);
-            break;
-        }
-    }
-    let Some(names) = header else {
-        return Err(DataError::Empty { path: path.into() });
+    let Some((names, header_line, offset)) = header(text, delim, path)? else {
+        return Ok(None);
     };
-    let body = &text[offset..];
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(16);
-    let chunks = split_at_lines(body, threads);
-    let expected = names.len();
-    let results: Vec<Option<Result<Chunk, Ragged>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .enumerate()
-            .map(|(k, chunk)| {
-                std::thread::Builder::new()
-                    .name(format!("steplab-load-{k}"))
-                    .spawn_scoped(scope, move || {
-                        parse_chunk(chunk, delim, expected, decimal_comma)
-                    })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.ok().and_then(|h| h.join().ok()))
-            .collect()
-    });
+    let mut body = Body::new(names.len(), header_line + 1);
+    if !body.append(&text[offset..], delim, path)? {
+        return Ok(None);
+    }
+    body.into_table(names, delimiter, latin1, path).map(Some)
+}
 
-    let mut columns = vec![Column::default(); expected];
-    let mut lines = Vec::new();
-    // Physical line of the chunk's first line.
-    let mut first_line = header_line + 1;
-    for result in results {
-        let Some(result) = result else {
-            // A thread could not start or panicked: let the sequential parser answer.
+/// How far a load has come, shared with the thread that shows it; setting
+/// `cancel` stops the load at the next block.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes read so far.
+    pub done: AtomicU64,
+    /// The file's size in bytes.
+    pub total: AtomicU64,
+    /// Set to stop loading.
+    pub cancel: AtomicBool,
+}
+
+impl Progress {
+    /// The fraction read, in [0, 1].
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation)] // A fraction in [0, 1] fits an f32.
+    pub fn fraction(&self) -> f32 {
+        let total = self.total.load(Ordering::Relaxed).max(1);
+        (self.done.load(Ordering::Relaxed) as f64 / total as f64).min(1.0) as f32
+    }
+}
+
+/// Bytes read per block when streaming: memory stays at one block plus the columns.
+const BLOCK_BYTES: usize = 32 << 20;
+
+/// Reads a large plain CSV block by block, parsing each block on every core,
+/// so the whole file is never in memory at once. `None` means the file needs
+/// the in-memory path (small, quoted, not UTF-8, ...).
+///
+/// # Errors
+/// Reading fails, the load is cancelled, or the same errors as the sequential parser.
+pub fn read_streaming(
+    path: &Path,
+    shown: &str,
+    progress: &Progress,
+) -> Result<Option<Table>, DataError> {
+    let io = |e: std::io::Error| DataError::Io {
+        reason: e.to_string(),
+        path: shown.into(),
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    progress.total.store(size, Ordering::Relaxed);
+    if usize::try_from(size).is_ok_and(|s| s < MIN_BYTES) {
+        return Ok(None);
+    }
+    let mut pending: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + (1 << 16));
+    let mut state: Option<(Vec<String>, u8, Body)> = None;
+    let mut offset = 0usize;
+    let mut eof = false;
+    while !eof {
+        if progress.cancel.load(Ordering::Relaxed) {
+            return Err(DataError::Cancelled { path: shown.into() });
+        }
+        let want = BLOCK_BYTES as u64;
+        let read = (&mut file)
+            .take(want)
+            .read_to_end(&mut pending)
+            .map_err(io)?;
+        eof = (read as u64) < want;
+        // Whole lines only; the rest waits for the next block.
+        let cut = if eof {
+            pending.len()
+        } else {
+            pending
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1)
+        };
+        if let Some(nul) = pending[..cut].iter().position(|&b| b == 0) {
+            return Err(DataError::Binary {
+                offset: offset + nul,
+                path: shown.into(),
+            });
+        }
+        let Ok(text) = std::str::from_utf8(&pending[..cut]) else {
             return Ok(None);
         };
-        match result {
-            Err(r) => {
-                return Err(DataError::Ragged {
-                    line: first_line + r.line,
-                    found: r.found,
-                    expected,
-                    path: path.into(),
-                });
-            }
-            Ok(chunk) => {
-                lines.extend(chunk.lines.iter().map(|l| first_line + l));
-                for (mine, mut theirs) in columns.iter_mut().zip(chunk.columns) {
-                    for r in theirs
-                        .first_texts
-                        .iter_mut()
-                        .chain(theirs.first_missing.iter_mut())
-                    {
-                        r.line += first_line;
-                    }
-                    mine.append(theirs);
-                }
-                first_line += chunk.newlines;
+        let mut text = text;
+        if offset == 0 {
+            text = text.strip_prefix('\u{feff}').unwrap_or(text);
+            // Many control bytes mean binary content: the in-memory path says so.
+            let head = &text.as_bytes()[..text.len().min(8192)];
+            let controls = head
+                .iter()
+                .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+                .count();
+            if controls * 100 > head.len().max(1) {
+                return Ok(None);
             }
         }
+        if declines(text) {
+            return Ok(None);
+        }
+        match &mut state {
+            None => {
+                let delimiter = super::table::sniff_delimiter(text);
+                let delim = char::from(delimiter);
+                let Some((names, header_line, after)) = header(text, delim, shown)? else {
+                    return Ok(None);
+                };
+                let mut body = Body::new(names.len(), header_line + 1);
+                if !body.append(&text[after..], delim, shown)? {
+                    return Ok(None);
+                }
+                state = Some((names, delimiter, body));
+            }
+            Some((_, delimiter, body)) => {
+                if !body.append(text, char::from(*delimiter), shown)? {
+                    return Ok(None);
+                }
+            }
+        }
+        offset += cut;
+        progress.done.store(offset as u64, Ordering::Relaxed);
+        pending.drain(..cut);
     }
-    if lines.is_empty() {
-        return Err(DataError::NoRows { path: path.into() });
-    }
-    Ok(Some(Table {
-        path: path.into(),
-        names,
-        columns,
-        lines,
-        delimiter,
-        decimal_comma,
-        latin1,
-    }))
+    let Some((names, delimiter, body)) = state else {
+        return Ok(None);
+    };
+    body.into_table(names, delimiter, false, shown).map(Some)
 }
 
 /// Splits `body` into about `parts` pieces, each ending just after a newline.
@@ -162,7 +333,9 @@ fn parse_chunk(
     expected: usize,
     decimal_comma: bool,
 ) -> Result<Chunk, Ragged> {
-    let estimate = chunk.len() / (expected.max(1) * 8).max(16);
+    // Rows are about as long as the first one.
+    let first_len = chunk.find('\n').map_or(chunk.len(), |p| p + 1).max(1);
+    let estimate = chunk.len() / first_len + 1;
     let mut columns: Vec<Column> = (0..expected)
         .map(|_| Column {
             values: Vec::with_capacity(estimate),
@@ -172,13 +345,36 @@ fn parse_chunk(
     let mut lines = Vec::with_capacity(estimate);
     let mut newlines = 0;
     let mut fields: Vec<&str> = Vec::with_capacity(expected + 1);
-    for (i, raw) in chunk.split_inclusive('\n').enumerate() {
-        if raw.ends_with('\n') {
+    let bytes = chunk.as_bytes();
+    let delim = u8::try_from(delim).unwrap_or(b',');
+    let mut start = 0;
+    let mut line_index = 0;
+    // One scan over the bytes splits both fields and lines; delimiters and
+    // newlines are ASCII, so every slice boundary is a char boundary.
+    while start < bytes.len() {
+        fields.clear();
+        let mut field_start = start;
+        let mut end = start;
+        let mut complete = false;
+        while end < bytes.len() {
+            let b = bytes[end];
+            if b == delim {
+                fields.push(trim(&chunk[field_start..end]));
+                field_start = end + 1;
+            } else if b == b'\n' {
+                complete = true;
+                break;
+            }
+            end += 1;
+        }
+        let last = &chunk[field_start..end];
+        fields.push(trim(last.strip_suffix('\r').unwrap_or(last)));
+        let i = line_index;
+        line_index += 1;
+        if complete {
             newlines += 1;
         }
-        let line = raw.trim_end_matches(['\n', '\r']);
-        fields.clear();
-        fields.extend(line.split(delim).map(str::trim));
+        start = end + 1;
         let meaningful = fields
             .iter()
             .rposition(|f| !f.is_empty())

@@ -2,11 +2,12 @@
 //! the chosen columns (roles, missing cells, standardization).
 
 mod error;
-mod fast;
+pub mod fast;
 pub mod table;
 
 pub use error::DataError;
-pub use table::{CellRef, Column, Table, parse_table, read_table};
+pub use fast::Progress;
+pub use table::{CellRef, Column, Table, parse_table, read_table, read_table_with};
 
 use nalgebra::{DMatrix, DVector};
 use std::fmt::Write as _;
@@ -371,48 +372,47 @@ impl Dataset {
         }
         let n = keep.len();
         let d = feature_idx.len();
-        let mut x = DMatrix::<f64>::zeros(n, d);
-        for (j, &i) in feature_idx.iter().enumerate() {
+        let all_rows = keep.len() == n_all;
+        let mut data: Vec<f64> = Vec::with_capacity(n * d);
+        for &i in &feature_idx {
             let values = &table.columns[i].values;
-            let mut sum = 0.0;
-            let mut count = 0usize;
-            for &r in &keep {
-                let v = values[r];
-                if !v.is_nan() {
-                    sum += v;
-                    count += 1;
-                }
+            let start = data.len();
+            if all_rows {
+                data.extend_from_slice(values);
+            } else {
+                data.extend(keep.iter().map(|&r| values[r]));
             }
-            let mean = if count > 0 { sum / count as f64 } else { 0.0 };
-            let mut filled = false;
-            for (row, &r) in keep.iter().enumerate() {
-                let v = values[r];
-                x[(row, j)] = if v.is_nan() {
-                    filled = true;
-                    mean
-                } else {
-                    v
-                };
+            let column = &mut data[start..];
+            let (sum, count) = column
+                .iter()
+                .filter(|v| !v.is_nan())
+                .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+            if count == column.len() {
+                continue;
             }
-            if filled {
-                if count == 0 {
-                    return Err(DataError::Selection {
-                        reason: format!(
-                            "column '{}' has no values to compute a mean from",
-                            table.names[i]
-                        ),
-                        path,
-                    });
-                }
-                if let Some(c) = report
-                    .columns
-                    .iter_mut()
-                    .find(|c| c.column == table.names[i])
-                {
-                    c.filled_with = Some(mean);
-                }
+            // Only under the mean policy can missing cells remain here.
+            if count == 0 {
+                return Err(DataError::Selection {
+                    reason: format!(
+                        "column '{}' has no values to compute a mean from",
+                        table.names[i]
+                    ),
+                    path,
+                });
+            }
+            let mean = sum / count as f64;
+            for v in column.iter_mut().filter(|v| v.is_nan()) {
+                *v = mean;
+            }
+            if let Some(c) = report
+                .columns
+                .iter_mut()
+                .find(|c| c.column == table.names[i])
+            {
+                c.filled_with = Some(mean);
             }
         }
+        let mut x = DMatrix::from_vec(n, d, data);
         let target = match target_idx {
             None => None,
             Some(t) => {
@@ -574,6 +574,15 @@ impl Dataset {
         high: f64,
     ) -> Result<DVector<f64>, DataError> {
         let t = self.require_target(algorithm)?;
+        if t.classes.is_empty() && t.values.is_some() {
+            return Err(DataError::Selection {
+                reason: format!(
+                    "{algorithm} needs exactly two classes in the target column '{}', but it has more than {MAX_CLASSES} distinct values",
+                    t.name
+                ),
+                path: self.path.clone(),
+            });
+        }
         if t.classes.len() != 2 {
             let shown: Vec<String> = t.classes.iter().take(6).map(ToString::to_string).collect();
             return Err(DataError::Selection {
@@ -598,10 +607,26 @@ fn parse_missing(s: &str) -> bool {
     matches!(table::parse_cell(s, false), table::Cell::Missing)
 }
 
+/// At most this many distinct values make a numeric target usable as classes.
+pub const MAX_CLASSES: usize = 1000;
+
 fn numeric_target(name: &str, values: Vec<f64>) -> Target {
-    let mut classes: Vec<f64> = values.clone();
+    // Collect distinct values, giving up once there are too many to be classes
+    // (a regression target), which keeps this linear for big files.
+    let mut distinct: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    for v in &values {
+        distinct.insert((v + 0.0).to_bits());
+        if distinct.len() > MAX_CLASSES {
+            return Target {
+                name: name.into(),
+                values: Some(DVector::from_vec(values)),
+                classes: Vec::new(),
+                class_ids: Vec::new(),
+            };
+        }
+    }
+    let mut classes: Vec<f64> = distinct.into_iter().map(f64::from_bits).collect();
     classes.sort_by(f64::total_cmp);
-    classes.dedup();
     let class_ids = values
         .iter()
         .map(|v| classes.partition_point(|c| c < v))

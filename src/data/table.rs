@@ -164,6 +164,16 @@ fn canonical_text(cell: Cell, raw: &str) -> String {
     }
 }
 
+/// `str::trim`, skipped when the field starts and ends with visible ASCII
+/// (the common case, and the hot path of loading).
+#[must_use]
+pub fn trim(field: &str) -> &str {
+    match (field.as_bytes().first(), field.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => field,
+        _ => field.trim(),
+    }
+}
+
 /// What one cell holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell {
@@ -178,7 +188,7 @@ pub enum Cell {
 /// Classifies a trimmed cell. With `decimal_comma`, `3,5` reads as 3.5.
 #[must_use]
 pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
-    let s = raw.trim();
+    let s = trim(raw);
     if s.is_empty() {
         return Cell::Missing;
     }
@@ -206,7 +216,23 @@ fn is_missing_marker(s: &str) -> bool {
 /// # Errors
 /// Any [`DataError`] about the file's bytes or structure.
 pub fn read_table(path: &std::path::Path) -> Result<Table, DataError> {
+    read_table_with(path, &super::fast::Progress::default())
+}
+
+/// Reads and parses a CSV file, reporting progress and honouring cancellation:
+/// large plain files stream block by block through the parallel parser, all
+/// others are read whole and parsed sequentially.
+///
+/// # Errors
+/// Any [`DataError`] about the file's bytes or structure, or [`DataError::Cancelled`].
+pub fn read_table_with(
+    path: &std::path::Path,
+    progress: &super::fast::Progress,
+) -> Result<Table, DataError> {
     let shown = path.display().to_string();
+    if let Some(table) = super::fast::read_streaming(path, &shown, progress)? {
+        return Ok(table);
+    }
     let bytes = std::fs::read(path).map_err(|e| DataError::Io {
         reason: e.to_string(),
         path: shown.clone(),
