@@ -23,17 +23,28 @@ fn a_million_rows_load_like_the_sequential_parser() {
     }
     let fast = parse_table(text.as_bytes(), "big.csv").unwrap();
     let slow = parse_sequential(&text, b',', false, "big.csv").unwrap();
-    assert_eq!(fast.lines, slow.lines);
-    for (f, s) in fast.columns.iter().zip(&slow.columns) {
-        assert!(
-            f.values
-                .iter()
-                .zip(&s.values)
-                .all(|(u, v)| u.to_bits() == v.to_bits())
-        );
-        assert_eq!(f.texts, s.texts);
-        assert_eq!(f.first_missing, s.first_missing);
-        assert_eq!(f.missing_count, s.missing_count);
+    // The streaming reader (blocks of 32 MB: this file takes two).
+    let dir = std::env::temp_dir().join(format!("steplab-large-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.csv");
+    std::fs::write(&path, &text).unwrap();
+    let progress = Progress::default();
+    let streamed = read_table_with(&path, &progress).unwrap();
+    assert!((progress.fraction() - 1.0).abs() < 1e-6);
+    std::fs::remove_dir_all(&dir).unwrap();
+    for other in [&fast, &streamed] {
+        assert_eq!(other.lines, slow.lines);
+        for (f, s) in other.columns.iter().zip(&slow.columns) {
+            assert!(
+                f.values
+                    .iter()
+                    .zip(&s.values)
+                    .all(|(u, v)| u.to_bits() == v.to_bits())
+            );
+            assert_eq!(f.texts, s.texts);
+            assert_eq!(f.first_missing, s.first_missing);
+            assert_eq!(f.missing_count, s.missing_count);
+        }
     }
     assert_eq!(fast.columns[1].first_missing[0].line, 9);
     let sel = Selection {
