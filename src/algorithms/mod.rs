@@ -6,6 +6,7 @@
 //! [`StepRecord`] holding every quantity the derivation names; the plots and
 //! the derivation panel both read that record.
 
+pub mod conditioning;
 pub mod linear;
 pub mod logistic;
 pub mod pass;

@@ -1,0 +1,199 @@
+//! Why gradient descent works, from the user's data: the curvature of the
+//! loss (L, μ), the condition number κ before and after standardization, the
+//! stable learning rates η < 2/L, the best fixed step 2/(μ + L) and its rate.
+//!
+//! Only where the math holds: the numbers are exact for the quadratic loss of
+//! linear regression; for the logistic loss only the bound L ≤ λmax(AᵀA)/(4n) + λ
+//! is known, and nothing is claimed about μ.
+
+use crate::data::Dataset;
+use nalgebra::{DMatrix, SymmetricEigen};
+
+/// The step-size facts of one loss on one dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepSizeCard {
+    /// L: the largest eigenvalue of the Hessian (or its bound, when `exact` is false).
+    pub l: f64,
+    /// μ: the smallest eigenvalue, when the loss is strongly convex.
+    pub mu: Option<f64>,
+    /// κ = L/μ on the data as used.
+    pub kappa: Option<f64>,
+    /// κ on the raw features.
+    pub kappa_raw: Option<f64>,
+    /// κ on the standardized features.
+    pub kappa_standardized: Option<f64>,
+    /// 2/L: gradient descent is stable for η below this.
+    pub stable_below: f64,
+    /// 2/(μ + L): the best fixed learning rate.
+    pub best_rate: Option<f64>,
+    /// (κ − 1)/(κ + 1): the error shrinks by this factor per step at the best rate.
+    pub contraction: Option<f64>,
+    /// Whether L and μ are exact (quadratic loss) or L is a bound.
+    pub exact: bool,
+}
+
+/// The card for `algorithm` (`linear-regression` or `logistic-regression`)
+/// with L2 strength `l2`; `None` for algorithms where these facts do not hold.
+#[must_use]
+pub fn step_size_card(algorithm: &str, data: &Dataset, l2: f64) -> Option<StepSizeCard> {
+    let (scale, exact) = match algorithm {
+        "linear-regression" => (1.0, true),
+        "logistic-regression" => (0.25, false),
+        _ => return None,
+    };
+    let (raw, standardized) = raw_and_standardized(data);
+    let used = extremes(data.x(), scale, l2)?;
+    let kappa_of =
+        |x: &DMatrix<f64>| extremes(x, scale, l2).and_then(|(_, mu, l)| mu.map(|mu| l / mu));
+    let (_, mu, l) = used;
+    let mu = if exact { mu } else { None };
+    let kappa = mu.map(|mu| l / mu);
+    Some(StepSizeCard {
+        l,
+        mu,
+        kappa,
+        kappa_raw: if exact { kappa_of(&raw) } else { None },
+        kappa_standardized: if exact {
+            standardized.as_ref().and_then(kappa_of)
+        } else {
+            None
+        },
+        stable_below: 2.0 / l,
+        best_rate: mu.map(|mu| 2.0 / (mu + l)),
+        contraction: kappa.map(|k| (k - 1.0) / (k + 1.0)),
+        exact,
+    })
+}
+
+/// (eigenvalues sorted ascending, μ if strongly convex, L) of scale·AᵀA/n + λD, A = [X 1].
+fn extremes(x: &DMatrix<f64>, scale: f64, l2: f64) -> Option<(Vec<f64>, Option<f64>, f64)> {
+    let (n, d) = x.shape();
+    if n == 0 {
+        return None;
+    }
+    let a = x.clone().insert_column(d, 1.0);
+    let mut h = a.tr_mul(&a) * (scale / n as f64);
+    for j in 0..d {
+        h[(j, j)] += l2;
+    }
+    let mut eig: Vec<f64> = SymmetricEigen::try_new(h, 1e-13, 10_000)?
+        .eigenvalues
+        .iter()
+        .copied()
+        .collect();
+    eig.sort_by(f64::total_cmp);
+    let l = *eig.last()?;
+    let min = *eig.first()?;
+    if !(l > 0.0 && l.is_finite()) {
+        return None;
+    }
+    let mu = (min > 1e-12 * l).then_some(min);
+    Some((eig, mu, l))
+}
+
+/// The features in original units, and standardized (`None` when a column is constant).
+fn raw_and_standardized(data: &Dataset) -> (DMatrix<f64>, Option<DMatrix<f64>>) {
+    let x = data.x();
+    let raw = match data.scaling() {
+        Some(scaling) => {
+            let mut raw = x.clone();
+            for (j, mut col) in raw.column_iter_mut().enumerate() {
+                if let Some(s) = scaling.get(j) {
+                    col.iter_mut().for_each(|v| *v = *v * s.std + s.mean);
+                }
+            }
+            raw
+        }
+        None => x.clone(),
+    };
+    let n = raw.nrows() as f64;
+    let mut standardized = raw.clone();
+    for mut col in standardized.column_iter_mut() {
+        let mean = col.iter().sum::<f64>() / n;
+        let std = (col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
+        if std <= 0.0 || !std.is_finite() {
+            return (raw, None);
+        }
+        col.iter_mut().for_each(|v| *v = (*v - mean) / std);
+    }
+    (raw, Some(standardized))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> Dataset {
+        // Two features on very different scales.
+        let a: Vec<f64> = (0..50).map(|i| f64::from(i) * 100.0).collect();
+        let b: Vec<f64> = (0..50).map(|i| f64::from((i * 7) % 11)).collect();
+        let y: Vec<f64> = (0..50).map(f64::from).collect();
+        Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap()
+    }
+
+    #[test]
+    fn linear_card_matches_an_independent_eigen_decomposition() {
+        let d = data();
+        let card = step_size_card("linear-regression", &d, 0.0).unwrap();
+        // Independently: the Hessian of J = 1/(2n)‖Aθ − y‖² is AᵀA/n.
+        let n = 50.0;
+        let a = d.x().clone().insert_column(2, 1.0);
+        let h = a.transpose() * &a / n;
+        let eig = h.symmetric_eigenvalues();
+        let l = eig.max();
+        let mu = eig.min();
+        assert!((card.l - l).abs() < 1e-9 * l);
+        assert!((card.mu.unwrap() - mu).abs() < 1e-6 * mu);
+        assert!((card.stable_below - 2.0 / l).abs() < 1e-12);
+        assert!((card.best_rate.unwrap() - 2.0 / (l + mu)).abs() < 1e-9 * 2.0 / (l + mu));
+        let kappa = l / mu;
+        assert!((card.contraction.unwrap() - (kappa - 1.0) / (kappa + 1.0)).abs() < 1e-9);
+        // Standardizing removes the scale mismatch: κ drops by orders of magnitude.
+        assert!(card.kappa_standardized.unwrap() * 1000.0 < card.kappa_raw.unwrap());
+        assert!((card.kappa_raw.unwrap() - card.kappa.unwrap()).abs() < 1e-6 * kappa);
+    }
+
+    #[test]
+    fn gradient_descent_at_the_best_rate_contracts_as_predicted() {
+        use crate::algorithms::{Algorithm, Hyper, linear::LinearRegression};
+        let a: Vec<f64> = (0..40).map(|i| f64::from(i % 9) - 4.0).collect();
+        let b: Vec<f64> = (0..40).map(|i| f64::from((i * 5) % 7) - 3.0).collect();
+        let y: Vec<f64> = a.iter().zip(&b).map(|(u, v)| 2.0 * u - v + 1.0).collect();
+        let d = Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap();
+        let card = step_size_card("linear-regression", &d, 0.0).unwrap();
+        let mut alg = LinearRegression::new(&Hyper {
+            learning_rate: card.best_rate,
+            ..Hyper::default()
+        })
+        .unwrap();
+        alg.reset(&d).unwrap();
+        let exact = alg.reference(&d).unwrap().unwrap().params;
+        let dist = |p: &[f64]| {
+            p.iter()
+                .zip(&exact)
+                .map(|(u, v)| (u - v) * (u - v))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let e0 = dist(&alg.params());
+        for _ in 0..20 {
+            alg.step(&d).unwrap();
+        }
+        let bound = card.contraction.unwrap().powi(20) * e0;
+        assert!(
+            dist(&alg.params()) <= bound * (1.0 + 1e-9) + 1e-12,
+            "{} > {bound}",
+            dist(&alg.params())
+        );
+    }
+
+    #[test]
+    fn logistic_card_is_only_a_bound_and_others_have_none() {
+        let d = data();
+        let card = step_size_card("logistic-regression", &d, 0.0).unwrap();
+        assert!(!card.exact && card.mu.is_none() && card.best_rate.is_none());
+        let lin = step_size_card("linear-regression", &d, 0.0).unwrap();
+        assert!((card.l - lin.l / 4.0).abs() < 1e-9 * lin.l);
+        assert!(step_size_card("k-means", &d, 0.0).is_none());
+    }
+}
