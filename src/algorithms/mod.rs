@@ -7,9 +7,11 @@
 //! the derivation panel both read that record.
 
 pub mod conditioning;
+pub mod kmeans;
 pub mod linear;
 pub mod logistic;
 pub mod pass;
+pub mod perceptron;
 
 use crate::data::{DataError, Dataset};
 use crate::optim::OptimizerKind;
@@ -318,7 +320,12 @@ pub struct Entry {
 }
 
 /// Every algorithm, in catalogue order.
-pub const REGISTRY: &[Entry] = &[linear::ENTRY, logistic::ENTRY];
+pub const REGISTRY: &[Entry] = &[
+    linear::ENTRY,
+    logistic::ENTRY,
+    perceptron::ENTRY,
+    kmeans::ENTRY,
+];
 
 /// Looks an algorithm up by id.
 #[must_use]

@@ -1,0 +1,471 @@
+//! `k-means`: Lloyd's algorithm. One step assigns every row to its nearest
+//! centroid, then moves each centroid to the mean of its rows.
+
+use super::linear::J;
+use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value};
+use crate::data::Dataset;
+use crate::rng::Rng;
+use nalgebra::DMatrix;
+
+/// μ: the centroids (k × d).
+pub const CENTROIDS: Symbol = Symbol {
+    id: "centroids",
+    latex: r"\boldsymbol{\mu}_k",
+    meaning: "centroids, one row per cluster",
+};
+/// c(i): the cluster of each row.
+pub const ASSIGNMENT: Symbol = Symbol {
+    id: "assignment",
+    latex: r"c(i)",
+    meaning: "cluster each row is assigned to",
+};
+/// ‖xᵢ − μ_{c(i)}‖²: each row's squared distance to its centroid.
+pub const DISTANCE: Symbol = Symbol {
+    id: "distance",
+    latex: r"\|\mathbf{x}_i - \boldsymbol{\mu}_{c(i)}\|^2",
+    meaning: "squared distance of each row to its centroid",
+};
+/// |C_k|: rows per cluster.
+pub const SIZES: Symbol = Symbol {
+    id: "cluster_size",
+    latex: r"|C_k|",
+    meaning: "number of rows in each cluster",
+};
+/// How many rows changed cluster in this step.
+pub const CHANGED: Symbol = Symbol {
+    id: "changed",
+    latex: r"\Delta c",
+    meaning: "rows whose cluster changed in this step",
+};
+
+const STEPS: &[DerivationStep] = &[
+    DerivationStep {
+        title: "Objective",
+        sentence: "Measure a clustering by the mean squared distance of each row to the centroid of its cluster.",
+        latex: r"J(c, \boldsymbol{\mu}) = \frac{1}{n} \sum_{i=1}^{n} \|\mathbf{x}_i - \boldsymbol{\mu}_{c(i)}\|^2",
+        shows: &[J, DISTANCE],
+    },
+    DerivationStep {
+        title: "Assignment step",
+        sentence: "With the centroids fixed, J is smallest when every row joins its nearest centroid (ties go to the lowest index).",
+        latex: r"c(i) = \operatorname*{argmin}_{k} \|\mathbf{x}_i - \boldsymbol{\mu}_k\|^2",
+        shows: &[ASSIGNMENT, CHANGED],
+    },
+    DerivationStep {
+        title: "Minimise over one centroid",
+        sentence: "With the assignment fixed, J is a quadratic in each centroid; its derivative vanishes at the mean of the cluster.",
+        latex: r"\frac{\partial J}{\partial \boldsymbol{\mu}_k} = -\frac{2}{n} \sum_{i \in C_k} (\mathbf{x}_i - \boldsymbol{\mu}_k) = 0",
+        shows: &[SIZES],
+    },
+    DerivationStep {
+        title: "Update step",
+        sentence: "Move every centroid to the mean of its rows; a cluster left empty keeps its centroid.",
+        latex: r"\boldsymbol{\mu}_k = \frac{1}{|C_k|} \sum_{i \in C_k} \mathbf{x}_i",
+        shows: &[CENTROIDS, SIZES],
+    },
+    DerivationStep {
+        title: "Convergence",
+        sentence: "Neither step can raise J, and there are finitely many assignments, so Lloyd's algorithm stops once no row changes cluster.",
+        latex: r"J(c_{t}, \boldsymbol{\mu}_{t}) \le J(c_{t}, \boldsymbol{\mu}_{t-1}) \le J(c_{t-1}, \boldsymbol{\mu}_{t-1})",
+        shows: &[J, CHANGED],
+    },
+];
+
+/// The registry entry.
+pub const ENTRY: Entry = Entry {
+    id: "k-means",
+    summary: "clustering by Lloyd's algorithm: assign rows to the nearest centroid, move centroids to the means",
+    supervised: false,
+    classifies: false,
+    create: |h| Ok(Box::new(KMeans::new(h)?)),
+};
+
+/// Lloyd's algorithm.
+#[derive(Debug, Clone)]
+pub struct KMeans {
+    k: Option<usize>,
+    init_rows: Option<Vec<usize>>,
+    seed: u64,
+    centroids: DMatrix<f64>,
+    /// Nearest centroid of each row for the current centroids.
+    nearest: Vec<usize>,
+    /// Squared distance of each row to that centroid.
+    nearest_dist: Vec<f64>,
+    /// The assignment the previous update used.
+    previous: Option<Vec<usize>>,
+    t: usize,
+    features: Vec<String>,
+}
+
+impl KMeans {
+    /// Builds it (k defaults to the number of init rows, else 3).
+    ///
+    /// # Errors
+    /// k = 0, or k disagreeing with the init rows.
+    pub fn new(hyper: &Hyper) -> Result<Self, AlgoError> {
+        check_k(hyper.k, hyper.init_rows.as_deref())?;
+        Ok(Self {
+            k: hyper.k,
+            init_rows: hyper.init_rows.clone(),
+            seed: hyper.seed,
+            centroids: DMatrix::zeros(0, 0),
+            nearest: Vec::new(),
+            nearest_dist: Vec::new(),
+            previous: None,
+            t: 0,
+            features: Vec::new(),
+        })
+    }
+
+    fn evaluate(&mut self, x: &DMatrix<f64>) -> StepRecord {
+        let (nearest, dist) = nearest_centroids(x, &self.centroids);
+        let loss = dist.iter().sum::<f64>() / x.nrows() as f64;
+        self.nearest = nearest;
+        self.nearest_dist = dist;
+        let mut rec = StepRecord::new(self.t, loss);
+        rec.scalar(J, loss);
+        rec.set(CENTROIDS, Value::Matrix(self.centroids.clone()));
+        rec
+    }
+}
+
+/// Checks k against the init rows.
+///
+/// # Errors
+/// k = 0, or k disagreeing with the number of init rows.
+pub fn check_k(k: Option<usize>, init_rows: Option<&[usize]>) -> Result<(), AlgoError> {
+    if k == Some(0) {
+        return Err(AlgoError::Invalid("--k must be at least 1".into()));
+    }
+    if let (Some(k), Some(rows)) = (k, init_rows)
+        && rows.len() != k
+    {
+        return Err(AlgoError::Invalid(format!(
+            "--k is {k} but --init-rows names {} rows; give one row per cluster",
+            rows.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Initial centers: the given rows (0-based), or k-means++ seeded with `seed`.
+///
+/// # Errors
+/// A row index out of range, or more clusters than rows.
+pub fn initial_centers(
+    x: &DMatrix<f64>,
+    k: Option<usize>,
+    init_rows: Option<&[usize]>,
+    default_k: usize,
+    seed: u64,
+) -> Result<DMatrix<f64>, AlgoError> {
+    let (n, d) = x.shape();
+    if let Some(rows) = init_rows {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+            return Err(AlgoError::Invalid(format!(
+                "--init-rows names row {bad}, but the data has {n} rows (0-based, header excluded)"
+            )));
+        }
+        return Ok(DMatrix::from_fn(rows.len(), d, |c, j| x[(rows[c], j)]));
+    }
+    let k = k.unwrap_or(default_k);
+    if k > n {
+        return Err(AlgoError::Invalid(format!(
+            "cannot make {k} clusters from {n} rows"
+        )));
+    }
+    // k-means++: each next center is a row drawn with probability ∝ D(x)².
+    let mut rng = Rng::new(seed);
+    let mut chosen = vec![rng.below(n)];
+    let mut d2: Vec<f64> = (0..n).map(|i| dist2_rows(x, i, chosen[0])).collect();
+    while chosen.len() < k {
+        let total: f64 = d2.iter().sum();
+        let next = if total > 0.0 {
+            let mut target = rng.uniform() * total;
+            let mut pick = n - 1;
+            for (i, &w) in d2.iter().enumerate() {
+                if target < w {
+                    pick = i;
+                    break;
+                }
+                target -= w;
+            }
+            pick
+        } else {
+            rng.below(n)
+        };
+        chosen.push(next);
+        for (i, v) in d2.iter_mut().enumerate() {
+            *v = v.min(dist2_rows(x, i, next));
+        }
+    }
+    Ok(DMatrix::from_fn(k, d, |c, j| x[(chosen[c], j)]))
+}
+
+fn dist2_rows(x: &DMatrix<f64>, a: usize, b: usize) -> f64 {
+    (0..x.ncols())
+        .map(|j| (x[(a, j)] - x[(b, j)]).powi(2))
+        .sum()
+}
+
+/// The nearest centroid of every row (ties to the lowest index) and the squared distance to it.
+#[must_use]
+pub fn nearest_centroids(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> (Vec<usize>, Vec<f64>) {
+    let (n, d) = x.shape();
+    let mut best = vec![0usize; n];
+    let mut best_d = vec![f64::INFINITY; n];
+    for c in 0..centroids.nrows() {
+        let mut dist = vec![0.0; n];
+        for j in 0..d {
+            let mu = centroids[(c, j)];
+            for (v, xi) in dist.iter_mut().zip(x.column(j).iter()) {
+                *v += (xi - mu) * (xi - mu);
+            }
+        }
+        for i in 0..n {
+            if dist[i] < best_d[i] {
+                best_d[i] = dist[i];
+                best[i] = c;
+            }
+        }
+    }
+    (best, best_d)
+}
+
+impl Algorithm for KMeans {
+    fn id(&self) -> &'static str {
+        ENTRY.id
+    }
+
+    fn derivation(&self) -> Vec<DerivationStep> {
+        STEPS.to_vec()
+    }
+
+    fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+        self.centroids =
+            initial_centers(data.x(), self.k, self.init_rows.as_deref(), 3, self.seed)?;
+        self.t = 0;
+        self.previous = None;
+        self.features = data.feature_names().to_vec();
+        let mut rec = self.evaluate(data.x());
+        rec.vector(DISTANCE, self.nearest_dist.clone());
+        rec.vector(
+            ASSIGNMENT,
+            self.nearest.iter().map(|&c| c as f64).collect::<Vec<_>>(),
+        );
+        Ok(rec)
+    }
+
+    fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+        let x = data.x();
+        let (n, d) = x.shape();
+        let k = self.centroids.nrows();
+        // Assignment step: the nearest centroids were found by the last evaluation.
+        let assignment = std::mem::take(&mut self.nearest);
+        let dist_before = std::mem::take(&mut self.nearest_dist);
+        let changed = self.previous.as_ref().map_or(n, |p| {
+            p.iter().zip(&assignment).filter(|(a, b)| a != b).count()
+        });
+        // Update step.
+        let mut sums = DMatrix::<f64>::zeros(k, d);
+        let mut sizes = vec![0usize; k];
+        for (i, &c) in assignment.iter().enumerate() {
+            sizes[c] += 1;
+            for j in 0..d {
+                sums[(c, j)] += x[(i, j)];
+            }
+        }
+        let mut empty = Vec::new();
+        for c in 0..k {
+            if sizes[c] == 0 {
+                empty.push(c);
+                continue;
+            }
+            for j in 0..d {
+                self.centroids[(c, j)] = sums[(c, j)] / sizes[c] as f64;
+            }
+        }
+        self.t += 1;
+        let converged = self.previous.as_ref() == Some(&assignment);
+        let mut rec = self.evaluate(x);
+        rec.vector(
+            ASSIGNMENT,
+            assignment.iter().map(|&c| c as f64).collect::<Vec<_>>(),
+        );
+        rec.vector(DISTANCE, dist_before);
+        rec.vector(SIZES, sizes.iter().map(|&s| s as f64).collect::<Vec<_>>());
+        rec.scalar(CHANGED, changed as f64);
+        if !empty.is_empty() {
+            rec.note = Some(format!(
+                "cluster{} {} got no rows at step {} and kept {} centroid",
+                if empty.len() == 1 { "" } else { "s" },
+                empty
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.t,
+                if empty.len() == 1 { "its" } else { "their" }
+            ));
+        }
+        if converged {
+            rec.converged = true;
+            rec.note = Some(format!(
+                "converged: no row changed cluster at step {}",
+                self.t
+            ));
+        }
+        self.previous = Some(assignment);
+        Ok(rec)
+    }
+
+    fn params(&self) -> Vec<f64> {
+        // Row-major: centroid by centroid.
+        (0..self.centroids.nrows())
+            .flat_map(|c| self.centroids.row(c).iter().copied().collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        (0..self.centroids.nrows())
+            .flat_map(|c| self.features.iter().map(move |f| format!("mu{c}[{f}]")))
+            .collect()
+    }
+
+    fn params_json(&self, flat: &[f64]) -> serde_json::Value {
+        let d = self.centroids.ncols().max(1);
+        serde_json::json!({ "centroids": flat.chunks(d).collect::<Vec<_>>() })
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Algorithm> {
+        Box::new(self.clone())
+    }
+
+    fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
+        let d = data.n_features();
+        if d == 0 || !flat.len().is_multiple_of(d) {
+            return None;
+        }
+        let c = DMatrix::from_row_slice(flat.len() / d, d, flat);
+        let (_, dist) = nearest_centroids(data.x(), &c);
+        Some(dist.iter().sum::<f64>() / data.n_rows() as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> Dataset {
+        let x = vec![0.0, 0.0, 1.0, 10.0, 10.0, 11.0];
+        let y = vec![0.0, 1.0, 0.0, 10.0, 11.0, 10.0];
+        Dataset::from_columns(&["x", "y"], &[x, y], None).unwrap()
+    }
+
+    fn hyper(rows: &[usize]) -> Hyper {
+        Hyper {
+            init_rows: Some(rows.to_vec()),
+            ..Hyper::default()
+        }
+    }
+
+    #[test]
+    fn hand_checked_two_clusters() {
+        let d = data();
+        let mut km = KMeans::new(&hyper(&[0, 1])).unwrap();
+        let r0 = km.reset(&d).unwrap();
+        // Centroids (0,0) and (0,1): rows 0 and 2 go to 0 (row 2 is at distance 1 from both → lowest index);
+        // row 1 to 1; the far rows are nearer (0,1).
+        assert_eq!(km.nearest, vec![0, 1, 0, 1, 1, 1]);
+        let want0 = (0.0 + 0.0 + 1.0 + (100.0 + 81.0) + (100.0 + 100.0) + (121.0 + 81.0)) / 6.0;
+        assert!((r0.loss - want0).abs() < 1e-12);
+        km.step(&d).unwrap();
+        // μ0 = mean of rows 0, 2 = (0.5, 0); μ1 = mean of rows 1, 3, 4, 5 = (7.75, 8).
+        assert_eq!(km.params(), vec![0.5, 0.0, 7.75, 8.0]);
+        let r = (0..10)
+            .map(|_| km.step(&d).unwrap())
+            .find(|r| r.converged)
+            .unwrap();
+        assert_eq!(
+            km.params(),
+            vec![1.0 / 3.0, 1.0 / 3.0, 31.0 / 3.0, 31.0 / 3.0]
+        );
+        assert!(r.note.unwrap().contains("no row changed"));
+    }
+
+    #[test]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // Cluster ids are small integers.
+    fn assignment_matches_brute_force_and_inertia_never_rises() {
+        let mut rng = Rng::new(2);
+        let cols: Vec<Vec<f64>> = (0..3)
+            .map(|_| (0..200).map(|_| rng.normal() * 3.0).collect())
+            .collect();
+        let d = Dataset::from_columns(&["a", "b", "c"], &cols, None).unwrap();
+        let mut km = KMeans::new(&Hyper {
+            k: Some(5),
+            seed: 4,
+            ..Hyper::default()
+        })
+        .unwrap();
+        let mut last = km.reset(&d).unwrap().loss;
+        for _ in 0..50 {
+            let c = km.centroids.clone();
+            let r = km.step(&d).unwrap();
+            // Brute force: every row against every old centroid.
+            let assignment = r.get(ASSIGNMENT).unwrap().as_slice().to_vec();
+            for i in 0..200 {
+                let dists: Vec<f64> = (0..5)
+                    .map(|k| (0..3).map(|j| (d.x()[(i, j)] - c[(k, j)]).powi(2)).sum())
+                    .collect();
+                let best = dists.iter().copied().fold(f64::INFINITY, f64::min);
+                assert!(
+                    dists[assignment[i] as usize] <= best,
+                    "row {i} is not at its nearest centroid"
+                );
+            }
+            assert!(r.loss <= last + 1e-12);
+            last = r.loss;
+            if r.converged {
+                return;
+            }
+        }
+        panic!("did not converge in 50 steps");
+    }
+
+    #[test]
+    fn bad_init_rows_and_k_are_refused() {
+        let d = data();
+        let e = KMeans::new(&hyper(&[0, 9])).unwrap().reset(&d).unwrap_err();
+        assert!(
+            e.to_string().contains("row 9") && e.to_string().contains("6 rows"),
+            "{e}"
+        );
+        assert!(
+            KMeans::new(&Hyper {
+                k: Some(3),
+                ..hyper(&[0, 1])
+            })
+            .is_err()
+        );
+        assert!(
+            KMeans::new(&Hyper {
+                k: Some(7),
+                ..Hyper::default()
+            })
+            .unwrap()
+            .reset(&d)
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn an_empty_cluster_keeps_its_centroid_and_says_so() {
+        let d = data();
+        // Two identical init rows: the second never wins a tie.
+        let mut km = KMeans::new(&hyper(&[0, 0])).unwrap();
+        km.reset(&d).unwrap();
+        let r = km.step(&d).unwrap();
+        assert!(r.note.unwrap().contains("cluster 1 got no rows"));
+        assert_eq!(&km.params()[2..], &[0.0, 0.0]);
+    }
+}
