@@ -11,6 +11,7 @@ pub mod kmeans;
 pub mod linear;
 pub mod logistic;
 pub mod pass;
+pub mod pca;
 pub mod perceptron;
 
 use crate::data::{DataError, Dataset};
@@ -325,6 +326,7 @@ pub const REGISTRY: &[Entry] = &[
     logistic::ENTRY,
     perceptron::ENTRY,
     kmeans::ENTRY,
+    pca::ENTRY,
 ];
 
 /// Looks an algorithm up by id.

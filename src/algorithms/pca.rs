@@ -1,0 +1,467 @@
+//! `pca`: principal components by power iteration with deflation, one
+//! multiplication by the covariance per step; Oja's rule as the stochastic view.
+
+use super::linear::J;
+use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value};
+use crate::data::Dataset;
+use crate::optim::ETA;
+use crate::rng::Rng;
+use nalgebra::{DMatrix, DVector};
+
+/// A component is done when an iteration moves it less than this.
+pub const TOLERANCE: f64 = 1e-10;
+
+/// S: the covariance matrix (population, divided by n).
+pub const COVARIANCE: Symbol = Symbol {
+    id: "covariance",
+    latex: "S",
+    meaning: "covariance matrix of the centred features (divided by n)",
+};
+/// w: the current component's iterate.
+pub const W_PC: Symbol = Symbol {
+    id: "w_pc",
+    latex: r"\mathbf{w}",
+    meaning: "current estimate of the component being found",
+};
+/// S w before normalization.
+pub const SW: Symbol = Symbol {
+    id: "s_w",
+    latex: r"S\mathbf{w}",
+    meaning: "the deflated covariance times the previous iterate",
+};
+/// ‖S w‖.
+pub const NORM: Symbol = Symbol {
+    id: "norm",
+    latex: r"\|S\mathbf{w}\|",
+    meaning: "length of S w, the normalizer",
+};
+/// λ = wᵀ S w: the Rayleigh quotient.
+pub const EIGENVALUE: Symbol = Symbol {
+    id: "eigenvalue",
+    latex: r"\lambda",
+    meaning: "variance along w (Rayleigh quotient wᵀSw)",
+};
+/// ‖w_t − w_{t−1}‖.
+pub const DELTA: Symbol = Symbol {
+    id: "delta",
+    latex: r"\|\mathbf{w}_t - \mathbf{w}_{t-1}\|",
+    meaning: "how far this iteration moved the component",
+};
+/// The index of the component being found (0-based).
+pub const COMPONENT: Symbol = Symbol {
+    id: "component",
+    latex: "j",
+    meaning: "which component is being found (0-based)",
+};
+/// All components (m × d).
+pub const COMPONENTS: Symbol = Symbol {
+    id: "components",
+    latex: r"W",
+    meaning: "the components, one row each (finished ones, the current iterate, and initial vectors)",
+};
+/// Explained variance ratios.
+pub const RATIO: Symbol = Symbol {
+    id: "explained_variance_ratio",
+    latex: r"\frac{\lambda_j}{\operatorname{tr} S}",
+    meaning: "fraction of the total variance along each component",
+};
+/// One step of Oja's rule from the current iterate on this step's row.
+pub const OJA: Symbol = Symbol {
+    id: "oja",
+    latex: r"\mathbf{w}_{\text{Oja}}",
+    meaning: "the iterate after one step of Oja's rule on this step's row",
+};
+
+const STEPS: &[DerivationStep] = &[
+    DerivationStep {
+        title: "Centre and covariance",
+        sentence: "Subtract each feature's mean; the covariance matrix holds the variance along every direction.",
+        latex: r"S = \frac{1}{n} \sum_{i=1}^{n} (\mathbf{x}_i - \bar{\mathbf{x}})(\mathbf{x}_i - \bar{\mathbf{x}})^\top",
+        shows: &[COVARIANCE],
+    },
+    DerivationStep {
+        title: "Objective",
+        sentence: "The first principal component is the unit direction along which the projected data varies most.",
+        latex: r"\max_{\mathbf{w}} \; \mathbf{w}^\top S \mathbf{w} \quad \text{subject to} \quad \|\mathbf{w}\| = 1",
+        shows: &[EIGENVALUE],
+    },
+    DerivationStep {
+        title: "Lagrange condition",
+        sentence: "Setting the gradient of the Lagrangian to zero shows the best directions are eigenvectors, and the variance is the eigenvalue.",
+        latex: r"\nabla_{\mathbf{w}} \left[ \mathbf{w}^\top S \mathbf{w} - \lambda (\mathbf{w}^\top \mathbf{w} - 1) \right] = 2 S \mathbf{w} - 2 \lambda \mathbf{w} = 0 \;\Rightarrow\; S \mathbf{w} = \lambda \mathbf{w}",
+        shows: &[EIGENVALUE],
+    },
+    DerivationStep {
+        title: "Power iteration",
+        sentence: "Multiplying by S stretches the top eigenvector most, so repeated multiplication and normalization converges to it (sign chosen so the largest entry is positive).",
+        latex: r"\mathbf{w}_t = \frac{S \mathbf{w}_{t-1}}{\|S \mathbf{w}_{t-1}\|}",
+        shows: &[W_PC, SW, NORM, DELTA, COMPONENT],
+    },
+    DerivationStep {
+        title: "Deflation",
+        sentence: "Once a component stops moving, remove its variance from S; the next power iteration then finds the next component.",
+        latex: r"S \leftarrow S - \lambda_j \mathbf{w}_j \mathbf{w}_j^\top",
+        shows: &[COMPONENTS, RATIO],
+    },
+    DerivationStep {
+        title: "Loss",
+        sentence: "Track the variance the components found so far do not explain.",
+        latex: r"J = \operatorname{tr} S - \sum_{j} \mathbf{w}_j^\top S \mathbf{w}_j",
+        shows: &[J],
+    },
+    DerivationStep {
+        title: "Oja's rule (the stochastic view)",
+        sentence: "Using one row at a time instead of S gives Oja's rule, a Hebbian update that converges to the same first component.",
+        latex: r"y = \mathbf{w}^\top \mathbf{x}_i, \qquad \mathbf{w} \leftarrow \mathbf{w} + \eta \, y \, (\mathbf{x}_i - y \, \mathbf{w})",
+        shows: &[OJA, ETA],
+    },
+];
+
+/// The registry entry.
+pub const ENTRY: Entry = Entry {
+    id: "pca",
+    summary: "principal components by power iteration with deflation (and Oja's rule as the stochastic view)",
+    supervised: false,
+    classifies: false,
+    create: |h| Ok(Box::new(Pca::new(h)?)),
+};
+
+/// Power iteration with deflation.
+#[derive(Debug, Clone)]
+pub struct Pca {
+    requested: Option<usize>,
+    seed: u64,
+    oja_rate: f64,
+    s: DMatrix<f64>,
+    mean: DVector<f64>,
+    total: f64,
+    components: Vec<DVector<f64>>,
+    eigenvalues: Vec<f64>,
+    current: usize,
+    t: usize,
+    features: Vec<String>,
+}
+
+impl Pca {
+    /// Builds it (components default to min(2, d); Oja's η to 0.01).
+    ///
+    /// # Errors
+    /// Zero components requested.
+    pub fn new(hyper: &Hyper) -> Result<Self, AlgoError> {
+        if hyper.components == Some(0) {
+            return Err(AlgoError::Invalid("--components must be at least 1".into()));
+        }
+        Ok(Self {
+            requested: hyper.components,
+            seed: hyper.seed,
+            oja_rate: hyper.learning_rate.unwrap_or(0.01),
+            s: DMatrix::zeros(0, 0),
+            mean: DVector::zeros(0),
+            total: 0.0,
+            components: Vec::new(),
+            eigenvalues: Vec::new(),
+            current: 0,
+            t: 0,
+            features: Vec::new(),
+        })
+    }
+
+    fn m(&self) -> usize {
+        self.components.len()
+    }
+
+    /// S minus the finished components' variance.
+    fn deflated(&self) -> DMatrix<f64> {
+        let mut s = self.s.clone();
+        for (w, &l) in self.components.iter().zip(&self.eigenvalues) {
+            s -= w * w.transpose() * l;
+        }
+        s
+    }
+
+    fn rayleigh(&self, w: &DVector<f64>) -> f64 {
+        (w.transpose() * &self.s * w)[(0, 0)]
+    }
+
+    fn ratios(&self) -> Vec<f64> {
+        self.components
+            .iter()
+            .map(|w| self.rayleigh(w) / self.total)
+            .collect()
+    }
+
+    fn loss(&self) -> f64 {
+        let upto = (self.current + 1).min(self.m());
+        self.total
+            - self.components[..upto]
+                .iter()
+                .map(|w| self.rayleigh(w))
+                .sum::<f64>()
+    }
+
+    fn record(&self) -> StepRecord {
+        let loss = self.loss();
+        let mut rec = StepRecord::new(self.t, loss);
+        rec.scalar(J, loss);
+        rec.set(COVARIANCE, Value::Matrix(self.s.clone()));
+        let d = self.s.nrows();
+        let rows = DMatrix::from_fn(self.m(), d, |r, c| self.components[r][c]);
+        rec.set(COMPONENTS, Value::Matrix(rows));
+        rec.vector(RATIO, self.ratios());
+        let j = self.current.min(self.m() - 1);
+        rec.scalar(COMPONENT, j as f64);
+        rec.vector(W_PC, self.components[j].as_slice());
+        rec.scalar(EIGENVALUE, self.rayleigh(&self.components[j]));
+        rec
+    }
+}
+
+/// Flips `w` so that its largest-magnitude entry is positive.
+pub fn sign_normalize(w: &mut DVector<f64>) {
+    let big = w
+        .iter()
+        .copied()
+        .fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
+    if big < 0.0 {
+        w.neg_mut();
+    }
+}
+
+/// Removes from `w` its projection on each of `basis` and normalizes (`None` if nothing is left).
+fn orthonormalize(mut w: DVector<f64>, basis: &[DVector<f64>]) -> Option<DVector<f64>> {
+    for b in basis {
+        let p = w.dot(b);
+        w -= b * p;
+    }
+    let mut w = w.try_normalize(1e-12)?;
+    sign_normalize(&mut w);
+    Some(w)
+}
+
+impl Algorithm for Pca {
+    fn id(&self) -> &'static str {
+        ENTRY.id
+    }
+
+    fn derivation(&self) -> Vec<DerivationStep> {
+        STEPS.to_vec()
+    }
+
+    fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+        let x = data.x();
+        let (n, d) = x.shape();
+        let m = self.requested.unwrap_or(2.min(d));
+        if m > d {
+            return Err(AlgoError::Invalid(format!(
+                "--components is {m}, but the data has only {d} feature{}",
+                if d == 1 { "" } else { "s" }
+            )));
+        }
+        self.mean = DVector::from_iterator(d, x.column_iter().map(|c| c.mean()));
+        let mut centred = x.clone();
+        for (j, mut col) in centred.column_iter_mut().enumerate() {
+            col.add_scalar_mut(-self.mean[j]);
+        }
+        self.s = centred.tr_mul(&centred) / n as f64;
+        self.total = self.s.trace();
+        if self.total <= 0.0 || !self.total.is_finite() {
+            return Err(AlgoError::Invalid(
+                "the features have no variance, so there are no principal components".into(),
+            ));
+        }
+        // Seeded random starting vectors, made orthonormal to each other.
+        let mut rng = Rng::new(self.seed);
+        self.components.clear();
+        while self.components.len() < m {
+            let v = DVector::from_fn(d, |_, _| rng.normal());
+            if let Some(w) = orthonormalize(v, &self.components) {
+                self.components.push(w);
+            }
+        }
+        self.eigenvalues.clear();
+        self.current = 0;
+        self.t = 0;
+        self.features = data.feature_names().to_vec();
+        Ok(self.record())
+    }
+
+    fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+        let j = self.current.min(self.m() - 1);
+        let s = self.deflated();
+        let old = self.components[j].clone();
+        let sw = &s * &old;
+        let norm = sw.norm();
+        let mut new = if norm > 1e-300 {
+            &sw / norm
+        } else {
+            old.clone()
+        };
+        sign_normalize(&mut new);
+        let delta = (&new - &old).norm();
+        // Oja's rule on this step's row, from the previous iterate.
+        let x = data.x();
+        let i = self.t % x.nrows();
+        let xi = DVector::from_iterator(
+            x.ncols(),
+            x.row(i).iter().zip(self.mean.iter()).map(|(v, m)| v - m),
+        );
+        let y = old.dot(&xi);
+        let oja = &old + (&xi - &old * y) * (self.oja_rate * y);
+        self.components[j] = new;
+        self.t += 1;
+        let mut finished = false;
+        if delta < TOLERANCE || norm <= 1e-300 {
+            self.eigenvalues.push(self.rayleigh(&self.components[j]));
+            self.current += 1;
+            if self.current >= self.m() {
+                finished = true;
+            } else {
+                let done = self.components[..self.current].to_vec();
+                let next = self.components[self.current].clone();
+                if let Some(w) = orthonormalize(next, &done) {
+                    self.components[self.current] = w;
+                }
+            }
+        }
+        let mut rec = self.record();
+        // The record shows the multiplication of this step.
+        rec.scalar(COMPONENT, j as f64);
+        rec.vector(W_PC, self.components[j].as_slice());
+        rec.scalar(EIGENVALUE, self.rayleigh(&self.components[j]));
+        rec.vector(SW, sw.as_slice());
+        rec.scalar(NORM, norm);
+        rec.scalar(DELTA, delta);
+        rec.vector(OJA, oja.as_slice());
+        rec.scalar(ETA, self.oja_rate);
+        if finished {
+            rec.converged = true;
+            rec.note = Some(format!(
+                "converged: all {} components found at step {}",
+                self.m(),
+                self.t
+            ));
+        }
+        Ok(rec)
+    }
+
+    fn params(&self) -> Vec<f64> {
+        self.components
+            .iter()
+            .flat_map(|w| w.iter().copied())
+            .chain(self.ratios())
+            .collect()
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        let m = self.m();
+        (0..m)
+            .flat_map(|j| self.features.iter().map(move |f| format!("pc{j}[{f}]")))
+            .chain((0..m).map(|j| format!("ratio{j}")))
+            .collect()
+    }
+
+    fn params_json(&self, flat: &[f64]) -> serde_json::Value {
+        let m = self.m();
+        let d = self.s.nrows().max(1);
+        let (comps, ratios) = flat.split_at((m * d).min(flat.len()));
+        serde_json::json!({
+            "components": comps.chunks(d).collect::<Vec<_>>(),
+            "explained_variance_ratio": ratios,
+        })
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Algorithm> {
+        Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::Hyper;
+
+    fn data() -> Dataset {
+        let mut rng = Rng::new(21);
+        let a: Vec<f64> = (0..300).map(|_| rng.normal() * 3.0).collect();
+        let b: Vec<f64> = a.iter().map(|v| 0.5 * v + rng.normal()).collect();
+        let c: Vec<f64> = (0..300).map(|_| rng.normal() * 0.3).collect();
+        let e: Vec<f64> = b
+            .iter()
+            .zip(&c)
+            .map(|(u, v)| u - v + rng.normal() * 0.5)
+            .collect();
+        Dataset::from_columns(&["a", "b", "c", "e"], &[a, b, c, e], None).unwrap()
+    }
+
+    fn run(components: usize) -> (Pca, Dataset) {
+        let d = data();
+        let mut p = Pca::new(&Hyper {
+            components: Some(components),
+            ..Hyper::default()
+        })
+        .unwrap();
+        p.reset(&d).unwrap();
+        for _ in 0..20_000 {
+            if p.step(&d).unwrap().converged {
+                return (p, d);
+            }
+        }
+        panic!("power iteration did not converge");
+    }
+
+    #[test]
+    fn components_match_a_sorted_symmetric_eigen_decomposition() {
+        let (p, _) = run(3);
+        let eig = nalgebra::SymmetricEigen::new(p.s.clone());
+        let mut order: Vec<usize> = (0..4).collect();
+        order.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
+        for (k, &idx) in order.iter().take(3).enumerate() {
+            let mut v = eig.eigenvectors.column(idx).into_owned();
+            sign_normalize(&mut v);
+            let w = &p.components[k];
+            assert!((w - &v).norm() < 1e-6, "component {k}: {w} vs {v}");
+            assert!(
+                (p.eigenvalues[k] - eig.eigenvalues[idx]).abs()
+                    < 1e-9 * eig.eigenvalues[idx].abs().max(1.0)
+            );
+        }
+        let ratios = p.ratios();
+        assert!(
+            ratios.windows(2).all(|r| r[0] >= r[1]) && ratios.iter().sum::<f64>() <= 1.0 + 1e-12
+        );
+    }
+
+    #[test]
+    fn components_are_orthonormal_and_sign_normalized() {
+        let (p, _) = run(4);
+        for (i, a) in p.components.iter().enumerate() {
+            for (j, b) in p.components.iter().enumerate() {
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((a.dot(b) - want).abs() < 1e-8);
+            }
+            let big = a
+                .iter()
+                .copied()
+                .fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
+            assert!(big > 0.0);
+        }
+        // All four components explain all the variance.
+        assert!(p.loss().abs() < 1e-8 * p.total);
+    }
+
+    #[test]
+    fn too_many_components_are_refused() {
+        let d = data();
+        let mut p = Pca::new(&Hyper {
+            components: Some(5),
+            ..Hyper::default()
+        })
+        .unwrap();
+        assert!(
+            p.reset(&d)
+                .unwrap_err()
+                .to_string()
+                .contains("only 4 features")
+        );
+    }
+}
