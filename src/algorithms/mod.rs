@@ -7,6 +7,7 @@
 //! the derivation panel both read that record.
 
 pub mod conditioning;
+pub mod gmm;
 pub mod kmeans;
 pub mod linear;
 pub mod logistic;
@@ -327,6 +328,7 @@ pub const REGISTRY: &[Entry] = &[
     perceptron::ENTRY,
     kmeans::ENTRY,
     pca::ENTRY,
+    gmm::ENTRY,
 ];
 
 /// Looks an algorithm up by id.
