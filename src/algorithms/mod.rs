@@ -14,6 +14,7 @@ pub mod logistic;
 pub mod pass;
 pub mod pca;
 pub mod perceptron;
+pub mod softmax;
 
 use crate::data::{DataError, Dataset};
 use crate::optim::OptimizerKind;
@@ -325,6 +326,7 @@ pub struct Entry {
 pub const REGISTRY: &[Entry] = &[
     linear::ENTRY,
     logistic::ENTRY,
+    softmax::ENTRY,
     perceptron::ENTRY,
     kmeans::ENTRY,
     pca::ENTRY,

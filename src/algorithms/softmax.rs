@@ -1,0 +1,404 @@
+//! `softmax-regression`: pₖ = softmax(Wx + b)ₖ, cross-entropy + (λ/2)‖W‖²
+//! (+ λ₁‖W‖₁), stepped by a first-order optimizer.
+
+use super::linear::{self, J, LAMBDA, LAMBDA1, N};
+use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value};
+use crate::data::{Dataset, Label};
+use crate::optim::{self, Batches, Optimizer, OptimizerKind};
+use nalgebra::{DMatrix, DVector};
+
+/// W: weights, one row per class (K × d).
+pub const W_MAT: Symbol = Symbol {
+    id: "W",
+    latex: "W",
+    meaning: "weights, one row per class",
+};
+/// b: one bias per class.
+pub const B_VEC: Symbol = Symbol {
+    id: "b_vec",
+    latex: r"\mathbf{b}",
+    meaning: "biases, one per class",
+};
+/// Z = XWᵀ + b (n × K).
+pub const LOGITS: Symbol = Symbol {
+    id: "logits",
+    latex: r"z_{ik}",
+    meaning: "scores of each row for each class",
+};
+/// P (n × K).
+pub const PROBS: Symbol = Symbol {
+    id: "probabilities",
+    latex: r"p_{ik}",
+    meaning: "predicted probability of each class for each row",
+};
+/// P − Y (n × K).
+pub const ERRORS: Symbol = Symbol {
+    id: "p_minus_y",
+    latex: r"p_{ik} - y_{ik}",
+    meaning: "probability minus one-hot label, per row and class",
+};
+/// ∇_W J (K × d).
+pub const GRAD_W: Symbol = Symbol {
+    id: "grad_W",
+    latex: r"\nabla_W J",
+    meaning: "gradient of the objective with respect to the weights",
+};
+/// ∇_b J.
+pub const GRAD_B: Symbol = Symbol {
+    id: "grad_b",
+    latex: r"\nabla_{\mathbf{b}} J",
+    meaning: "gradient of the objective with respect to the biases",
+};
+
+const MODEL_STEPS: &[DerivationStep] = &[
+    DerivationStep {
+        title: "Model",
+        sentence: "Each class gets a linear score; the softmax turns the scores into probabilities that sum to one.",
+        latex: r"z_{ik} = \mathbf{w}_k \cdot \mathbf{x}_i + b_k, \qquad p_{ik} = \frac{e^{z_{ik}}}{\sum_{l=1}^{K} e^{z_{il}}}",
+        shows: &[W_MAT, B_VEC, LOGITS, PROBS],
+    },
+    DerivationStep {
+        title: "Loss",
+        sentence: "Cross-entropy: the mean negative log-probability of each row's true class, plus the penalty on the weights.",
+        latex: r"J = -\frac{1}{n} \sum_{i=1}^{n} \log p_{i, y_i} + \frac{\lambda}{2} \|W\|^2 + \lambda_1 \|W\|_1",
+        shows: &[J, N, LAMBDA, LAMBDA1],
+    },
+    DerivationStep {
+        title: "Chain rule through the softmax",
+        sentence: "The softmax's Jacobian pₖ(δₖₗ − pₗ) cancels the log, leaving probability minus one-hot label.",
+        latex: r"\frac{\partial J_i}{\partial z_{ik}} = \sum_{l=1}^{K} \left( -\frac{y_{il}}{p_{il}} \right) p_{il} (\delta_{kl} - p_{ik}) = p_{ik} - y_{ik}",
+        shows: &[ERRORS],
+    },
+    DerivationStep {
+        title: "Gradient",
+        sentence: "Each class's weights move along the rows' features in proportion to that class's error.",
+        latex: r"\nabla_W J = \frac{1}{n} (P - Y)^\top X + \lambda W + \lambda_1 \operatorname{sign}(W), \qquad \nabla_{\mathbf{b}} J = \frac{1}{n} \sum_{i=1}^{n} (\mathbf{p}_i - \mathbf{y}_i)",
+        shows: &[GRAD_W, GRAD_B],
+    },
+];
+
+/// The registry entry.
+pub const ENTRY: Entry = Entry {
+    id: "softmax-regression",
+    summary: "multiclass classifier softmax(Wx + b) on the cross-entropy, by gradient descent (any optimizer)",
+    supervised: true,
+    classifies: true,
+    create: |h| Ok(Box::new(SoftmaxRegression::new(h)?)),
+};
+
+/// Softmax regression.
+#[derive(Debug, Clone)]
+pub struct SoftmaxRegression {
+    l2: f64,
+    l1: f64,
+    opt: Optimizer,
+    batches: Batches,
+    batches_init: Batches,
+    w: DMatrix<f64>,
+    b: DVector<f64>,
+    t: usize,
+    classes: Vec<Label>,
+    features: Vec<String>,
+    grad: Vec<f64>,
+}
+
+/// Row-wise softmax of Z, computed stably.
+#[must_use]
+pub fn softmax_rows(z: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut p = z.clone();
+    for mut row in p.row_iter_mut() {
+        let m = row.max();
+        row.iter_mut().for_each(|v| *v = (*v - m).exp());
+        let s = row.sum();
+        row /= s;
+    }
+    p
+}
+
+impl SoftmaxRegression {
+    /// Builds it (default gd with η = 0.1).
+    ///
+    /// # Errors
+    /// Invalid hyperparameters.
+    pub fn new(hyper: &Hyper) -> Result<Self, AlgoError> {
+        let batches = Batches::new(hyper.batch_size, hyper.seed)?;
+        Ok(Self {
+            l2: linear::check_penalty(hyper.l2.unwrap_or(0.0), "l2")?,
+            l1: linear::check_penalty(hyper.l1, "l1")?,
+            opt: Optimizer::new(hyper, OptimizerKind::Gd, 0.1)?,
+            batches_init: batches.clone(),
+            batches,
+            w: DMatrix::zeros(0, 0),
+            b: DVector::zeros(0),
+            t: 0,
+            classes: Vec::new(),
+            features: Vec::new(),
+            grad: Vec::new(),
+        })
+    }
+
+    fn one_hot(&self, data: &Dataset) -> Result<DMatrix<f64>, AlgoError> {
+        let t = data.require_target(ENTRY.id)?;
+        let k = self.w.nrows();
+        Ok(DMatrix::from_fn(t.class_ids.len(), k, |i, c| {
+            f64::from(u8::from(t.class_ids[i] == c))
+        }))
+    }
+
+    /// Logits, probabilities, loss and the flat gradient on rows `x`, `y`.
+    fn forward(
+        &self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+    ) -> (DMatrix<f64>, DMatrix<f64>, f64, DMatrix<f64>, DVector<f64>) {
+        let n = x.nrows() as f64;
+        let mut z = x * self.w.transpose();
+        for mut row in z.row_iter_mut() {
+            row += self.b.transpose();
+        }
+        let p = softmax_rows(&z);
+        // −log p_{i,yᵢ} = logsumexp(zᵢ) − z_{i,yᵢ}.
+        let mut nll = 0.0;
+        for (i, row) in z.row_iter().enumerate() {
+            let m = row.max();
+            let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            let zy: f64 = row.iter().zip(y.row(i).iter()).map(|(a, b)| a * b).sum();
+            nll += lse - zy;
+        }
+        let loss = nll / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
+        let err = &p - y;
+        let mut grad_w = err.tr_mul(x) / n;
+        optim::add_penalty_gradient(grad_w.as_mut_slice(), self.w.as_slice(), self.l2, self.l1);
+        let grad_b = DVector::from_iterator(err.ncols(), err.column_iter().map(|c| c.sum() / n));
+        (z, p, loss, grad_w, grad_b)
+    }
+
+    fn flat(w: &DMatrix<f64>, b: &DVector<f64>) -> Vec<f64> {
+        let k = w.nrows();
+        (0..k)
+            .flat_map(|c| w.row(c).iter().copied().collect::<Vec<_>>())
+            .chain(b.iter().copied())
+            .collect()
+    }
+
+    fn evaluate(&mut self, data: &Dataset, y: &DMatrix<f64>) -> StepRecord {
+        let (z, p, loss, grad_w, grad_b) = self.forward(data.x(), y);
+        let mut rec = StepRecord::new(self.t, loss);
+        rec.set(W_MAT, Value::Matrix(self.w.clone()));
+        rec.vector(B_VEC, self.b.as_slice());
+        rec.set(ERRORS, Value::Matrix(&p - y));
+        rec.set(LOGITS, Value::Matrix(z));
+        rec.set(PROBS, Value::Matrix(p));
+        rec.scalar(J, loss);
+        rec.scalar(N, y.nrows() as f64);
+        rec.scalar(LAMBDA, self.l2);
+        rec.scalar(LAMBDA1, self.l1);
+        self.grad = Self::flat(&grad_w, &grad_b);
+        rec.set(GRAD_W, Value::Matrix(grad_w));
+        rec.vector(GRAD_B, grad_b.as_slice());
+        rec
+    }
+
+    fn set_flat(&mut self, theta: &[f64]) {
+        let (k, d) = self.w.shape();
+        self.w = DMatrix::from_row_slice(k, d, &theta[..k * d]);
+        self.b = DVector::from_column_slice(&theta[k * d..]);
+    }
+}
+
+impl Algorithm for SoftmaxRegression {
+    fn id(&self) -> &'static str {
+        ENTRY.id
+    }
+
+    fn derivation(&self) -> Vec<DerivationStep> {
+        let mut steps = MODEL_STEPS.to_vec();
+        steps.extend_from_slice(self.opt.derivation());
+        steps
+    }
+
+    fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+        let target = data.require_target(ENTRY.id)?;
+        if target.classes.len() < 2 {
+            return Err(AlgoError::Invalid(format!(
+                "softmax-regression needs at least two classes in the target column '{}' (a numeric target may have more than {} distinct values)",
+                target.name,
+                crate::data::MAX_CLASSES
+            )));
+        }
+        self.classes.clone_from(&target.classes);
+        let k = self.classes.len();
+        self.w = DMatrix::zeros(k, data.n_features());
+        self.b = DVector::zeros(k);
+        self.t = 0;
+        self.opt.reset();
+        self.batches = self.batches_init.clone();
+        self.features = data.feature_names().to_vec();
+        let y = self.one_hot(data)?;
+        Ok(self.evaluate(data, &y))
+    }
+
+    fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+        let y = self.one_hot(data)?;
+        let grad = match self.batches.next_batch(data.n_rows()) {
+            None => std::mem::take(&mut self.grad),
+            Some(rows) => {
+                let xb = data.x().select_rows(rows.iter());
+                let yb = y.select_rows(rows.iter());
+                let (_, _, _, gw, gb) = self.forward(&xb, &yb);
+                Self::flat(&gw, &gb)
+            }
+        };
+        let mut theta = self.params();
+        let mut update = StepRecord::new(0, 0.0);
+        self.opt.apply(&mut theta, &grad, &mut update);
+        self.set_flat(&theta);
+        self.t += 1;
+        let mut rec = self.evaluate(data, &y);
+        rec.values.extend(update.values);
+        Ok(rec)
+    }
+
+    fn params(&self) -> Vec<f64> {
+        Self::flat(&self.w, &self.b)
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        let classes: Vec<String> = self.classes.iter().map(ToString::to_string).collect();
+        classes
+            .iter()
+            .flat_map(|c| self.features.iter().map(move |f| format!("W[{c}][{f}]")))
+            .chain(classes.iter().map(|c| format!("b[{c}]")))
+            .collect()
+    }
+
+    fn params_json(&self, flat: &[f64]) -> serde_json::Value {
+        let (k, d) = self.w.shape();
+        let (w, b) = flat.split_at((k * d).min(flat.len()));
+        serde_json::json!({
+            "weights": w.chunks(d.max(1)).collect::<Vec<_>>(),
+            "bias": b,
+            "classes": self.classes,
+        })
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Algorithm> {
+        Box::new(self.clone())
+    }
+
+    fn learning_rate(&self) -> Option<f64> {
+        Some(self.opt.learning_rate)
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) {
+        if optim::check_learning_rate(learning_rate).is_ok() {
+            self.opt.learning_rate = learning_rate;
+        }
+    }
+
+    fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
+        if flat.len() != self.params().len() {
+            return None;
+        }
+        let mut other = self.clone();
+        other.set_flat(flat);
+        let y = other.one_hot(data).ok()?;
+        Some(other.forward(data.x(), &y).2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::logistic::LogisticRegression;
+    use crate::rng::Rng;
+
+    fn data(classes: usize) -> Dataset {
+        let mut rng = Rng::new(31);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..90 {
+            let c = i % classes;
+            a.push(rng.normal() + 2.0 * c as f64);
+            b.push(rng.normal() - (c as f64));
+            y.push(c as f64);
+        }
+        Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap()
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let d = data(3);
+        let mut s = SoftmaxRegression::new(&Hyper {
+            l2: Some(0.1),
+            ..Hyper::default()
+        })
+        .unwrap();
+        s.reset(&d).unwrap();
+        for _ in 0..5 {
+            s.step(&d).unwrap();
+        }
+        let y = s.one_hot(&d).unwrap();
+        s.evaluate(&d, &y);
+        let theta = s.params();
+        for k in 0..theta.len() {
+            let mut plus = theta.clone();
+            let mut minus = theta.clone();
+            plus[k] += 1e-6;
+            minus[k] -= 1e-6;
+            let fd = (s.loss_at(&d, &plus).unwrap() - s.loss_at(&d, &minus).unwrap()) / 2e-6;
+            assert!(
+                (fd - s.grad[k]).abs() < 1e-7,
+                "param {k}: {fd} vs {}",
+                s.grad[k]
+            );
+        }
+    }
+
+    #[test]
+    fn two_classes_give_the_logistic_optimum() {
+        // From zero, gradient descent keeps w₀ = −w₁ and b₀ = −b₁, so softmax with
+        // λ on both rows is logistic regression on w = w₁ − w₀ with λ/2.
+        let d = data(2);
+        let mut s = SoftmaxRegression::new(&Hyper {
+            l2: Some(0.1),
+            learning_rate: Some(0.5),
+            ..Hyper::default()
+        })
+        .unwrap();
+        let mut l = LogisticRegression::new(&Hyper {
+            l2: Some(0.05),
+            optimizer: Some(OptimizerKind::Newton),
+            ..Hyper::default()
+        })
+        .unwrap();
+        s.reset(&d).unwrap();
+        l.reset(&d).unwrap();
+        for _ in 0..20_000 {
+            s.step(&d).unwrap();
+        }
+        for _ in 0..20 {
+            l.step(&d).unwrap();
+        }
+        let p = s.params();
+        let lw = l.params();
+        assert!(
+            (p[2] - p[0] - lw[0]).abs() < 1e-6,
+            "{} vs {}",
+            p[2] - p[0],
+            lw[0]
+        );
+        assert!((p[3] - p[1] - lw[1]).abs() < 1e-6);
+        assert!((p[5] - p[4] - lw[2]).abs() < 1e-6);
+        // And so the probabilities of class 1 agree row by row.
+        let y = s.one_hot(&d).unwrap();
+        let (_, probs, _, _, _) = s.forward(d.x(), &y);
+        let lp =
+            crate::algorithms::linear::scores(d.x(), &DVector::from_column_slice(&lw[..2]), lw[2])
+                .map(crate::algorithms::logistic::sigmoid);
+        for i in 0..d.n_rows() {
+            assert!((probs[(i, 1)] - lp[i]).abs() < 1e-6);
+        }
+    }
+}
