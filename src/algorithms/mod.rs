@@ -15,6 +15,7 @@ pub mod pass;
 pub mod pca;
 pub mod perceptron;
 pub mod softmax;
+pub mod svm;
 
 use crate::data::{DataError, Dataset};
 use crate::optim::OptimizerKind;
@@ -328,6 +329,7 @@ pub const REGISTRY: &[Entry] = &[
     logistic::ENTRY,
     softmax::ENTRY,
     perceptron::ENTRY,
+    svm::ENTRY,
     kmeans::ENTRY,
     pca::ENTRY,
     gmm::ENTRY,
