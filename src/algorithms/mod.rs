@@ -11,6 +11,7 @@ pub mod gmm;
 pub mod kmeans;
 pub mod linear;
 pub mod logistic;
+pub mod mlp;
 pub mod pass;
 pub mod pca;
 pub mod perceptron;
@@ -330,6 +331,7 @@ pub const REGISTRY: &[Entry] = &[
     softmax::ENTRY,
     perceptron::ENTRY,
     svm::ENTRY,
+    mlp::ENTRY,
     kmeans::ENTRY,
     pca::ENTRY,
     gmm::ENTRY,
