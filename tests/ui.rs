@@ -4,12 +4,15 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use std::path::Path;
-use steplab::ui::{App, Command};
+use steplab::ui::{App, Command, Role, Settings};
 
 fn harness() -> Harness<'static, App> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, app: &mut App| app.frame_ui(ui), App::new())
+        .build_ui_state(
+            |ui, app: &mut App| app.frame_ui(ui),
+            App::new(Settings::default()),
+        )
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {
@@ -108,6 +111,7 @@ fn a_bad_file_shows_its_error_and_keeps_the_old_data() {
     assert!(h.query_by_label_contains("line 3 has 2 fields").is_some());
     assert_eq!(h.state().data().unwrap().feature_names()[0], "area_m2");
     h.state_mut().apply(Command::LoadFile(fixture("clean.csv")));
+    h.state_mut().finish_loading();
     h.run();
     assert!(h.state().error().is_none());
     assert_eq!(h.state().data().unwrap().feature_names(), ["x1", "x2"]);
@@ -132,4 +136,108 @@ fn switching_algorithm_resets_and_rebuilds_the_derivation() {
     h.run();
     // exam_pass.csv has a text target: linear regression refuses it and says why.
     assert!(h.state().error().unwrap().contains("numeric target"));
+}
+
+#[test]
+fn every_algorithm_draws_and_steps_on_a_fitting_example() {
+    let mut h = harness();
+    h.run();
+    for entry in steplab::algorithms::REGISTRY {
+        let example = match entry.id {
+            "linear-regression" => 0,
+            "k-means" | "pca" | "gmm" => 2,
+            _ => 1,
+        };
+        h.state_mut().apply(Command::LoadExample(example));
+        h.state_mut()
+            .apply(Command::SelectAlgorithm(entry.id.into()));
+        h.run();
+        assert!(
+            h.state().error().is_none(),
+            "{}: {:?}",
+            entry.id,
+            h.state().error()
+        );
+        h.get_by_label("Step ×10").click();
+        h.run();
+        let session = h.state().session().unwrap();
+        assert!(session.step_count() >= 1, "{}", entry.id);
+        assert!(
+            h.query_by_label_contains(&format!("Derivation: {}", entry.id))
+                .is_some()
+        );
+    }
+}
+
+#[test]
+fn column_roles_and_missing_policy_rebuild_the_dataset() {
+    let mut h = harness();
+    h.run();
+    // houses.csv: area_m2, rooms, age_years, price_k (target).
+    h.state_mut().apply(Command::SetRole(1, Role::Ignored));
+    h.run();
+    assert_eq!(
+        h.state().data().unwrap().feature_names(),
+        ["area_m2", "age_years"]
+    );
+    h.state_mut().apply(Command::SetRole(2, Role::Target));
+    h.run();
+    assert_eq!(
+        h.state().data().unwrap().target().unwrap().name,
+        "age_years"
+    );
+    assert_eq!(
+        h.state().roles()[3],
+        Role::Ignored,
+        "the old target steps aside"
+    );
+    h.state_mut()
+        .apply(Command::LoadFile(fixture("missing.csv")));
+    h.state_mut().finish_loading();
+    h.state_mut()
+        .apply(Command::SetMissing(steplab::data::MissingPolicy::Mean));
+    h.run();
+    assert_eq!(h.state().data().unwrap().n_rows(), 10);
+    assert!(h.query_by_label_contains("filled with the mean").is_some());
+    h.state_mut()
+        .apply(Command::SetMissing(steplab::data::MissingPolicy::Error));
+    h.run();
+    assert!(h.state().error().unwrap().contains("missing"));
+}
+
+#[test]
+fn exports_write_the_trajectory_and_the_substituted_derivation() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Step ×10").click();
+    h.run();
+    let dir = std::env::temp_dir().join(format!("steplab-ui-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("t.csv");
+    let md = dir.join("d.md");
+    h.state_mut().apply(Command::ExportTrajectory(csv.clone()));
+    h.state_mut().apply(Command::ExportDerivation(
+        md.clone(),
+        steplab::export::Format::Markdown,
+    ));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("step,loss,w[area_m2],w[rooms],w[age_years],bias\n"));
+    assert_eq!(text.lines().count(), 12);
+    let derivation = std::fs::read_to_string(&md).unwrap();
+    assert!(derivation.contains("Values at step 10"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn settings_round_trip_and_a_corrupt_file_falls_back() {
+    let s = Settings {
+        algorithm: "pca".into(),
+        ..Settings::default()
+    };
+    let json = serde_json::to_string(&s).unwrap();
+    let back: Settings = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, s);
+    let partial: Settings = serde_json::from_str(r#"{"algorithm": "gmm", "unknown": 3}"#).unwrap();
+    assert_eq!(partial.algorithm, "gmm");
+    assert!(serde_json::from_str::<Settings>("not json").is_err());
 }

@@ -65,6 +65,12 @@ pub const RATIO: Symbol = Symbol {
     latex: r"\frac{\lambda_j}{\operatorname{tr} S}",
     meaning: "fraction of the total variance along each component",
 };
+/// x̄: the feature means (the centre of the axes).
+pub const MEAN: Symbol = Symbol {
+    id: "mean",
+    latex: r"\bar{\mathbf{x}}",
+    meaning: "mean of each feature, where the principal axes start",
+};
 /// One step of Oja's rule from the current iterate on this step's row.
 pub const OJA: Symbol = Symbol {
     id: "oja",
@@ -77,7 +83,7 @@ const STEPS: &[DerivationStep] = &[
         title: "Centre and covariance",
         sentence: "Subtract each feature's mean; the covariance matrix holds the variance along every direction.",
         latex: r"S = \frac{1}{n} \sum_{i=1}^{n} (\mathbf{x}_i - \bar{\mathbf{x}})(\mathbf{x}_i - \bar{\mathbf{x}})^\top",
-        shows: &[COVARIANCE],
+        shows: &[COVARIANCE, MEAN],
     },
     DerivationStep {
         title: "Objective",
@@ -204,6 +210,7 @@ impl Pca {
         let mut rec = StepRecord::new(self.t, loss);
         rec.scalar(J, loss);
         rec.set(COVARIANCE, Value::Matrix(self.s.clone()));
+        rec.vector(MEAN, self.mean.as_slice());
         let d = self.s.nrows();
         let rows = DMatrix::from_fn(self.m(), d, |r, c| self.components[r][c]);
         rec.set(COMPONENTS, Value::Matrix(rows));

@@ -7,7 +7,7 @@ pub mod table;
 
 pub use error::DataError;
 pub use fast::Progress;
-pub use table::{CellRef, Column, Table, parse_table, read_table, read_table_with};
+pub use table::{CellRef, Column, ColumnSummary, Table, parse_table, read_table, read_table_with};
 
 use nalgebra::{DMatrix, DVector};
 use std::fmt::Write as _;

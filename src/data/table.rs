@@ -174,6 +174,68 @@ pub fn trim(field: &str) -> &str {
     }
 }
 
+/// Summary statistics of one column (numbers only; text cells are counted).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColumnSummary {
+    /// Whether the column counts as numeric.
+    pub numeric: bool,
+    /// Mean of the finite numbers (NaN when there are none).
+    pub mean: f64,
+    /// Population standard deviation of the finite numbers.
+    pub std: f64,
+    /// Smallest finite number.
+    pub min: f64,
+    /// Largest finite number.
+    pub max: f64,
+    /// Missing or non-finite cells.
+    pub missing: usize,
+    /// Text cells.
+    pub text: usize,
+}
+
+impl Column {
+    /// Mean, std, min, max and counts of the column.
+    #[must_use]
+    pub fn summary(&self) -> ColumnSummary {
+        let (mut n, mut sum, mut min, mut max) = (0usize, 0.0, f64::INFINITY, f64::NEG_INFINITY);
+        for &v in self.values.iter().filter(|v| !v.is_nan()) {
+            n += 1;
+            sum += v;
+            min = min.min(v);
+            max = max.max(v);
+        }
+        let mean = if n > 0 { sum / n as f64 } else { f64::NAN };
+        let var = self
+            .values
+            .iter()
+            .filter(|v| !v.is_nan())
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>()
+            / n.max(1) as f64;
+        ColumnSummary {
+            numeric: self.is_numeric(),
+            mean,
+            std: var.sqrt(),
+            min,
+            max,
+            missing: self.missing_count,
+            text: self.text_count,
+        }
+    }
+
+    /// The cell of `row` as text (numbers formatted, missing cells empty).
+    #[must_use]
+    pub fn cell_text(&self, row: usize) -> String {
+        if let Some(t) = self.texts.as_ref().and_then(|t| t.get(row)) {
+            return t.clone();
+        }
+        match self.values.get(row) {
+            Some(v) if !v.is_nan() => format!("{v}"),
+            _ => String::new(),
+        }
+    }
+}
+
 /// What one cell holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell {

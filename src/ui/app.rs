@@ -1,12 +1,18 @@
-//! The app: the dataset, the session, the controls and the panels; side
-//! effects are collected as [`Command`]s while drawing and applied once per frame.
+//! The app: the table, the dataset, the session and the panels' choices.
+//! Panels only push [`Command`]s while drawing; [`App::apply`] carries them
+//! out once per frame. Loading runs on a named background thread.
 
+use super::{data_panel, plots};
 use crate::algorithms::{self, Hyper, StepRecord};
-use crate::data::{Dataset, MissingPolicy, Selection, Table, parse_table, read_table};
-use crate::export;
+use crate::data::{
+    Dataset, MissingPolicy, Progress, Selection, Table, parse_table, read_table_with,
+};
+use crate::export::{self, Format};
 use crate::session::Session;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
 
 /// A bundled example dataset.
 #[derive(Debug, Clone, Copy)]
@@ -38,17 +44,38 @@ pub const EXAMPLES: &[Example] = &[
     },
 ];
 
+/// What a column is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Role {
+    /// An input of the model.
+    Feature,
+    /// The column to predict.
+    Target,
+    /// Not used.
+    Ignored,
+}
+
 /// Everything the panels ask for; applied by [`App::apply`] after drawing.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum Command {
-    /// Load a CSV file (what the file dialog and drag and drop send).
+    /// Load a CSV file on a background thread (what the dialog, drag and drop and recent files send).
     LoadFile(PathBuf),
     /// Load a bundled example by index.
     LoadExample(usize),
+    /// Stop the load in progress.
+    CancelLoad,
     /// Choose an algorithm by id (resets the run).
     SelectAlgorithm(String),
-    /// Apply `n` updates.
+    /// Set a column's role (resets the run).
+    SetRole(usize, Role),
+    /// Standardize the features or not (resets the run).
+    SetStandardize(bool),
+    /// Missing-value policy (resets the run).
+    SetMissing(MissingPolicy),
+    /// Replace the hyperparameters (resets the run).
+    SetHyper(Box<Hyper>),
+    /// Apply `n` updates (or move the view forward when it shows the past).
     Step(usize),
     /// Show the previous step.
     StepBack,
@@ -60,56 +87,102 @@ pub enum Command {
     Reset,
     /// Change the learning rate without resetting.
     SetLearningRate(f64),
-    /// Toggle standardization (reloads the selection).
-    SetStandardize(bool),
+    /// Write the trajectory as CSV.
+    ExportTrajectory(PathBuf),
+    /// Write the derivation with the shown step's numbers.
+    ExportDerivation(PathBuf, Format),
+    /// Show or hide the help window.
+    ToggleHelp,
+}
+
+/// Settings that persist across restarts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Recently opened files, newest first.
+    pub recent: Vec<PathBuf>,
+    /// The file open at exit.
+    pub last_file: Option<PathBuf>,
+    /// The algorithm selected at exit.
+    pub algorithm: String,
+    /// Standardization on or off.
+    pub standardize: bool,
+    /// Missing-value policy.
+    pub missing: MissingPolicy,
+    /// Run speed.
+    pub steps_per_second: f64,
+    /// Hyperparameters.
+    pub hyper: Hyper,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            recent: Vec::new(),
+            last_file: None,
+            algorithm: "linear-regression".into(),
+            standardize: true,
+            missing: MissingPolicy::Drop,
+            steps_per_second: 20.0,
+            hyper: Hyper::default(),
+        }
+    }
+}
+
+/// A load running on its thread.
+struct Loading {
+    path: PathBuf,
+    progress: Arc<Progress>,
+    result: Receiver<Result<Table, String>>,
 }
 
 /// The application state.
 pub struct App {
+    settings: Settings,
     table: Option<Table>,
     source: String,
+    roles: Vec<Role>,
     data: Option<Dataset>,
     session: Option<Session>,
-    algorithm: String,
-    hyper: Hyper,
-    standardize: bool,
-    /// The step shown (≤ the latest step).
     shown: usize,
     shown_record: Option<StepRecord>,
     running: bool,
-    steps_per_second: f64,
     run_credit: f64,
     error: Option<String>,
-    x_feature: usize,
+    notice: Option<String>,
+    loading: Option<Loading>,
+    view: plots::PlotView,
+    help: bool,
     commands: Vec<Command>,
     fonts_installed: bool,
 }
 
 impl Default for App {
     fn default() -> Self {
-        Self::new()
+        Self::new(Settings::default())
     }
 }
 
 impl App {
-    /// The app on the first bundled example, linear regression ready to step.
+    /// The app with `settings`, on the first bundled example, ready to step.
     #[must_use]
-    pub fn new() -> Self {
+    pub fn new(settings: Settings) -> Self {
         let mut app = Self {
+            settings,
             table: None,
             source: String::new(),
+            roles: Vec::new(),
             data: None,
             session: None,
-            algorithm: "linear-regression".into(),
-            hyper: Hyper::default(),
-            standardize: true,
             shown: 0,
             shown_record: None,
             running: false,
-            steps_per_second: 20.0,
             run_credit: 0.0,
             error: None,
-            x_feature: 0,
+            notice: None,
+            loading: None,
+            view: plots::PlotView::default(),
+            help: false,
             commands: Vec::new(),
             fonts_installed: false,
         };
@@ -150,28 +223,56 @@ impl App {
     /// The algorithm id.
     #[must_use]
     pub fn algorithm(&self) -> &str {
-        &self.algorithm
+        &self.settings.algorithm
+    }
+
+    /// The persisted settings.
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The column roles.
+    #[must_use]
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    /// Whether a file is loading.
+    #[must_use]
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    /// Waits for the load in progress (for tests and the command line).
+    pub fn finish_loading(&mut self) {
+        while self.loading.is_some() {
+            self.poll_loading(true);
+        }
     }
 
     /// Applies one command.
+    #[allow(clippy::too_many_lines)] // One arm per command, each short.
     pub fn apply(&mut self, command: Command) {
         match command {
-            Command::LoadFile(path) => match read_table(&path) {
-                Ok(table) => self.set_table(table, path.display().to_string()),
-                Err(e) => self.error = Some(e.to_string()),
-            },
+            Command::LoadFile(path) => self.start_loading(path),
             Command::LoadExample(i) => {
                 let Some(example) = EXAMPLES.get(i) else {
                     return;
                 };
                 match parse_table(example.csv.as_bytes(), example.name) {
                     Ok(table) => {
-                        if algorithms::entry(example.algorithm).is_some() {
-                            self.algorithm = example.algorithm.into();
-                        }
-                        self.set_table(table, example.name.into());
+                        self.settings.algorithm = example.algorithm.into();
+                        self.set_table(table, example.name.into(), None);
                     }
                     Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+            Command::CancelLoad => {
+                if let Some(l) = &self.loading {
+                    l.progress
+                        .cancel
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             }
             Command::SelectAlgorithm(id) => {
@@ -182,65 +283,205 @@ impl App {
                     ));
                     return;
                 }
-                self.algorithm = id;
+                self.settings.algorithm = id;
+                self.default_roles();
                 self.rebuild();
             }
-            Command::SetStandardize(on) => {
-                self.standardize = on;
-                self.rebuild();
-            }
-            Command::Step(n) => {
-                if let (Some(session), Some(data)) = (&mut self.session, &self.data) {
-                    if self.shown < session.step_count() {
-                        self.shown = (self.shown + n).min(session.step_count());
-                    } else {
-                        for _ in 0..n {
-                            if !session.step(data) {
-                                self.running = false;
-                                break;
+            Command::SetRole(col, role) => {
+                if col < self.roles.len() {
+                    if role == Role::Target {
+                        for r in &mut self.roles {
+                            if *r == Role::Target {
+                                *r = Role::Ignored;
                             }
                         }
-                        self.shown = session.step_count();
                     }
+                    self.roles[col] = role;
+                    self.rebuild();
                 }
-                self.refresh_record();
             }
+            Command::SetStandardize(on) => {
+                self.settings.standardize = on;
+                self.rebuild();
+            }
+            Command::SetMissing(policy) => {
+                self.settings.missing = policy;
+                self.rebuild();
+            }
+            Command::SetHyper(hyper) => {
+                self.settings.hyper = *hyper;
+                self.rebuild();
+            }
+            Command::Step(n) => self.step(n),
             Command::StepBack => {
                 self.shown = self.shown.saturating_sub(1);
                 self.running = false;
                 self.refresh_record();
             }
             Command::Show(t) => {
-                self.shown = t;
+                self.shown = self.session.as_ref().map_or(0, |s| t.min(s.step_count()));
                 self.refresh_record();
             }
-            Command::ToggleRun => self.running = !self.running && self.session.is_some(),
+            Command::ToggleRun => {
+                self.running = !self.running && self.session.is_some();
+                if let Some(s) = &mut self.session {
+                    s.resume();
+                    self.shown = s.step_count();
+                }
+            }
             Command::Reset => {
-                self.running = false;
                 self.rebuild();
             }
             Command::SetLearningRate(lr) => {
-                self.hyper.learning_rate = Some(lr);
+                self.settings.hyper.learning_rate = Some(lr);
                 if let Some(session) = &mut self.session {
                     session.set_learning_rate(lr);
                 }
             }
+            Command::ExportTrajectory(path) => {
+                if let Some(s) = &self.session {
+                    let csv = export::trajectory_csv(&s.algorithm().param_names(), s.history());
+                    self.write(&path, &csv);
+                }
+            }
+            Command::ExportDerivation(path, format) => {
+                if let Some(s) = &self.session {
+                    let text = export::derivation(
+                        s.algorithm().id(),
+                        &s.algorithm().derivation(),
+                        format,
+                        self.shown_record.as_ref(),
+                    );
+                    self.write(&path, &text);
+                }
+            }
+            Command::ToggleHelp => self.help = !self.help,
         }
     }
 
-    fn set_table(&mut self, table: Table, source: String) {
-        let previous = (self.table.take(), std::mem::take(&mut self.source));
+    fn write(&mut self, path: &std::path::Path, text: &str) {
+        match std::fs::write(path, text) {
+            Ok(()) => self.notice = Some(format!("saved {}", path.display())),
+            Err(e) => self.error = Some(format!("cannot write {}: {e}", path.display())),
+        }
+    }
+
+    fn step(&mut self, n: usize) {
+        let (Some(session), Some(data)) = (&mut self.session, &self.data) else {
+            return;
+        };
+        if self.shown < session.step_count() {
+            self.shown = (self.shown + n).min(session.step_count());
+        } else {
+            session.resume();
+            for _ in 0..n {
+                if !session.step(data) {
+                    self.running = false;
+                    break;
+                }
+            }
+            self.shown = session.step_count();
+        }
+        self.refresh_record();
+    }
+
+    fn start_loading(&mut self, path: PathBuf) {
+        let progress = Arc::new(Progress::default());
+        let (tx, rx) = channel();
+        let thread_progress = Arc::clone(&progress);
+        let thread_path = path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("steplab-load".into())
+            .spawn(move || {
+                let result =
+                    read_table_with(&thread_path, &thread_progress).map_err(|e| e.to_string());
+                let _ = tx.send(result);
+            });
+        match spawned {
+            Ok(_) => {
+                self.loading = Some(Loading {
+                    path,
+                    progress,
+                    result: rx,
+                });
+            }
+            Err(e) => self.error = Some(format!("cannot start loading: {e}")),
+        }
+    }
+
+    /// Takes the loader's result once it is there (waiting for it when `block`).
+    fn poll_loading(&mut self, block: bool) {
+        let Some(loading) = &self.loading else {
+            return;
+        };
+        let result = if block {
+            loading.result.recv().ok()
+        } else {
+            loading.result.try_recv().ok()
+        };
+        let Some(result) = result else {
+            return;
+        };
+        let path = loading.path.clone();
+        self.loading = None;
+        match result {
+            Ok(table) => {
+                let source = path.display().to_string();
+                self.set_table(table, source, Some(path));
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    fn set_table(&mut self, table: Table, source: String, path: Option<PathBuf>) {
+        let previous = (
+            self.table.take(),
+            std::mem::take(&mut self.source),
+            std::mem::take(&mut self.roles),
+        );
         self.table = Some(table);
         self.source = source;
-        self.x_feature = 0;
-        if !self.rebuild() {
+        self.default_roles();
+        self.view = plots::PlotView::default();
+        if self.rebuild() {
+            if let Some(path) = path {
+                self.settings.recent.retain(|p| *p != path);
+                self.settings.recent.insert(0, path.clone());
+                self.settings.recent.truncate(8);
+                self.settings.last_file = Some(path);
+            }
+        } else {
             // Keep the previous data when the new file cannot be used.
             let message = self.error.clone();
             self.table = previous.0;
             self.source = previous.1;
+            self.roles = previous.2;
             self.rebuild();
             self.error = message;
         }
+    }
+
+    /// Target: the last column for supervised algorithms; features: the other numeric columns.
+    fn default_roles(&mut self) {
+        let Some(table) = &self.table else {
+            return;
+        };
+        let supervised = algorithms::entry(&self.settings.algorithm).is_some_and(|e| e.supervised);
+        let last = table.names.len().saturating_sub(1);
+        self.roles = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if supervised && i == last {
+                    Role::Target
+                } else if c.is_numeric() {
+                    Role::Feature
+                } else {
+                    Role::Ignored
+                }
+            })
+            .collect();
     }
 
     /// Rebuilds the dataset and the session from the table and the choices.
@@ -252,23 +493,41 @@ impl App {
         let Some(table) = &self.table else {
             return false;
         };
-        let Some(entry) = algorithms::entry(&self.algorithm) else {
+        let Some(entry) = algorithms::entry(&self.settings.algorithm) else {
             return false;
         };
+        let named = |role: Role| -> Vec<String> {
+            table
+                .names
+                .iter()
+                .zip(&self.roles)
+                .filter(|(_, r)| **r == role)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
         let selection = Selection {
-            target: entry
-                .supervised
-                .then(|| table.names.last().cloned())
-                .flatten(),
-            features: None,
-            standardize: self.standardize,
-            missing: MissingPolicy::Drop,
+            target: if entry.supervised {
+                named(Role::Target).into_iter().next()
+            } else {
+                None
+            },
+            features: Some(named(Role::Feature)),
+            standardize: self.settings.standardize,
+            missing: self.settings.missing,
             target_is_class: entry.classifies,
         };
+        if entry.supervised && selection.target.is_none() {
+            self.error = Some(format!(
+                "{} needs a target column: set one column's role to target",
+                entry.id
+            ));
+            self.session = None;
+            return false;
+        }
         let result = Dataset::from_table(table, &selection)
             .map_err(|e| e.to_string())
             .and_then(|data| {
-                let algorithm = (entry.create)(&self.hyper).map_err(|e| e.to_string())?;
+                let algorithm = (entry.create)(&self.settings.hyper).map_err(|e| e.to_string())?;
                 let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
                 Ok((data, session))
             });
@@ -295,25 +554,64 @@ impl App {
         };
     }
 
-    fn controls_ui(&mut self, ui: &mut egui::Ui) {
+    fn file_row_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            ui.menu_button("Examples", |ui| {
+            ui.menu_button("Open", |ui| {
+                if ui.button("CSV file…  (Ctrl+O)").clicked() {
+                    self.open_dialog();
+                }
+                ui.separator();
+                ui.label("Examples");
                 for (i, e) in EXAMPLES.iter().enumerate() {
                     if ui.button(e.name).clicked() {
                         self.commands.push(Command::LoadExample(i));
                     }
                 }
+                if !self.settings.recent.is_empty() {
+                    ui.separator();
+                    ui.label("Recent");
+                    for p in &self.settings.recent {
+                        if ui.button(p.display().to_string()).clicked() {
+                            self.commands.push(Command::LoadFile(p.clone()));
+                        }
+                    }
+                }
             });
-            if ui.button("Open CSV…").on_hover_text("Ctrl+O").clicked()
-                && let Some(path) = rfd::FileDialog::new()
-                    .add_filter("CSV", &["csv", "tsv", "txt"])
-                    .pick_file()
-            {
-                self.commands.push(Command::LoadFile(path));
+            ui.menu_button("Export", |ui| {
+                if ui.button("Trajectory as CSV…").clicked()
+                    && let Some(p) = save_dialog("trajectory.csv", "CSV", "csv")
+                {
+                    self.commands.push(Command::ExportTrajectory(p));
+                }
+                if ui.button("Derivation as Markdown…").clicked()
+                    && let Some(p) = save_dialog("derivation.md", "Markdown", "md")
+                {
+                    self.commands
+                        .push(Command::ExportDerivation(p, Format::Markdown));
+                }
+                if ui.button("Derivation as LaTeX…").clicked()
+                    && let Some(p) = save_dialog("derivation.tex", "LaTeX", "tex")
+                {
+                    self.commands
+                        .push(Command::ExportDerivation(p, Format::Latex));
+                }
+                if ui.button("Copy derivation (Markdown)").clicked()
+                    && let Some(s) = &self.session
+                {
+                    let text = export::derivation(
+                        s.algorithm().id(),
+                        &s.algorithm().derivation(),
+                        Format::Markdown,
+                        self.shown_record.as_ref(),
+                    );
+                    ui.ctx().copy_text(text);
+                }
+            });
+            if ui.button("Help").clicked() {
+                self.commands.push(Command::ToggleHelp);
             }
-            ui.label(&self.source);
             ui.separator();
-            let mut selected = self.algorithm.clone();
+            let mut selected = self.settings.algorithm.clone();
             egui::ComboBox::from_label("Algorithm")
                 .selected_text(&selected)
                 .show_ui(ui, |ui| {
@@ -322,27 +620,55 @@ impl App {
                             .on_hover_text(e.summary);
                     }
                 });
-            if selected != self.algorithm {
+            if selected != self.settings.algorithm {
                 self.commands.push(Command::SelectAlgorithm(selected));
             }
-            let mut standardize = self.standardize;
-            if ui.checkbox(&mut standardize, "Standardize").changed() {
-                self.commands.push(Command::SetStandardize(standardize));
-            }
+            ui.label(egui::RichText::new(&self.source).weak());
         });
-        self.run_controls_ui(ui);
-        self.status_ui(ui);
+        if let Some(loading) = &self.loading {
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::ProgressBar::new(loading.progress.fraction())
+                        .text(format!("loading {}", loading.path.display()))
+                        .desired_width(400.0),
+                );
+                if ui.button("Cancel").clicked() {
+                    self.commands.push(Command::CancelLoad);
+                }
+            });
+        }
+    }
+
+    fn open_dialog(&mut self) {
+        if let Some(path) = rfd::FileDialog::new()
+            .add_filter("CSV", &["csv", "tsv", "txt"])
+            .pick_file()
+        {
+            self.commands.push(Command::LoadFile(path));
+        }
     }
 
     fn run_controls_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            if ui.button("Reset").on_hover_text("R").clicked() {
+            if ui
+                .button("Reset")
+                .on_hover_text("Back to step 0 (R)")
+                .clicked()
+            {
                 self.commands.push(Command::Reset);
             }
-            if ui.button("Back").on_hover_text("←").clicked() {
+            if ui
+                .button("Back")
+                .on_hover_text("Show the previous step (←)")
+                .clicked()
+            {
                 self.commands.push(Command::StepBack);
             }
-            if ui.button("Step").on_hover_text("→").clicked() {
+            if ui
+                .button("Step")
+                .on_hover_text("Apply one update (→)")
+                .clicked()
+            {
                 self.commands.push(Command::Step(1));
             }
             if ui.button("Step ×10").clicked() {
@@ -352,11 +678,15 @@ impl App {
                 self.commands.push(Command::Step(100));
             }
             let label = if self.running { "Pause" } else { "Run" };
-            if ui.button(label).on_hover_text("Space").clicked() {
+            if ui
+                .button(label)
+                .on_hover_text("Run or pause (Space)")
+                .clicked()
+            {
                 self.commands.push(Command::ToggleRun);
             }
             ui.add(
-                egui::Slider::new(&mut self.steps_per_second, 1.0..=500.0)
+                egui::Slider::new(&mut self.settings.steps_per_second, 1.0..=1000.0)
                     .logarithmic(true)
                     .text("steps/s"),
             );
@@ -366,17 +696,34 @@ impl App {
                 let mut value = lr;
                 let bound = session.algorithm().stability_bound(data);
                 let text = bound.map_or_else(
-                    || "η".to_string(),
-                    |b| format!("η (2/L = {})", export::format_number(b)),
+                    || "learning rate η".to_string(),
+                    |b| {
+                        format!(
+                            "learning rate η   (stable below 2/L = {})",
+                            export::format_number(b)
+                        )
+                    },
                 );
-                if ui
-                    .add(
-                        egui::Slider::new(&mut value, 1e-4..=10.0)
-                            .logarithmic(true)
-                            .text(text),
-                    )
-                    .changed()
-                {
+                let response = ui.add(
+                    egui::Slider::new(&mut value, 1e-5..=10.0)
+                        .logarithmic(true)
+                        .text(text),
+                );
+                if let Some(b) = bound {
+                    // Mark 2/L on the log slider.
+                    let rect = response.rect;
+                    let slider_width = ui.spacing().slider_width;
+                    let frac =
+                        ((b.ln() - 1e-5f64.ln()) / (10f64.ln() - 1e-5f64.ln())).clamp(0.0, 1.0);
+                    #[allow(clippy::cast_possible_truncation)]
+                    let x = rect.left() + (frac as f32) * slider_width;
+                    ui.painter().vline(
+                        x,
+                        rect.y_range(),
+                        egui::Stroke::new(2.0, super::theme::WARNING),
+                    );
+                }
+                if response.changed() {
                     self.commands.push(Command::SetLearningRate(value));
                 }
             }
@@ -388,65 +735,113 @@ impl App {
             let latest = session.step_count();
             let mut t = self.shown;
             if ui
-                .add(egui::Slider::new(&mut t, 0..=latest.max(1)).text("step (timeline)"))
+                .add(egui::Slider::new(&mut t, 0..=latest.max(1)).text("timeline (step)"))
                 .changed()
             {
                 self.commands.push(Command::Show(t.min(latest)));
             }
             let snap = session.history().get(self.shown.min(latest));
             let mut status = format!(
-                "step {} of {latest}   loss {}",
+                "step {} of {latest}    loss {}",
                 self.shown,
                 snap.map_or_else(String::new, |s| export::format_number(s.loss))
             );
             if let Some(g) = snap.and_then(|s| s.grad_norm) {
-                let _ = write!(status, "   ‖∇J‖ {}", export::format_number(g));
+                let _ = write!(status, "    gradient norm {}", export::format_number(g));
             }
-            if let Some(stop) = session.stop() {
-                let _ = write!(status, "   stopped: {}", stop.message);
+            if let Some(stop) = session
+                .stop()
+                .filter(|s| s.kind != crate::session::StopKind::MaxSteps)
+            {
+                let _ = write!(status, "    stopped: {}", stop.message);
             }
             ui.label(status);
         }
         if let Some(e) = &self.error {
-            ui.colored_label(egui::Color32::from_rgb(0xd0, 0x30, 0x30), e);
+            ui.colored_label(super::theme::ERROR, e);
+        } else if let Some(n) = &self.notice {
+            ui.label(egui::RichText::new(n).weak());
         }
     }
 
-    fn derivation_ui(&self, ui: &mut egui::Ui) {
+    fn derivation_ui(&mut self, ui: &mut egui::Ui) {
         let Some(session) = &self.session else {
             ui.label("Load data that fits the algorithm to see its derivation.");
             return;
         };
-        ui.heading(format!("Derivation: {}", self.algorithm));
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            for (i, step) in session.algorithm().derivation().iter().enumerate() {
-                egui::CollapsingHeader::new(format!("{}. {}", i + 1, step.title))
-                    .default_open(true)
-                    .show(ui, |ui| {
-                        ui.label(step.sentence);
-                        ui.label(egui::RichText::new(step.latex).monospace().small());
-                        if let Some(record) = &self.shown_record {
-                            for symbol in step.shows {
-                                if let Some(value) = record.get(*symbol) {
-                                    ui.label(format!(
-                                        "{} = {}",
-                                        symbol.id,
-                                        export::format_value(value)
-                                    ))
-                                    .on_hover_text(format!(
-                                        "{}: {:?}",
-                                        symbol.meaning,
-                                        value.as_slice()
-                                    ));
+        ui.heading(format!("Derivation: {}", self.settings.algorithm));
+        ui.label(egui::RichText::new(format!("numbers of step {}", self.shown)).weak());
+        let card = self.step_size_card();
+        let mut chosen_rate = None;
+        egui::ScrollArea::vertical()
+            .id_salt("derivation-scroll")
+            .show(ui, |ui| {
+                for (i, step) in session.algorithm().derivation().iter().enumerate() {
+                    egui::CollapsingHeader::new(format!("{}. {}", i + 1, step.title))
+                        .default_open(true)
+                        .show(ui, |ui| {
+                            ui.label(step.sentence);
+                            super::formula_ui(ui, step.latex);
+                            if let Some(record) = &self.shown_record {
+                                for symbol in step.shows {
+                                    if let Some(value) = record.get(*symbol) {
+                                        ui.label(format!(
+                                            "{} = {}",
+                                            symbol.id,
+                                            export::format_value(value)
+                                        ))
+                                        .on_hover_text(
+                                            format!(
+                                                "{}\n{}",
+                                                symbol.meaning,
+                                                export::format_list(value.as_slice(), 64)
+                                            ),
+                                        );
+                                    }
                                 }
                             }
-                        }
-                    });
-            }
+                        });
+                }
+                if let Some(card) = &card {
+                    ui.separator();
+                    chosen_rate = super::step_size_card_ui(ui, card);
+                }
+            });
+        if let Some(lr) = chosen_rate {
+            self.commands.push(Command::SetLearningRate(lr));
+        }
+    }
+
+    fn step_size_card(&self) -> Option<algorithms::conditioning::StepSizeCard> {
+        let data = self.data.as_ref()?;
+        algorithms::conditioning::step_size_card(
+            &self.settings.algorithm,
+            data,
+            self.settings.hyper.l2.unwrap_or(0.0),
+        )
+    }
+
+    fn help_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.help;
+        egui::Window::new("Help").open(&mut open).show(ctx, |ui| {
+            ui.label("Space: run / pause");
+            ui.label("→: one step      ←: show the previous step");
+            ui.label("R: reset to step 0      Ctrl+O: open a CSV file");
+            ui.label("Drop a CSV file on the window to open it.");
+            ui.separator();
+            ui.label(
+                "The derivation panel shows the numbers of the step selected on the timeline.",
+            );
+            ui.label("Hover a value to see all of it.");
         });
+        self.help = open;
     }
 
     fn keyboard(&mut self, ctx: &egui::Context) {
+        // Keys go to the app only when no text field has focus.
+        if ctx.memory(|m| m.focused().is_some()) {
+            return;
+        }
         ctx.input(|i| {
             if i.key_pressed(egui::Key::Space) {
                 self.commands.push(Command::ToggleRun);
@@ -457,7 +852,7 @@ impl App {
             if i.key_pressed(egui::Key::ArrowLeft) {
                 self.commands.push(Command::StepBack);
             }
-            if i.key_pressed(egui::Key::R) {
+            if i.key_pressed(egui::Key::R) && !i.modifiers.command {
                 self.commands.push(Command::Reset);
             }
             for file in &i.raw.dropped_files {
@@ -465,31 +860,52 @@ impl App {
                     .push(Command::LoadFile(file.path().to_path_buf()));
             }
         });
+        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::O)) {
+            self.open_dialog();
+        }
     }
 
     /// Draws one frame and applies the commands it produced.
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         if !self.fonts_installed {
-            install_fonts(ui.ctx());
+            super::theme::install_fonts(ui.ctx());
             self.fonts_installed = true;
         }
+        self.poll_loading(false);
         self.keyboard(ui.ctx());
-        egui::Panel::top("controls").show(ui, |ui| self.controls_ui(ui));
+        egui::Panel::top("controls").show(ui, |ui| {
+            self.file_row_ui(ui);
+            self.run_controls_ui(ui);
+            self.status_ui(ui);
+        });
+        egui::Panel::left("data")
+            .default_size(330.0)
+            .show(ui, |ui| {
+                if let Some(table) = &self.table {
+                    data_panel::data_panel_ui(
+                        ui,
+                        table,
+                        &self.roles,
+                        &self.settings,
+                        self.data.as_ref(),
+                        &mut self.commands,
+                    );
+                }
+            });
         egui::Panel::right("derivation")
-            .default_size(480.0)
+            .default_size(460.0)
             .show(ui, |ui| self.derivation_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             if let (Some(session), Some(data)) = (&self.session, &self.data) {
-                super::plots::plots_ui(
-                    ui,
-                    data,
-                    session,
-                    self.shown_record.as_ref(),
-                    self.shown,
-                    &mut self.x_feature,
-                );
+                self.view
+                    .ui(ui, data, session, self.shown_record.as_ref(), self.shown);
             }
         });
+        self.help_ui(ui.ctx());
+        if self.loading.is_some() {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(50));
+        }
         for command in std::mem::take(&mut self.commands) {
             self.apply(command);
         }
@@ -500,41 +916,21 @@ impl App {
         if !self.running {
             return;
         }
-        self.run_credit = (self.run_credit + dt * self.steps_per_second).min(self.steps_per_second);
-        let n = self.run_credit.floor();
-        if n >= 1.0 {
-            self.run_credit -= n;
-            let budget = std::time::Instant::now();
-            let mut done = 0;
-            while f64::from(done) < n && budget.elapsed().as_secs_f64() < 0.008 {
-                self.apply(Command::Step(1));
-                done += 1;
-                if !self.running {
-                    break;
-                }
-            }
+        let rate = self.settings.steps_per_second;
+        self.run_credit = (self.run_credit + dt * rate).min(rate.max(1.0));
+        let budget = std::time::Instant::now();
+        while self.run_credit >= 1.0 && self.running && budget.elapsed().as_secs_f64() < 0.008 {
+            self.run_credit -= 1.0;
+            self.step(1);
         }
     }
 }
 
-/// Adds DejaVu Sans after egui's fonts, for the math the sentences use
-/// (subscripts, ‖, ∇, Σ) that the default fonts lack.
-fn install_fonts(ctx: &egui::Context) {
-    let mut fonts = egui::FontDefinitions::default();
-    fonts.font_data.insert(
-        "dejavu".into(),
-        std::sync::Arc::new(egui::FontData::from_static(include_bytes!(
-            "../../assets/fonts/DejaVuSans.ttf"
-        ))),
-    );
-    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
-        fonts
-            .families
-            .entry(family)
-            .or_default()
-            .push("dejavu".into());
-    }
-    ctx.set_fonts(fonts);
+fn save_dialog(name: &str, kind: &str, ext: &str) -> Option<PathBuf> {
+    rfd::FileDialog::new()
+        .set_file_name(name)
+        .add_filter(kind, &[ext])
+        .save_file()
 }
 
 impl eframe::App for App {
@@ -548,5 +944,9 @@ impl eframe::App for App {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

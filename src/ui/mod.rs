@@ -1,13 +1,18 @@
 //! The desktop workbench (eframe + egui + egui_plot). Only this module draws.
 
 mod app;
+mod data_panel;
 mod plots;
+mod theme;
 
-pub use app::{App, Command, EXAMPLES, Example};
+pub use app::{App, Command, EXAMPLES, Example, Role, Settings};
 
+use crate::algorithms::conditioning::StepSizeCard;
+use crate::export::format_number;
 use std::path::PathBuf;
 
-/// Opens the window on `data` (or the bundled example) with `algorithm` selected.
+/// Opens the window on `data` (or the last file, or the bundled example)
+/// with `algorithm` selected; settings persist across restarts.
 ///
 /// # Errors
 /// The window could not be created.
@@ -19,13 +24,84 @@ pub fn run_app(data: Option<PathBuf>, algorithm: Option<String>) -> anyhow::Resu
             .with_drag_and_drop(true),
         ..eframe::NativeOptions::default()
     };
-    let mut app = App::new();
-    if let Some(id) = algorithm {
-        app.apply(Command::SelectAlgorithm(id));
+    eframe::run_native(
+        "Steplab",
+        options,
+        Box::new(move |cc| {
+            // A corrupt or old settings file falls back to the defaults.
+            let settings: Settings = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default();
+            let last = settings.last_file.clone();
+            let mut app = App::new(settings);
+            if let Some(id) = algorithm {
+                app.apply(Command::SelectAlgorithm(id));
+            }
+            if let Some(path) = data.or(last) {
+                app.apply(Command::LoadFile(path));
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// Shows a formula. The single place where typeset math plugs in; for now
+/// the LaTeX source in a monospace font.
+pub fn formula_ui(ui: &mut egui::Ui, latex: &str) -> egui::Response {
+    ui.add(egui::Label::new(egui::RichText::new(latex).monospace().size(12.0)).wrap())
+}
+
+/// The step-size card; returns a learning rate when the user clicks one.
+pub fn step_size_card_ui(ui: &mut egui::Ui, card: &StepSizeCard) -> Option<f64> {
+    let mut chosen = None;
+    ui.heading("Why the step size matters");
+    ui.label(if card.exact {
+        "For this quadratic loss the Hessian is constant; its eigenvalues decide everything."
+    } else {
+        "For the logistic loss only a bound on the curvature is known: L ≤ λmax(AᵀA)/(4n) + λ."
+    });
+    ui.label(format!("L (largest curvature) = {}", format_number(card.l)));
+    if let Some(mu) = card.mu {
+        ui.label(format!("μ (smallest curvature) = {}", format_number(mu)));
     }
-    if let Some(path) = data {
-        app.apply(Command::LoadFile(path));
+    if let Some(k) = card.kappa {
+        ui.label(format!("condition number κ = L/μ = {}", format_number(k)));
     }
-    eframe::run_native("Steplab", options, Box::new(|_cc| Ok(Box::new(app))))
-        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    if let (Some(raw), Some(std)) = (card.kappa_raw, card.kappa_standardized) {
+        ui.label(format!(
+            "κ on raw features {} → standardized {}",
+            format_number(raw),
+            format_number(std)
+        ));
+    }
+    if ui
+        .link(format!(
+            "stable for η < 2/L = {}",
+            format_number(card.stable_below)
+        ))
+        .on_hover_text("Click to set η just below the bound")
+        .clicked()
+    {
+        chosen = Some(card.stable_below * 0.99);
+    }
+    if let Some(best) = card.best_rate
+        && ui
+            .link(format!(
+                "best fixed step 2/(μ + L) = {}",
+                format_number(best)
+            ))
+            .on_hover_text("Click to use it")
+            .clicked()
+    {
+        chosen = Some(best);
+    }
+    if let Some(rate) = card.contraction {
+        ui.label(format!(
+            "error shrinks at least ×{} per step at that rate",
+            format_number(rate)
+        ));
+    }
+    chosen
 }

@@ -1,24 +1,42 @@
-//! Plots drawn from the step record: the data with the model on it, and the loss per step.
+//! Plots drawn from the step record: the data with the model on it, the loss
+//! per step, and the loss surface over two parameters with the trajectory.
+//! What is drawn is decimated; what the algorithm computes never is.
 
+use super::theme;
 use crate::algorithms::{StepRecord, Value};
 use crate::data::Dataset;
 use crate::session::Session;
-use egui::Color32;
-use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, Points, VLine};
+use egui_plot::{
+    Arrows, HLine, Heatmap, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints,
+    Points, VLine,
+};
+use nalgebra::DMatrix;
 
-/// At most this many points are drawn; the algorithm always uses all rows.
+/// At most this many points are drawn.
 const MAX_DRAWN: usize = 20_000;
+/// The loss surface is computed only when rows × grid cells stay below this.
+const SURFACE_BUDGET: usize = 40_000_000;
 
-const CLASS_COLOURS: [Color32; 6] = [
-    Color32::from_rgb(0x1f, 0x77, 0xb4),
-    Color32::from_rgb(0xff, 0x7f, 0x0e),
-    Color32::from_rgb(0x2c, 0xa0, 0x2c),
-    Color32::from_rgb(0xd6, 0x27, 0x28),
-    Color32::from_rgb(0x94, 0x67, 0xbd),
-    Color32::from_rgb(0x8c, 0x56, 0x4b),
-];
-const MODEL: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
-const REFERENCE: Color32 = Color32::from_rgb(0x80, 0x80, 0x80);
+/// The plots' own state: chosen axes, scales and the cached loss surface.
+#[derive(Default)]
+pub struct PlotView {
+    x_feature: usize,
+    y_feature: Option<usize>,
+    log_loss: bool,
+    surface_params: Option<(usize, usize)>,
+    surface: Option<Surface>,
+}
+
+/// A cached grid of the loss over two parameters.
+struct Surface {
+    key: (usize, usize, usize, String),
+    values: Vec<f64>,
+    cols: usize,
+    origin: [f64; 2],
+    tile: [f64; 2],
+    min: f64,
+    max: f64,
+}
 
 fn stride(n: usize) -> usize {
     n.div_ceil(MAX_DRAWN).max(1)
@@ -32,33 +50,235 @@ fn scalar(record: Option<&StepRecord>, id: &str) -> Option<f64> {
     record.and_then(|r| r.get_id(id)).and_then(Value::as_scalar)
 }
 
-/// The data plot and the loss plot, side by side.
-pub fn plots_ui(
-    ui: &mut egui::Ui,
-    data: &Dataset,
-    session: &Session,
-    record: Option<&StepRecord>,
-    shown: usize,
-    x_feature: &mut usize,
-) {
-    let names = data.feature_names();
-    ui.horizontal(|ui| {
-        egui::ComboBox::from_label("x axis")
-            .selected_text(names.get(*x_feature).map_or("", String::as_str))
-            .show_ui(ui, |ui| {
-                for (j, n) in names.iter().enumerate() {
-                    ui.selectable_value(x_feature, j, n);
+fn matrix<'a>(record: Option<&'a StepRecord>, id: &str) -> Option<&'a DMatrix<f64>> {
+    match record.and_then(|r| r.get_id(id)) {
+        Some(Value::Matrix(m)) => Some(m),
+        _ => None,
+    }
+}
+
+impl PlotView {
+    /// The axis pickers, the data plot, the loss plot and the loss surface.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        data: &Dataset,
+        session: &Session,
+        record: Option<&StepRecord>,
+        shown: usize,
+    ) {
+        let names = data.feature_names();
+        let d = names.len();
+        self.x_feature = self.x_feature.min(d.saturating_sub(1));
+        let mut y_feature = self
+            .y_feature
+            .unwrap_or(usize::from(d > 1))
+            .min(d.saturating_sub(1));
+        let regression = session.algorithm().id() == "linear-regression"
+            || data.target().is_some_and(|t| t.classes.is_empty());
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_label("x axis")
+                .selected_text(names.get(self.x_feature).map_or("", String::as_str))
+                .show_ui(ui, |ui| {
+                    for (j, n) in names.iter().enumerate() {
+                        ui.selectable_value(&mut self.x_feature, j, n);
+                    }
+                });
+            if !regression && d > 1 {
+                egui::ComboBox::from_label("y axis")
+                    .selected_text(names.get(y_feature).map_or("", String::as_str))
+                    .show_ui(ui, |ui| {
+                        for (j, n) in names.iter().enumerate() {
+                            ui.selectable_value(&mut y_feature, j, n);
+                        }
+                    });
+            }
+            ui.checkbox(&mut self.log_loss, "log loss axis");
+        });
+        self.y_feature = Some(y_feature);
+        let height = (ui.available_height() * 0.55).max(220.0);
+        if regression {
+            regression_plot(ui, data, record, self.x_feature, height);
+        } else {
+            feature_plot(ui, data, record, self.x_feature, y_feature, height);
+        }
+        ui.columns(2, |cols| {
+            loss_plot(&mut cols[0], data, session, shown, self.log_loss);
+            self.surface_ui(&mut cols[1], data, session, record, shown);
+        });
+    }
+
+    fn surface_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        data: &Dataset,
+        session: &Session,
+        record: Option<&StepRecord>,
+        shown: usize,
+    ) {
+        let alg = session.algorithm();
+        let names = alg.param_names();
+        let history = session.history();
+        let Some(current) = history.get(shown) else {
+            return;
+        };
+        if names.len() < 2 || alg.loss_at(data, &current.params).is_none() {
+            ui.label("No loss surface for this algorithm.");
+            return;
+        }
+        let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
+        ui.horizontal(|ui| {
+            let over = ui.label("surface over");
+            egui::ComboBox::from_id_salt("surface-p")
+                .selected_text(names.get(p).map_or("", String::as_str))
+                .show_ui(ui, |ui| {
+                    for (i, n) in names.iter().enumerate() {
+                        ui.selectable_value(&mut p, i, n);
+                    }
+                })
+                .response
+                .labelled_by(over.id);
+            let and = ui.label("and");
+            egui::ComboBox::from_id_salt("surface-q")
+                .selected_text(names.get(q).map_or("", String::as_str))
+                .show_ui(ui, |ui| {
+                    for (i, n) in names.iter().enumerate() {
+                        ui.selectable_value(&mut q, i, n);
+                    }
+                })
+                .response
+                .labelled_by(and.id);
+        });
+        p = p.min(names.len() - 1);
+        q = q.min(names.len() - 1);
+        self.surface_params = Some((p, q));
+        let grid = 32usize;
+        if data.n_rows() * grid * grid > SURFACE_BUDGET {
+            ui.label("The data is too large to draw the loss surface interactively.");
+            return;
+        }
+        let key = (shown, p, q, alg.id().to_string());
+        if self.surface.as_ref().is_none_or(|s| s.key != key) {
+            self.surface = compute_surface(data, session, &current.params, p, q, grid, key);
+        }
+        let Some(surface) = &self.surface else {
+            return;
+        };
+        let trajectory: Vec<[f64; 2]> = history[..=shown]
+            .iter()
+            .step_by(stride(shown + 1))
+            .map(|h| [h.params[p], h.params[q]])
+            .collect();
+        let theta_prev = vector(record, "theta_prev");
+        let grad_prev = vector(record, "grad_prev");
+        let eta = scalar(record, "eta");
+        Plot::new("surface")
+            .legend(Legend::default())
+            .x_axis_label(names[p].clone())
+            .y_axis_label(names[q].clone())
+            .show(ui, |plot_ui| {
+                #[allow(clippy::cast_possible_truncation)]
+                let heat = Heatmap::new(surface.values.clone(), surface.cols)
+                    .at(PlotPoint::new(surface.origin[0], surface.origin[1]))
+                    .tile_size(surface.tile[0] as f32, surface.tile[1] as f32)
+                    .range(surface.min, surface.max)
+                    .show_labels(false)
+                    .name("loss J (slice through the shown step)");
+                plot_ui.heatmap(heat);
+                plot_ui.line(
+                    Line::new("iterates", PlotPoints::from(trajectory))
+                        .color(theme::TRAJECTORY)
+                        .width(1.5),
+                );
+                plot_ui.points(
+                    Points::new(
+                        "shown step",
+                        PlotPoints::from(vec![[current.params[p], current.params[q]]]),
+                    )
+                    .radius(4.0)
+                    .color(theme::MODEL),
+                );
+                if let (Some(t), Some(g), Some(eta)) = (theta_prev, grad_prev, eta)
+                    && t.len() > p.max(q)
+                    && g.len() > p.max(q)
+                {
+                    let origin = [t[p], t[q]];
+                    let tip = [t[p] - eta * g[p], t[q] - eta * g[q]];
+                    plot_ui.arrows(
+                        Arrows::new(
+                            "−η∇J (the update's gradient)",
+                            PlotPoints::from(vec![origin]),
+                            PlotPoints::from(vec![tip]),
+                        )
+                        .color(theme::WARNING),
+                    );
                 }
             });
-    });
-    let height = (ui.available_height() * 0.6).max(200.0);
-    let id = session.algorithm().id();
-    if id == "linear-regression" {
-        regression_plot(ui, data, record, *x_feature, height);
-    } else {
-        feature_plot(ui, data, record, *x_feature, height);
     }
-    loss_plot(ui, data, session, shown);
+}
+
+/// The loss on a grid around `params` over parameters `p` and `q`, covering the trajectory.
+fn compute_surface(
+    data: &Dataset,
+    session: &Session,
+    params: &[f64],
+    p: usize,
+    q: usize,
+    grid: usize,
+    key: (usize, usize, usize, String),
+) -> Option<Surface> {
+    let history = session.history();
+    let span = |k: usize| {
+        let (lo, hi) = history.iter().fold((params[k], params[k]), |(lo, hi), h| {
+            (lo.min(h.params[k]), hi.max(h.params[k]))
+        });
+        let pad = ((hi - lo) * 0.25).max(0.5 * params[k].abs()).max(1.0);
+        (lo - pad, hi + pad)
+    };
+    let (x0, x1) = span(p);
+    let (y0, y1) = span(q);
+    let tile = [(x1 - x0) / grid as f64, (y1 - y0) / grid as f64];
+    let alg = session.algorithm();
+    let mut theta = params.to_vec();
+    let mut values = Vec::with_capacity(grid * grid);
+    for r in 0..grid {
+        for c in 0..grid {
+            theta[p] = x0 + (c as f64 + 0.5) * tile[0];
+            theta[q] = y0 + (r as f64 + 0.5) * tile[1];
+            values.push(alg.loss_at(data, &theta).unwrap_or(f64::NAN));
+        }
+    }
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        return None;
+    }
+    // Colour by rank-like scale: log of the excess over the minimum keeps the valley visible.
+    let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let values: Vec<f64> = values
+        .iter()
+        .map(|v| {
+            if v.is_finite() {
+                (v - min + 1e-12).ln()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let (lo, hi) = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    Some(Surface {
+        key,
+        values,
+        cols: grid,
+        origin: [x0, y0],
+        tile,
+        min: lo,
+        max: hi,
+    })
 }
 
 fn regression_plot(
@@ -72,10 +292,10 @@ fn regression_plot(
         return;
     };
     let x = data.x();
-    let j = j.min(x.ncols().saturating_sub(1));
+    let n = x.nrows();
     let col = x.column(j);
-    let s = stride(x.nrows());
-    let points: Vec<[f64; 2]> = (0..x.nrows()).step_by(s).map(|i| [col[i], y[i]]).collect();
+    let s = stride(n);
+    let points: Vec<[f64; 2]> = (0..n).step_by(s).map(|i| [col[i], y[i]]).collect();
     let means: Vec<f64> = x.column_iter().map(|c| c.mean()).collect();
     let (lo, hi) = col
         .iter()
@@ -98,61 +318,88 @@ fn regression_plot(
         .height(height)
         .legend(Legend::default())
         .show(ui, |plot_ui| {
-            if let Some(yhat) = vector(record, "y_hat") {
-                for i in (0..x.nrows()).step_by(s.max(x.nrows() / 400).max(1)) {
-                    if let Some(&p) = yhat.get(i) {
-                        plot_ui.line(
-                            Line::new(
-                                "residuals",
-                                PlotPoints::from(vec![[col[i], y[i]], [col[i], p]]),
-                            )
-                            .color(Color32::from_rgba_unmultiplied(0xe0, 0x40, 0x40, 90)),
-                        );
-                    }
+            if let Some(yhat) = vector(record, "y_hat").filter(|v| v.len() == n) {
+                // Residuals ŷᵢ − yᵢ as segments (a few hundred at most).
+                for i in (0..n).step_by((n / 300).max(1)) {
+                    plot_ui.line(
+                        Line::new(
+                            "residuals ŷ − y",
+                            PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat[i]]]),
+                        )
+                        .color(theme::RESIDUAL),
+                    );
                 }
             }
             plot_ui.points(
                 Points::new("data", PlotPoints::from(points))
                     .radius(2.5)
-                    .color(CLASS_COLOURS[0]),
+                    .color(theme::class(0)),
             );
             if let (Some(w), Some(b)) = (vector(record, "w_star"), scalar(record, "b_star")) {
                 plot_ui.line(
                     Line::new("closed form", PlotPoints::from(line_of(w, b)))
-                        .color(REFERENCE)
-                        .style(egui_plot::LineStyle::dashed_loose()),
+                        .color(theme::REFERENCE)
+                        .style(LineStyle::dashed_loose()),
                 );
             }
             if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b")) {
                 plot_ui.line(
                     Line::new("model ŷ = w·x + b", PlotPoints::from(line_of(w, b)))
-                        .color(MODEL)
+                        .color(theme::MODEL)
                         .width(2.5),
                 );
             }
         });
 }
 
+/// Rows coloured by class (or by cluster for the clustering algorithms).
+fn colours(data: &Dataset, record: Option<&StepRecord>) -> (Vec<usize>, Vec<String>) {
+    let n = data.n_rows();
+    if let Some(a) = vector(record, "assignment").filter(|a| a.len() == n) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ids = a.iter().map(|&c| c.max(0.0) as usize).collect();
+        return (ids, Vec::new());
+    }
+    if let Some(r) = matrix(record, "responsibilities").filter(|r| r.nrows() == n) {
+        let ids = r
+            .row_iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .fold((0, f64::NEG_INFINITY), |best, (c, &v)| {
+                        if v > best.1 { (c, v) } else { best }
+                    })
+                    .0
+            })
+            .collect();
+        return (ids, Vec::new());
+    }
+    match data.target() {
+        Some(t) if !t.classes.is_empty() => (
+            t.class_ids.clone(),
+            t.classes.iter().map(ToString::to_string).collect(),
+        ),
+        _ => (vec![0; n], Vec::new()),
+    }
+}
+
+#[allow(clippy::too_many_lines)] // One block per kind of plot item.
 fn feature_plot(
     ui: &mut egui::Ui,
     data: &Dataset,
     record: Option<&StepRecord>,
     j: usize,
+    k: usize,
     height: f32,
 ) {
     let x = data.x();
     let (n, d) = x.shape();
-    let j = j.min(d.saturating_sub(1));
-    let k = if d > 1 { (j + 1) % d } else { j };
     let s = stride(n);
-    let classes = data
-        .target()
-        .map(|t| t.class_ids.as_slice())
-        .filter(|c| c.len() == n);
-    let mut groups: Vec<Vec<[f64; 2]>> = vec![Vec::new(); CLASS_COLOURS.len()];
+    let (ids, labels) = colours(data, record);
+    let groups = ids.iter().copied().max().map_or(1, |m| m + 1);
+    let mut points: Vec<Vec<[f64; 2]>> = vec![Vec::new(); groups];
     for i in (0..n).step_by(s) {
-        let c = classes.and_then(|c| c.get(i)).copied().unwrap_or(0) % CLASS_COLOURS.len();
-        groups[c].push([x[(i, j)], if d > 1 { x[(i, k)] } else { 0.0 }]);
+        points[ids[i]].push([x[(i, j)], x[(i, k)]]);
     }
     let means: Vec<f64> = x.column_iter().map(|c| c.mean()).collect();
     let (lo, hi) = x
@@ -161,70 +408,166 @@ fn feature_plot(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
             (a.min(v), b.max(v))
         });
-    let labels: Vec<String> = data
-        .target()
-        .map(|t| t.classes.iter().map(ToString::to_string).collect())
-        .unwrap_or_default();
+    // The line w_j x + w_k y + c = level in the plane of features j and k.
+    let line = |w: &[f64], b: f64, level: f64| -> Option<Vec<[f64; 2]>> {
+        if w.len() != d || j == k || w[k].abs() < 1e-12 {
+            return None;
+        }
+        let c = b + w
+            .iter()
+            .zip(&means)
+            .enumerate()
+            .filter(|(m, _)| *m != j && *m != k)
+            .map(|(_, (w, m))| w * m)
+            .sum::<f64>();
+        let at = |v: f64| (level - c - w[j] * v) / w[k];
+        Some(vec![[lo, at(lo)], [hi, at(hi)]])
+    };
     Plot::new("data")
         .height(height)
         .legend(Legend::default())
         .data_aspect(1.0)
         .show(ui, |plot_ui| {
-            for (c, pts) in groups.into_iter().enumerate() {
+            for (c, pts) in points.into_iter().enumerate() {
                 if !pts.is_empty() {
-                    let name = labels.get(c).cloned().unwrap_or_else(|| "data".into());
+                    let name = labels
+                        .get(c)
+                        .cloned()
+                        .unwrap_or_else(|| format!("group {c}"));
                     plot_ui.points(
                         Points::new(name, PlotPoints::from(pts))
                             .radius(2.5)
-                            .color(CLASS_COLOURS[c]),
+                            .color(theme::class(c)),
                     );
                 }
             }
-            // A linear decision boundary w·x + b = 0 in the plane of features j, k.
-            if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b"))
-                && d > 1
-                && w.len() == d
-                && w[k].abs() > 1e-12
-            {
-                let offset: f64 = b + w
-                    .iter()
-                    .zip(&means)
-                    .enumerate()
-                    .filter(|(m, _)| *m != j && *m != k)
-                    .map(|(_, (w, m))| w * m)
-                    .sum::<f64>();
-                let at = |x: f64| -(offset + w[j] * x) / w[k];
-                plot_ui.line(
-                    Line::new(
-                        "boundary w·x + b = 0",
-                        PlotPoints::from(vec![[lo, at(lo)], [hi, at(hi)]]),
-                    )
-                    .color(MODEL)
-                    .width(2.5),
-                );
+            if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b")) {
+                if let Some(l) = line(w, b, 0.0) {
+                    plot_ui.line(
+                        Line::new("boundary w·x + b = 0", PlotPoints::from(l))
+                            .color(theme::MODEL)
+                            .width(2.5),
+                    );
+                }
+                if record.and_then(|r| r.get_id("margins")).is_some() {
+                    for level in [-1.0, 1.0] {
+                        if let Some(l) = line(w, b, level) {
+                            plot_ui.line(
+                                Line::new("margins w·x + b = ±1", PlotPoints::from(l))
+                                    .color(theme::MODEL)
+                                    .style(LineStyle::dashed_loose()),
+                            );
+                        }
+                    }
+                    if let Some(v) = vector(record, "violators").filter(|v| v.len() == n) {
+                        let pts: Vec<[f64; 2]> = (0..n)
+                            .step_by(s)
+                            .filter(|&i| v[i] > 0.5)
+                            .map(|i| [x[(i, j)], x[(i, k)]])
+                            .collect();
+                        plot_ui.points(
+                            Points::new("margin violators", PlotPoints::from(pts))
+                                .radius(5.0)
+                                .filled(false)
+                                .color(theme::WARNING),
+                        );
+                    }
+                }
             }
-            if let Some(Value::Matrix(c)) = record.and_then(|r| r.get_id("centroids")) {
-                let pts: Vec<[f64; 2]> = (0..c.nrows())
-                    .map(|r| [c[(r, j)], if d > 1 { c[(r, k)] } else { 0.0 }])
-                    .collect();
-                plot_ui.points(
-                    Points::new("centroids", PlotPoints::from(pts))
-                        .radius(7.0)
-                        .shape(egui_plot::MarkerShape::Diamond)
-                        .color(MODEL),
-                );
+            if let (Some(w), Some(b)) = (matrix(record, "W"), vector(record, "b_vec")) {
+                // Softmax: the boundary between each pair of classes.
+                for a in 0..w.nrows() {
+                    for c in a + 1..w.nrows() {
+                        let diff: Vec<f64> = (0..d).map(|m| w[(a, m)] - w[(c, m)]).collect();
+                        if let Some(l) = line(&diff, b[a] - b[c], 0.0) {
+                            plot_ui.line(
+                                Line::new("class boundaries", PlotPoints::from(l))
+                                    .color(theme::MODEL),
+                            );
+                        }
+                    }
+                }
+            }
+            for id in ["centroids", "means"] {
+                if let Some(c) = matrix(record, id).filter(|c| c.ncols() == d) {
+                    let pts: Vec<[f64; 2]> =
+                        (0..c.nrows()).map(|r| [c[(r, j)], c[(r, k)]]).collect();
+                    plot_ui.points(
+                        Points::new(id, PlotPoints::from(pts))
+                            .radius(8.0)
+                            .shape(MarkerShape::Diamond)
+                            .color(theme::MODEL),
+                    );
+                }
+            }
+            if let (Some(means), Some(cov)) =
+                (matrix(record, "means"), vector(record, "covariances"))
+            {
+                for c in 0..means.nrows() {
+                    let block = &cov[c * d * d..(c + 1) * d * d];
+                    let s = [
+                        [block[j * d + j], block[j * d + k]],
+                        [block[k * d + j], block[k * d + k]],
+                    ];
+                    plot_ui.line(
+                        Line::new(
+                            "2σ ellipses",
+                            PlotPoints::from(ellipse([means[(c, j)], means[(c, k)]], s)),
+                        )
+                        .color(theme::class(c)),
+                    );
+                }
+            }
+            if let (Some(comps), Some(mean)) =
+                (matrix(record, "components"), vector(record, "mean"))
+            {
+                let ratios = vector(record, "explained_variance_ratio").unwrap_or(&[]);
+                let scale = (hi - lo).max(1e-9) * 0.5;
+                for r in 0..comps.nrows() {
+                    let len = scale * ratios.get(r).copied().unwrap_or(1.0).sqrt();
+                    let (u, v) = (comps[(r, j)], comps[(r, k)]);
+                    let pts = vec![
+                        [mean[j] - u * len, mean[k] - v * len],
+                        [mean[j] + u * len, mean[k] + v * len],
+                    ];
+                    plot_ui.line(
+                        Line::new(format!("component {r}"), PlotPoints::from(pts))
+                            .color(theme::MODEL)
+                            .width(3.0 - r as f32 * 0.8),
+                    );
+                }
             }
         });
 }
 
-fn loss_plot(ui: &mut egui::Ui, data: &Dataset, session: &Session, shown: usize) {
+/// Points of the 2σ ellipse of a 2 × 2 covariance around `centre`.
+fn ellipse(centre: [f64; 2], s: [[f64; 2]; 2]) -> Vec<[f64; 2]> {
+    let (a, b, c) = (s[0][0], s[0][1], s[1][1]);
+    let mid = 0.5 * (a + c);
+    let rad = (0.25 * (a - c) * (a - c) + b * b).sqrt();
+    let (l1, l2) = ((mid + rad).max(0.0), (mid - rad).max(0.0));
+    let angle = 0.5 * (2.0 * b).atan2(a - c);
+    (0..=64)
+        .map(|i| {
+            let t = f64::from(i) / 64.0 * std::f64::consts::TAU;
+            let (x, y) = (2.0 * l1.sqrt() * t.cos(), 2.0 * l2.sqrt() * t.sin());
+            [
+                centre[0] + x * angle.cos() - y * angle.sin(),
+                centre[1] + x * angle.sin() + y * angle.cos(),
+            ]
+        })
+        .collect()
+}
+
+fn loss_plot(ui: &mut egui::Ui, data: &Dataset, session: &Session, shown: usize, log: bool) {
     let history = session.history();
     let s = stride(history.len());
+    let value = |v: f64| if log { v.max(1e-300).log10() } else { v };
     let points: Vec<[f64; 2]> = history
         .iter()
         .step_by(s)
         .filter(|h| h.loss.is_finite())
-        .map(|h| [h.step as f64, h.loss])
+        .map(|h| [h.step as f64, value(h.loss)])
         .collect();
     let reference = session
         .algorithm()
@@ -233,11 +576,14 @@ fn loss_plot(ui: &mut egui::Ui, data: &Dataset, session: &Session, shown: usize)
         .map(|r| r.loss);
     Plot::new("loss")
         .legend(Legend::default())
+        .x_axis_label("step")
+        .y_axis_label(if log { "log10 loss" } else { "loss" })
         .show(ui, |plot_ui| {
-            plot_ui.line(Line::new("loss J per step", PlotPoints::from(points)).color(MODEL));
+            plot_ui.line(Line::new("loss J", PlotPoints::from(points)).color(theme::MODEL));
             if let Some(r) = reference {
-                plot_ui.hline(HLine::new("optimum (closed form)", r).color(REFERENCE));
+                plot_ui
+                    .hline(HLine::new("optimum (closed form)", value(r)).color(theme::REFERENCE));
             }
-            plot_ui.vline(VLine::new("shown step", shown as f64).color(REFERENCE));
+            plot_ui.vline(VLine::new("shown step", shown as f64).color(theme::REFERENCE));
         });
 }

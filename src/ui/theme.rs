@@ -1,0 +1,51 @@
+//! Colours and fonts: the only place the app's look is decided.
+
+use egui::Color32;
+
+/// The model drawn on the data (line, boundary, centroids).
+pub const MODEL: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
+/// References: closed forms, optima, the shown step.
+pub const REFERENCE: Color32 = Color32::from_rgb(0x88, 0x88, 0x88);
+/// Residual segments.
+pub const RESIDUAL: Color32 = Color32::from_rgba_premultiplied(0x90, 0x28, 0x28, 0x70);
+/// The trajectory on the loss surface.
+pub const TRAJECTORY: Color32 = Color32::from_rgb(0xff, 0xff, 0xff);
+/// Warnings such as the stability bound.
+pub const WARNING: Color32 = Color32::from_rgb(0xe0, 0x90, 0x10);
+/// Errors.
+pub const ERROR: Color32 = Color32::from_rgb(0xd0, 0x30, 0x30);
+/// One colour per class or cluster.
+pub const CLASSES: [Color32; 6] = [
+    Color32::from_rgb(0x1f, 0x77, 0xb4),
+    Color32::from_rgb(0xff, 0x7f, 0x0e),
+    Color32::from_rgb(0x2c, 0xa0, 0x2c),
+    Color32::from_rgb(0x94, 0x67, 0xbd),
+    Color32::from_rgb(0x8c, 0x56, 0x4b),
+    Color32::from_rgb(0x17, 0xbe, 0xcf),
+];
+
+/// The colour of class or cluster `k`.
+#[must_use]
+pub fn class(k: usize) -> Color32 {
+    CLASSES[k % CLASSES.len()]
+}
+
+/// Adds DejaVu Sans after egui's fonts, for the math the sentences use
+/// (subscripts, ‖, ∇, Σ) that the default fonts lack.
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        "dejavu".into(),
+        std::sync::Arc::new(egui::FontData::from_static(include_bytes!(
+            "../../assets/fonts/DejaVuSans.ttf"
+        ))),
+    );
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        fonts
+            .families
+            .entry(family)
+            .or_default()
+            .push("dejavu".into());
+    }
+    ctx.set_fonts(fonts);
+}
