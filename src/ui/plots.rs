@@ -127,7 +127,7 @@ impl PlotView {
             return;
         }
         let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let over = ui.label("surface over");
             egui::ComboBox::from_id_salt("surface-p")
                 .selected_text(names.get(p).map_or("", String::as_str))
@@ -173,7 +173,6 @@ impl PlotView {
         let grad_prev = vector(record, "grad_prev");
         let eta = scalar(record, "eta");
         Plot::new("surface")
-            .legend(Legend::default())
             .x_axis_label(names[p].clone())
             .y_axis_label(names[q].clone())
             .show(ui, |plot_ui| {
@@ -183,7 +182,8 @@ impl PlotView {
                     .tile_size(surface.tile[0] as f32, surface.tile[1] as f32)
                     .range(surface.min, surface.max)
                     .show_labels(false)
-                    .name("loss J (slice through the shown step)");
+                    .palette(&theme::SURFACE)
+                    .name("loss J");
                 plot_ui.heatmap(heat);
                 plot_ui.line(
                     Line::new("iterates", PlotPoints::from(trajectory))

@@ -14,6 +14,14 @@ pub const TRAJECTORY: Color32 = Color32::from_rgb(0xff, 0xff, 0xff);
 pub const WARNING: Color32 = Color32::from_rgb(0xe0, 0x90, 0x10);
 /// Errors.
 pub const ERROR: Color32 = Color32::from_rgb(0xd0, 0x30, 0x30);
+/// The loss surface, from the valley (dark) to high loss (bright).
+pub const SURFACE: [Color32; 5] = [
+    Color32::from_rgb(0x0d, 0x08, 0x87),
+    Color32::from_rgb(0x6a, 0x00, 0xa8),
+    Color32::from_rgb(0xb1, 0x2a, 0x90),
+    Color32::from_rgb(0xe1, 0x64, 0x62),
+    Color32::from_rgb(0xfc, 0xce, 0x25),
+];
 /// One colour per class or cluster.
 pub const CLASSES: [Color32; 6] = [
     Color32::from_rgb(0x1f, 0x77, 0xb4),
