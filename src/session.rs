@@ -132,7 +132,8 @@ impl Session {
         match self.algorithm.step(data) {
             Ok(record) => {
                 self.push(&record, data);
-                self.latest = record;
+                let old = std::mem::replace(&mut self.latest, record);
+                self.algorithm.recycle(old);
                 if step.is_multiple_of(CHECKPOINT_EVERY) {
                     self.checkpoints.push(self.algorithm.boxed_clone());
                 }

@@ -4,6 +4,7 @@
 //! Also the pieces every linear model shares: the symbols w, b, J, the scores
 //! Xw + b, the gradient (1/n)Xᵀr and the JSON of weights and bias.
 
+use super::Spare;
 use super::pass::{self, PassSums, RowLoss};
 use super::{
     AlgoError, Algorithm, DerivationStep, Entry, Hyper, Reference, StepRecord, Symbol, Value,
@@ -148,6 +149,7 @@ pub struct LinearRegression {
     features: Vec<String>,
     grad: Vec<f64>,
     closed_form: Option<Reference>,
+    spare: Spare,
 }
 
 impl LinearRegression {
@@ -169,14 +171,15 @@ impl LinearRegression {
             features: Vec::new(),
             grad: Vec::new(),
             closed_form: None,
+            spare: Spare::default(),
         })
     }
 
     /// Evaluates model, residuals, loss and gradient at the current parameters.
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
         let n_rows = y.len();
-        let mut yhat = vec![0.0; n_rows];
-        let mut r = vec![0.0; n_rows];
+        let mut yhat = self.spare.take(n_rows);
+        let mut r = self.spare.take(n_rows);
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
@@ -297,6 +300,10 @@ impl Algorithm for LinearRegression {
 
     fn boxed_clone(&self) -> Box<dyn Algorithm> {
         Box::new(self.clone())
+    }
+
+    fn recycle(&mut self, old: StepRecord) {
+        self.spare.keep(old, &[YHAT, RESIDUAL]);
     }
 
     fn learning_rate(&self) -> Option<f64> {

@@ -3,7 +3,7 @@
 
 use super::linear::{self, B, GRAD_B, GRAD_W, J, LAMBDA, LAMBDA1, N, W};
 use super::pass::{self, RowLoss};
-use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol};
+use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol};
 use crate::data::Dataset;
 use crate::optim::{self, Batches, ETA, GRAD_PREV, Optimizer, OptimizerKind, THETA, THETA_PREV};
 use nalgebra::{DMatrix, DVector};
@@ -107,6 +107,7 @@ pub struct LogisticRegression {
     grad: Vec<f64>,
     /// The 0/1 labels, shared by checkpoints instead of copied.
     y: Arc<DVector<f64>>,
+    spare: Spare,
 }
 
 impl LogisticRegression {
@@ -140,6 +141,7 @@ impl LogisticRegression {
             features: Vec::new(),
             grad: Vec::new(),
             y: Arc::new(DVector::zeros(0)),
+            spare: Spare::default(),
         })
     }
 
@@ -150,8 +152,8 @@ impl LogisticRegression {
 
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
         let n_rows = y.len();
-        let mut z = vec![0.0; n_rows];
-        let mut err = vec![0.0; n_rows];
+        let mut z = self.spare.take(n_rows);
+        let mut err = self.spare.take(n_rows);
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
@@ -162,7 +164,10 @@ impl LogisticRegression {
             &mut err,
         );
         let n = n_rows as f64;
-        let p: Vec<f64> = err.iter().zip(y.iter()).map(|(e, y)| e + y).collect();
+        let mut p = self.spare.take(n_rows);
+        for ((p, e), y) in p.iter_mut().zip(&err).zip(y.iter()) {
+            *p = e + y;
+        }
         let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
         let (grad_w, grad_b) = linear::mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
         let mut rec = StepRecord::new(self.t, loss);
@@ -299,6 +304,10 @@ impl Algorithm for LogisticRegression {
 
     fn boxed_clone(&self) -> Box<dyn Algorithm> {
         Box::new(self.clone())
+    }
+
+    fn recycle(&mut self, old: StepRecord) {
+        self.spare.keep(old, &[Z, P, ERROR]);
     }
 
     fn learning_rate(&self) -> Option<f64> {

@@ -303,6 +303,10 @@ pub trait Algorithm: Send + std::fmt::Debug {
         None
     }
 
+    /// Takes back a record the session no longer needs, so its large per-row
+    /// buffers can be reused by the next step instead of allocated again.
+    fn recycle(&mut self, _old: StepRecord) {}
+
     /// The objective at arbitrary flat parameters (for the loss surface).
     fn loss_at(&self, _data: &Dataset, _flat: &[f64]) -> Option<f64> {
         None
@@ -359,6 +363,39 @@ pub fn shown_symbols(derivation: &[DerivationStep]) -> Vec<Symbol> {
         }
     }
     out
+}
+
+/// Per-row buffers handed back by [`Algorithm::recycle`]. Cloning gives an
+/// empty pool, so checkpoints never copy them.
+#[derive(Debug, Default)]
+pub struct Spare(Vec<Vec<f64>>);
+
+impl Clone for Spare {
+    fn clone(&self) -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl Spare {
+    /// Keeps the vectors of `symbols` from `old`.
+    pub fn keep(&mut self, mut old: StepRecord, symbols: &[Symbol]) {
+        for (s, v) in old.values.drain(..) {
+            if let Value::Vector(v) = v
+                && symbols.iter().any(|k| k.id == s.id)
+                && self.0.len() < symbols.len()
+            {
+                self.0.push(v);
+            }
+        }
+    }
+
+    /// A vector of length `n` (contents unspecified: callers overwrite it).
+    pub fn take(&mut self, n: usize) -> Vec<f64> {
+        match self.0.iter().position(|v| v.len() == n) {
+            Some(i) => self.0.swap_remove(i),
+            None => vec![0.0; n],
+        }
+    }
 }
 
 /// Row-major nested vectors of a matrix, for JSON.
