@@ -248,6 +248,32 @@ pub fn trajectory_csv(param_names: &[String], history: &[Snapshot]) -> String {
     out
 }
 
+/// Writes RGBA pixels (row-major, 4 bytes each) as a PNG file.
+///
+/// # Errors
+/// The file cannot be created, or the pixel count does not match the size.
+pub fn write_png(
+    path: &std::path::Path,
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+) -> Result<(), String> {
+    let expected = u64::from(width) * u64::from(height) * 4;
+    if rgba.len() as u64 != expected {
+        return Err(format!(
+            "{} bytes of pixels for a {width}×{height} image",
+            rgba.len()
+        ));
+    }
+    let file =
+        std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(rgba).map_err(|e| e.to_string())
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -269,6 +295,24 @@ mod tests {
             format_list(&[1.0, 2.0, 3.0, 4.0, 5.0], 2),
             "[1, 2, … (5 in all)]"
         );
+    }
+
+    #[test]
+    fn png_round_trips() {
+        let path = std::env::temp_dir().join(format!("steplab-png-{}.png", std::process::id()));
+        let pixels: Vec<u8> = (0..2 * 3 * 4)
+            .map(|i| u8::try_from(i * 10).unwrap())
+            .collect();
+        write_png(&path, 2, 3, &pixels).unwrap();
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (2, 3));
+        assert_eq!(&buf[..info.buffer_size()], &pixels[..]);
+        assert!(write_png(&path, 5, 5, &pixels).is_err());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -91,6 +91,8 @@ pub enum Command {
     ExportTrajectory(PathBuf),
     /// Write the derivation with the shown step's numbers.
     ExportDerivation(PathBuf, Format),
+    /// Save the plots as a PNG (a screenshot of the plot area).
+    ExportPlotPng(PathBuf),
     /// Show or hide the help window.
     ToggleHelp,
 }
@@ -155,6 +157,12 @@ pub struct App {
     help: bool,
     commands: Vec<Command>,
     fonts_installed: bool,
+    /// Where the next screenshot of the plots goes.
+    pending_png: Option<PathBuf>,
+    /// The plot area of the last frame, in points.
+    plot_rect: egui::Rect,
+    /// What the screenshot callback reports back (it runs on another thread).
+    png_result: Arc<std::sync::Mutex<Option<Result<String, String>>>>,
 }
 
 impl Default for App {
@@ -185,6 +193,9 @@ impl App {
             help: false,
             commands: Vec::new(),
             fonts_installed: false,
+            pending_png: None,
+            plot_rect: egui::Rect::NOTHING,
+            png_result: Arc::default(),
         };
         app.apply(Command::LoadExample(0));
         app
@@ -355,6 +366,7 @@ impl App {
                     self.write(&path, &text);
                 }
             }
+            Command::ExportPlotPng(path) => self.pending_png = Some(path),
             Command::ToggleHelp => self.help = !self.help,
         }
     }
@@ -578,6 +590,11 @@ impl App {
                 }
             });
             ui.menu_button("Export", |ui| {
+                if ui.button("Plots as PNG…").clicked()
+                    && let Some(p) = save_dialog("plots.png", "PNG", "png")
+                {
+                    self.commands.push(Command::ExportPlotPng(p));
+                }
                 if ui.button("Trajectory as CSV…").clicked()
                     && let Some(p) = save_dialog("trajectory.csv", "CSV", "csv")
                 {
@@ -896,12 +913,14 @@ impl App {
             .default_size(460.0)
             .show(ui, |ui| self.derivation_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
+            self.plot_rect = ui.max_rect();
             if let (Some(session), Some(data)) = (&self.session, &self.data) {
                 self.view
                     .ui(ui, data, session, self.shown_record.as_ref(), self.shown);
             }
         });
         self.help_ui(ui.ctx());
+        self.screenshot(ui.ctx());
         if self.loading.is_some() {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(50));
@@ -923,6 +942,42 @@ impl App {
             self.run_credit -= 1.0;
             self.step(1);
         }
+    }
+}
+
+impl App {
+    /// Asks for a screenshot when a PNG export is pending, and reports the last one.
+    fn screenshot(&mut self, ctx: &egui::Context) {
+        if let Ok(mut slot) = self.png_result.lock()
+            && let Some(result) = slot.take()
+        {
+            match result {
+                Ok(notice) => self.notice = Some(notice),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        let Some(path) = self.pending_png.take() else {
+            return;
+        };
+        let rect = self.plot_rect;
+        let ppp = ctx.pixels_per_point();
+        let slot = Arc::clone(&self.png_result);
+        let repaint = ctx.clone();
+        ctx.request_screenshot(move |image| {
+            let crop = image.region(&rect, Some(ppp));
+            let [w, h] = crop.size;
+            let rgba: Vec<u8> = crop.pixels.iter().flat_map(|c| c.to_array()).collect();
+            let result = u32::try_from(w)
+                .ok()
+                .zip(u32::try_from(h).ok())
+                .ok_or_else(|| "the plot area is too large".to_string())
+                .and_then(|(w, h)| export::write_png(&path, w, h, &rgba))
+                .map(|()| format!("saved {}", path.display()));
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(result);
+            }
+            repaint.request_repaint();
+        });
     }
 }
 
