@@ -21,6 +21,7 @@ pub mod algorithms;
 pub mod cli;
 pub mod data;
 pub mod export;
+pub mod math;
 pub mod optim;
 pub mod rng;
 pub mod session;

@@ -966,7 +966,11 @@ impl App {
         ctx.request_screenshot(move |image| {
             let crop = image.region(&rect, Some(ppp));
             let [w, h] = crop.size;
-            let rgba: Vec<u8> = crop.pixels.iter().flat_map(egui::Color32::to_array).collect();
+            let rgba: Vec<u8> = crop
+                .pixels
+                .iter()
+                .flat_map(egui::Color32::to_array)
+                .collect();
             let result = u32::try_from(w)
                 .ok()
                 .zip(u32::try_from(h).ok())
