@@ -139,6 +139,19 @@ pub fn derivation(
                 );
             }
         }
+        if let Some(line) = record.and_then(|r| substituted_update(step, r)) {
+            match format {
+                Format::Text => {
+                    let _ = writeln!(out, "   {line}");
+                }
+                Format::Markdown => {
+                    let _ = writeln!(out, "\n$$\n{line}\n$$\n");
+                }
+                Format::Latex => {
+                    let _ = writeln!(out, "\\[\n{line}\n\\]");
+                }
+            }
+        }
         if let Some(r) = record {
             for s in step.shows {
                 if let Some(v) = r.get(*s) {
@@ -165,6 +178,51 @@ pub fn derivation(
         out.push('\n');
     }
     out
+}
+
+/// The update of `step` with the record's numbers substituted, as LaTeX:
+/// θ_{t−1} − η g_{t−1} = θ_t written out for plain gradient steps, and the
+/// old → new parameters for every other update that records them. Vectors
+/// show their first entries and an ellipsis.
+#[must_use]
+pub fn substituted_update(step: &DerivationStep, record: &StepRecord) -> Option<String> {
+    use crate::optim::{ETA, GRAD_PREV, THETA, THETA_PREV};
+    let shows = |id: &str| step.shows.iter().any(|s| s.id == id);
+    if !(shows(THETA.id) && shows(THETA_PREV.id)) {
+        return None;
+    }
+    let old = record.get(THETA_PREV)?.as_slice();
+    let new = record.get(THETA)?.as_slice();
+    let tuple = |v: &[f64]| -> String {
+        let mut parts: Vec<String> = v
+            .iter()
+            .take(SHOWN_ENTRIES)
+            .map(|x| format_number(*x))
+            .collect();
+        if v.len() > SHOWN_ENTRIES {
+            parts.push(r"\ldots".into());
+        }
+        format!(r"\left( {} \right)", parts.join(", "))
+    };
+    let gradient_step = step.latex.contains(r"- \eta \, g_{t-1}") && !step.latex.contains(r"\hat");
+    match (
+        gradient_step,
+        record.get(ETA).and_then(Value::as_scalar),
+        record.get(GRAD_PREV),
+    ) {
+        (true, Some(eta), Some(g)) => Some(format!(
+            r"\theta_t = {} - {} \cdot {} = {}",
+            tuple(old),
+            format_number(eta),
+            tuple(g.as_slice()),
+            tuple(new)
+        )),
+        _ => Some(format!(
+            r"\theta_{{t-1}} = {} \;\longrightarrow\; \theta_t = {}",
+            tuple(old),
+            tuple(new)
+        )),
+    }
 }
 
 /// Escapes text for LaTeX paragraphs and maps the Unicode the sentences use.
@@ -294,6 +352,43 @@ mod tests {
         assert_eq!(
             format_list(&[1.0, 2.0, 3.0, 4.0, 5.0], 2),
             "[1, 2, … (5 in all)]"
+        );
+    }
+
+    #[test]
+    fn the_gradient_step_is_written_out_with_the_records_numbers() {
+        use crate::algorithms::{Algorithm, Hyper, linear::LinearRegression};
+        use crate::data::Dataset;
+        let data = Dataset::from_columns(
+            &["x"],
+            &[vec![0.0, 1.0, 2.0, 3.0]],
+            Some(("y", vec![1.0, 3.0, 5.0, 7.0])),
+        )
+        .unwrap();
+        let mut alg = LinearRegression::new(&Hyper {
+            learning_rate: Some(0.1),
+            ..Hyper::default()
+        })
+        .unwrap();
+        alg.reset(&data).unwrap();
+        let record = alg.step(&data).unwrap();
+        let steps = alg.derivation();
+        let update = steps.iter().find(|s| s.title == "Gradient step").unwrap();
+        // By hand: θ₀ = (0, 0), g₀ = (−8.5, −4), θ₁ = (0.85, 0.4).
+        assert_eq!(
+            substituted_update(update, &record).unwrap(),
+            r"\theta_t = \left( 0, 0 \right) - 0.1 \cdot \left( -8.5, -4 \right) = \left( 0.85, 0.4 \right)"
+        );
+        assert!(substituted_update(&steps[0], &record).is_none());
+        let md = derivation("linear-regression", &steps, Format::Markdown, Some(&record));
+        assert!(md.contains(r"= \left( 0.85, 0.4 \right)"));
+        assert!(
+            crate::math::render(
+                &substituted_update(update, &record).unwrap(),
+                16.0,
+                [0, 0, 0]
+            )
+            .is_ok()
         );
     }
 
