@@ -142,10 +142,16 @@ struct Loading {
 pub struct App {
     settings: Settings,
     table: Option<Table>,
+    /// Each column's summary, computed once per table.
+    summaries: Vec<crate::data::table::ColumnSummary>,
     source: String,
     roles: Vec<Role>,
     data: Option<Dataset>,
     session: Option<Session>,
+    /// The data's second moments for the step-size card, read once per dataset.
+    curvature: Option<algorithms::conditioning::Curvature>,
+    /// 2/L for the learning-rate slider, where the loss is quadratic.
+    stability: Option<f64>,
     shown: usize,
     shown_record: Option<StepRecord>,
     running: bool,
@@ -178,10 +184,13 @@ impl App {
         let mut app = Self {
             settings,
             table: None,
+            summaries: Vec::new(),
             source: String::new(),
             roles: Vec::new(),
             data: None,
             session: None,
+            curvature: None,
+            stability: None,
             shown: 0,
             shown_record: None,
             running: false,
@@ -451,6 +460,11 @@ impl App {
             std::mem::take(&mut self.source),
             std::mem::take(&mut self.roles),
         );
+        self.summaries = table
+            .columns
+            .iter()
+            .map(crate::data::table::Column::summary)
+            .collect();
         self.table = Some(table);
         self.source = source;
         self.default_roles();
@@ -465,6 +479,11 @@ impl App {
         } else {
             // Keep the previous data when the new file cannot be used.
             let message = self.error.clone();
+            self.summaries = previous
+                .0
+                .iter()
+                .flat_map(|t| t.columns.iter().map(crate::data::table::Column::summary))
+                .collect();
             self.table = previous.0;
             self.source = previous.1;
             self.roles = previous.2;
@@ -545,6 +564,10 @@ impl App {
             });
         match result {
             Ok((data, session)) => {
+                self.view.data_changed();
+                self.stability = session.algorithm().stability_bound(&data);
+                self.curvature = algorithms::conditioning::applies(entry.id)
+                    .then(|| algorithms::conditioning::Curvature::of(&data));
                 self.data = Some(data);
                 self.session = Some(session);
                 self.error = None;
@@ -707,11 +730,11 @@ impl App {
                     .logarithmic(true)
                     .text("steps/s"),
             );
-            if let (Some(session), Some(data)) = (&self.session, &self.data)
+            if let Some(session) = &self.session
                 && let Some(lr) = session.algorithm().learning_rate()
             {
                 let mut value = lr;
-                let bound = session.algorithm().stability_bound(data);
+                let bound = self.stability;
                 let text = bound.map_or_else(
                     || "learning rate η".to_string(),
                     |b| {
@@ -830,10 +853,8 @@ impl App {
     }
 
     fn step_size_card(&self) -> Option<algorithms::conditioning::StepSizeCard> {
-        let data = self.data.as_ref()?;
-        algorithms::conditioning::step_size_card(
+        self.curvature.as_ref()?.card(
             &self.settings.algorithm,
-            data,
             self.settings.hyper.l2.unwrap_or(0.0),
         )
     }
@@ -902,6 +923,7 @@ impl App {
                     data_panel::data_panel_ui(
                         ui,
                         table,
+                        &self.summaries,
                         &self.roles,
                         &self.settings,
                         self.data.as_ref(),

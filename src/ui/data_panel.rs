@@ -2,6 +2,7 @@
 //! missing values and a preview table. It only reads and pushes commands.
 
 use super::app::{Command, Role, Settings};
+use crate::data::table::ColumnSummary;
 use crate::data::{Dataset, MissingPolicy, Table};
 use crate::export::format_number;
 use egui_extras::{Column, TableBuilder};
@@ -11,6 +12,7 @@ use egui_extras::{Column, TableBuilder};
 pub fn data_panel_ui(
     ui: &mut egui::Ui,
     table: &Table,
+    summaries: &[ColumnSummary],
     roles: &[Role],
     settings: &Settings,
     data: Option<&Dataset>,
@@ -90,8 +92,7 @@ pub fn data_panel_ui(
         ui.label("min … max");
         ui.label("missing");
         ui.end_row();
-        for (i, (name, column)) in table.names.iter().zip(&table.columns).enumerate() {
-            let s = column.summary();
+        for (i, (name, s)) in table.names.iter().zip(summaries).enumerate() {
             let label = ui.label(name);
             let role = roles.get(i).copied().unwrap_or(Role::Ignored);
             let mut chosen = role;

@@ -17,7 +17,7 @@ const MAX_DRAWN: usize = 20_000;
 /// The loss surface is computed only when rows × grid cells stay below this.
 const SURFACE_BUDGET: usize = 40_000_000;
 
-/// The plots' own state: chosen axes, scales and the cached loss surface.
+/// The plots' own state: chosen axes, scales and what is cached between frames.
 #[derive(Default)]
 pub struct PlotView {
     x_feature: usize,
@@ -25,11 +25,57 @@ pub struct PlotView {
     log_loss: bool,
     surface_params: Option<(usize, usize)>,
     surface: Option<Surface>,
+    facts: Option<DataFacts>,
+}
+
+/// What the plots need from all rows, read once per dataset and session
+/// rather than once per frame.
+struct DataFacts {
+    /// Per feature: mean, smallest and largest value.
+    means: Vec<f64>,
+    ranges: Vec<(f64, f64)>,
+    /// The loss at the reference solution, where one exists.
+    reference_loss: Option<f64>,
+    /// Whether the loss can be evaluated at any parameters (for the surface).
+    has_surface: bool,
+}
+
+impl DataFacts {
+    fn of(data: &Dataset, session: &Session) -> Self {
+        let x = data.x();
+        let rows = x.nrows().max(1) as f64;
+        Self {
+            means: x.column_iter().map(|c| c.sum() / rows).collect(),
+            ranges: x
+                .column_iter()
+                .map(|c| {
+                    c.iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                            (a.min(v), b.max(v))
+                        })
+                })
+                .collect(),
+            reference_loss: session
+                .algorithm()
+                .reference(data)
+                .and_then(Result::ok)
+                .map(|r| r.loss),
+            has_surface: session.algorithm().param_names().len() >= 2
+                && session
+                    .history()
+                    .first()
+                    .and_then(|h| session.algorithm().loss_at(data, &h.params))
+                    .is_some(),
+        }
+    }
 }
 
 /// A cached grid of the loss over two parameters.
 struct Surface {
     key: (usize, usize, usize, String),
+    /// When it was computed and how long that took (to keep its share of the frames small).
+    made: std::time::Instant,
+    cost: std::time::Duration,
     values: Vec<f64>,
     cols: usize,
     origin: [f64; 2],
@@ -58,6 +104,12 @@ fn matrix<'a>(record: Option<&'a StepRecord>, id: &str) -> Option<&'a DMatrix<f6
 }
 
 impl PlotView {
+    /// Forgets what was read from the rows: call when the data or the session is rebuilt.
+    pub fn data_changed(&mut self) {
+        self.facts = None;
+        self.surface = None;
+    }
+
     /// The axis pickers, the data plot, the loss plot and the loss surface.
     pub fn ui(
         &mut self,
@@ -96,36 +148,28 @@ impl PlotView {
             ui.checkbox(&mut self.log_loss, "log loss axis");
         });
         self.y_feature = Some(y_feature);
+        let facts = self
+            .facts
+            .get_or_insert_with(|| DataFacts::of(data, session));
         let height = (ui.available_height() * 0.55).max(220.0);
         if regression {
-            regression_plot(ui, data, record, self.x_feature, height);
+            regression_plot(ui, data, facts, record, self.x_feature, height);
         } else {
-            feature_plot(ui, data, record, self.x_feature, y_feature, height);
+            feature_plot(ui, data, facts, record, [self.x_feature, y_feature], height);
         }
+        let (reference, has_surface) = (facts.reference_loss, facts.has_surface);
         ui.columns(2, |cols| {
-            loss_plot(&mut cols[0], data, session, shown, self.log_loss);
-            self.surface_ui(&mut cols[1], data, session, record, shown);
+            loss_plot(&mut cols[0], session, reference, shown, self.log_loss);
+            if has_surface {
+                self.surface_ui(&mut cols[1], data, session, record, shown);
+            } else {
+                cols[1].label("No loss surface for this algorithm.");
+            }
         });
     }
 
-    fn surface_ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        data: &Dataset,
-        session: &Session,
-        record: Option<&StepRecord>,
-        shown: usize,
-    ) {
-        let alg = session.algorithm();
-        let names = alg.param_names();
-        let history = session.history();
-        let Some(current) = history.get(shown) else {
-            return;
-        };
-        if names.len() < 2 || alg.loss_at(data, &current.params).is_none() {
-            ui.label("No loss surface for this algorithm.");
-            return;
-        }
+    /// The two parameters the surface is drawn over.
+    fn surface_picker_ui(&mut self, ui: &mut egui::Ui, names: &[String]) -> (usize, usize) {
         let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
         ui.horizontal_wrapped(|ui| {
             let over = ui.label("surface over");
@@ -149,17 +193,51 @@ impl PlotView {
                 .response
                 .labelled_by(and.id);
         });
-        p = p.min(names.len() - 1);
-        q = q.min(names.len() - 1);
-        self.surface_params = Some((p, q));
+        let last = names.len().saturating_sub(1);
+        let chosen = (p.min(last), q.min(last));
+        self.surface_params = Some(chosen);
+        chosen
+    }
+
+    fn surface_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        data: &Dataset,
+        session: &Session,
+        record: Option<&StepRecord>,
+        shown: usize,
+    ) {
+        let alg = session.algorithm();
+        let names = alg.param_names();
+        let history = session.history();
+        let Some(current) = history.get(shown) else {
+            return;
+        };
+        let (p, q) = self.surface_picker_ui(ui, &names);
         let grid = 32usize;
         if data.n_rows() * grid * grid > SURFACE_BUDGET {
             ui.label("The data is too large to draw the loss surface interactively.");
             return;
         }
         let key = (shown, p, q, alg.id().to_string());
-        if self.surface.as_ref().is_none_or(|s| s.key != key) {
-            self.surface = compute_surface(data, session, &current.params, p, q, grid, key);
+        match &self.surface {
+            Some(s) if s.key == key => {}
+            // While the run moves on, a slow surface follows at most every tenth of the time.
+            Some(s)
+                if (s.key.1, s.key.2, &s.key.3) == (key.1, key.2, &key.3)
+                    && s.made.elapsed() < s.cost * 10 =>
+            {
+                ui.ctx()
+                    .request_repaint_after((s.cost * 10).saturating_sub(s.made.elapsed()));
+            }
+            _ => {
+                let started = std::time::Instant::now();
+                self.surface = compute_surface(data, session, &current.params, p, q, grid, key)
+                    .map(|mut s| {
+                        s.cost = started.elapsed();
+                        s
+                    });
+            }
         }
         let Some(surface) = &self.surface else {
             return;
@@ -272,6 +350,8 @@ fn compute_surface(
         });
     Some(Surface {
         key,
+        made: std::time::Instant::now(),
+        cost: std::time::Duration::ZERO,
         values,
         cols: grid,
         origin: [x0, y0],
@@ -284,6 +364,7 @@ fn compute_surface(
 fn regression_plot(
     ui: &mut egui::Ui,
     data: &Dataset,
+    facts: &DataFacts,
     record: Option<&StepRecord>,
     j: usize,
     height: f32,
@@ -296,17 +377,13 @@ fn regression_plot(
     let col = x.column(j);
     let s = stride(n);
     let points: Vec<[f64; 2]> = (0..n).step_by(s).map(|i| [col[i], y[i]]).collect();
-    let means: Vec<f64> = x.column_iter().map(|c| c.mean()).collect();
-    let (lo, hi) = col
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
+    let means = &facts.means;
+    let (lo, hi) = facts.ranges[j];
     // The fitted value along feature j, the other features at their means.
     let line_of = |w: &[f64], b: f64| -> Vec<[f64; 2]> {
         let offset: f64 = b + w
             .iter()
-            .zip(&means)
+            .zip(means)
             .enumerate()
             .filter(|(k, _)| *k != j)
             .map(|(_, (w, m))| w * m)
@@ -352,19 +429,23 @@ fn regression_plot(
         });
 }
 
-/// Rows coloured by class (or by cluster for the clustering algorithms).
-fn colours(data: &Dataset, record: Option<&StepRecord>) -> (Vec<usize>, Vec<String>) {
+/// The group (class, or cluster for the clustering algorithms) of each row
+/// in `rows`, and the groups' names where they have them.
+fn colours(
+    data: &Dataset,
+    record: Option<&StepRecord>,
+    rows: impl Iterator<Item = usize>,
+) -> (Vec<usize>, Vec<String>) {
     let n = data.n_rows();
     if let Some(a) = vector(record, "assignment").filter(|a| a.len() == n) {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let ids = a.iter().map(|&c| c.max(0.0) as usize).collect();
-        return (ids, Vec::new());
+        return (rows.map(|i| a[i].max(0.0) as usize).collect(), Vec::new());
     }
     if let Some(r) = matrix(record, "responsibilities").filter(|r| r.nrows() == n) {
-        let ids = r
-            .row_iter()
-            .map(|row| {
-                row.iter()
+        let ids = rows
+            .map(|i| {
+                r.row(i)
+                    .iter()
                     .enumerate()
                     .fold((0, f64::NEG_INFINITY), |best, (c, &v)| {
                         if v > best.1 { (c, v) } else { best }
@@ -376,10 +457,10 @@ fn colours(data: &Dataset, record: Option<&StepRecord>) -> (Vec<usize>, Vec<Stri
     }
     match data.target() {
         Some(t) if !t.classes.is_empty() => (
-            t.class_ids.clone(),
+            rows.map(|i| t.class_ids[i]).collect(),
             t.classes.iter().map(ToString::to_string).collect(),
         ),
-        _ => (vec![0; n], Vec::new()),
+        _ => (rows.map(|_| 0).collect(), Vec::new()),
     }
 }
 
@@ -387,27 +468,22 @@ fn colours(data: &Dataset, record: Option<&StepRecord>) -> (Vec<usize>, Vec<Stri
 fn feature_plot(
     ui: &mut egui::Ui,
     data: &Dataset,
+    facts: &DataFacts,
     record: Option<&StepRecord>,
-    j: usize,
-    k: usize,
+    [j, k]: [usize; 2],
     height: f32,
 ) {
     let x = data.x();
     let (n, d) = x.shape();
     let s = stride(n);
-    let (ids, labels) = colours(data, record);
+    let (ids, labels) = colours(data, record, (0..n).step_by(s));
     let groups = ids.iter().copied().max().map_or(1, |m| m + 1);
     let mut points: Vec<Vec<[f64; 2]>> = vec![Vec::new(); groups];
-    for i in (0..n).step_by(s) {
-        points[ids[i]].push([x[(i, j)], x[(i, k)]]);
+    for (i, &id) in (0..n).step_by(s).zip(&ids) {
+        points[id].push([x[(i, j)], x[(i, k)]]);
     }
-    let means: Vec<f64> = x.column_iter().map(|c| c.mean()).collect();
-    let (lo, hi) = x
-        .column(j)
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
+    let means = &facts.means;
+    let (lo, hi) = facts.ranges[j];
     // The line w_j x + w_k y + c = level in the plane of features j and k.
     let line = |w: &[f64], b: f64, level: f64| -> Option<Vec<[f64; 2]>> {
         if w.len() != d || j == k || w[k].abs() < 1e-12 {
@@ -415,7 +491,7 @@ fn feature_plot(
         }
         let c = b + w
             .iter()
-            .zip(&means)
+            .zip(means)
             .enumerate()
             .filter(|(m, _)| *m != j && *m != k)
             .map(|(_, (w, m))| w * m)
@@ -559,7 +635,13 @@ fn ellipse(centre: [f64; 2], s: [[f64; 2]; 2]) -> Vec<[f64; 2]> {
         .collect()
 }
 
-fn loss_plot(ui: &mut egui::Ui, data: &Dataset, session: &Session, shown: usize, log: bool) {
+fn loss_plot(
+    ui: &mut egui::Ui,
+    session: &Session,
+    reference: Option<f64>,
+    shown: usize,
+    log: bool,
+) {
     let history = session.history();
     let s = stride(history.len());
     let value = |v: f64| if log { v.max(1e-300).log10() } else { v };
@@ -569,11 +651,6 @@ fn loss_plot(ui: &mut egui::Ui, data: &Dataset, session: &Session, shown: usize,
         .filter(|h| h.loss.is_finite())
         .map(|h| [h.step as f64, value(h.loss)])
         .collect();
-    let reference = session
-        .algorithm()
-        .reference(data)
-        .and_then(Result::ok)
-        .map(|r| r.loss);
     Plot::new("loss")
         .legend(Legend::default())
         .x_axis_label("step")

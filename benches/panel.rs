@@ -1,0 +1,110 @@
+//! The derivation panel and the window, measured against one frame at 60 fps
+//! (16.7 ms): typesetting every formula of every algorithm cold and from the
+//! cache, and the frame time of the real app (headless) at 1,000,000 points.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use steplab::algorithms::{Hyper, REGISTRY};
+use steplab::ui::{App, Command, Settings};
+
+const FRAME: f64 = 1.0 / 60.0;
+
+fn formulas() -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter_map(|e| (e.create)(&Hyper::default()).ok())
+        .flat_map(|a| a.derivation().into_iter().map(|s| s.latex))
+        .collect()
+}
+
+fn report(name: &str, seconds: f64) {
+    println!(
+        "RATIO {name:<40} {:>9.3} ms  vs one 60 fps frame 16.667 ms = {:>6.3}×",
+        seconds * 1e3,
+        seconds / FRAME
+    );
+}
+
+fn typesetting(c: &mut Criterion) {
+    let all = formulas();
+    let t = Instant::now();
+    for f in &all {
+        black_box(steplab::math::render(f, 20.0, [0, 0, 0]).ok());
+    }
+    let cold = t.elapsed().as_secs_f64();
+    println!(
+        "{} formulas, {:.3} ms each on average",
+        all.len(),
+        cold * 1e3 / all.len() as f64
+    );
+    report("typeset every formula of every algorithm", cold);
+    // One algorithm's panel, rendered once (the app then reuses the textures).
+    let Some(linear) = REGISTRY
+        .first()
+        .and_then(|e| (e.create)(&Hyper::default()).ok())
+    else {
+        return;
+    };
+    let panel: Vec<&str> = linear.derivation().iter().map(|s| s.latex).collect();
+    c.bench_function("typeset the linear-regression panel", |b| {
+        b.iter(|| {
+            for f in &panel {
+                black_box(steplab::math::render(f, 20.0, [0, 0, 0]).ok());
+            }
+        });
+    });
+}
+
+fn frames(c: &mut Criterion) {
+    let n = std::env::var("STEPLAB_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000usize);
+    let dir = std::env::temp_dir().join(format!("steplab-frames-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("points.csv");
+    {
+        use std::io::Write as _;
+        let mut rng = steplab::rng::Rng::new(3);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("temp file"));
+        writeln!(out, "x1,x2,y").expect("write");
+        for _ in 0..n {
+            let (a, b) = (rng.normal(), rng.normal());
+            writeln!(out, "{a:.5},{b:.5},{:.5}", 2.0 * a - b + rng.normal() * 0.1).expect("write");
+        }
+    }
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(
+            |ui, app: &mut App| app.frame_ui(ui),
+            App::new(Settings::default()),
+        );
+    harness.state_mut().apply(Command::LoadFile(path.clone()));
+    harness.state_mut().finish_loading();
+    harness.run_steps(3);
+    let mut time = |label: &str, step: bool| {
+        let mut times = Vec::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            if step {
+                harness.state_mut().apply(Command::Step(1));
+            }
+            harness.step();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        report(label, times[times.len() / 2]);
+    };
+    time(&format!("frame at {n} points, idle"), false);
+    time(&format!("frame at {n} points, one step per frame"), true);
+    c.bench_function("frame (idle)", |b| b.iter(|| harness.step()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(300));
+    targets = typesetting, frames
+}
+criterion_main!(benches);
