@@ -78,7 +78,10 @@ impl Body {
 
     /// Parses `piece` (whole lines) on every core and appends its rows.
     /// Returns `Ok(false)` when a thread failed, so the caller falls back.
-    fn append(&mut self, piece: &str, delim: char, path: &str) -> Result<bool, DataError> {
+    /// Parses `piece` (whole lines) on every core. `false` when a part needs
+    /// the in-memory path: a NUL byte, invalid UTF-8, quotes or lone carriage
+    /// returns (that path then reports or handles them exactly).
+    fn append(&mut self, piece: &[u8], delim: char, path: &str) -> Result<bool, DataError> {
         let expected = self.columns.len();
         let decimal_comma = delim == ';';
         let threads = std::thread::available_parallelism()
@@ -93,13 +96,17 @@ impl Body {
                     std::thread::Builder::new()
                         .name(format!("steplab-load-{k}"))
                         .spawn_scoped(scope, move || {
-                            parse_chunk(chunk, delim, expected, decimal_comma)
+                            if chunk.contains(&0) {
+                                return None;
+                            }
+                            let text = std::str::from_utf8(chunk).ok().filter(|t| !declines(t))?;
+                            Some(parse_chunk(text, delim, expected, decimal_comma))
                         })
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.ok().and_then(|h| h.join().ok()))
+                .map(|h| h.ok().and_then(|h| h.join().ok()).flatten())
                 .collect()
         });
         for result in results {
@@ -177,7 +184,7 @@ pub fn parse(
         return Ok(None);
     };
     let mut body = Body::new(names.len(), header_line + 1);
-    if !body.append(&text[offset..], delim, path)? {
+    if !body.append(&text.as_bytes()[offset..], delim, path)? {
         return Ok(None);
     }
     body.into_table(names, delimiter, latin1, path).map(Some)
@@ -223,91 +230,118 @@ pub fn read_streaming(
         reason: e.to_string(),
         path: shown.into(),
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     progress.total.store(size, Ordering::Relaxed);
     if usize::try_from(size).is_ok_and(|s| s < MIN_BYTES) {
         return Ok(None);
     }
-    let mut pending: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + (1 << 16));
-    let mut state: Option<(Vec<String>, u8, Body)> = None;
-    let mut offset = 0usize;
-    let mut eof = false;
-    while !eof {
-        if progress.cancel.load(Ordering::Relaxed) {
-            return Err(DataError::Cancelled { path: shown.into() });
-        }
-        let want = BLOCK_BYTES as u64;
-        let read = (&mut file)
-            .take(want)
-            .read_to_end(&mut pending)
-            .map_err(io)?;
-        eof = (read as u64) < want;
-        // Whole lines only; the rest waits for the next block.
-        let cut = if eof {
-            pending.len()
-        } else {
-            pending
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |p| p + 1)
-        };
-        if let Some(nul) = pending[..cut].iter().position(|&b| b == 0) {
-            return Err(DataError::Binary {
-                offset: offset + nul,
-                path: shown.into(),
-            });
-        }
-        let Ok(text) = std::str::from_utf8(&pending[..cut]) else {
+    // One thread reads the next block while the cores parse this one.
+    let (blocks, received) = std::sync::mpsc::sync_channel(1);
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("steplab-read".into())
+            .spawn_scoped(scope, move || read_blocks(file, &blocks));
+        if reader.is_err() {
             return Ok(None);
-        };
-        let mut text = text;
-        if offset == 0 {
-            text = text.strip_prefix('\u{feff}').unwrap_or(text);
-            // Many control bytes mean binary content: the in-memory path says so.
-            let head = &text.as_bytes()[..text.len().min(8192)];
-            let controls = head
-                .iter()
-                .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
-                .count();
-            if controls * 100 > head.len().max(1) {
-                return Ok(None);
+        }
+        let mut state: Option<(Vec<String>, u8, Body)> = None;
+        let mut offset = 0usize;
+        for block in received {
+            if progress.cancel.load(Ordering::Relaxed) {
+                return Err(DataError::Cancelled { path: shown.into() });
             }
-        }
-        if declines(text) {
-            return Ok(None);
-        }
-        match &mut state {
-            None => {
-                let delimiter = super::table::sniff_delimiter(text);
-                let delim = char::from(delimiter);
-                let Some((names, header_line, after)) = header(text, delim, shown)? else {
+            let block = block.map_err(io)?;
+            let mut body_bytes: &[u8] = &block;
+            if state.is_none() {
+                // The header, from the start of the file: checked and parsed here,
+                // the rest of each block by the parsing threads.
+                let mut head = &block[..block.len().min(1 << 16)];
+                if head.len() < block.len() {
+                    let Some(cut) = head.iter().rposition(|&b| b == b'\n') else {
+                        return Ok(None);
+                    };
+                    head = &head[..=cut];
+                }
+                if let Some(nul) = head.iter().position(|&b| b == 0) {
+                    return Err(DataError::Binary {
+                        offset: nul,
+                        path: shown.into(),
+                    });
+                }
+                let Ok(text) = std::str::from_utf8(head) else {
                     return Ok(None);
                 };
-                let mut body = Body::new(names.len(), header_line + 1);
-                if !body.append(&text[after..], delim, shown)? {
+                let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+                let text = &text[bom..];
+                // Many control bytes mean binary content: the in-memory path says so.
+                let sample = &text.as_bytes()[..text.len().min(8192)];
+                let controls = sample
+                    .iter()
+                    .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+                    .count();
+                if controls * 100 > sample.len().max(1) || declines(text) {
                     return Ok(None);
                 }
-                state = Some((names, delimiter, body));
-            }
-            Some((_, delimiter, body)) => {
-                if !body.append(text, char::from(*delimiter), shown)? {
+                let delimiter = super::table::sniff_delimiter(text);
+                let Some((names, header_line, after)) = header(text, char::from(delimiter), shown)?
+                else {
                     return Ok(None);
-                }
+                };
+                body_bytes = &block[bom + after..];
+                state = Some((
+                    names.clone(),
+                    delimiter,
+                    Body::new(names.len(), header_line + 1),
+                ));
             }
+            let Some((_, delimiter, body)) = &mut state else {
+                return Ok(None);
+            };
+            if !body.append(body_bytes, char::from(*delimiter), shown)? {
+                return Ok(None);
+            }
+            offset += block.len();
+            progress.done.store(offset as u64, Ordering::Relaxed);
         }
-        offset += cut;
-        progress.done.store(offset as u64, Ordering::Relaxed);
-        pending.drain(..cut);
+        let Some((names, delimiter, body)) = state else {
+            return Ok(None);
+        };
+        body.into_table(names, delimiter, false, shown).map(Some)
+    })
+}
+
+/// Sends `file` in blocks of whole lines (the last block takes what is left)
+/// until the end or until the receiver hangs up.
+fn read_blocks(
+    mut file: std::fs::File,
+    blocks: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+) {
+    let mut tail = Vec::new();
+    loop {
+        let mut block = Vec::with_capacity(BLOCK_BYTES + tail.len());
+        block.append(&mut tail);
+        let want = BLOCK_BYTES as u64;
+        let read = match (&mut file).take(want).read_to_end(&mut block) {
+            Ok(read) => read,
+            Err(e) => {
+                let _ = blocks.send(Err(e));
+                return;
+            }
+        };
+        let eof = (read as u64) < want;
+        if !eof {
+            let cut = block.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            tail = block.split_off(cut);
+        }
+        if blocks.send(Ok(block)).is_err() || eof {
+            return;
+        }
     }
-    let Some((names, delimiter, body)) = state else {
-        return Ok(None);
-    };
-    body.into_table(names, delimiter, false, shown).map(Some)
 }
 
 /// Splits `body` into about `parts` pieces, each ending just after a newline.
-fn split_at_lines(body: &str, parts: usize) -> Vec<&str> {
+fn split_at_lines(body: &[u8], parts: usize) -> Vec<&[u8]> {
     let mut out = Vec::with_capacity(parts);
     let mut rest = body;
     for k in (1..=parts).rev() {
@@ -316,7 +350,7 @@ fn split_at_lines(body: &str, parts: usize) -> Vec<&str> {
             break;
         }
         let target = rest.len() / k;
-        let cut = rest.as_bytes()[target..]
+        let cut = rest[target..]
             .iter()
             .position(|&b| b == b'\n')
             .map_or(rest.len(), |p| target + p + 1);
@@ -483,6 +517,44 @@ mod tests {
             fast.to_string(),
             "line 3002 has 1 fields but the header has 2 columns: f"
         );
+    }
+
+    #[test]
+    fn streamed_files_fall_back_for_nul_bytes_quotes_and_keep_the_bom_out() {
+        let dir = std::env::temp_dir().join(format!("steplab-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = String::from("\u{feff}a,b\n");
+        while text.len() < 2 * MIN_BYTES {
+            let i = text.len();
+            let _ = writeln!(text, "{i},{}", i % 7);
+        }
+        let path = dir.join("plain.csv");
+        std::fs::write(&path, &text).unwrap();
+        let streamed = read_streaming(&path, "p", &Progress::default())
+            .unwrap()
+            .unwrap();
+        let slow = parse_sequential(text.trim_start_matches('\u{feff}'), b',', false, "p").unwrap();
+        same(&streamed, &slow);
+        assert_eq!(streamed.names, ["a", "b"]);
+        // A quoted cell far from the header: the streaming path declines the file.
+        let quoted = format!("{text}\"1\",2\n");
+        std::fs::write(&path, &quoted).unwrap();
+        assert!(
+            read_streaming(&path, "p", &Progress::default())
+                .unwrap()
+                .is_none()
+        );
+        // A NUL byte far from the header: the whole load reports where it is.
+        let mut bytes = text.clone().into_bytes();
+        let at = bytes.len() - 10;
+        bytes[at] = 0;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = crate::data::table::read_table(&path).unwrap_err();
+        assert!(
+            matches!(err, DataError::Binary { offset, .. } if offset == at),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
