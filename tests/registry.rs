@@ -172,3 +172,64 @@ fn runs_are_reproducible_and_records_replay_exactly() {
         }
     }
 }
+
+#[test]
+fn classify_is_each_models_own_prediction() {
+    let data = blobs();
+    let n = data.n_rows();
+    let labels: Vec<usize> = data.target().unwrap().class_ids.clone();
+    for entry in REGISTRY {
+        let hyper = Hyper {
+            k: Some(2),
+            ..Hyper::default()
+        };
+        let Ok(algorithm) = (entry.create)(&hyper) else {
+            continue;
+        };
+        let mut session = Session::new(algorithm, &data).unwrap();
+        session.run(&data, 40);
+        let params = &session.history().last().unwrap().params;
+        let record = session.latest();
+        let predicted = session.algorithm().classify(data.x(), params);
+        match entry.id {
+            "linear-regression" | "pca" | "gmm" => assert!(predicted.is_none(), "{}", entry.id),
+            "k-means" => {
+                // Brute force: the nearest of the centroids in `params`.
+                let d = data.n_features();
+                let expected: Vec<usize> = (0..n)
+                    .map(|i| {
+                        let dist = |c: usize| -> f64 {
+                            (0..d)
+                                .map(|j| (data.x()[(i, j)] - params[c * d + j]).powi(2))
+                                .sum()
+                        };
+                        usize::from(dist(1) < dist(0))
+                    })
+                    .collect();
+                assert_eq!(predicted.unwrap(), expected);
+            }
+            id => {
+                let predicted = predicted.unwrap_or_else(|| panic!("{id} classifies"));
+                if id == "logistic-regression" {
+                    let p = record.get_id("p").unwrap().as_slice();
+                    let from_record: Vec<usize> = p.iter().map(|&v| usize::from(v > 0.5)).collect();
+                    assert_eq!(predicted, from_record);
+                }
+                if id == "softmax-regression" {
+                    let Some(steplab::algorithms::Value::Matrix(p)) =
+                        record.get_id("probabilities")
+                    else {
+                        panic!("softmax records probabilities");
+                    };
+                    assert_eq!(predicted, steplab::algorithms::argmax_rows(p));
+                }
+                let right = predicted
+                    .iter()
+                    .zip(&labels)
+                    .filter(|(a, b)| a == b)
+                    .count();
+                assert!(right * 10 >= n * 8, "{id}: {right}/{n} right");
+            }
+        }
+    }
+}

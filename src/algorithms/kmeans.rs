@@ -341,6 +341,15 @@ impl Algorithm for KMeans {
         Box::new(self.clone())
     }
 
+    fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
+        // The cells: every point belongs to its nearest centroid.
+        let (k, d) = (self.centroids.nrows(), x.ncols());
+        if k == 0 || flat.len() != k * d {
+            return None;
+        }
+        Some(nearest_centroids(x, &DMatrix::from_row_slice(k, d, flat)).0)
+    }
+
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let d = data.n_features();
         if d == 0 || !flat.len().is_multiple_of(d) {

@@ -376,6 +376,18 @@ pub fn scores(x: &DMatrix<f64>, w: &DVector<f64>, b: f64) -> DVector<f64> {
     s
 }
 
+/// The side of the hyperplane w·x + b = 0 each row of `x` falls on (class 1
+/// where positive), for flat parameters `[w…, b]`; the binary classifiers' `classify`.
+#[must_use]
+pub fn side_of_hyperplane(x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
+    let (b, w) = flat.split_last()?;
+    if w.len() != x.ncols() {
+        return None;
+    }
+    let s = scores(x, &DVector::from_column_slice(w), *b);
+    Some(s.iter().map(|&v| usize::from(v > 0.0)).collect())
+}
+
 /// The gradient from a pass's sums: (1/n) Σ dᵢxᵢ + λw + λ₁ sign(w) and (1/n) Σ dᵢ.
 #[must_use]
 pub fn mean_of_sums(

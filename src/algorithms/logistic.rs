@@ -306,6 +306,10 @@ impl Algorithm for LogisticRegression {
         Box::new(self.clone())
     }
 
+    fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
+        linear::side_of_hyperplane(x, flat)
+    }
+
     fn recycle(&mut self, old: StepRecord) {
         self.spare.keep(old, &[Z, P, ERROR]);
     }

@@ -615,6 +615,19 @@ impl Algorithm for Mlp {
         }
     }
 
+    fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
+        if flat.len() != self.params().len() || matches!(self.output, Output::Regression) {
+            return None;
+        }
+        let layers = self.unflatten(flat);
+        let outputs = layers.last()?.w.nrows();
+        let p = self.pass(&layers, x, &DMatrix::zeros(x.nrows(), outputs));
+        Some(match self.output {
+            Output::Binary => p.output.iter().map(|&v| usize::from(v > 0.5)).collect(),
+            _ => super::argmax_rows(&p.output),
+        })
+    }
+
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         if flat.len() != self.params().len() {
             return None;

@@ -311,6 +311,28 @@ pub trait Algorithm: Send + std::fmt::Debug {
     fn loss_at(&self, _data: &Dataset, _flat: &[f64]) -> Option<f64> {
         None
     }
+
+    /// The class (or cluster) the model assigns to each row of `x` at flat
+    /// parameters `flat`: its own prediction, drawn as the decision-region
+    /// map. `None` where the model does not assign rows to classes.
+    fn classify(&self, _x: &DMatrix<f64>, _flat: &[f64]) -> Option<Vec<usize>> {
+        None
+    }
+}
+
+/// The index of the largest entry of each row (the predicted class).
+#[must_use]
+pub fn argmax_rows(m: &DMatrix<f64>) -> Vec<usize> {
+    m.row_iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (c, &v)| {
+                    if v > best.1 { (c, v) } else { best }
+                })
+                .0
+        })
+        .collect()
 }
 
 /// An entry of the registry.

@@ -5,7 +5,7 @@ use super::linear::{self, B, J, W};
 use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol};
 use crate::data::Dataset;
 use crate::optim::{self, ETA, OptimizerKind, THETA, THETA_PREV};
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 
 /// i: the row used in this step.
 pub const SAMPLE: Symbol = Symbol {
@@ -201,6 +201,10 @@ impl Algorithm for Perceptron {
 
     fn boxed_clone(&self) -> Box<dyn Algorithm> {
         Box::new(self.clone())
+    }
+
+    fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
+        linear::side_of_hyperplane(x, flat)
     }
 
     fn learning_rate(&self) -> Option<f64> {

@@ -286,6 +286,22 @@ impl Algorithm for SoftmaxRegression {
         Box::new(self.clone())
     }
 
+    fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
+        // flat = W row by row, then b; the prediction is argmax_k (Wx + b)_k.
+        let (k, d) = (self.w.nrows(), x.ncols());
+        if k == 0 || flat.len() != k * (d + 1) {
+            return None;
+        }
+        let w = DMatrix::from_row_slice(k, d, &flat[..k * d]);
+        let mut z = x * w.transpose();
+        for mut row in z.row_iter_mut() {
+            for (zc, bc) in row.iter_mut().zip(&flat[k * d..]) {
+                *zc += bc;
+            }
+        }
+        Some(super::argmax_rows(&z))
+    }
+
     fn learning_rate(&self) -> Option<f64> {
         Some(self.opt.learning_rate)
     }

@@ -269,6 +269,10 @@ impl Algorithm for LinearSvm {
         Box::new(self.clone())
     }
 
+    fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
+        linear::side_of_hyperplane(x, flat)
+    }
+
     fn learning_rate(&self) -> Option<f64> {
         match &self.method {
             Method::Pegasos => None,

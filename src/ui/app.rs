@@ -38,6 +38,11 @@ pub const EXAMPLES: &[Example] = &[
         algorithm: "logistic-regression",
     },
     Example {
+        name: "penguins.csv",
+        csv: include_str!("../../assets/examples/penguins.csv"),
+        algorithm: "softmax-regression",
+    },
+    Example {
         name: "blobs.csv",
         csv: include_str!("../../assets/examples/blobs.csv"),
         algorithm: "k-means",

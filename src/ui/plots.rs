@@ -7,8 +7,8 @@ use crate::algorithms::{StepRecord, Value};
 use crate::data::Dataset;
 use crate::session::Session;
 use egui_plot::{
-    Arrows, HLine, Heatmap, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints,
-    Points, VLine,
+    Arrows, HLine, Heatmap, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint,
+    PlotPoints, Points, VLine,
 };
 use nalgebra::DMatrix;
 
@@ -26,6 +26,105 @@ pub struct PlotView {
     surface_params: Option<(usize, usize)>,
     surface: Option<Surface>,
     facts: Option<DataFacts>,
+    regions: Option<Regions>,
+}
+
+/// The decision-region map: the model's own `classify` on a grid over two
+/// features (the others at their means), as a faint texture under the points.
+struct Regions {
+    key: (usize, usize, usize, String),
+    texture: egui::TextureHandle,
+    center: PlotPoint,
+    size: egui::Vec2,
+}
+
+/// Grid cells per side of the decision-region map.
+const REGION_GRID: usize = 120;
+
+impl Regions {
+    /// The map at the parameters of step `shown`, or `None` when the model does not classify.
+    fn compute(
+        ctx: &egui::Context,
+        data: &Dataset,
+        facts: &DataFacts,
+        session: &Session,
+        shown: usize,
+        [j, k]: [usize; 2],
+    ) -> Option<Self> {
+        let params = &session.history().get(shown)?.params;
+        let ((x0, x1), (y0, y1)) = (pad(facts.ranges[j]), pad(facts.ranges[k]));
+        let g = REGION_GRID;
+        let d = data.n_features();
+        // Row r of the image is the top (largest y) first.
+        let grid = DMatrix::from_fn(g * g, d, |row, m| {
+            let (r, c) = (row / g, row % g);
+            if m == j {
+                x0 + (c as f64 + 0.5) / g as f64 * (x1 - x0)
+            } else if m == k {
+                y1 - (r as f64 + 0.5) / g as f64 * (y1 - y0)
+            } else {
+                facts.means[m]
+            }
+        });
+        let classes = session.algorithm().classify(&grid, params)?;
+        let pixels = classes
+            .iter()
+            .map(|&c| {
+                let [r, g, b, _] = theme::class(c).to_array();
+                egui::Color32::from_rgba_unmultiplied(r, g, b, 46)
+            })
+            .collect();
+        let image = egui::ColorImage::new([g, g], pixels);
+        #[allow(clippy::cast_possible_truncation)]
+        Some(Self {
+            key: (shown, j, k, session.algorithm().id().to_string()),
+            texture: ctx.load_texture("decision-regions", image, egui::TextureOptions::NEAREST),
+            center: PlotPoint::new(0.5 * (x0 + x1), 0.5 * (y0 + y1)),
+            size: egui::vec2((x1 - x0) as f32, (y1 - y0) as f32),
+        })
+    }
+}
+
+/// The part of the line a·x + b·y = rhs inside `area` ([x range, y range]).
+fn clip_line(
+    [a, b]: [f64; 2],
+    rhs: f64,
+    [(x0, x1), (y0, y1)]: [(f64, f64); 2],
+) -> Option<Vec<[f64; 2]>> {
+    let mut hits: Vec<[f64; 2]> = Vec::with_capacity(4);
+    if b.abs() > f64::MIN_POSITIVE {
+        for x in [x0, x1] {
+            let y = (rhs - a * x) / b;
+            if (y0..=y1).contains(&y) {
+                hits.push([x, y]);
+            }
+        }
+    }
+    if a.abs() > f64::MIN_POSITIVE {
+        for y in [y0, y1] {
+            let x = (rhs - b * y) / a;
+            if (x0..=x1).contains(&x) {
+                hits.push([x, y]);
+            }
+        }
+    }
+    let first = *hits.first()?;
+    // The two hits farthest apart (corners can be hit twice).
+    let far = hits
+        .iter()
+        .copied()
+        .max_by(|p, q| dist2(first, *p).total_cmp(&dist2(first, *q)))?;
+    (dist2(first, far) > 0.0).then(|| vec![first, far])
+}
+
+fn dist2(p: [f64; 2], q: [f64; 2]) -> f64 {
+    (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)
+}
+
+/// A range widened by 5% on each side (and made non-empty).
+fn pad((lo, hi): (f64, f64)) -> (f64, f64) {
+    let margin = ((hi - lo) * 0.05).max(1e-9);
+    (lo - margin, hi + margin)
 }
 
 /// What the plots need from all rows, read once per dataset and session
@@ -108,6 +207,7 @@ impl PlotView {
     pub fn data_changed(&mut self) {
         self.facts = None;
         self.surface = None;
+        self.regions = None;
     }
 
     /// The axis pickers, the data plot, the loss plot and the loss surface.
@@ -155,7 +255,18 @@ impl PlotView {
         if regression {
             regression_plot(ui, data, facts, record, self.x_feature, height);
         } else {
-            feature_plot(ui, data, facts, record, [self.x_feature, y_feature], height);
+            let axes = [self.x_feature, y_feature];
+            let key = (
+                shown,
+                axes[0],
+                axes[1],
+                session.algorithm().id().to_string(),
+            );
+            if self.regions.as_ref().is_none_or(|r| r.key != key) && axes[0] != axes[1] {
+                self.regions = Regions::compute(ui.ctx(), data, facts, session, shown, axes);
+            }
+            let regions = self.regions.as_ref().filter(|r| r.key == key);
+            feature_plot(ui, data, facts, record, regions, axes, height);
         }
         let (reference, has_surface) = (facts.reference_loss, facts.has_surface);
         ui.columns(2, |cols| {
@@ -470,6 +581,7 @@ fn feature_plot(
     data: &Dataset,
     facts: &DataFacts,
     record: Option<&StepRecord>,
+    regions: Option<&Regions>,
     [j, k]: [usize; 2],
     height: f32,
 ) {
@@ -485,8 +597,10 @@ fn feature_plot(
     let means = &facts.means;
     let (lo, hi) = facts.ranges[j];
     // The line w_j x + w_k y + c = level in the plane of features j and k.
+    // The data's box, padded: lines are drawn only inside it.
+    let area = [pad(facts.ranges[j]), pad(facts.ranges[k])];
     let line = |w: &[f64], b: f64, level: f64| -> Option<Vec<[f64; 2]>> {
-        if w.len() != d || j == k || w[k].abs() < 1e-12 {
+        if w.len() != d || j == k {
             return None;
         }
         let c = b + w
@@ -496,14 +610,24 @@ fn feature_plot(
             .filter(|(m, _)| *m != j && *m != k)
             .map(|(_, (w, m))| w * m)
             .sum::<f64>();
-        let at = |v: f64| (level - c - w[j] * v) / w[k];
-        Some(vec![[lo, at(lo)], [hi, at(hi)]])
+        clip_line([w[j], w[k]], level - c, area)
     };
     Plot::new("data")
         .height(height)
         .legend(Legend::default())
         .data_aspect(1.0)
         .show(ui, |plot_ui| {
+            if let Some(regions) = regions {
+                plot_ui.image(
+                    PlotImage::new(
+                        "decision regions",
+                        regions.texture.id(),
+                        regions.center,
+                        regions.size,
+                    )
+                    .allow_hover(false),
+                );
+            }
             for (c, pts) in points.into_iter().enumerate() {
                 if !pts.is_empty() {
                     let name = labels
@@ -547,20 +671,6 @@ fn feature_plot(
                                 .filled(false)
                                 .color(theme::WARNING),
                         );
-                    }
-                }
-            }
-            if let (Some(w), Some(b)) = (matrix(record, "W"), vector(record, "b_vec")) {
-                // Softmax: the boundary between each pair of classes.
-                for a in 0..w.nrows() {
-                    for c in a + 1..w.nrows() {
-                        let diff: Vec<f64> = (0..d).map(|m| w[(a, m)] - w[(c, m)]).collect();
-                        if let Some(l) = line(&diff, b[a] - b[c], 0.0) {
-                            plot_ui.line(
-                                Line::new("class boundaries", PlotPoints::from(l))
-                                    .color(theme::MODEL),
-                            );
-                        }
                     }
                 }
             }
@@ -663,4 +773,33 @@ fn loss_plot(
             }
             plot_ui.vline(VLine::new("shown step", shown as f64).color(theme::REFERENCE));
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_line;
+
+    #[test]
+    fn lines_are_clipped_to_the_data_box() {
+        let unit = [(-1.0, 1.0), (-1.0, 1.0)];
+        let l = clip_line([1.0, 1.0], 0.0, unit).unwrap();
+        assert!(
+            l.contains(&[-1.0, 1.0]) && l.contains(&[1.0, -1.0]),
+            "{l:?}"
+        );
+        // Vertical and horizontal lines, which a slope form cannot draw.
+        assert_eq!(
+            clip_line([1.0, 0.0], 0.5, unit).unwrap(),
+            [[0.5, -1.0], [0.5, 1.0]]
+        );
+        assert_eq!(
+            clip_line([0.0, 2.0], 1.0, unit).unwrap(),
+            [[-1.0, 0.5], [1.0, 0.5]]
+        );
+        // A steep line stays inside the box instead of stretching the plot.
+        let steep = clip_line([100.0, 1.0], 0.0, unit).unwrap();
+        assert!(steep.iter().all(|p| p[1].abs() <= 1.0 && p[0].abs() <= 1.0));
+        assert!(clip_line([1.0, 1.0], 5.0, unit).is_none());
+        assert!(clip_line([0.0, 0.0], 1.0, unit).is_none());
+    }
 }
