@@ -241,3 +241,26 @@ fn settings_round_trip_and_a_corrupt_file_falls_back() {
     assert_eq!(partial.algorithm, "gmm");
     assert!(serde_json::from_str::<Settings>("not json").is_err());
 }
+
+#[test]
+fn hovering_a_derivation_value_links_it_to_the_plot() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Step").click();
+    h.run();
+    assert!(h.state().highlighted().is_empty());
+    h.get_by_label_contains("residual = [").hover();
+    h.run();
+    assert_eq!(h.state().highlighted(), ["residual"]);
+    // grad_w shows under two steps (chain rule and gradient); either links.
+    h.get_all_by_label_contains("grad_w = [")
+        .next()
+        .unwrap()
+        .hover();
+    h.run();
+    assert!(h.state().highlighted().contains(&"grad_w"));
+    // Away from the panel nothing stays lit.
+    h.get_by_label("Step").hover();
+    h.run();
+    assert!(h.state().highlighted().is_empty());
+}

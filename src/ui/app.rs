@@ -263,6 +263,12 @@ impl App {
         &self.roles
     }
 
+    /// Ids of the derivation symbols under the pointer, which the plots emphasise.
+    #[must_use]
+    pub fn highlighted(&self) -> &[&'static str] {
+        &self.view.highlight
+    }
+
     /// Whether a file is loading.
     #[must_use]
     pub fn is_loading(&self) -> bool {
@@ -818,6 +824,8 @@ impl App {
         ui.label(egui::RichText::new(format!("numbers of step {}", self.shown)).weak());
         let card = self.step_size_card();
         let mut chosen_rate = None;
+        // Hovering a formula or a value lights up what it refers to in the plots.
+        let mut hovered: Vec<&'static str> = Vec::new();
         egui::ScrollArea::vertical()
             .id_salt("derivation-scroll")
             .show(ui, |ui| {
@@ -826,22 +834,26 @@ impl App {
                         .default_open(true)
                         .show(ui, |ui| {
                             ui.label(step.sentence);
-                            super::formula_ui(ui, step.latex);
+                            if super::formula_ui(ui, step.latex).hovered() {
+                                hovered.extend(step.shows.iter().map(|s| s.id));
+                            }
                             if let Some(record) = &self.shown_record {
                                 for symbol in step.shows {
                                     if let Some(value) = record.get(*symbol) {
-                                        ui.label(format!(
-                                            "{} = {}",
-                                            symbol.id,
-                                            export::format_value(value)
-                                        ))
-                                        .on_hover_text(
-                                            format!(
+                                        let label = ui
+                                            .label(format!(
+                                                "{} = {}",
+                                                symbol.id,
+                                                export::format_value(value)
+                                            ))
+                                            .on_hover_text(format!(
                                                 "{}\n{}",
                                                 symbol.meaning,
                                                 export::format_list(value.as_slice(), 64)
-                                            ),
-                                        );
+                                            ));
+                                        if label.hovered() {
+                                            hovered.push(symbol.id);
+                                        }
                                     }
                                 }
                             }
@@ -855,6 +867,7 @@ impl App {
         if let Some(lr) = chosen_rate {
             self.commands.push(Command::SetLearningRate(lr));
         }
+        self.view.highlight = hovered;
     }
 
     fn step_size_card(&self) -> Option<algorithms::conditioning::StepSizeCard> {

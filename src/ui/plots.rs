@@ -5,6 +5,7 @@
 use super::theme;
 use crate::algorithms::{StepRecord, Value};
 use crate::data::Dataset;
+use crate::export::format_number;
 use crate::session::Session;
 use egui_plot::{
     Arrows, HLine, Heatmap, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint,
@@ -27,6 +28,58 @@ pub struct PlotView {
     surface: Option<Surface>,
     facts: Option<DataFacts>,
     regions: Option<Regions>,
+    /// Ids of the derivation symbols under the pointer: their plot items are emphasised.
+    pub highlight: Vec<&'static str>,
+}
+
+/// Which plot items the hovered derivation terms refer to.
+#[derive(Debug, Default, Clone, Copy)]
+#[allow(clippy::struct_excessive_bools)] // Independent flags, one per kind of plot item.
+struct Lit {
+    residuals: bool,
+    gradient: bool,
+    margins: bool,
+    centroids: bool,
+    axes: bool,
+    ellipses: bool,
+    loss: bool,
+}
+
+impl Lit {
+    fn of(ids: &[&str]) -> Self {
+        let any = |names: &[&str]| ids.iter().any(|id| names.contains(id));
+        Self {
+            residuals: any(&["residual", "y_hat", "error", "p", "z"]),
+            gradient: any(&[
+                "grad_w",
+                "grad_b",
+                "grad_W",
+                "grad_prev",
+                "theta_prev",
+                "theta",
+                "eta",
+                "velocity",
+                "m_hat",
+                "s_hat",
+            ]),
+            margins: any(&["margins", "hinge", "violators", "support_vectors"]),
+            centroids: any(&["centroids", "assignment", "distance", "cluster_size"]),
+            axes: any(&[
+                "components",
+                "component",
+                "w_pc",
+                "eigenvalue",
+                "explained_variance_ratio",
+            ]),
+            ellipses: any(&["means", "covariances", "responsibilities", "weights"]),
+            loss: any(&["loss", "log_likelihood"]),
+        }
+    }
+
+    /// A wider stroke for a lit item.
+    fn width(on: bool, base: f32) -> f32 {
+        if on { base + 2.5 } else { base }
+    }
 }
 
 /// The decision-region map: the model's own `classify` on a grid over two
@@ -248,12 +301,13 @@ impl PlotView {
             ui.checkbox(&mut self.log_loss, "log loss axis");
         });
         self.y_feature = Some(y_feature);
+        let lit = Lit::of(&self.highlight);
         let facts = self
             .facts
             .get_or_insert_with(|| DataFacts::of(data, session));
         let height = (ui.available_height() * 0.55).max(220.0);
         if regression {
-            regression_plot(ui, data, facts, record, self.x_feature, height);
+            regression_plot(ui, data, facts, record, lit, self.x_feature, height);
         } else {
             let axes = [self.x_feature, y_feature];
             let key = (
@@ -266,13 +320,20 @@ impl PlotView {
                 self.regions = Regions::compute(ui.ctx(), data, facts, session, shown, axes);
             }
             let regions = self.regions.as_ref().filter(|r| r.key == key);
-            feature_plot(ui, data, facts, record, regions, axes, height);
+            feature_plot(ui, data, facts, record, regions, lit, axes, height);
         }
         let (reference, has_surface) = (facts.reference_loss, facts.has_surface);
         ui.columns(2, |cols| {
-            loss_plot(&mut cols[0], session, reference, shown, self.log_loss);
+            loss_plot(
+                &mut cols[0],
+                session,
+                reference,
+                shown,
+                self.log_loss,
+                lit.loss,
+            );
             if has_surface {
-                self.surface_ui(&mut cols[1], data, session, record, shown);
+                self.surface_ui(&mut cols[1], data, session, record, shown, lit.gradient);
             } else {
                 cols[1].label("No loss surface for this algorithm.");
             }
@@ -317,6 +378,7 @@ impl PlotView {
         session: &Session,
         record: Option<&StepRecord>,
         shown: usize,
+        lit: bool,
     ) {
         let alg = session.algorithm();
         let names = alg.param_names();
@@ -399,8 +461,23 @@ impl PlotView {
                             PlotPoints::from(vec![origin]),
                             PlotPoints::from(vec![tip]),
                         )
+                        .highlight(lit)
                         .color(theme::WARNING),
                     );
+                    // Momentum and adaptive steps move elsewhere than −η∇J: show where.
+                    let moved = [current.params[p], current.params[q]];
+                    let apart = (moved[0] - tip[0]).hypot(moved[1] - tip[1]);
+                    if apart > 1e-9 * (1.0 + moved[0].hypot(moved[1])) {
+                        plot_ui.arrows(
+                            Arrows::new(
+                                "the step taken (velocity / adaptive)",
+                                PlotPoints::from(vec![origin]),
+                                PlotPoints::from(vec![moved]),
+                            )
+                            .highlight(lit)
+                            .color(theme::TRAJECTORY),
+                        );
+                    }
                 }
             });
     }
@@ -443,11 +520,14 @@ fn compute_surface(
     }
     // Colour by rank-like scale: log of the excess over the minimum keeps the valley visible.
     let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // The floor keeps the lowest cell from stretching the scale to ln(0).
+    let floor = ((max - min) * 1e-3).max(f64::MIN_POSITIVE);
     let values: Vec<f64> = values
         .iter()
         .map(|v| {
             if v.is_finite() {
-                (v - min + 1e-12).ln()
+                (v - min + floor).ln()
             } else {
                 f64::NAN
             }
@@ -477,6 +557,7 @@ fn regression_plot(
     data: &Dataset,
     facts: &DataFacts,
     record: Option<&StepRecord>,
+    lit: Lit,
     j: usize,
     height: f32,
 ) {
@@ -502,11 +583,12 @@ fn regression_plot(
         let wj = w.get(j).copied().unwrap_or(0.0);
         vec![[lo, offset + wj * lo], [hi, offset + wj * hi]]
     };
-    Plot::new("data")
+    let yhat = vector(record, "y_hat").filter(|v| v.len() == n);
+    let response = Plot::new("data")
         .height(height)
         .legend(Legend::default())
         .show(ui, |plot_ui| {
-            if let Some(yhat) = vector(record, "y_hat").filter(|v| v.len() == n) {
+            if let Some(yhat) = yhat {
                 // Residuals ŷᵢ − yᵢ as segments (a few hundred at most).
                 for i in (0..n).step_by((n / 300).max(1)) {
                     plot_ui.line(
@@ -514,7 +596,12 @@ fn regression_plot(
                             "residuals ŷ − y",
                             PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat[i]]]),
                         )
-                        .color(theme::RESIDUAL),
+                        .color(if lit.residuals {
+                            theme::WARNING
+                        } else {
+                            theme::RESIDUAL
+                        })
+                        .width(Lit::width(lit.residuals, 1.0)),
                     );
                 }
             }
@@ -537,7 +624,75 @@ fn regression_plot(
                         .width(2.5),
                 );
             }
+            // The drawn row nearest the pointer (within a few pixels).
+            let pointer = plot_ui.pointer_coordinate()?;
+            let at = plot_ui.screen_from_plot(pointer);
+            let (i, dist) = (0..n)
+                .step_by(s)
+                .map(|i| {
+                    let p = plot_ui.screen_from_plot(PlotPoint::new(col[i], y[i]));
+                    (i, p.distance(at))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1))?;
+            if dist > 8.0 {
+                return None;
+            }
+            if let Some(yhat) = yhat {
+                plot_ui.line(
+                    Line::new(
+                        "this row's residual",
+                        PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat[i]]]),
+                    )
+                    .color(theme::WARNING)
+                    .width(3.0),
+                );
+            }
+            Some(i)
         });
+    if let (Some(i), Some(r)) = (response.inner, vector(record, "residual")) {
+        response
+            .response
+            .on_hover_text_at_pointer(row_term(data, i, y[i], yhat, r[i]));
+    }
+}
+
+/// Row `i`'s terms of the squared loss and its gradient, given its residual
+/// r: (r²/(2n), r·xᵢ/n per feature, r/n). Summed over the rows they make J
+/// (without penalty) and ∇J.
+fn row_terms(data: &Dataset, i: usize, r: f64) -> (f64, Vec<f64>, f64) {
+    let rows = data.n_rows() as f64;
+    let x = data.x();
+    (
+        r * r / (2.0 * rows),
+        (0..x.ncols()).map(|m| r * x[(i, m)] / rows).collect(),
+        r / rows,
+    )
+}
+
+/// Row `i`'s terms of the loss and of the gradient, with its numbers.
+fn row_term(data: &Dataset, i: usize, y: f64, yhat: Option<&[f64]>, r: f64) -> String {
+    use std::fmt::Write as _;
+    let n = data.n_rows();
+    let (loss, grad_w, grad_b) = row_terms(data, i, r);
+    let mut text = format!(
+        "row {i} (line {})\nŷ = {}, y = {}, r = ŷ − y = {}\nits term of J: r²/(2n) = {}\nits term of ∂J/∂w = r·x/n:",
+        data.lines().get(i).copied().unwrap_or(0),
+        format_number(yhat.map_or(f64::NAN, |v| v[i])),
+        format_number(y),
+        format_number(r),
+        format_number(loss),
+    );
+    for ((m, name), g) in data.feature_names().iter().enumerate().zip(grad_w) {
+        let _ = write!(
+            text,
+            "\n  {name}: {} · {} / {n} = {}",
+            format_number(r),
+            format_number(data.x()[(i, m)]),
+            format_number(g)
+        );
+    }
+    let _ = write!(text, "\nits term of ∂J/∂b = r/n: {}", format_number(grad_b));
+    text
 }
 
 /// The group (class, or cluster for the clustering algorithms) of each row
@@ -575,13 +730,14 @@ fn colours(
     }
 }
 
-#[allow(clippy::too_many_lines)] // One block per kind of plot item.
+#[allow(clippy::too_many_lines, clippy::too_many_arguments)] // One block per kind of plot item.
 fn feature_plot(
     ui: &mut egui::Ui,
     data: &Dataset,
     facts: &DataFacts,
     record: Option<&StepRecord>,
     regions: Option<&Regions>,
+    lit: Lit,
     [j, k]: [usize; 2],
     height: f32,
 ) {
@@ -667,7 +823,7 @@ fn feature_plot(
                             .collect();
                         plot_ui.points(
                             Points::new("margin violators", PlotPoints::from(pts))
-                                .radius(5.0)
+                                .radius(Lit::width(lit.margins, 5.0))
                                 .filled(false)
                                 .color(theme::WARNING),
                         );
@@ -680,7 +836,7 @@ fn feature_plot(
                         (0..c.nrows()).map(|r| [c[(r, j)], c[(r, k)]]).collect();
                     plot_ui.points(
                         Points::new(id, PlotPoints::from(pts))
-                            .radius(8.0)
+                            .radius(Lit::width(lit.centroids || lit.ellipses, 8.0))
                             .shape(MarkerShape::Diamond)
                             .color(theme::MODEL),
                     );
@@ -700,7 +856,8 @@ fn feature_plot(
                             "2σ ellipses",
                             PlotPoints::from(ellipse([means[(c, j)], means[(c, k)]], s)),
                         )
-                        .color(theme::class(c)),
+                        .color(theme::class(c))
+                        .width(Lit::width(lit.ellipses, 1.0)),
                     );
                 }
             }
@@ -719,7 +876,7 @@ fn feature_plot(
                     plot_ui.line(
                         Line::new(format!("component {r}"), PlotPoints::from(pts))
                             .color(theme::MODEL)
-                            .width(3.0 - r as f32 * 0.8),
+                            .width(Lit::width(lit.axes, 3.0 - r as f32 * 0.8)),
                     );
                 }
             }
@@ -751,6 +908,7 @@ fn loss_plot(
     reference: Option<f64>,
     shown: usize,
     log: bool,
+    lit: bool,
 ) {
     let history = session.history();
     let s = stride(history.len());
@@ -766,7 +924,11 @@ fn loss_plot(
         .x_axis_label("step")
         .y_axis_label(if log { "log10 loss" } else { "loss" })
         .show(ui, |plot_ui| {
-            plot_ui.line(Line::new("loss J", PlotPoints::from(points)).color(theme::MODEL));
+            plot_ui.line(
+                Line::new("loss J", PlotPoints::from(points))
+                    .color(theme::MODEL)
+                    .width(Lit::width(lit, 1.5)),
+            );
             if let Some(r) = reference {
                 plot_ui
                     .hline(HLine::new("optimum (closed form)", value(r)).color(theme::REFERENCE));
@@ -777,7 +939,45 @@ fn loss_plot(
 
 #[cfg(test)]
 mod tests {
-    use super::clip_line;
+    use super::{clip_line, row_term, row_terms};
+    use crate::algorithms::{Hyper, REGISTRY};
+    use crate::data::Dataset;
+    use crate::session::Session;
+
+    #[test]
+    fn row_terms_sum_to_the_records_loss_and_gradient() {
+        let a = vec![1.0, 2.0, 4.0, 7.0];
+        let b = vec![0.5, -1.0, 2.0, 0.0];
+        let y = vec![3.0, 1.0, 6.0, 9.0];
+        let data = Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap();
+        let entry = REGISTRY
+            .iter()
+            .find(|e| e.id == "linear-regression")
+            .unwrap();
+        let mut session = Session::new((entry.create)(&Hyper::default()).unwrap(), &data).unwrap();
+        session.step(&data);
+        let record = session.latest();
+        let r = record.get_id("residual").unwrap().as_slice();
+        let (mut loss, mut gw, mut gb) = (0.0, [0.0; 2], 0.0);
+        for (i, &ri) in r.iter().enumerate() {
+            let (l, w, b) = row_terms(&data, i, ri);
+            loss += l;
+            gw[0] += w[0];
+            gw[1] += w[1];
+            gb += b;
+        }
+        let close = |u: f64, v: f64| (u - v).abs() < 1e-12 * (1.0 + v.abs());
+        assert!(close(loss, record.loss));
+        let grad_w = record.get_id("grad_w").unwrap().as_slice();
+        assert!(close(gw[0], grad_w[0]) && close(gw[1], grad_w[1]));
+        assert!(close(
+            gb,
+            record.get_id("grad_b").unwrap().as_scalar().unwrap()
+        ));
+        let text = row_term(&data, 2, 6.0, None, r[2]);
+        assert!(text.starts_with("row 2 (line 4)"), "{text}");
+        assert!(text.contains(&crate::export::format_number(r[2] * 4.0 / 4.0)));
+    }
 
     #[test]
     fn lines_are_clipped_to_the_data_box() {
