@@ -23,6 +23,9 @@ pub struct Cli {
     /// Open the GUI with this algorithm selected.
     #[arg(long)]
     pub algorithm: Option<String>,
+    /// Open the GUI in the light or dark theme (default: the last one chosen, or the system's).
+    #[arg(long, value_parser = ["light", "dark"])]
+    pub theme: Option<String>,
     /// A headless command; without one the GUI opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -125,7 +128,7 @@ pub struct RunArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None => match crate::ui::run_app(cli.data, cli.algorithm) {
+        None => match crate::ui::run_app(cli.data, cli.algorithm, cli.theme.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
         },

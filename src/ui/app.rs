@@ -623,6 +623,7 @@ impl App {
                     }
                 }
             });
+            ui.menu_button("Theme", egui::widgets::global_theme_preference_buttons);
             ui.menu_button("Export", |ui| {
                 if ui.button("Plots as PNG…").clicked()
                     && let Some(p) = save_dialog("plots.png", "PNG", "png")

@@ -12,11 +12,21 @@ use crate::export::format_number;
 use std::path::PathBuf;
 
 /// Opens the window on `data` (or the last file, or the bundled example)
-/// with `algorithm` selected; settings persist across restarts.
+/// with `algorithm` selected, in `theme` ("light" or "dark") when given;
+/// settings persist across restarts.
 ///
 /// # Errors
 /// The window could not be created.
-pub fn run_app(data: Option<PathBuf>, algorithm: Option<String>) -> anyhow::Result<()> {
+pub fn run_app(
+    data: Option<PathBuf>,
+    algorithm: Option<String>,
+    theme: Option<&str>,
+) -> anyhow::Result<()> {
+    let theme = match theme {
+        Some("light") => Some(egui::ThemePreference::Light),
+        Some("dark") => Some(egui::ThemePreference::Dark),
+        _ => None,
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1400.0, 900.0])
@@ -33,6 +43,9 @@ pub fn run_app(data: Option<PathBuf>, algorithm: Option<String>) -> anyhow::Resu
                 .storage
                 .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
                 .unwrap_or_default();
+            if let Some(theme) = theme {
+                cc.egui_ctx.set_theme(theme);
+            }
             let last = settings.last_file.clone();
             let mut app = App::new(settings);
             if let Some(id) = algorithm {
