@@ -102,9 +102,22 @@ fn steps(c: &mut Criterion) {
         "rows: {n}, features: {FEATURES}, cores: {:?}",
         std::thread::available_parallelism()
     );
+    let clusters = Hyper {
+        k: Some(3),
+        ..Hyper::default()
+    };
+    let mlp = Hyper {
+        hidden: vec![8],
+        ..Hyper::default()
+    };
     for (id, classes, hyper) in [
         ("linear-regression", false, Hyper::default()),
         ("logistic-regression", true, Hyper::default()),
+        ("linear-svm", true, Hyper::default()),
+        ("k-means", false, clusters.clone()),
+        ("pca", false, Hyper::default()),
+        ("gmm", false, clusters),
+        ("mlp", true, mlp),
     ] {
         let data = dataset(n, classes);
         let baseline = median(15, || {
@@ -113,7 +126,7 @@ fn steps(c: &mut Criterion) {
         let algorithm =
             (entry(id).expect("registered").create)(&hyper).expect("valid hyperparameters");
         let mut session = Session::new(algorithm, &data).expect("data fits");
-        let measured = median(15, || {
+        let measured = median(7, || {
             session.resume();
             black_box(session.step(&data));
         });

@@ -212,24 +212,77 @@ fn dist2_rows(x: &DMatrix<f64>, a: usize, b: usize) -> f64 {
 #[must_use]
 pub fn nearest_centroids(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> (Vec<usize>, Vec<f64>) {
     let (n, d) = x.shape();
-    let mut best = vec![0usize; n];
-    let mut best_d = vec![f64::INFINITY; n];
-    for c in 0..centroids.nrows() {
-        let mut dist = vec![0.0; n];
-        for j in 0..d {
-            let mu = centroids[(c, j)];
-            for (v, xi) in dist.iter_mut().zip(x.column(j).iter()) {
-                *v += (xi - mu) * (xi - mu);
+    let data = x.as_slice();
+    // Blocks of rows small enough to stay in cache while every centroid is
+    // measured against them: X is read from memory once, on every core.
+    let parts = super::pass::over_row_ranges(n, |start, end| {
+        let mut best = vec![0usize; end - start];
+        let mut best_d = vec![f64::INFINITY; end - start];
+        let mut dist = vec![0.0; BLOCK];
+        for lo in (start..end).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(end);
+            let dist = &mut dist[..hi - lo];
+            for c in 0..centroids.nrows() {
+                dist.fill(0.0);
+                for j in 0..d {
+                    let mu = centroids[(c, j)];
+                    for (v, xi) in dist.iter_mut().zip(&data[j * n + lo..j * n + hi]) {
+                        *v += (xi - mu) * (xi - mu);
+                    }
+                }
+                for (i, &v) in dist.iter().enumerate() {
+                    let r = lo - start + i;
+                    if v < best_d[r] {
+                        best_d[r] = v;
+                        best[r] = c;
+                    }
+                }
             }
         }
-        for i in 0..n {
-            if dist[i] < best_d[i] {
-                best_d[i] = dist[i];
-                best[i] = c;
-            }
-        }
+        (best, best_d)
+    });
+    let mut best = Vec::with_capacity(n);
+    let mut best_d = Vec::with_capacity(n);
+    for (b, bd) in parts {
+        best.extend(b);
+        best_d.extend(bd);
     }
     (best, best_d)
+}
+
+/// Rows per block of the assignment pass.
+const BLOCK: usize = 2048;
+
+/// Per cluster: the sum of its rows (k × d) and its size, column by column
+/// over X, split across the cores.
+fn cluster_sums(x: &DMatrix<f64>, assignment: &[usize], k: usize) -> (DMatrix<f64>, Vec<usize>) {
+    let (n, d) = x.shape();
+    let data = x.as_slice();
+    let parts = super::pass::over_row_ranges(n, |start, end| {
+        let mut sums = DMatrix::<f64>::zeros(k, d);
+        let mut sizes = vec![0usize; k];
+        for &c in &assignment[start..end] {
+            sizes[c] += 1;
+        }
+        for j in 0..d {
+            for (&c, &v) in assignment[start..end]
+                .iter()
+                .zip(&data[j * n + start..j * n + end])
+            {
+                sums[(c, j)] += v;
+            }
+        }
+        (sums, sizes)
+    });
+    let mut sums = DMatrix::<f64>::zeros(k, d);
+    let mut sizes = vec![0usize; k];
+    for (s, z) in parts {
+        sums += s;
+        for (a, b) in sizes.iter_mut().zip(z) {
+            *a += b;
+        }
+    }
+    (sums, sizes)
 }
 
 impl Algorithm for KMeans {
@@ -267,14 +320,7 @@ impl Algorithm for KMeans {
             p.iter().zip(&assignment).filter(|(a, b)| a != b).count()
         });
         // Update step.
-        let mut sums = DMatrix::<f64>::zeros(k, d);
-        let mut sizes = vec![0usize; k];
-        for (i, &c) in assignment.iter().enumerate() {
-            sizes[c] += 1;
-            for j in 0..d {
-                sums[(c, j)] += x[(i, j)];
-            }
-        }
+        let (sums, sizes) = cluster_sums(x, &assignment, k);
         let mut empty = Vec::new();
         for c in 0..k {
             if sizes[c] == 0 {
@@ -376,6 +422,37 @@ mod tests {
             init_rows: Some(rows.to_vec()),
             ..Hyper::default()
         }
+    }
+
+    #[test]
+    fn parallel_blocked_passes_match_brute_force_on_many_rows() {
+        // More rows than one thread takes, and a ragged last block.
+        let n = 70_001;
+        let mut rng = crate::rng::Rng::new(5);
+        let x = DMatrix::from_fn(n, 3, |_, _| rng.normal());
+        let centroids =
+            DMatrix::from_row_slice(3, 3, &[0.5, 0.0, 0.0, -0.5, 0.2, 0.0, 0.0, -0.3, 0.4]);
+        let (best, best_d) = nearest_centroids(&x, &centroids);
+        let (mut sums, mut sizes) = (DMatrix::<f64>::zeros(3, 3), [0usize; 3]);
+        for i in 0..n {
+            let d: Vec<f64> = (0..3)
+                .map(|c| {
+                    (0..3)
+                        .map(|j| (x[(i, j)] - centroids[(c, j)]).powi(2))
+                        .sum()
+                })
+                .collect();
+            let c = (0..3).fold(0, |b, c| if d[c] < d[b] { c } else { b });
+            assert_eq!(best[i], c, "row {i}");
+            assert!((best_d[i] - d[c]).abs() < 1e-12);
+            sizes[c] += 1;
+            for j in 0..3 {
+                sums[(c, j)] += x[(i, j)];
+            }
+        }
+        let (s, z) = cluster_sums(&x, &best, 3);
+        assert_eq!(z, sizes);
+        assert!((s - sums).abs().max() < 1e-9);
     }
 
     #[test]

@@ -161,6 +161,45 @@ fn chunk_pass(
     sums
 }
 
+/// Runs `f(start, end)` on consecutive row ranges covering `0..n`, one per
+/// core when there are enough rows, and returns the results in row order.
+pub fn over_row_ranges<R: Send>(n: usize, f: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
+    let threads = if n >= PARALLEL_MIN_ROWS {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8)
+    } else {
+        1
+    };
+    let chunk = n.div_ceil(threads).max(1);
+    if threads <= 1 {
+        return vec![f(0, n)];
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .enumerate()
+            .map(|(k, start)| {
+                std::thread::Builder::new()
+                    .name(format!("steplab-rows-{k}"))
+                    .spawn_scoped(scope, move || f(start, (start + chunk).min(n)))
+            })
+            .collect();
+        // A thread that cannot start or panics leaves its range to this one.
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(k, h)| {
+                h.ok().and_then(|h| h.join().ok()).unwrap_or_else(|| {
+                    let start = k * chunk;
+                    f(start, (start + chunk).min(n))
+                })
+            })
+            .collect()
+    })
+}
+
 /// Σ aᵢbᵢ with eight independent accumulators, so the sum is limited by
 /// memory rather than by the latency of one chain of additions.
 #[must_use]

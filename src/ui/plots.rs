@@ -454,28 +454,27 @@ impl PlotView {
                     && g.len() > p.max(q)
                 {
                     let origin = [t[p], t[q]];
+                    let mut arrow = |name: &str, tip: [f64; 2], colour: egui::Color32| {
+                        plot_ui.arrows(
+                            Arrows::new(
+                                name,
+                                PlotPoints::from(vec![origin]),
+                                PlotPoints::from(vec![tip]),
+                            )
+                            .highlight(lit)
+                            .color(colour),
+                        );
+                    };
                     let tip = [t[p] - eta * g[p], t[q] - eta * g[q]];
-                    plot_ui.arrows(
-                        Arrows::new(
-                            "−η∇J (the update's gradient)",
-                            PlotPoints::from(vec![origin]),
-                            PlotPoints::from(vec![tip]),
-                        )
-                        .highlight(lit)
-                        .color(theme::WARNING),
-                    );
+                    arrow("−η∇J (the update's gradient)", tip, theme::WARNING);
                     // Momentum and adaptive steps move elsewhere than −η∇J: show where.
                     let moved = [current.params[p], current.params[q]];
                     let apart = (moved[0] - tip[0]).hypot(moved[1] - tip[1]);
                     if apart > 1e-9 * (1.0 + moved[0].hypot(moved[1])) {
-                        plot_ui.arrows(
-                            Arrows::new(
-                                "the step taken (velocity / adaptive)",
-                                PlotPoints::from(vec![origin]),
-                                PlotPoints::from(vec![moved]),
-                            )
-                            .highlight(lit)
-                            .color(theme::TRAJECTORY),
+                        arrow(
+                            "the step taken (velocity / adaptive)",
+                            moved,
+                            theme::TRAJECTORY,
                         );
                     }
                 }
