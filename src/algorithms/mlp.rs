@@ -53,6 +53,12 @@ symbol!(
     "weights of the third layer (units × inputs)"
 );
 symbol!(
+    B1,
+    "b1",
+    r"\mathbf{b}^{(1)}",
+    "biases of the first hidden layer"
+);
+symbol!(
     A1,
     "a1",
     r"\mathbf{a}^{(1)}",
@@ -462,6 +468,7 @@ impl Mlp {
             rec.set(gws[l], Value::Matrix(p.grads[l].w.clone()));
             rec.vector(gbs[l], p.grads[l].b.as_slice());
         }
+        rec.vector(B1, self.layers[0].b.as_slice());
         for (l, s) in ds.iter().enumerate() {
             rec.set(*s, Value::Matrix(p.deltas[l].clone()));
         }

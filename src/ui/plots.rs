@@ -42,6 +42,7 @@ struct Lit {
     centroids: bool,
     axes: bool,
     ellipses: bool,
+    hidden: bool,
     loss: bool,
 }
 
@@ -72,6 +73,7 @@ impl Lit {
                 "explained_variance_ratio",
             ]),
             ellipses: any(&["means", "covariances", "responsibilities", "weights"]),
+            hidden: any(&["W1", "a1", "delta1", "grad_W1"]),
             loss: any(&["loss", "log_likelihood"]),
         }
     }
@@ -825,6 +827,22 @@ fn feature_plot(
                                 .radius(Lit::width(lit.margins, 5.0))
                                 .filled(false)
                                 .color(theme::WARNING),
+                        );
+                    }
+                }
+            }
+            if let (Some(w1), Some(b1)) = (matrix(record, "W1"), vector(record, "b1"))
+                && w1.ncols() == d
+            {
+                // Each first-layer hidden unit switches where W1·x + b1 = 0.
+                for (u, &bu) in b1.iter().enumerate() {
+                    let row: Vec<f64> = w1.row(u).iter().copied().collect();
+                    if let Some(l) = line(&row, bu, 0.0) {
+                        plot_ui.line(
+                            Line::new("hidden units: W⁽¹⁾x + b⁽¹⁾ = 0", PlotPoints::from(l))
+                                .color(theme::REFERENCE)
+                                .style(LineStyle::dashed_dense())
+                                .width(Lit::width(lit.hidden, 1.0)),
                         );
                     }
                 }
