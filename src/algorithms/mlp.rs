@@ -329,13 +329,15 @@ impl Mlp {
     /// Forward and backward pass on rows `x` with targets `y`.
     fn pass(&self, layers: &[Layer], x: &DMatrix<f64>, y: &DMatrix<f64>) -> Pass {
         let n = x.nrows() as f64;
-        let mut activations = vec![x.clone()];
+        // Hidden activations a⁽¹⁾, a⁽²⁾; the input of layer l is x or a⁽ˡ⁾ (never copied).
+        let mut activations: Vec<DMatrix<f64>> = Vec::new();
         let mut pre = Vec::new();
         let last = layers.len() - 1;
         for (l, layer) in layers.iter().enumerate() {
-            let mut z = activations[l].clone() * layer.w.transpose();
-            for mut row in z.row_iter_mut() {
-                row += layer.b.transpose();
+            let input = if l == 0 { x } else { &activations[l - 1] };
+            let mut z = input * layer.w.transpose();
+            for (mut col, &b) in z.column_iter_mut().zip(layer.b.iter()) {
+                col.add_scalar_mut(b);
             }
             if l < last {
                 let a = z.map(|v| activate(self.activation, v));
@@ -381,7 +383,7 @@ impl Mlp {
         deltas[last] = &output - y;
         for l in (0..last).rev() {
             let back = &deltas[l + 1] * &layers[l + 1].w;
-            let a = &activations[l + 1];
+            let a = &activations[l];
             let z = &pre[l];
             deltas[l] = DMatrix::from_fn(back.nrows(), back.ncols(), |i, j| {
                 back[(i, j)] * slope(self.activation, z[(i, j)], a[(i, j)])
@@ -391,7 +393,8 @@ impl Mlp {
             .iter()
             .enumerate()
             .map(|(l, layer)| {
-                let mut gw = deltas[l].tr_mul(&activations[l]) / n;
+                let input = if l == 0 { x } else { &activations[l - 1] };
+                let mut gw = deltas[l].tr_mul(input) / n;
                 optim::add_penalty_gradient(
                     gw.as_mut_slice(),
                     layer.w.as_slice(),
@@ -405,7 +408,6 @@ impl Mlp {
                 Layer { w: gw, b: gb }
             })
             .collect();
-        activations.remove(0);
         Pass {
             activations,
             output,

@@ -20,6 +20,8 @@ pub enum RowLoss {
     Squared,
     /// softplus(s) − y·s (log-loss with p = σ(s)), derivative σ(s) − y.
     Logistic,
+    /// max(0, 1 − y·s) for y = ±1, subgradient −y where y·s < 1, else 0.
+    Hinge,
 }
 
 impl RowLoss {
@@ -32,10 +34,25 @@ impl RowLoss {
                 let r = s - y;
                 (0.5 * r * r, r)
             }
-            Self::Logistic => (
-                super::logistic::softplus(s) - y * s,
-                super::logistic::sigmoid(s) - y,
-            ),
+            Self::Logistic => {
+                // One exponential serves both: e = e^{−|s|}, softplus(s) =
+                // max(s, 0) + ln(1 + e), σ(s) = 1/(1 + e) or e/(1 + e).
+                let e = (-s.abs()).exp();
+                let sigma = if s >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
+                (s.max(0.0) + e.ln_1p() - y * s, sigma - y)
+            }
+            Self::Hinge => {
+                let margin = y * s;
+                if margin < 1.0 {
+                    (1.0 - margin, -y)
+                } else {
+                    (0.0, 0.0)
+                }
+            }
         }
     }
 }
@@ -226,6 +243,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn row_losses_match_their_definitions() {
+        use crate::algorithms::logistic::{sigmoid, softplus};
+        for &s in &[
+            -800.0, -40.0, -3.5, -1e-9, 0.0, 1e-9, 0.7, 12.0, 40.0, 800.0,
+        ] {
+            for &y in &[0.0, 1.0] {
+                let (l, d) = RowLoss::Logistic.eval(s, y);
+                let (l0, d0) = (softplus(s) - y * s, sigmoid(s) - y);
+                assert!((l - l0).abs() <= 1e-15 * (1.0 + l0.abs()), "s {s} y {y}");
+                assert!((d - d0).abs() <= 1e-15, "s {s} y {y}");
+            }
+            for &y in &[-1.0, 1.0] {
+                let (l, d) = RowLoss::Hinge.eval(s, y);
+                assert_eq!(l, (1.0 - y * s).max(0.0));
+                assert_eq!(d, if y * s < 1.0 { -y } else { 0.0 });
+            }
+        }
+    }
+
+    #[test]
     fn fused_parallel_pass_equals_the_matrix_form() {
         // Enough rows for several threads and blocks, and a ragged last block.
         let n = PARALLEL_MIN_ROWS + 3 * BLOCK + 17;
@@ -235,7 +272,7 @@ mod tests {
         let y: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
         let w = [0.3, -0.2, 0.5];
         let b = 0.1;
-        for loss in [RowLoss::Squared, RowLoss::Logistic] {
+        for loss in [RowLoss::Squared, RowLoss::Logistic, RowLoss::Hinge] {
             let mut s = vec![0.0; n];
             let mut dv = vec![0.0; n];
             let sums = linear_pass(&x, &y, &w, b, loss, &mut s, &mut dv);

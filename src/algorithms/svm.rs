@@ -2,6 +2,7 @@
 //! Pegasos (η_t = 1/(λt), mini-batches) or subgradient descent with a fixed rate.
 
 use super::linear::{self, B, GRAD_B, GRAD_W, J, LAMBDA, W};
+use super::pass::{self, RowLoss};
 use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol};
 use crate::data::Dataset;
 use crate::optim::{self, Batches, ETA, GRAD_PREV, Optimizer, OptimizerKind, THETA, THETA_PREV};
@@ -164,13 +165,24 @@ impl LinearSvm {
     }
 
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
-        let s = linear::scores(data.x(), &self.w, self.b);
+        // One fused pass over X: scores, hinge terms and the subgradient's sums.
+        let n_rows = y.len();
+        let (mut s, mut derivs) = (vec![0.0; n_rows], vec![0.0; n_rows]);
+        let sums = pass::linear_pass(
+            data.x(),
+            y.as_slice(),
+            self.w.as_slice(),
+            self.b,
+            RowLoss::Hinge,
+            &mut s,
+            &mut derivs,
+        );
         let margins: Vec<f64> = s.iter().zip(y.iter()).map(|(s, y)| s * y).collect();
         let hinge: Vec<f64> = margins.iter().map(|m| (1.0 - m).max(0.0)).collect();
-        let n = y.len() as f64;
-        let loss =
-            hinge.iter().sum::<f64>() / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
-        self.grad = subgradient(data.x(), y, None, &self.w, self.b, self.l2, self.l1);
+        let n = n_rows as f64;
+        let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
+        let (grad_w, grad_b) = linear::mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
+        self.grad = grad_w.into_iter().chain([grad_b]).collect();
         let d = self.w.len();
         let mut rec = StepRecord::new(self.t, loss);
         rec.vector(W, self.w.as_slice());
