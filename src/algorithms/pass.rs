@@ -256,8 +256,8 @@ mod tests {
             }
             for &y in &[-1.0, 1.0] {
                 let (l, d) = RowLoss::Hinge.eval(s, y);
-                assert_eq!(l, (1.0 - y * s).max(0.0));
-                assert_eq!(d, if y * s < 1.0 { -y } else { 0.0 });
+                assert!((l - (1.0 - y * s).max(0.0)).abs() < f64::EPSILON);
+                assert!((d - if y * s < 1.0 { -y } else { 0.0 }).abs() < f64::EPSILON);
             }
         }
     }
