@@ -8,6 +8,9 @@ use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symb
 use crate::data::Dataset;
 use nalgebra::{DMatrix, DVector};
 
+/// Rows per block of the E- and M-step passes (stays in cache).
+const BLOCK: usize = 2048;
+
 /// Added to every covariance diagonal after each M-step.
 pub const RIDGE: f64 = 1e-6;
 /// EM stops when the loss falls by less than this in a step.
@@ -139,8 +142,9 @@ impl Gmm {
     fn e_step(&self, x: &DMatrix<f64>) -> Result<(DMatrix<f64>, f64), AlgoError> {
         let (n, d) = x.shape();
         let k = self.weights.len();
-        let mut log_r = DMatrix::<f64>::zeros(n, k);
         let log_2pi = (2.0 * std::f64::consts::PI).ln();
+        // Per component: the Cholesky factor L of Σ and log w − ½(d log 2π + log det Σ).
+        let mut factors = Vec::with_capacity(k);
         for c in 0..k {
             let Some(chol) = self.covariances[c].clone().cholesky() else {
                 return Err(AlgoError::Singular(format!(
@@ -150,36 +154,73 @@ impl Gmm {
             };
             let l = chol.l();
             let log_det = 2.0 * l.diagonal().iter().map(|v| v.ln()).sum::<f64>();
-            let mut diff = x.clone();
-            for j in 0..d {
-                diff.column_mut(j).add_scalar_mut(-self.means[(c, j)]);
-            }
-            // Solve L Z = (X − μ)ᵀ for all rows at once.
-            let z = l
-                .solve_lower_triangular(&diff.transpose())
-                .unwrap_or_else(|| DMatrix::from_element(d, n, f64::INFINITY));
-            let log_w = self.weights[c].ln();
-            for i in 0..n {
-                let maha = z.column(i).norm_squared();
-                log_r[(i, c)] = log_w - 0.5 * (d as f64 * log_2pi + log_det + maha);
-            }
+            let constant = self.weights[c].ln() - 0.5 * (d as f64 * log_2pi + log_det);
+            factors.push((l, constant));
         }
+        let data = x.as_slice();
+        // Row blocks on every core: log w_c N(x | μ_c, Σ_c) by solving L z = x − μ
+        // (‖z‖² is the Mahalanobis distance), then normalized by log-sum-exp.
+        let parts = super::pass::over_row_ranges(n, |start, end| {
+            let mut r = DMatrix::<f64>::zeros(end - start, k);
+            for lo in (start..end).step_by(BLOCK) {
+                let hi = (lo + BLOCK).min(end);
+                for (c, (l, constant)) in factors.iter().enumerate() {
+                    let mut z = DMatrix::from_fn(d, hi - lo, |j, i| {
+                        data[j * n + lo + i] - self.means[(c, j)]
+                    });
+                    let solved = l.solve_lower_triangular_mut(&mut z);
+                    for i in 0..hi - lo {
+                        let maha = if solved {
+                            z.column(i).norm_squared()
+                        } else {
+                            f64::INFINITY
+                        };
+                        r[(lo - start + i, c)] = constant - 0.5 * maha;
+                    }
+                }
+            }
+            let mut total = 0.0;
+            for i in 0..end - start {
+                let row_max = r.row(i).max();
+                let lse = row_max
+                    + r.row(i)
+                        .iter()
+                        .map(|v| (v - row_max).exp())
+                        .sum::<f64>()
+                        .ln();
+                total += lse;
+                for c in 0..k {
+                    r[(i, c)] = (r[(i, c)] - lse).exp();
+                }
+            }
+            (start, r, total)
+        });
+        let mut resp = DMatrix::<f64>::zeros(n, k);
         let mut total = 0.0;
-        for i in 0..n {
-            let row_max = log_r.row(i).max();
-            let lse = row_max
-                + log_r
-                    .row(i)
-                    .iter()
-                    .map(|v| (v - row_max).exp())
-                    .sum::<f64>()
-                    .ln();
-            total += lse;
-            for c in 0..k {
-                log_r[(i, c)] = (log_r[(i, c)] - lse).exp();
-            }
+        for (start, r, t) in parts {
+            resp.rows_mut(start, r.nrows()).copy_from(&r);
+            total += t;
         }
-        Ok((log_r, -total / n as f64))
+        Ok((resp, -total / n as f64))
+    }
+
+    /// Σ_c = (1/N_c) Σᵢ γᵢ (xᵢ − μ)(xᵢ − μ)ᵀ, in row blocks on every core.
+    fn weighted_scatter(x: &DMatrix<f64>, gamma: &[f64], mu: &DVector<f64>) -> DMatrix<f64> {
+        let (n, d) = x.shape();
+        let data = x.as_slice();
+        let parts = super::pass::over_row_ranges(n, |start, end| {
+            let mut s = DMatrix::<f64>::zeros(d, d);
+            for lo in (start..end).step_by(BLOCK) {
+                let hi = (lo + BLOCK).min(end);
+                let diff = DMatrix::from_fn(hi - lo, d, |i, j| data[j * n + lo + i] - mu[j]);
+                let weighted = DMatrix::from_fn(hi - lo, d, |i, j| diff[(i, j)] * gamma[lo + i]);
+                s += diff.tr_mul(&weighted);
+            }
+            s
+        });
+        parts
+            .into_iter()
+            .fold(DMatrix::zeros(d, d), |acc, s| acc + s)
     }
 
     fn record(&self) -> StepRecord {
@@ -252,15 +293,7 @@ impl Algorithm for Gmm {
             }
             let r = self.resp.column(c);
             let mu = x.tr_mul(&r) / nk;
-            let mut diff = x.clone();
-            for j in 0..d {
-                diff.column_mut(j).add_scalar_mut(-mu[j]);
-            }
-            let mut weighted = diff.clone();
-            for (i, mut row) in weighted.row_iter_mut().enumerate() {
-                row *= r[i];
-            }
-            let mut sigma = diff.tr_mul(&weighted) / nk;
+            let mut sigma = Self::weighted_scatter(x, r.as_slice(), &mu) / nk;
             for j in 0..d {
                 sigma[(j, j)] += RIDGE;
             }
@@ -395,6 +428,55 @@ mod tests {
         }
         // The second blob's spread along b is about 0.5² = 0.25.
         assert!((g.covariances[1][(1, 1)] - 0.25).abs() < 0.1);
+    }
+
+    #[test]
+    fn blocked_parallel_passes_match_direct_sums_on_many_rows() {
+        let n = 40_001;
+        let mut rng = crate::rng::Rng::new(9);
+        let a: Vec<f64> = (0..n)
+            .map(|i| rng.normal() + 3.0 * f64::from(u8::from(i % 2 == 0)))
+            .collect();
+        let b: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+        let d = Dataset::from_columns(&["a", "b"], &[a, b], None).unwrap();
+        let mut g = Gmm::new(&Hyper {
+            init_rows: Some(vec![0, 1]),
+            ..Hyper::default()
+        })
+        .unwrap();
+        g.reset(&d).unwrap();
+        g.step(&d).unwrap();
+        for row in [0, 20_003, n - 1] {
+            let x = [d.x()[(row, 0)], d.x()[(row, 1)]];
+            let dens: Vec<f64> = (0..2)
+                .map(|c| {
+                    let s = &g.covariances[c];
+                    let det = s[(0, 0)] * s[(1, 1)] - s[(0, 1)] * s[(1, 0)];
+                    let (u, v) = (x[0] - g.means[(c, 0)], x[1] - g.means[(c, 1)]);
+                    let q = (s[(1, 1)] * u * u - 2.0 * s[(0, 1)] * u * v + s[(0, 0)] * v * v) / det;
+                    g.weights[c] * (-0.5 * q).exp() / (2.0 * std::f64::consts::PI * det.sqrt())
+                })
+                .collect();
+            let total: f64 = dens.iter().sum();
+            for (c, p) in dens.iter().enumerate() {
+                assert!((g.resp[(row, c)] - p / total).abs() < 1e-12, "row {row}");
+            }
+        }
+        // The weighted scatter against a direct sum.
+        let gamma: Vec<f64> = (0..n)
+            .map(|i| f64::from(u32::try_from(i % 7).unwrap()) / 7.0)
+            .collect();
+        let mu = DVector::from_vec(vec![0.5, -0.2]);
+        let mut direct = DMatrix::<f64>::zeros(2, 2);
+        for i in 0..n {
+            for j in 0..2 {
+                for l in 0..2 {
+                    direct[(j, l)] += gamma[i] * (d.x()[(i, j)] - mu[j]) * (d.x()[(i, l)] - mu[l]);
+                }
+            }
+        }
+        let blocked = Gmm::weighted_scatter(d.x(), &gamma, &mu);
+        assert!((blocked - &direct).abs().max() < 1e-9 * direct.abs().max());
     }
 
     #[test]
