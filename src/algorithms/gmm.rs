@@ -468,10 +468,10 @@ mod tests {
             .collect();
         let mu = DVector::from_vec(vec![0.5, -0.2]);
         let mut direct = DMatrix::<f64>::zeros(2, 2);
-        for i in 0..n {
+        for (i, g) in gamma.iter().enumerate() {
             for j in 0..2 {
                 for l in 0..2 {
-                    direct[(j, l)] += gamma[i] * (d.x()[(i, j)] - mu[j]) * (d.x()[(i, l)] - mu[l]);
+                    direct[(j, l)] += g * (d.x()[(i, j)] - mu[j]) * (d.x()[(i, l)] - mu[l]);
                 }
             }
         }
