@@ -470,6 +470,7 @@ impl App {
             self.table.take(),
             std::mem::take(&mut self.source),
             std::mem::take(&mut self.roles),
+            std::mem::take(&mut self.summaries),
         );
         self.summaries = table
             .columns
@@ -490,11 +491,7 @@ impl App {
         } else {
             // Keep the previous data when the new file cannot be used.
             let message = self.error.clone();
-            self.summaries = previous
-                .0
-                .iter()
-                .flat_map(|t| t.columns.iter().map(crate::data::table::Column::summary))
-                .collect();
+            self.summaries = previous.3;
             self.table = previous.0;
             self.source = previous.1;
             self.roles = previous.2;
