@@ -342,8 +342,7 @@ impl Algorithm for LinearRegression {
     }
 
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
-        let l = largest_hessian_eigenvalue(data.x(), self.l2)?;
-        (l > 0.0).then(|| 2.0 / l)
+        super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
     }
 
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
@@ -490,19 +489,6 @@ pub fn normal_equations(
     } else {
         Err(singular())
     }
-}
-
-/// The largest eigenvalue L of the quadratic loss's Hessian (AᵀA/n + λD, A = [X 1]).
-#[must_use]
-pub fn largest_hessian_eigenvalue(x: &DMatrix<f64>, l2: f64) -> Option<f64> {
-    let (n, d) = x.shape();
-    let a = x.clone().insert_column(d, 1.0);
-    let mut h = a.tr_mul(&a) / n as f64;
-    for j in 0..d {
-        h[(j, j)] += l2;
-    }
-    let eig = nalgebra::SymmetricEigen::try_new(h, 1e-12, 10_000)?;
-    eig.eigenvalues.iter().copied().reduce(f64::max)
 }
 
 /// Names w[feature] …, bias.

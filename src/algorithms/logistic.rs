@@ -332,19 +332,8 @@ impl Algorithm for LogisticRegression {
     }
 
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
-        // σ' ≤ 1/4 bounds the Hessian by AᵀA/(4n) + λD.
-        let (n, d) = data.x().shape();
-        let a = data.x().clone().insert_column(d, 1.0);
-        let mut h = a.tr_mul(&a) / (4.0 * n as f64);
-        for j in 0..d {
-            h[(j, j)] += self.l2;
-        }
-        let l = nalgebra::SymmetricEigen::try_new(h, 1e-12, 10_000)?
-            .eigenvalues
-            .iter()
-            .copied()
-            .reduce(f64::max)?;
-        (l > 0.0).then(|| 2.0 / l)
+        // σ' ≤ 1/4 bounds the Hessian by AᵀA/(4n) + λD: the card's L.
+        super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
     }
 
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {

@@ -155,8 +155,6 @@ pub struct App {
     session: Option<Session>,
     /// The data's second moments for the step-size card, read once per dataset.
     curvature: Option<algorithms::conditioning::Curvature>,
-    /// 2/L for the learning-rate slider, where the loss is quadratic.
-    stability: Option<f64>,
     shown: usize,
     shown_record: Option<StepRecord>,
     running: bool,
@@ -195,7 +193,6 @@ impl App {
             data: None,
             session: None,
             curvature: None,
-            stability: None,
             shown: 0,
             shown_record: None,
             running: false,
@@ -573,7 +570,6 @@ impl App {
         match result {
             Ok((data, session)) => {
                 self.view.data_changed();
-                self.stability = session.algorithm().stability_bound(&data);
                 self.curvature = algorithms::conditioning::applies(entry.id)
                     .then(|| algorithms::conditioning::Curvature::of(&data));
                 self.data = Some(data);
@@ -743,7 +739,7 @@ impl App {
                 && let Some(lr) = session.algorithm().learning_rate()
             {
                 let mut value = lr;
-                let bound = self.stability;
+                let bound = self.step_size_card().map(|c| c.stable_below);
                 let text = bound.map_or_else(
                     || "learning rate η".to_string(),
                     |b| {
