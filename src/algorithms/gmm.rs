@@ -447,20 +447,7 @@ mod tests {
         g.reset(&d).unwrap();
         g.step(&d).unwrap();
         for row in [0, 20_003, n - 1] {
-            let x = [d.x()[(row, 0)], d.x()[(row, 1)]];
-            let dens: Vec<f64> = (0..2)
-                .map(|c| {
-                    let s = &g.covariances[c];
-                    let det = s[(0, 0)] * s[(1, 1)] - s[(0, 1)] * s[(1, 0)];
-                    let (u, v) = (x[0] - g.means[(c, 0)], x[1] - g.means[(c, 1)]);
-                    let q = (s[(1, 1)] * u * u - 2.0 * s[(0, 1)] * u * v + s[(0, 0)] * v * v) / det;
-                    g.weights[c] * (-0.5 * q).exp() / (2.0 * std::f64::consts::PI * det.sqrt())
-                })
-                .collect();
-            let total: f64 = dens.iter().sum();
-            for (c, p) in dens.iter().enumerate() {
-                assert!((g.resp[(row, c)] - p / total).abs() < 1e-12, "row {row}");
-            }
+            assert_responsibilities_match_direct_densities(&g, &d, row);
         }
         // The weighted scatter against a direct sum.
         let gamma: Vec<f64> = (0..n)
@@ -489,8 +476,13 @@ mod tests {
         .unwrap();
         g.reset(&d).unwrap();
         g.step(&d).unwrap();
-        // Direct 2-D Gaussian densities for row 5.
-        let x = [d.x()[(5, 0)], d.x()[(5, 1)]];
+        assert_responsibilities_match_direct_densities(&g, &d, 5);
+    }
+
+    /// Row `row`'s responsibilities against the two-component 2-D Gaussian
+    /// densities written out by hand (2 × 2 inverse and determinant).
+    fn assert_responsibilities_match_direct_densities(g: &Gmm, d: &Dataset, row: usize) {
+        let x = [d.x()[(row, 0)], d.x()[(row, 1)]];
         let dens: Vec<f64> = (0..2)
             .map(|c| {
                 let s = &g.covariances[c];
@@ -502,7 +494,7 @@ mod tests {
             .collect();
         let total: f64 = dens.iter().sum();
         for (c, p) in dens.iter().enumerate() {
-            assert!((g.resp[(5, c)] - p / total).abs() < 1e-12);
+            assert!((g.resp[(row, c)] - p / total).abs() < 1e-12, "row {row}");
         }
     }
 }

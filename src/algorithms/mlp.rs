@@ -138,10 +138,9 @@ const FORWARD_1: DerivationStep = DerivationStep {
     shows: &[W1, W2, A1, Y_HAT],
 };
 const FORWARD_2: DerivationStep = DerivationStep {
-    title: "Forward pass",
-    sentence: "Each layer applies its weights and bias, then the activation f; the output layer's g is sigmoid, softmax or the identity.",
     latex: r"\mathbf{a}^{(1)} = f\left(W^{(1)} \mathbf{x} + \mathbf{b}^{(1)}\right), \quad \mathbf{a}^{(2)} = f\left(W^{(2)} \mathbf{a}^{(1)} + \mathbf{b}^{(2)}\right), \quad \hat{\mathbf{y}} = g\left(W^{(3)} \mathbf{a}^{(2)} + \mathbf{b}^{(3)}\right)",
     shows: &[W1, W2, W3, A1, A2, Y_HAT],
+    ..FORWARD_1
 };
 const LOSS: DerivationStep = DerivationStep {
     title: "Loss",
@@ -174,10 +173,8 @@ const GRADIENTS_1: DerivationStep = DerivationStep {
     shows: &[GRAD_W1, GRAD_B1, GRAD_W2, GRAD_B2],
 };
 const GRADIENTS_2: DerivationStep = DerivationStep {
-    title: "Gradients",
-    sentence: "A weight's gradient is the error at its output times the activation at its input, averaged over the rows.",
-    latex: r"\nabla_{W^{(l)}} J = \frac{1}{n} \sum_{i=1}^{n} \boldsymbol{\delta}^{(l)}_i \mathbf{a}^{(l-1)\top}_i + \lambda W^{(l)}, \qquad \nabla_{\mathbf{b}^{(l)}} J = \frac{1}{n} \sum_{i=1}^{n} \boldsymbol{\delta}^{(l)}_i",
     shows: &[GRAD_W1, GRAD_B1, GRAD_W2, GRAD_B2, GRAD_W3, GRAD_B3],
+    ..GRADIENTS_1
 };
 const ACTIVATIONS: DerivationStep = DerivationStep {
     title: "Activation slopes",

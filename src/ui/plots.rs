@@ -284,21 +284,19 @@ impl PlotView {
         let regression = session.algorithm().id() == "linear-regression"
             || data.target().is_some_and(|t| t.classes.is_empty());
         ui.horizontal(|ui| {
-            egui::ComboBox::from_label("x axis")
-                .selected_text(names.get(self.x_feature).map_or("", String::as_str))
-                .show_ui(ui, |ui| {
-                    for (j, n) in names.iter().enumerate() {
-                        ui.selectable_value(&mut self.x_feature, j, n);
-                    }
-                });
+            pick(
+                egui::ComboBox::from_label("x axis"),
+                ui,
+                names,
+                &mut self.x_feature,
+            );
             if !regression && d > 1 {
-                egui::ComboBox::from_label("y axis")
-                    .selected_text(names.get(y_feature).map_or("", String::as_str))
-                    .show_ui(ui, |ui| {
-                        for (j, n) in names.iter().enumerate() {
-                            ui.selectable_value(&mut y_feature, j, n);
-                        }
-                    });
+                pick(
+                    egui::ComboBox::from_label("y axis"),
+                    ui,
+                    names,
+                    &mut y_feature,
+                );
             }
             ui.checkbox(&mut self.log_loss, "log loss axis");
         });
@@ -347,25 +345,9 @@ impl PlotView {
         let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
         ui.horizontal_wrapped(|ui| {
             let over = ui.label("surface over");
-            egui::ComboBox::from_id_salt("surface-p")
-                .selected_text(names.get(p).map_or("", String::as_str))
-                .show_ui(ui, |ui| {
-                    for (i, n) in names.iter().enumerate() {
-                        ui.selectable_value(&mut p, i, n);
-                    }
-                })
-                .response
-                .labelled_by(over.id);
+            pick(egui::ComboBox::from_id_salt("surface-p"), ui, names, &mut p).labelled_by(over.id);
             let and = ui.label("and");
-            egui::ComboBox::from_id_salt("surface-q")
-                .selected_text(names.get(q).map_or("", String::as_str))
-                .show_ui(ui, |ui| {
-                    for (i, n) in names.iter().enumerate() {
-                        ui.selectable_value(&mut q, i, n);
-                    }
-                })
-                .response
-                .labelled_by(and.id);
+            pick(egui::ComboBox::from_id_salt("surface-q"), ui, names, &mut q).labelled_by(and.id);
         });
         let last = names.len().saturating_sub(1);
         let chosen = (p.min(last), q.min(last));
@@ -482,6 +464,23 @@ impl PlotView {
                 }
             });
     }
+}
+
+/// `combo` as a drop-down choosing one of `names` into `chosen`.
+fn pick(
+    combo: egui::ComboBox,
+    ui: &mut egui::Ui,
+    names: &[String],
+    chosen: &mut usize,
+) -> egui::Response {
+    combo
+        .selected_text(names.get(*chosen).map_or("", String::as_str))
+        .show_ui(ui, |ui| {
+            for (i, n) in names.iter().enumerate() {
+                ui.selectable_value(chosen, i, n);
+            }
+        })
+        .response
 }
 
 /// The loss on a grid around `params` over parameters `p` and `q`, covering the trajectory.
