@@ -320,18 +320,23 @@ pub trait Algorithm: Send + std::fmt::Debug {
     }
 }
 
+/// The index of the largest value (the first one on ties; 0 when empty).
+#[must_use]
+pub fn argmax(values: impl IntoIterator<Item = f64>) -> usize {
+    values
+        .into_iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |best, (c, v)| {
+            if v > best.1 { (c, v) } else { best }
+        })
+        .0
+}
+
 /// The index of the largest entry of each row (the predicted class).
 #[must_use]
 pub fn argmax_rows(m: &DMatrix<f64>) -> Vec<usize> {
     m.row_iter()
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |best, (c, &v)| {
-                    if v > best.1 { (c, v) } else { best }
-                })
-                .0
-        })
+        .map(|row| argmax(row.iter().copied()))
         .collect()
 }
 

@@ -275,12 +275,7 @@ pub fn read_streaming(
                 let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
                 let text = &text[bom..];
                 // Many control bytes mean binary content: the in-memory path says so.
-                let sample = &text.as_bytes()[..text.len().min(8192)];
-                let controls = sample
-                    .iter()
-                    .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
-                    .count();
-                if controls * 100 > sample.len().max(1) || declines(text) {
+                if super::table::mostly_control(text.as_bytes()) || declines(text) {
                     return Ok(None);
                 }
                 let delimiter = super::table::sniff_delimiter(text);
@@ -289,11 +284,8 @@ pub fn read_streaming(
                     return Ok(None);
                 };
                 body_bytes = &block[bom + after..];
-                state = Some((
-                    names.clone(),
-                    delimiter,
-                    Body::new(names.len(), header_line + 1),
-                ));
+                let body = Body::new(names.len(), header_line + 1);
+                state = Some((names, delimiter, body));
             }
             let Some((_, delimiter, body)) = &mut state else {
                 return Ok(None);

@@ -479,20 +479,29 @@ const CP1252_HIGH: [Option<char>; 32] = [
     Some('Ÿ'),
 ];
 
+/// A control byte no text holds (tab, newlines and form feed are text).
+fn is_control(b: u8) -> bool {
+    b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c)
+}
+
+/// Whether the first 8 KiB are more than 1% control bytes: binary content.
+pub(crate) fn mostly_control(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(8192)];
+    head.iter().filter(|&&b| is_control(b)).count() * 100 > head.len().max(1)
+}
+
 /// Decodes bytes as UTF-8, or, when they are text that is not UTF-8, as
 /// Latin-1 / Windows-1252 (what spreadsheets save); refuses binary content
 /// (NUL bytes or many control bytes) and bytes no text encoding explains.
 fn decode<'a>(bytes: &'a [u8], path: &str) -> Result<(std::borrow::Cow<'a, str>, bool), DataError> {
-    let is_control = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c);
     if let Some(offset) = memchr_nul(bytes) {
         return Err(DataError::Binary {
             offset,
             path: path.into(),
         });
     }
-    let head = &bytes[..bytes.len().min(8192)];
-    if head.iter().filter(|&&b| is_control(b)).count() * 100 > head.len().max(1) {
-        let offset = head.iter().position(|&b| is_control(b)).unwrap_or(0);
+    if mostly_control(bytes) {
+        let offset = bytes.iter().position(|&b| is_control(b)).unwrap_or(0);
         return Err(DataError::Binary {
             offset,
             path: path.into(),

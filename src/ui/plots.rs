@@ -388,12 +388,7 @@ impl PlotView {
                     .request_repaint_after((s.cost * 10).saturating_sub(s.made.elapsed()));
             }
             _ => {
-                let started = std::time::Instant::now();
-                self.surface = compute_surface(data, session, &current.params, p, q, grid, key)
-                    .map(|mut s| {
-                        s.cost = started.elapsed();
-                        s
-                    });
+                self.surface = compute_surface(data, session, &current.params, p, q, grid, key);
             }
         }
         let Some(surface) = &self.surface else {
@@ -493,6 +488,7 @@ fn compute_surface(
     grid: usize,
     key: (usize, usize, usize, String),
 ) -> Option<Surface> {
+    let started = std::time::Instant::now();
     let history = session.history();
     let span = |k: usize| {
         let (lo, hi) = history.iter().fold((params[k], params[k]), |(lo, hi), h| {
@@ -542,7 +538,7 @@ fn compute_surface(
     Some(Surface {
         key,
         made: std::time::Instant::now(),
-        cost: std::time::Duration::ZERO,
+        cost: started.elapsed(),
         values,
         cols: grid,
         origin: [x0, y0],
@@ -709,15 +705,7 @@ fn colours(
     }
     if let Some(r) = matrix(record, "responsibilities").filter(|r| r.nrows() == n) {
         let ids = rows
-            .map(|i| {
-                r.row(i)
-                    .iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |best, (c, &v)| {
-                        if v > best.1 { (c, v) } else { best }
-                    })
-                    .0
-            })
+            .map(|i| crate::algorithms::argmax(r.row(i).iter().copied()))
             .collect();
         return (ids, Vec::new());
     }
