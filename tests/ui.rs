@@ -264,3 +264,40 @@ fn hovering_a_derivation_value_links_it_to_the_plot() {
     h.run();
     assert!(h.state().highlighted().is_empty());
 }
+
+#[test]
+fn hovering_a_term_inside_a_formula_links_that_term() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Step").click();
+    h.run();
+    let latex = r"r_i = \hat{y}_i - y_i";
+    let rect = h.get_by_label(latex).rect();
+    // Where the typesetter put each term (the app's own em: 15 px at 1 ppp).
+    let alg = (steplab::algorithms::entry("linear-regression")
+        .unwrap()
+        .create)(&steplab::algorithms::Hyper::default())
+    .unwrap();
+    let symbols = steplab::algorithms::derivation_symbols(&alg.derivation());
+    let candidates: Vec<&str> = symbols.iter().map(|s| s.latex).collect();
+    let t = steplab::math::typeset(latex, &candidates, 15.0, [0, 0, 0]).unwrap();
+    let scale = rect.width() / t.raster.width as f32;
+    let at = |x: f32, y: f32| rect.min + egui::vec2(x, y) * scale;
+    let mut linked = Vec::new();
+    for b in &t.terms {
+        let [l, top, r, bottom] = b.rect;
+        h.hover_at(at(f32::midpoint(l, r), f32::midpoint(top, bottom)));
+        h.run();
+        assert_eq!(h.state().highlighted(), [symbols[b.candidate].id]);
+        linked.push(symbols[b.candidate].id);
+    }
+    assert_eq!(linked, ["residual", "y_hat"]);
+    // The y_i at the right end is no symbol of its own: the whole step links.
+    let right = t.terms.iter().map(|b| b.rect[2]).fold(0.0, f32::max);
+    h.hover_at(at(
+        f32::midpoint(right, t.raster.width as f32),
+        t.raster.height as f32 / 2.0,
+    ));
+    h.run();
+    assert_eq!(h.state().highlighted(), ["residual"]);
+}

@@ -47,6 +47,19 @@ pub struct DerivationStep {
     pub shows: &'static [Symbol],
 }
 
+/// Every symbol a derivation shows, once each, in order of first appearance:
+/// the terms a reader can point at in its formulas.
+#[must_use]
+pub fn derivation_symbols(steps: &[DerivationStep]) -> Vec<Symbol> {
+    let mut symbols: Vec<Symbol> = Vec::new();
+    for symbol in steps.iter().flat_map(|s| s.shows) {
+        if !symbols.iter().any(|s| s.id == symbol.id) {
+            symbols.push(*symbol);
+        }
+    }
+    symbols
+}
+
 /// The value of a symbol at one step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

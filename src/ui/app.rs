@@ -820,16 +820,36 @@ impl App {
         let mut chosen_rate = None;
         // Hovering a formula or a value lights up what it refers to in the plots.
         let mut hovered: Vec<&'static str> = Vec::new();
+        // What was pointed at in the last frame lights its terms in every formula.
+        let lit = std::mem::take(&mut self.view.highlight);
+        let steps = session.algorithm().derivation();
+        let symbols = algorithms::derivation_symbols(&steps);
         egui::ScrollArea::vertical()
             .id_salt("derivation-scroll")
             .show(ui, |ui| {
-                for (i, step) in session.algorithm().derivation().iter().enumerate() {
+                for (i, step) in steps.iter().enumerate() {
                     egui::CollapsingHeader::new(format!("{}. {}", i + 1, step.title))
                         .default_open(true)
                         .show(ui, |ui| {
                             ui.label(step.sentence);
-                            if super::formula_ui(ui, step.latex).hovered() {
+                            let formula =
+                                super::formula::formula_ui(ui, step.latex, &symbols, &lit);
+                            if let Some(term) = formula.term {
+                                // One term: what it names, with its value.
+                                hovered.push(term.id);
+                                let value = self.shown_record.as_ref().and_then(|r| r.get(term));
+                                formula.response.on_hover_text(match value {
+                                    Some(v) => format!(
+                                        "{}\n{} = {}",
+                                        term.meaning,
+                                        term.id,
+                                        export::format_list(v.as_slice(), 16)
+                                    ),
+                                    None => term.meaning.to_string(),
+                                });
+                            } else if formula.response.hovered() {
                                 hovered.extend(step.shows.iter().map(|s| s.id));
+                                formula.response.on_hover_text(step.latex);
                             }
                             if let Some(record) = &self.shown_record {
                                 for symbol in step.shows {

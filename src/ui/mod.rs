@@ -2,6 +2,7 @@
 
 mod app;
 mod data_panel;
+mod formula;
 mod plots;
 mod theme;
 
@@ -58,64 +59,6 @@ pub fn run_app(
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
-}
-
-/// Typeset formulas already turned into textures, by (LaTeX, em in pixels, colour).
-#[derive(Clone, Default)]
-struct FormulaTextures(
-    std::collections::HashMap<(String, u32, [u8; 3]), Option<egui::TextureHandle>>,
-);
-
-/// Shows a typeset formula (latex-rust, rasterized at the screen's pixel
-/// density and cached), scaled down to fit the width; hovering shows the
-/// LaTeX source. Falls back to the source in monospace if it cannot be typeset.
-pub fn formula_ui(ui: &mut egui::Ui, latex: &str) -> egui::Response {
-    let ppp = ui.ctx().pixels_per_point();
-    let em_pixels = 15.0 * ppp;
-    let c = ui.visuals().text_color();
-    let rgb = [c.r(), c.g(), c.b()];
-    let key = (latex.to_string(), em_pixels.to_bits(), rgb);
-    let id = egui::Id::unique("steplab-formula-textures");
-    let cached = ui.ctx().data_mut(|d| {
-        d.get_temp_mut_or_default::<FormulaTextures>(id)
-            .0
-            .get(&key)
-            .cloned()
-    });
-    let texture = cached.unwrap_or_else(|| {
-        let texture = crate::math::render(latex, em_pixels, rgb)
-            .ok()
-            .and_then(|r| {
-                let size = [
-                    usize::try_from(r.width).ok()?,
-                    usize::try_from(r.height).ok()?,
-                ];
-                let image = egui::ColorImage::from_rgba_unmultiplied(size, &r.rgba);
-                Some(ui.ctx().load_texture(
-                    format!("formula {latex}"),
-                    image,
-                    egui::TextureOptions::LINEAR,
-                ))
-            });
-        ui.ctx().data_mut(|d| {
-            d.get_temp_mut_or_default::<FormulaTextures>(id)
-                .0
-                .insert(key, texture.clone());
-        });
-        texture
-    });
-    match texture {
-        Some(t) => {
-            let mut size = t.size_vec2() / ppp;
-            let available = ui.available_width().max(50.0);
-            if size.x > available {
-                size *= available / size.x;
-            }
-            ui.add(egui::Image::new((t.id(), size)))
-                .on_hover_text(latex)
-        }
-        None => ui.add(egui::Label::new(egui::RichText::new(latex).monospace().size(12.0)).wrap()),
-    }
 }
 
 /// The step-size card; returns a learning rate when the user clicks one.

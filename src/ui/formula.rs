@@ -1,0 +1,123 @@
+//! Typeset formulas in the derivation panel: latex-rust's pixels as cached
+//! textures, and the boxes of the symbols in them as hover regions.
+
+use crate::algorithms::Symbol;
+use crate::math::TermBox;
+use std::collections::HashMap;
+
+/// A formula turned into a texture, with where its terms were drawn.
+#[derive(Clone)]
+struct Typeset {
+    texture: egui::TextureHandle,
+    /// Raster pixels per texture pixel is 1; the boxes are in raster pixels.
+    terms: Vec<TermBox>,
+}
+
+/// Typeset formulas by (LaTeX, terms, em in pixels, colour); `None` when the
+/// formula cannot be typeset.
+#[derive(Clone, Default)]
+struct Cache(HashMap<(String, String, u32, [u8; 3]), Option<Typeset>>);
+
+/// What the pointer is over in a formula.
+pub struct FormulaResponse {
+    /// The formula's response (hovered anywhere in it).
+    pub response: egui::Response,
+    /// The symbol whose term is under the pointer.
+    pub term: Option<Symbol>,
+}
+
+/// Shows a typeset formula (rasterized at the screen's pixel density and
+/// cached), scaled down to fit the width. Occurrences of `symbols` in it are
+/// hover regions: the one under the pointer, and every occurrence of the
+/// symbols in `lit` (what the rest of the window points at), get a tint.
+/// Falls back to the source in monospace if it cannot be typeset.
+pub fn formula_ui(
+    ui: &mut egui::Ui,
+    latex: &str,
+    symbols: &[Symbol],
+    lit: &[&str],
+) -> FormulaResponse {
+    let ppp = ui.ctx().pixels_per_point();
+    let em_pixels = 15.0 * ppp;
+    let c = ui.visuals().text_color();
+    let rgb = [c.r(), c.g(), c.b()];
+    let names: String = symbols
+        .iter()
+        .map(|s| s.latex)
+        .collect::<Vec<_>>()
+        .join("\u{1}");
+    let key = (latex.to_string(), names, em_pixels.to_bits(), rgb);
+    let id = egui::Id::unique("steplab-formula-textures");
+    let cached = ui
+        .ctx()
+        .data_mut(|d| d.get_temp_mut_or_default::<Cache>(id).0.get(&key).cloned());
+    let typeset = cached.unwrap_or_else(|| {
+        let candidates: Vec<&str> = symbols.iter().map(|s| s.latex).collect();
+        let typeset = crate::math::typeset(latex, &candidates, em_pixels, rgb)
+            .ok()
+            .and_then(|t| {
+                let size = [
+                    usize::try_from(t.raster.width).ok()?,
+                    usize::try_from(t.raster.height).ok()?,
+                ];
+                let image = egui::ColorImage::from_rgba_unmultiplied(size, &t.raster.rgba);
+                Some(Typeset {
+                    texture: ui.ctx().load_texture(
+                        format!("formula {latex}"),
+                        image,
+                        egui::TextureOptions::LINEAR,
+                    ),
+                    terms: t.terms,
+                })
+            });
+        ui.ctx().data_mut(|d| {
+            d.get_temp_mut_or_default::<Cache>(id)
+                .0
+                .insert(key, typeset.clone());
+        });
+        typeset
+    });
+    let Some(typeset) = typeset else {
+        let response =
+            ui.add(egui::Label::new(egui::RichText::new(latex).monospace().size(12.0)).wrap());
+        return FormulaResponse {
+            response,
+            term: None,
+        };
+    };
+    let texture = &typeset.texture;
+    let mut size = texture.size_vec2() / ppp;
+    let available = ui.available_width().max(50.0);
+    if size.x > available {
+        size *= available / size.x;
+    }
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, latex));
+    let scale = size.x / texture.size_vec2().x;
+    let rect_of = |b: &TermBox| {
+        egui::Rect::from_min_max(
+            rect.min + egui::vec2(b.rect[0], b.rect[1]) * scale,
+            rect.min + egui::vec2(b.rect[2], b.rect[3]) * scale,
+        )
+        .expand(1.0)
+    };
+    // The smallest box under the pointer (a term inside another wins).
+    let under = response.hover_pos().and_then(|p| {
+        typeset
+            .terms
+            .iter()
+            .filter(|b| rect_of(b).contains(p))
+            .min_by(|a, b| rect_of(a).area().total_cmp(&rect_of(b).area()))
+    });
+    let term = under.and_then(|b| symbols.get(b.candidate).copied());
+    let tint = ui.visuals().selection.bg_fill.gamma_multiply(0.45);
+    for b in &typeset.terms {
+        let id = symbols.get(b.candidate).map(|s| s.id);
+        if term.map(|t| t.id) == id || id.is_some_and(|id| lit.contains(&id)) {
+            ui.painter().rect_filled(rect_of(b), 3.0, tint);
+        }
+    }
+    // The glyphs over the tints.
+    egui::Image::new((texture.id(), size)).paint_at(ui, rect);
+    FormulaResponse { response, term }
+}
