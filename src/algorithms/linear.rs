@@ -108,7 +108,7 @@ const MODEL_STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Chain rule",
         sentence: "Each squared residual changes with wⱼ through ŷᵢ, whose derivative is xᵢⱼ.",
-        latex: r"\frac{\partial J}{\partial w_j} = \frac{1}{n} \sum_{i=1}^{n} r_i \frac{\partial \hat{y}_i}{\partial w_j} + \lambda w_j + \lambda_1 \operatorname{sign}(w_j) = \frac{1}{n} \sum_{i=1}^{n} r_i x_{ij} + \lambda w_j + \lambda_1 \operatorname{sign}(w_j)",
+        latex: r"\begin{aligned} \frac{\partial J}{\partial w_j} &= \frac{1}{n} \sum_{i=1}^{n} r_i \frac{\partial \hat{y}_i}{\partial w_j} + \lambda w_j + \lambda_1 \operatorname{sign}(w_j) \\ &= \frac{1}{n} \sum_{i=1}^{n} r_i x_{ij} + \lambda w_j + \lambda_1 \operatorname{sign}(w_j) \end{aligned}",
         shows: &[GRAD_W],
     },
     DerivationStep {

@@ -87,7 +87,8 @@ pub fn formula_ui(
     };
     let texture = &typeset.texture;
     let mut size = texture.size_vec2() / ppp;
-    let available = ui.available_width().max(50.0);
+    // Clear of the scroll bar, which floats over the panel's right edge.
+    let available = (ui.available_width() - ui.spacing().scroll.bar_width - 4.0).max(50.0);
     if size.x > available {
         size *= available / size.x;
     }
