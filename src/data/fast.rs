@@ -375,23 +375,22 @@ fn parse_chunk(
     let delim = u8::try_from(delim).unwrap_or(b',');
     let mut start = 0;
     let mut line_index = 0;
-    // One scan over the bytes splits both fields and lines; delimiters and
-    // newlines are ASCII, so every slice boundary is a char boundary.
+    // One vectorized scan for delimiters and newlines splits both fields and
+    // lines; both are ASCII, so every slice boundary is a char boundary.
+    let mut separators = memchr::memchr2_iter(delim, b'\n', bytes);
     while start < bytes.len() {
         fields.clear();
         let mut field_start = start;
-        let mut end = start;
+        let mut end = bytes.len();
         let mut complete = false;
-        while end < bytes.len() {
-            let b = bytes[end];
-            if b == delim {
-                fields.push(trim(&chunk[field_start..end]));
-                field_start = end + 1;
-            } else if b == b'\n' {
+        for at in separators.by_ref() {
+            if bytes[at] == b'\n' {
+                end = at;
                 complete = true;
                 break;
             }
-            end += 1;
+            fields.push(trim(&chunk[field_start..at]));
+            field_start = at + 1;
         }
         let last = &chunk[field_start..end];
         fields.push(trim(last.strip_suffix('\r').unwrap_or(last)));

@@ -254,6 +254,9 @@ pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
     if s.is_empty() {
         return Cell::Missing;
     }
+    if let Some(v) = plain_decimal(s.as_bytes()) {
+        return Cell::Number(v);
+    }
     let parsed = if decimal_comma && s.contains(',') && !s.contains('.') {
         s.replacen(',', ".", 1).parse::<f64>()
     } else {
@@ -265,6 +268,48 @@ pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
         Err(_) if is_missing_marker(s) => Cell::Missing,
         Err(_) => Cell::Text,
     }
+}
+
+/// The value of a plain decimal such as `-123.456789` (sign, digits, point,
+/// digits; no exponent), exactly as `str::parse::<f64>` gives it, when its
+/// digits fit in 53 bits and it has at most 22 decimals: then the digits and
+/// the power of ten are both exact doubles and one IEEE division rounds
+/// correctly (Clinger's fast path). Anything else is left to the full parser.
+fn plain_decimal(s: &[u8]) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let (negative, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.len() > 19 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut seen_digit = false;
+    let mut decimals: Option<usize> = None;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                seen_digit = true;
+                if let Some(d) = &mut decimals {
+                    *d += 1;
+                }
+            }
+            b'.' if decimals.is_none() => decimals = Some(0),
+            _ => return None,
+        }
+    }
+    if !seen_digit || mantissa > 1 << 53 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)] // Exact: at most 2^53.
+    let value = mantissa as f64 / POW10[decimals.unwrap_or(0)];
+    Some(if negative { -value } else { value })
 }
 
 fn is_missing_marker(s: &str) -> bool {
@@ -628,6 +673,69 @@ fn meaningful_len(record: &csv::StringRecord) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_decimals_parse_bit_for_bit_as_the_standard_parser() {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut taken = 0;
+        for _ in 0..200_000 {
+            let r = next();
+            let digits = 1 + (r % 19) as usize;
+            let mut text: String = (0..digits)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect();
+            let point = (r >> 8) as usize % (digits + 2);
+            if point <= digits {
+                text.insert(point, '.');
+            }
+            match (r >> 16) % 3 {
+                0 => text.insert(0, '-'),
+                1 => text.insert(0, '+'),
+                _ => {}
+            }
+            let expected = text.parse::<f64>().ok();
+            match plain_decimal(text.as_bytes()) {
+                Some(v) => {
+                    taken += 1;
+                    assert_eq!(Some(v.to_bits()), expected.map(f64::to_bits), "{text}");
+                }
+                None => assert!(
+                    digits > 15 || text.len() > 19 || expected.is_none(),
+                    "declined {text}"
+                ),
+            }
+        }
+        assert!(taken > 100_000, "fast path taken {taken} times");
+        for text in ["-0", "0.", ".5", "-.0", "+3", "007.50", "9007199254740992"] {
+            assert_eq!(
+                plain_decimal(text.as_bytes()).map(f64::to_bits),
+                text.parse::<f64>().ok().map(f64::to_bits),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            ".",
+            "-",
+            "+",
+            "1e5",
+            "1.2.3",
+            "inf",
+            "nan",
+            "1,5",
+            " 1",
+            "--1",
+            "9007199254740993",
+        ] {
+            assert_eq!(plain_decimal(text.as_bytes()), None, "{text}");
+        }
+    }
 
     #[test]
     fn sniffs_each_delimiter_and_decimal_commas() {
