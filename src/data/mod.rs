@@ -373,43 +373,53 @@ impl Dataset {
         let n = keep.len();
         let d = feature_idx.len();
         let all_rows = keep.len() == n_all;
-        let mut data: Vec<f64> = Vec::with_capacity(n * d);
-        for &i in &feature_idx {
-            let values = &table.columns[i].values;
-            let start = data.len();
+        // Each feature column copied (or gathered) and, under the mean policy,
+        // filled, the columns shared among the cores. `Err(())`: no values.
+        let mut data = vec![0.0; n * d];
+        let fills = per_column(&mut data, n, |j, column| {
+            let values = &table.columns[feature_idx[j]].values;
             if all_rows {
-                data.extend_from_slice(values);
+                column.copy_from_slice(values);
             } else {
-                data.extend(keep.iter().map(|&r| values[r]));
+                for (v, &r) in column.iter_mut().zip(&keep) {
+                    *v = values[r];
+                }
             }
-            let column = &mut data[start..];
+            if table.columns[feature_idx[j]].missing_count == 0 {
+                return Ok(None);
+            }
             let (sum, count) = column
                 .iter()
                 .filter(|v| !v.is_nan())
                 .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
             if count == column.len() {
-                continue;
+                return Ok(None);
             }
             // Only under the mean policy can missing cells remain here.
             if count == 0 {
-                return Err(DataError::Selection {
-                    reason: format!(
-                        "column '{}' has no values to compute a mean from",
-                        table.names[i]
-                    ),
-                    path,
-                });
+                return Err(());
             }
             let mean = sum / count as f64;
             for v in column.iter_mut().filter(|v| v.is_nan()) {
                 *v = mean;
             }
-            if let Some(c) = report
-                .columns
-                .iter_mut()
-                .find(|c| c.column == table.names[i])
-            {
-                c.filled_with = Some(mean);
+            Ok(Some(mean))
+        });
+        for (&i, fill) in feature_idx.iter().zip(fills) {
+            let name = &table.names[i];
+            match fill {
+                Err(()) => {
+                    return Err(DataError::Selection {
+                        reason: format!("column '{name}' has no values to compute a mean from"),
+                        path,
+                    });
+                }
+                Ok(Some(mean)) => {
+                    if let Some(c) = report.columns.iter_mut().find(|c| &c.column == name) {
+                        c.filled_with = Some(mean);
+                    }
+                }
+                Ok(None) => {}
             }
         }
         let mut x = DMatrix::from_vec(n, d, data);
@@ -661,23 +671,74 @@ fn standardize(
     names: &[String],
     path: &str,
 ) -> Result<Vec<Scaling>, DataError> {
-    let n = x.nrows() as f64;
-    let mut out = Vec::with_capacity(x.ncols());
-    for (j, mut col) in x.column_iter_mut().enumerate() {
-        let mean = col.iter().sum::<f64>() / n;
-        let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let n = x.nrows();
+    let nf = n as f64;
+    per_column(x.as_mut_slice(), n, |_, col| {
+        let mean = col.iter().sum::<f64>() / nf;
+        let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / nf;
         let std = var.sqrt();
         if std <= f64::EPSILON * mean.abs().max(1.0) * 16.0 {
-            return Err(DataError::Constant {
-                column: names.get(j).cloned().unwrap_or_default(),
-                value: col.get(0).copied().unwrap_or(mean),
-                path: path.into(),
-            });
+            return Err(col.first().copied().unwrap_or(mean));
         }
         for v in col.iter_mut() {
             *v = (*v - mean) / std;
         }
-        out.push(Scaling { mean, std });
+        Ok(Scaling { mean, std })
+    })
+    .into_iter()
+    .enumerate()
+    .map(|(j, scaling)| {
+        scaling.map_err(|value| DataError::Constant {
+            column: names.get(j).cloned().unwrap_or_default(),
+            value,
+            path: path.into(),
+        })
+    })
+    .collect()
+}
+
+/// Runs `f(j, column)` on each `n`-row column of the column-major `data`,
+/// the columns shared among the cores, and returns the results in column order.
+fn per_column<R: Send>(
+    data: &mut [f64],
+    n: usize,
+    f: impl Fn(usize, &mut [f64]) -> R + Sync,
+) -> Vec<R> {
+    let n = n.max(1);
+    let d = data.len() / n;
+    let threads = if data.len() >= 1 << 16 {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(d)
+    } else {
+        1
+    };
+    if threads <= 1 {
+        return data
+            .chunks_mut(n)
+            .enumerate()
+            .map(|(j, c)| f(j, c))
+            .collect();
     }
-    Ok(out)
+    let per = d.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = data
+            .chunks_mut(per * n)
+            .enumerate()
+            .map(|(k, block)| {
+                scope.spawn(move || {
+                    block
+                        .chunks_mut(n)
+                        .enumerate()
+                        .map(|(i, c)| f(k * per + i, c))
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
