@@ -68,10 +68,16 @@ struct Body {
 }
 
 impl Body {
-    fn new(columns: usize, first_line: usize) -> Self {
+    /// Room for about `rows` rows, so that appending never moves the columns.
+    fn new(columns: usize, first_line: usize, rows: usize) -> Self {
         Self {
-            columns: vec![Column::default(); columns],
-            lines: Vec::new(),
+            columns: (0..columns)
+                .map(|_| Column {
+                    values: Vec::with_capacity(rows),
+                    ..Column::default()
+                })
+                .collect(),
+            lines: Vec::with_capacity(rows),
             next_line: first_line,
         }
     }
@@ -183,7 +189,7 @@ pub fn parse(
     let Some((names, header_line, offset)) = header(text, delim, path)? else {
         return Ok(None);
     };
-    let mut body = Body::new(names.len(), header_line + 1);
+    let mut body = Body::new(names.len(), header_line + 1, 0);
     if !body.append(&text.as_bytes()[offset..], delim, path)? {
         return Ok(None);
     }
@@ -284,7 +290,11 @@ pub fn read_streaming(
                     return Ok(None);
                 };
                 body_bytes = &block[bom + after..];
-                let body = Body::new(names.len(), header_line + 1);
+                // Rows in the file, from the length of the first lines (a little over).
+                let sample = &body_bytes[..body_bytes.len().min(1 << 16)];
+                let lines = sample.iter().filter(|&&b| b == b'\n').count().max(1);
+                let rows = usize::try_from(size).unwrap_or(0) / sample.len().div_ceil(lines).max(1);
+                let body = Body::new(names.len(), header_line + 1, rows + rows / 16 + 16);
                 state = Some((names, delimiter, body));
             }
             let Some((_, delimiter, body)) = &mut state else {
