@@ -292,7 +292,7 @@ pub fn read_streaming(
                 body_bytes = &block[bom + after..];
                 // Rows in the file, from the length of the first lines (a little over).
                 let sample = &body_bytes[..body_bytes.len().min(1 << 16)];
-                let lines = sample.iter().filter(|&&b| b == b'\n').count().max(1);
+                let lines = memchr::memchr_iter(b'\n', sample).count().max(1);
                 let rows = usize::try_from(size).unwrap_or(0) / sample.len().div_ceil(lines).max(1);
                 let body = Body::new(names.len(), header_line + 1, rows + rows / 16 + 16);
                 state = Some((names, delimiter, body));
