@@ -3,7 +3,7 @@
 
 use super::linear::{self, B, GRAD_B, GRAD_W, J, LAMBDA, W};
 use super::pass::{self, RowLoss};
-use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol};
+use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol};
 use crate::data::Dataset;
 use crate::optim::{self, Batches, ETA, GRAD_PREV, Optimizer, OptimizerKind, THETA, THETA_PREV};
 use nalgebra::{DMatrix, DVector};
@@ -90,6 +90,7 @@ pub struct LinearSvm {
     t: usize,
     features: Vec<String>,
     grad: Vec<f64>,
+    spare: Spare,
 }
 
 /// The subgradient [∂w; ∂b] of the hinge objective on the mini-batch `rows`.
@@ -155,24 +156,39 @@ impl LinearSvm {
             t: 0,
             features: Vec::new(),
             grad: Vec::new(),
+            spare: Spare::default(),
         })
     }
 
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
         // One fused pass over X: scores, hinge terms and the subgradient's sums.
         let n_rows = y.len();
-        let (mut s, mut derivs) = (vec![0.0; n_rows], vec![0.0; n_rows]);
+        // The pass's scores become the margins and its row derivatives the
+        // hinge terms, in place, in buffers recycled from an earlier record.
+        let mut margins = self.spare.take(n_rows);
+        let mut hinge = self.spare.take(n_rows);
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
             self.w.as_slice(),
             self.b,
             RowLoss::Hinge,
-            &mut s,
-            &mut derivs,
+            &mut margins,
+            &mut hinge,
         );
-        let margins: Vec<f64> = s.iter().zip(y.iter()).map(|(s, y)| s * y).collect();
-        let hinge: Vec<f64> = margins.iter().map(|m| (1.0 - m).max(0.0)).collect();
+        let mut violators = self.spare.take(n_rows);
+        let mut support = 0_usize;
+        for (((m, h), v), y) in margins
+            .iter_mut()
+            .zip(&mut hinge)
+            .zip(&mut violators)
+            .zip(y.iter())
+        {
+            *m *= y;
+            *h = (1.0 - *m).max(0.0);
+            *v = f64::from(u8::from(*m < 1.0));
+            support += usize::from(*m <= 1.0 + 1e-9);
+        }
         let n = n_rows as f64;
         let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
         let (grad_w, grad_b) = linear::mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
@@ -185,17 +201,8 @@ impl LinearSvm {
         rec.scalar(LAMBDA, self.l2);
         rec.vector(GRAD_W, &self.grad[..d]);
         rec.scalar(GRAD_B, self.grad[d]);
-        rec.vector(
-            VIOLATORS,
-            margins
-                .iter()
-                .map(|&m| f64::from(u8::from(m < 1.0)))
-                .collect::<Vec<_>>(),
-        );
-        rec.scalar(
-            SUPPORT,
-            margins.iter().filter(|&&m| m <= 1.0 + 1e-9).count() as f64,
-        );
+        rec.vector(VIOLATORS, violators);
+        rec.scalar(SUPPORT, support as f64);
         rec.vector(MARGINS, margins);
         rec.vector(HINGE, hinge);
         rec
@@ -273,6 +280,10 @@ impl Algorithm for LinearSvm {
 
     fn boxed_clone(&self) -> Box<dyn Algorithm> {
         Box::new(self.clone())
+    }
+
+    fn recycle(&mut self, old: StepRecord) {
+        self.spare.keep(old, &[MARGINS, HINGE, VIOLATORS]);
     }
 
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
