@@ -87,10 +87,8 @@ pub struct KMeans {
     init_rows: Option<Vec<usize>>,
     seed: u64,
     centroids: DMatrix<f64>,
-    /// Nearest centroid of each row for the current centroids.
-    nearest: Vec<usize>,
-    /// Squared distance of each row to that centroid.
-    nearest_dist: Vec<f64>,
+    /// Nearest centroids, distances and cluster sums for the current centroids.
+    current: Assignment,
     /// The assignment the previous update used.
     previous: Option<Vec<usize>>,
     t: usize,
@@ -109,8 +107,7 @@ impl KMeans {
             init_rows: hyper.init_rows.clone(),
             seed: hyper.seed,
             centroids: DMatrix::zeros(0, 0),
-            nearest: Vec::new(),
-            nearest_dist: Vec::new(),
+            current: Assignment::default(),
             previous: None,
             t: 0,
             features: Vec::new(),
@@ -118,10 +115,8 @@ impl KMeans {
     }
 
     fn evaluate(&mut self, x: &DMatrix<f64>) -> StepRecord {
-        let (nearest, dist) = nearest_centroids(x, &self.centroids);
-        let loss = dist.iter().sum::<f64>() / x.nrows() as f64;
-        self.nearest = nearest;
-        self.nearest_dist = dist;
+        self.current = assign(x, &self.centroids);
+        let loss = self.current.dist.iter().sum::<f64>() / x.nrows() as f64;
         let mut rec = StepRecord::new(self.t, loss);
         rec.scalar(J, loss);
         rec.set(CENTROIDS, Value::Matrix(self.centroids.clone()));
@@ -208,21 +203,42 @@ fn dist2_rows(x: &DMatrix<f64>, a: usize, b: usize) -> f64 {
         .sum()
 }
 
-/// The nearest centroid of every row (ties to the lowest index) and the squared distance to it.
+/// For given centroids: the nearest centroid of every row (ties to the
+/// lowest index), the squared distance to it, and per cluster the sum of its
+/// rows and its size (what the next update step needs).
+#[derive(Debug, Clone, Default)]
+pub struct Assignment {
+    /// Nearest centroid of each row.
+    pub nearest: Vec<usize>,
+    /// Squared distance of each row to it.
+    pub dist: Vec<f64>,
+    /// Sum of the rows of each cluster (k × d).
+    pub sums: DMatrix<f64>,
+    /// Rows in each cluster.
+    pub sizes: Vec<usize>,
+}
+
+/// [`Assignment`] in one pass over X: blocks of rows small enough to stay in
+/// cache while every centroid is measured against them and their rows are
+/// added to their clusters' sums, on every core.
 #[must_use]
-pub fn nearest_centroids(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> (Vec<usize>, Vec<f64>) {
+pub fn assign(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> Assignment {
     let (n, d) = x.shape();
+    let k = centroids.nrows();
     let data = x.as_slice();
-    // Blocks of rows small enough to stay in cache while every centroid is
-    // measured against them: X is read from memory once, on every core.
     let parts = super::pass::over_row_ranges(n, |start, end| {
         let mut best = vec![0usize; end - start];
         let mut best_d = vec![f64::INFINITY; end - start];
+        let mut sums = DMatrix::<f64>::zeros(k, d);
         let mut dist = vec![0.0; BLOCK];
         for lo in (start..end).step_by(BLOCK) {
             let hi = (lo + BLOCK).min(end);
             let dist = &mut dist[..hi - lo];
-            for c in 0..centroids.nrows() {
+            let (best, best_d) = (
+                &mut best[lo - start..hi - start],
+                &mut best_d[lo - start..hi - start],
+            );
+            for c in 0..k {
                 dist.fill(0.0);
                 for j in 0..d {
                     let mu = centroids[(c, j)];
@@ -230,60 +246,51 @@ pub fn nearest_centroids(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> (Vec<usi
                         *v += (xi - mu) * (xi - mu);
                     }
                 }
-                for (i, &v) in dist.iter().enumerate() {
-                    let r = lo - start + i;
-                    if v < best_d[r] {
-                        best_d[r] = v;
-                        best[r] = c;
+                for ((&v, bd), b) in dist.iter().zip(best_d.iter_mut()).zip(best.iter_mut()) {
+                    if v < *bd {
+                        *bd = v;
+                        *b = c;
                     }
                 }
             }
+            // The block is still in cache: add its rows to their clusters.
+            for j in 0..d {
+                let mut column = sums.column_mut(j);
+                for (&c, &v) in best.iter().zip(&data[j * n + lo..j * n + hi]) {
+                    column[c] += v;
+                }
+            }
         }
-        (best, best_d)
+        let mut sizes = vec![0usize; k];
+        for &c in &best {
+            sizes[c] += 1;
+        }
+        Assignment {
+            nearest: best,
+            dist: best_d,
+            sums,
+            sizes,
+        }
     });
-    let mut best = Vec::with_capacity(n);
-    let mut best_d = Vec::with_capacity(n);
-    for (b, bd) in parts {
-        best.extend(b);
-        best_d.extend(bd);
+    let mut all = Assignment {
+        nearest: Vec::with_capacity(n),
+        dist: Vec::with_capacity(n),
+        sums: DMatrix::zeros(k, d),
+        sizes: vec![0; k],
+    };
+    for part in parts {
+        all.nearest.extend(part.nearest);
+        all.dist.extend(part.dist);
+        all.sums += part.sums;
+        for (a, b) in all.sizes.iter_mut().zip(part.sizes) {
+            *a += b;
+        }
     }
-    (best, best_d)
+    all
 }
 
 /// Rows per block of the assignment pass.
 const BLOCK: usize = 2048;
-
-/// Per cluster: the sum of its rows (k × d) and its size, column by column
-/// over X, split across the cores.
-fn cluster_sums(x: &DMatrix<f64>, assignment: &[usize], k: usize) -> (DMatrix<f64>, Vec<usize>) {
-    let (n, d) = x.shape();
-    let data = x.as_slice();
-    let parts = super::pass::over_row_ranges(n, |start, end| {
-        let mut sums = DMatrix::<f64>::zeros(k, d);
-        let mut sizes = vec![0usize; k];
-        for &c in &assignment[start..end] {
-            sizes[c] += 1;
-        }
-        for j in 0..d {
-            for (&c, &v) in assignment[start..end]
-                .iter()
-                .zip(&data[j * n + start..j * n + end])
-            {
-                sums[(c, j)] += v;
-            }
-        }
-        (sums, sizes)
-    });
-    let mut sums = DMatrix::<f64>::zeros(k, d);
-    let mut sizes = vec![0usize; k];
-    for (s, z) in parts {
-        sums += s;
-        for (a, b) in sizes.iter_mut().zip(z) {
-            *a += b;
-        }
-    }
-    (sums, sizes)
-}
 
 impl Algorithm for KMeans {
     fn id(&self) -> &'static str {
@@ -301,10 +308,14 @@ impl Algorithm for KMeans {
         self.previous = None;
         self.features = data.feature_names().to_vec();
         let mut rec = self.evaluate(data.x());
-        rec.vector(DISTANCE, self.nearest_dist.clone());
+        rec.vector(DISTANCE, self.current.dist.clone());
         rec.vector(
             ASSIGNMENT,
-            self.nearest.iter().map(|&c| c as f64).collect::<Vec<_>>(),
+            self.current
+                .nearest
+                .iter()
+                .map(|&c| c as f64)
+                .collect::<Vec<_>>(),
         );
         Ok(rec)
     }
@@ -313,14 +324,18 @@ impl Algorithm for KMeans {
         let x = data.x();
         let (n, d) = x.shape();
         let k = self.centroids.nrows();
-        // Assignment step: the nearest centroids were found by the last evaluation.
-        let assignment = std::mem::take(&mut self.nearest);
-        let dist_before = std::mem::take(&mut self.nearest_dist);
+        // Assignment step: the nearest centroids, and the sums of the rows
+        // assigned to each, were found by the last evaluation's pass.
+        let Assignment {
+            nearest: assignment,
+            dist: dist_before,
+            sums,
+            sizes,
+        } = std::mem::take(&mut self.current);
         let changed = self.previous.as_ref().map_or(n, |p| {
             p.iter().zip(&assignment).filter(|(a, b)| a != b).count()
         });
         // Update step.
-        let (sums, sizes) = cluster_sums(x, &assignment, k);
         let mut empty = Vec::new();
         for c in 0..k {
             if sizes[c] == 0 {
@@ -393,7 +408,7 @@ impl Algorithm for KMeans {
         if k == 0 || flat.len() != k * d {
             return None;
         }
-        Some(nearest_centroids(x, &DMatrix::from_row_slice(k, d, flat)).0)
+        Some(assign(x, &DMatrix::from_row_slice(k, d, flat)).nearest)
     }
 
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
@@ -402,7 +417,7 @@ impl Algorithm for KMeans {
             return None;
         }
         let c = DMatrix::from_row_slice(flat.len() / d, d, flat);
-        let (_, dist) = nearest_centroids(data.x(), &c);
+        let dist = assign(data.x(), &c).dist;
         Some(dist.iter().sum::<f64>() / data.n_rows() as f64)
     }
 }
@@ -425,14 +440,15 @@ mod tests {
     }
 
     #[test]
-    fn parallel_blocked_passes_match_brute_force_on_many_rows() {
+    fn parallel_blocked_pass_matches_brute_force_on_many_rows() {
         // More rows than one thread takes, and a ragged last block.
         let n = 70_001;
         let mut rng = crate::rng::Rng::new(5);
         let x = DMatrix::from_fn(n, 3, |_, _| rng.normal());
         let centroids =
             DMatrix::from_row_slice(3, 3, &[0.5, 0.0, 0.0, -0.5, 0.2, 0.0, 0.0, -0.3, 0.4]);
-        let (best, best_d) = nearest_centroids(&x, &centroids);
+        let a = assign(&x, &centroids);
+        let (best, best_d) = (&a.nearest, &a.dist);
         let (mut sums, mut sizes) = (DMatrix::<f64>::zeros(3, 3), [0usize; 3]);
         for i in 0..n {
             let d: Vec<f64> = (0..3)
@@ -450,9 +466,8 @@ mod tests {
                 sums[(c, j)] += x[(i, j)];
             }
         }
-        let (s, z) = cluster_sums(&x, &best, 3);
-        assert_eq!(z, sizes);
-        assert!((s - sums).abs().max() < 1e-9);
+        assert_eq!(a.sizes, sizes);
+        assert!((&a.sums - sums).abs().max() < 1e-9);
     }
 
     #[test]
@@ -462,7 +477,7 @@ mod tests {
         let r0 = km.reset(&d).unwrap();
         // Centroids (0,0) and (0,1): rows 0 and 2 go to 0 (row 2 is at distance 1 from both → lowest index);
         // row 1 to 1; the far rows are nearer (0,1).
-        assert_eq!(km.nearest, vec![0, 1, 0, 1, 1, 1]);
+        assert_eq!(km.current.nearest, vec![0, 1, 0, 1, 1, 1]);
         let want0 = (0.0 + 0.0 + 1.0 + (100.0 + 81.0) + (100.0 + 100.0) + (121.0 + 81.0)) / 6.0;
         assert!((r0.loss - want0).abs() < 1e-12);
         km.step(&d).unwrap();
