@@ -173,6 +173,25 @@ fn runs_are_reproducible_and_records_replay_exactly() {
     }
 }
 
+/// Checkpoints are copies: a copy must continue exactly like the original,
+/// even though copies leave behind what the original kept from its last pass.
+#[test]
+fn a_copy_continues_exactly_like_the_original() {
+    let data = blobs();
+    for entry in REGISTRY {
+        let mut original = (entry.create)(&Hyper::default()).unwrap();
+        original.reset(&data).unwrap();
+        for _ in 0..2 {
+            original.step(&data).unwrap();
+        }
+        let mut copy = original.boxed_clone();
+        for t in 0..3 {
+            let (a, b) = (original.step(&data).unwrap(), copy.step(&data).unwrap());
+            assert_eq!(a, b, "{} step {t} after the copy", entry.id);
+        }
+    }
+}
+
 #[test]
 fn classify_is_each_models_own_prediction() {
     let data = blobs();

@@ -4,7 +4,9 @@
 
 use super::kmeans;
 use super::linear::J;
-use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value};
+use super::{
+    AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value,
+};
 use crate::data::Dataset;
 use nalgebra::{DMatrix, DVector};
 
@@ -111,7 +113,7 @@ pub struct Gmm {
     means: DMatrix<f64>,
     covariances: Vec<DMatrix<f64>>,
     /// Responsibilities at the current parameters (n × k).
-    resp: DMatrix<f64>,
+    resp: Cached<DMatrix<f64>>,
     loss: f64,
     t: usize,
     features: Vec<String>,
@@ -131,7 +133,7 @@ impl Gmm {
             weights: Vec::new(),
             means: DMatrix::zeros(0, 0),
             covariances: Vec::new(),
-            resp: DMatrix::zeros(0, 0),
+            resp: Cached::default(),
             loss: f64::NAN,
             t: 0,
             features: Vec::new(),
@@ -230,7 +232,6 @@ impl Gmm {
         rec.vector(WEIGHTS, self.weights.clone());
         rec.set(MEANS, Value::Matrix(self.means.clone()));
         rec.vector(COVARIANCES, self.flat_covariances());
-        rec.set(RESPONSIBILITIES, Value::Matrix(self.resp.clone()));
         rec
     }
 
@@ -274,16 +275,23 @@ impl Algorithm for Gmm {
         self.t = 0;
         self.features = data.feature_names().to_vec();
         let (resp, loss) = self.e_step(x)?;
-        self.resp = resp;
         self.loss = loss;
-        Ok(self.record())
+        let mut rec = self.record();
+        rec.set(RESPONSIBILITIES, Value::Matrix(resp.clone()));
+        self.resp.set(resp);
+        Ok(rec)
     }
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let x = data.x();
         let (n, d) = x.shape();
         let k = self.weights.len();
-        let counts: Vec<f64> = (0..k).map(|c| self.resp.column(c).sum()).collect();
+        // The responsibilities at the current parameters, from the last E-step.
+        let resp = match self.resp.take() {
+            Some(resp) => resp,
+            None => self.e_step(x)?.0,
+        };
+        let counts: Vec<f64> = (0..k).map(|c| resp.column(c).sum()).collect();
         let mut empty = Vec::new();
         for (c, &nk) in counts.iter().enumerate() {
             if nk < 1e-10 {
@@ -291,7 +299,7 @@ impl Algorithm for Gmm {
                 empty.push(c);
                 continue;
             }
-            let r = self.resp.column(c);
+            let r = resp.column(c);
             let mu = x.tr_mul(&r) / nk;
             let mut sigma = Self::weighted_scatter(x, r.as_slice(), &mu) / nk;
             for j in 0..d {
@@ -311,12 +319,12 @@ impl Algorithm for Gmm {
         }
         self.t += 1;
         let previous = self.loss;
-        let (resp, loss) = self.e_step(x)?;
-        let used = std::mem::replace(&mut self.resp, resp);
+        let (next, loss) = self.e_step(x)?;
+        self.resp.set(next);
         self.loss = loss;
         let mut rec = self.record();
         // The M-step used the previous responsibilities; the record shows those.
-        rec.set(RESPONSIBILITIES, Value::Matrix(used));
+        rec.set(RESPONSIBILITIES, Value::Matrix(resp));
         rec.vector(COUNTS, counts);
         if !empty.is_empty() {
             rec.note = Some(format!(
@@ -493,8 +501,9 @@ mod tests {
             })
             .collect();
         let total: f64 = dens.iter().sum();
+        let resp = g.resp.get().unwrap();
         for (c, p) in dens.iter().enumerate() {
-            assert!((g.resp[(row, c)] - p / total).abs() < 1e-12, "row {row}");
+            assert!((resp[(row, c)] - p / total).abs() < 1e-12, "row {row}");
         }
     }
 }

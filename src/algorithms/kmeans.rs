@@ -2,7 +2,9 @@
 //! centroid, then moves each centroid to the mean of its rows.
 
 use super::linear::J;
-use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value};
+use super::{
+    AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value,
+};
 use crate::data::Dataset;
 use crate::rng::Rng;
 use nalgebra::DMatrix;
@@ -88,9 +90,11 @@ pub struct KMeans {
     seed: u64,
     centroids: DMatrix<f64>,
     /// Nearest centroids, distances and cluster sums for the current centroids.
-    current: Assignment,
-    /// The assignment the previous update used.
-    previous: Option<Vec<usize>>,
+    current: Cached<Assignment>,
+    /// The centroids before the last update.
+    previous_centroids: Option<DMatrix<f64>>,
+    /// Their nearest centroids: the assignment the last update used.
+    previous: Cached<Vec<usize>>,
     t: usize,
     features: Vec<String>,
 }
@@ -107,16 +111,18 @@ impl KMeans {
             init_rows: hyper.init_rows.clone(),
             seed: hyper.seed,
             centroids: DMatrix::zeros(0, 0),
-            current: Assignment::default(),
-            previous: None,
+            current: Cached::default(),
+            previous_centroids: None,
+            previous: Cached::default(),
             t: 0,
             features: Vec::new(),
         })
     }
 
     fn evaluate(&mut self, x: &DMatrix<f64>) -> StepRecord {
-        self.current = assign(x, &self.centroids);
-        let loss = self.current.dist.iter().sum::<f64>() / x.nrows() as f64;
+        let current = assign(x, &self.centroids);
+        let loss = current.dist.iter().sum::<f64>() / x.nrows() as f64;
+        self.current.set(current);
         let mut rec = StepRecord::new(self.t, loss);
         rec.scalar(J, loss);
         rec.set(CENTROIDS, Value::Matrix(self.centroids.clone()));
@@ -231,6 +237,7 @@ pub fn assign(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> Assignment {
         let mut best_d = vec![f64::INFINITY; end - start];
         let mut sums = DMatrix::<f64>::zeros(k, d);
         let mut dist = vec![0.0; BLOCK];
+        let mut lanes = vec![0.0; 4 * k];
         for lo in (start..end).step_by(BLOCK) {
             let hi = (lo + BLOCK).min(end);
             let dist = &mut dist[..hi - lo];
@@ -247,17 +254,29 @@ pub fn assign(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> Assignment {
                     }
                 }
                 for ((&v, bd), b) in dist.iter().zip(best_d.iter_mut()).zip(best.iter_mut()) {
-                    if v < *bd {
-                        *bd = v;
-                        *b = c;
-                    }
+                    // A select, not a branch: which centroid wins is random.
+                    let closer = v < *bd;
+                    *bd = if closer { v } else { *bd };
+                    *b = if closer { c } else { *b };
                 }
             }
-            // The block is still in cache: add its rows to their clusters.
+            // The block is still in cache: add its rows to their clusters,
+            // row i into lane i mod 4, so that consecutive rows of one
+            // cluster do not wait for each other's additions.
             for j in 0..d {
-                let mut column = sums.column_mut(j);
-                for (&c, &v) in best.iter().zip(&data[j * n + lo..j * n + hi]) {
-                    column[c] += v;
+                lanes.fill(0.0);
+                let column = &data[j * n + lo..j * n + hi];
+                let whole = best.len() / 4 * 4;
+                for (c, v) in best[..whole].chunks_exact(4).zip(column.chunks_exact(4)) {
+                    for l in 0..4 {
+                        lanes[l * k + c[l]] += v[l];
+                    }
+                }
+                for (&c, &v) in best[whole..].iter().zip(&column[whole..]) {
+                    lanes[c] += v;
+                }
+                for c in 0..k {
+                    sums[(c, j)] += lanes[c] + lanes[k + c] + lanes[2 * k + c] + lanes[3 * k + c];
                 }
             }
         }
@@ -305,18 +324,21 @@ impl Algorithm for KMeans {
         self.centroids =
             initial_centers(data.x(), self.k, self.init_rows.as_deref(), 3, self.seed)?;
         self.t = 0;
-        self.previous = None;
+        self.previous_centroids = None;
+        self.previous = Cached::default();
         self.features = data.feature_names().to_vec();
         let mut rec = self.evaluate(data.x());
-        rec.vector(DISTANCE, self.current.dist.clone());
-        rec.vector(
-            ASSIGNMENT,
-            self.current
-                .nearest
-                .iter()
-                .map(|&c| c as f64)
-                .collect::<Vec<_>>(),
-        );
+        if let Some(current) = self.current.get() {
+            rec.vector(DISTANCE, current.dist.clone());
+            rec.vector(
+                ASSIGNMENT,
+                current
+                    .nearest
+                    .iter()
+                    .map(|&c| c as f64)
+                    .collect::<Vec<_>>(),
+            );
+        }
         Ok(rec)
     }
 
@@ -331,10 +353,18 @@ impl Algorithm for KMeans {
             dist: dist_before,
             sums,
             sizes,
-        } = std::mem::take(&mut self.current);
-        let changed = self.previous.as_ref().map_or(n, |p| {
+        } = self
+            .current
+            .take()
+            .unwrap_or_else(|| assign(x, &self.centroids));
+        let previous = self
+            .previous_centroids
+            .as_ref()
+            .map(|c| self.previous.take().unwrap_or_else(|| assign(x, c).nearest));
+        let changed = previous.as_ref().map_or(n, |p| {
             p.iter().zip(&assignment).filter(|(a, b)| a != b).count()
         });
+        self.previous_centroids = Some(self.centroids.clone());
         // Update step.
         let mut empty = Vec::new();
         for c in 0..k {
@@ -347,7 +377,7 @@ impl Algorithm for KMeans {
             }
         }
         self.t += 1;
-        let converged = self.previous.as_ref() == Some(&assignment);
+        let converged = previous.as_ref() == Some(&assignment);
         let mut rec = self.evaluate(x);
         rec.vector(
             ASSIGNMENT,
@@ -376,7 +406,7 @@ impl Algorithm for KMeans {
                 self.t
             ));
         }
-        self.previous = Some(assignment);
+        self.previous.set(assignment);
         Ok(rec)
     }
 
@@ -477,7 +507,13 @@ mod tests {
         let r0 = km.reset(&d).unwrap();
         // Centroids (0,0) and (0,1): rows 0 and 2 go to 0 (row 2 is at distance 1 from both → lowest index);
         // row 1 to 1; the far rows are nearer (0,1).
-        assert_eq!(km.current.nearest, vec![0, 1, 0, 1, 1, 1]);
+        assert_eq!(
+            km.current
+                .get()
+                .map(|a| a.nearest.clone())
+                .unwrap_or_default(),
+            vec![0, 1, 0, 1, 1, 1]
+        );
         let want0 = (0.0 + 0.0 + 1.0 + (100.0 + 81.0) + (100.0 + 100.0) + (121.0 + 81.0)) / 6.0;
         assert!((r0.loss - want0).abs() < 1e-12);
         km.step(&d).unwrap();

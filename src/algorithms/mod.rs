@@ -438,6 +438,43 @@ impl Spare {
     }
 }
 
+/// Something computed from the parameters over every row and kept for the
+/// next step, which would otherwise compute it again. Cloning gives an
+/// empty cache, so checkpoints stay the size of the parameters; a restored
+/// copy computes it again when it first needs it.
+#[derive(Debug)]
+pub struct Cached<T>(Option<T>);
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<T> Clone for Cached<T> {
+    fn clone(&self) -> Self {
+        Self(None)
+    }
+}
+
+impl<T> Cached<T> {
+    /// Keeps `value`.
+    pub fn set(&mut self, value: T) {
+        self.0 = Some(value);
+    }
+
+    /// Takes the kept value, if any.
+    pub fn take(&mut self) -> Option<T> {
+        self.0.take()
+    }
+
+    /// The kept value, if any.
+    #[must_use]
+    pub fn get(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+}
+
 /// Row-major nested vectors of a matrix, for JSON.
 #[must_use]
 pub fn rows_json(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
