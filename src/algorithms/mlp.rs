@@ -3,9 +3,10 @@
 //! and a first-order optimizer.
 
 use super::linear::{J, LAMBDA};
-use super::softmax::softmax_rows;
+use super::pass::Pieces;
 use super::{
-    Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value,
+    Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol,
+    Value,
 };
 use crate::data::{Dataset, Label};
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
@@ -199,6 +200,9 @@ struct Layer {
     b: DVector<f64>,
 }
 
+/// Rows per block of the forward and backward pass.
+const BLOCK: usize = 512;
+
 /// Everything a forward and backward pass computed.
 struct Pass {
     activations: Vec<DMatrix<f64>>,
@@ -224,6 +228,8 @@ pub struct Mlp {
     classes: Vec<Label>,
     t: usize,
     grad: Vec<f64>,
+    /// Per-row matrices of earlier records, reused by the next pass.
+    spare: Spare,
 }
 
 fn activate(a: Activation, z: f64) -> f64 {
@@ -234,13 +240,83 @@ fn activate(a: Activation, z: f64) -> f64 {
     }
 }
 
-/// f'(z) written with a = f(z).
-fn slope(a: Activation, z: f64, value: f64) -> f64 {
+/// f'(z) written with a = f(z) (for relu, z > 0 exactly when a > 0).
+fn slope(a: Activation, value: f64) -> f64 {
     match a {
         Activation::Tanh => 1.0 - value * value,
-        Activation::Relu => f64::from(u8::from(z > 0.0)),
+        Activation::Relu => f64::from(u8::from(value > 0.0)),
         Activation::Sigmoid => value * (1.0 - value),
     }
+}
+
+/// Rows `lo..hi` of each column.
+fn rows<'a>(columns: &'a mut [&mut [f64]], lo: usize, hi: usize) -> Vec<&'a mut [f64]> {
+    columns.iter_mut().map(|c| &mut c[lo..hi]).collect()
+}
+
+/// The output layer on one block of rows: from the pre-activations `z`
+/// (one column of `BLOCK` per output unit) and the targets `t` (one column
+/// per unit), writes the outputs ŷ and the errors ŷ − y, and returns the
+/// block's summed loss.
+fn output_rows(
+    output: Output,
+    z: &[f64],
+    t: &[&[f64]],
+    out: &mut [&mut [f64]],
+    delta: &mut [&mut [f64]],
+    scratch: &mut [Vec<f64>; 2],
+) -> f64 {
+    let len = t[0].len();
+    let mut loss = 0.0;
+    match output {
+        Output::Binary => {
+            for (i, &zi) in z[..len].iter().enumerate() {
+                let y = t[0][i];
+                loss += super::logistic::softplus(zi) - y * zi;
+                let p = super::logistic::sigmoid(zi);
+                out[0][i] = p;
+                delta[0][i] = p - y;
+            }
+        }
+        Output::Regression => {
+            for (i, &zi) in z[..len].iter().enumerate() {
+                let r = zi - t[0][i];
+                loss += 0.5 * r * r;
+                out[0][i] = zi;
+                delta[0][i] = r;
+            }
+        }
+        Output::Multiclass(_) => {
+            // Per row log Σ exp z, by the row's largest z; loss = lse − z·y.
+            let [row_max, lse] = scratch;
+            row_max[..len].fill(f64::NEG_INFINITY);
+            lse[..len].fill(0.0);
+            for zc in z.chunks(BLOCK) {
+                for (m, &v) in row_max.iter_mut().zip(&zc[..len]) {
+                    *m = m.max(v);
+                }
+            }
+            for zc in z.chunks(BLOCK) {
+                for ((s, &m), &v) in lse.iter_mut().zip(row_max.iter()).zip(&zc[..len]) {
+                    *s += (v - m).exp();
+                }
+            }
+            for (s, &m) in lse[..len].iter_mut().zip(row_max.iter()) {
+                *s = m + s.ln();
+                loss += *s;
+            }
+            for (c, zc) in z.chunks(BLOCK).enumerate() {
+                for i in 0..len {
+                    let y = t[c][i];
+                    loss -= zc[i] * y;
+                    let p = (zc[i] - lse[i]).exp();
+                    out[c][i] = p;
+                    delta[c][i] = p - y;
+                }
+            }
+        }
+    }
+    loss
 }
 
 /// Chooses the output for a target: text or two values → classes; a few
@@ -299,6 +375,7 @@ impl Mlp {
             classes: Vec::new(),
             t: 0,
             grad: Vec::new(),
+            spare: Spare::default(),
         })
     }
 
@@ -323,95 +400,179 @@ impl Mlp {
         })
     }
 
-    /// Forward and backward pass on rows `x` with targets `y`.
-    fn pass(&self, layers: &[Layer], x: &DMatrix<f64>, y: &DMatrix<f64>) -> Pass {
-        let n = x.nrows() as f64;
-        // Hidden activations a⁽¹⁾, a⁽²⁾; the input of layer l is x or a⁽ˡ⁾ (never copied).
-        let mut activations: Vec<DMatrix<f64>> = Vec::new();
-        let mut pre = Vec::new();
+    /// Forward and backward pass on rows `x` with targets `y`: blocks of
+    /// rows small enough to stay in cache go forward and back through every
+    /// layer, on every core, writing the per-row activations, outputs and
+    /// errors the record shows and adding up the loss and the gradients.
+    /// The per-row matrices are taken from `spare` where it has them.
+    fn pass(
+        &self,
+        layers: &[Layer],
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        spare: &mut Spare,
+    ) -> Pass {
+        let n = x.nrows();
         let last = layers.len() - 1;
-        for (l, layer) in layers.iter().enumerate() {
-            let input = if l == 0 { x } else { &activations[l - 1] };
-            let mut z = input * layer.w.transpose();
-            for (mut col, &b) in z.column_iter_mut().zip(layer.b.iter()) {
-                col.add_scalar_mut(b);
-            }
-            if l < last {
-                let a = z.map(|v| activate(self.activation, v));
-                pre.push(z);
-                activations.push(a);
-            } else {
-                pre.push(z);
+        let mut activations: Vec<DMatrix<f64>> = layers[..last]
+            .iter()
+            .map(|l| spare.take_matrix(n, l.w.nrows()))
+            .collect();
+        let mut output = spare.take_matrix(n, layers[last].w.nrows());
+        let mut deltas: Vec<DMatrix<f64>> = layers
+            .iter()
+            .map(|l| spare.take_matrix(n, l.w.nrows()))
+            .collect();
+        // The per-row outputs, in the order `rows_pass` expects them.
+        let mut outs: Vec<&mut DMatrix<f64>> = activations
+            .iter_mut()
+            .chain(std::iter::once(&mut output))
+            .chain(deltas.iter_mut())
+            .collect();
+        let parts = super::pass::over_row_ranges_into(n, &mut outs, |start, end, pieces| {
+            self.rows_pass(layers, x, y, start, end, pieces)
+        });
+        let inv_n = 1.0 / n as f64;
+        let mut grads: Vec<Layer> = layers
+            .iter()
+            .map(|l| Layer {
+                w: DMatrix::zeros(l.w.nrows(), l.w.ncols()),
+                b: DVector::zeros(l.b.len()),
+            })
+            .collect();
+        let mut data_loss = 0.0;
+        for (loss, part) in parts {
+            data_loss += loss;
+            for (g, p) in grads.iter_mut().zip(part) {
+                g.w += p.w;
+                g.b += p.b;
             }
         }
-        let z_out = &pre[last];
-        let (output, data_loss) = match self.output {
-            Output::Binary => {
-                let loss = z_out
-                    .iter()
-                    .zip(y.iter())
-                    .map(|(&z, &t)| super::logistic::softplus(z) - t * z)
-                    .sum::<f64>();
-                (z_out.map(super::logistic::sigmoid), loss)
-            }
-            Output::Multiclass(_) => {
-                let mut loss = 0.0;
-                for (i, row) in z_out.row_iter().enumerate() {
-                    let m = row.max();
-                    let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-                    loss += lse
-                        - row
-                            .iter()
-                            .zip(y.row(i).iter())
-                            .map(|(a, b)| a * b)
-                            .sum::<f64>();
-                }
-                (softmax_rows(z_out), loss)
-            }
-            Output::Regression => (z_out.clone(), 0.5 * (z_out - y).norm_squared()),
-        };
+        for (g, layer) in grads.iter_mut().zip(layers) {
+            g.w *= inv_n;
+            g.b *= inv_n;
+            optim::add_penalty_gradient(g.w.as_mut_slice(), layer.w.as_slice(), self.l2, self.l1);
+        }
         let penalty: f64 = layers
             .iter()
             .map(|l| optim::penalty(l.w.as_slice(), self.l2, self.l1))
             .sum();
-        let loss = data_loss / n + penalty;
-        // Backward: δ_L = ŷ − y, δ_l = (δ_{l+1} W_{l+1}) ⊙ f'(z_l).
-        let mut deltas = vec![DMatrix::zeros(0, 0); layers.len()];
-        deltas[last] = &output - y;
-        for l in (0..last).rev() {
-            let back = &deltas[l + 1] * &layers[l + 1].w;
-            let a = &activations[l];
-            let z = &pre[l];
-            deltas[l] = DMatrix::from_fn(back.nrows(), back.ncols(), |i, j| {
-                back[(i, j)] * slope(self.activation, z[(i, j)], a[(i, j)])
-            });
-        }
-        let grads = layers
-            .iter()
-            .enumerate()
-            .map(|(l, layer)| {
-                let input = if l == 0 { x } else { &activations[l - 1] };
-                let mut gw = deltas[l].tr_mul(input) / n;
-                optim::add_penalty_gradient(
-                    gw.as_mut_slice(),
-                    layer.w.as_slice(),
-                    self.l2,
-                    self.l1,
-                );
-                let gb = DVector::from_iterator(
-                    deltas[l].ncols(),
-                    deltas[l].column_iter().map(|c| c.sum() / n),
-                );
-                Layer { w: gw, b: gb }
-            })
-            .collect();
         Pass {
             activations,
             output,
             deltas,
             grads,
-            loss,
+            loss: data_loss * inv_n + penalty,
         }
+    }
+
+    /// [`Self::pass`] over rows `start..end`, block by block. `pieces` holds
+    /// those rows of the hidden activations, the output and the errors of
+    /// every layer, column by column. Returns the summed loss and gradients.
+    fn rows_pass(
+        &self,
+        layers: &[Layer],
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        start: usize,
+        end: usize,
+        pieces: &mut Pieces,
+    ) -> (f64, Vec<Layer>) {
+        let n = x.nrows();
+        let data = x.as_slice();
+        let targets = y.as_slice();
+        let last = layers.len() - 1;
+        let outputs = layers[last].w.nrows();
+        let (forward, deltas) = pieces.split_at_mut(last + 1);
+        let mut loss = 0.0;
+        let mut grads: Vec<Layer> = layers
+            .iter()
+            .map(|l| Layer {
+                w: DMatrix::zeros(l.w.nrows(), l.w.ncols()),
+                b: DVector::zeros(l.b.len()),
+            })
+            .collect();
+        // Output pre-activations, and softmax's scratch rows.
+        let mut z = vec![0.0; outputs * BLOCK];
+        let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
+        for lo in (0..end - start).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(end - start);
+            let len = hi - lo;
+            let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+            // Forward: z = W·input + b, column by column over the block.
+            for (l, layer) in layers.iter().enumerate() {
+                let (before, rest) = forward.split_at_mut(l);
+                let target: Vec<&mut [f64]> = if l == last {
+                    z.chunks_mut(BLOCK).map(|c| &mut c[..len]).collect()
+                } else {
+                    rest[0].iter_mut().map(|c| &mut c[lo..hi]).collect()
+                };
+                for (u, zu) in target.into_iter().enumerate() {
+                    zu.fill(layer.b[u]);
+                    for (m, &w) in layer.w.row(u).iter().enumerate() {
+                        let input = if l == 0 {
+                            x_col(m)
+                        } else {
+                            &before[l - 1][m][lo..hi]
+                        };
+                        for (zi, xi) in zu.iter_mut().zip(input) {
+                            *zi += w * xi;
+                        }
+                    }
+                    if l < last {
+                        for zi in zu.iter_mut() {
+                            *zi = activate(self.activation, *zi);
+                        }
+                    }
+                }
+            }
+            // Output, loss and the output error ŷ − y.
+            let t: Vec<&[f64]> = (0..outputs)
+                .map(|c| &targets[c * n + start + lo..c * n + start + hi])
+                .collect();
+            loss += output_rows(
+                self.output,
+                &z,
+                &t,
+                &mut rows(&mut forward[last], lo, hi),
+                &mut rows(&mut deltas[last], lo, hi),
+                &mut scratch,
+            );
+            // Backward: δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ f'(z⁽ˡ⁾), f' written with a = f(z).
+            for l in (0..last).rev() {
+                let (lower, upper) = deltas.split_at_mut(l + 1);
+                let next = &layers[l + 1].w;
+                for (m, dm) in lower[l].iter_mut().enumerate() {
+                    let dm = &mut dm[lo..hi];
+                    dm.fill(0.0);
+                    for (u, du) in upper[0].iter().enumerate() {
+                        let w = next[(u, m)];
+                        for (d, &e) in dm.iter_mut().zip(&du[lo..hi]) {
+                            *d += w * e;
+                        }
+                    }
+                    for (d, &a) in dm.iter_mut().zip(&forward[l][m][lo..hi]) {
+                        *d *= slope(self.activation, a);
+                    }
+                }
+            }
+            // Gradients: Σ δᵢ inputᵢᵀ and Σ δᵢ over the block.
+            for (l, g) in grads.iter_mut().enumerate() {
+                for (u, du) in deltas[l].iter().enumerate() {
+                    let du = &du[lo..hi];
+                    g.b[u] += du.iter().sum::<f64>();
+                    for (m, gw) in g.w.row_mut(u).iter_mut().enumerate() {
+                        let input = if l == 0 {
+                            x_col(m)
+                        } else {
+                            &forward[l - 1][m][lo..hi]
+                        };
+                        *gw += super::pass::dot(du, input);
+                    }
+                }
+            }
+        }
+        (loss, grads)
     }
 
     fn flatten(layers: &[Layer]) -> Vec<f64> {
@@ -441,7 +602,9 @@ impl Mlp {
     }
 
     fn evaluate(&mut self, data: &Dataset, y: &DMatrix<f64>) -> StepRecord {
-        let p = self.pass(&self.layers, data.x(), y);
+        let mut spare = std::mem::take(&mut self.spare);
+        let p = self.pass(&self.layers, data.x(), y, &mut spare);
+        self.spare = spare;
         self.grad = Self::flatten(&p.grads);
         let mut rec = StepRecord::new(self.t, p.loss);
         rec.scalar(J, p.loss);
@@ -468,13 +631,16 @@ impl Mlp {
             rec.vector(gbs[l], p.grads[l].b.as_slice());
         }
         rec.vector(B1, self.layers[0].b.as_slice());
-        for (l, s) in ds.iter().enumerate() {
-            rec.set(*s, Value::Matrix(p.deltas[l].clone()));
+        // The per-row matrices move into the record (and come back through `recycle`).
+        let mut deltas = p.deltas.into_iter();
+        for (s, delta) in ds.iter().zip(&mut deltas) {
+            rec.set(*s, Value::Matrix(delta));
         }
-        let last = p.deltas.len() - 1;
-        rec.set(DELTA_OUT, Value::Matrix(p.deltas[last].clone()));
-        for (l, s) in [A1, A2].iter().enumerate().take(p.activations.len()) {
-            rec.set(*s, Value::Matrix(p.activations[l].clone()));
+        if let Some(delta_out) = deltas.next() {
+            rec.set(DELTA_OUT, Value::Matrix(delta_out));
+        }
+        for (s, a) in [A1, A2].iter().zip(p.activations) {
+            rec.set(*s, Value::Matrix(a));
         }
         rec.set(Y_HAT, Value::Matrix(p.output));
         rec
@@ -557,7 +723,11 @@ impl Algorithm for Mlp {
             Some(rows) => {
                 let xb = data.x().select_rows(rows.iter());
                 let yb = y.select_rows(rows.iter());
-                Self::flatten(&self.pass(&self.layers, &xb, &yb).grads)
+                Self::flatten(
+                    &self
+                        .pass(&self.layers, &xb, &yb, &mut Spare::default())
+                        .grads,
+                )
             }
         };
         let mut theta = self.params();
@@ -621,13 +791,23 @@ impl Algorithm for Mlp {
         }
     }
 
+    fn recycle(&mut self, old: StepRecord) {
+        self.spare
+            .keep(old, &[A1, A2, Y_HAT, DELTA1, DELTA2, DELTA_OUT]);
+    }
+
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
         if flat.len() != self.params().len() || matches!(self.output, Output::Regression) {
             return None;
         }
         let layers = self.unflatten(flat);
         let outputs = layers.last()?.w.nrows();
-        let p = self.pass(&layers, x, &DMatrix::zeros(x.nrows(), outputs));
+        let p = self.pass(
+            &layers,
+            x,
+            &DMatrix::zeros(x.nrows(), outputs),
+            &mut Spare::default(),
+        );
         Some(match self.output {
             Output::Binary => p.output.iter().map(|&v| usize::from(v > 0.5)).collect(),
             _ => super::argmax_rows(&p.output),
@@ -639,7 +819,10 @@ impl Algorithm for Mlp {
             return None;
         }
         let y = self.targets(data).ok()?;
-        Some(self.pass(&self.unflatten(flat), data.x(), &y).loss)
+        Some(
+            self.pass(&self.unflatten(flat), data.x(), &y, &mut Spare::default())
+                .loss,
+        )
     }
 }
 
@@ -699,6 +882,158 @@ mod tests {
                             ..Hyper::default()
                         },
                     );
+                }
+            }
+        }
+    }
+
+    /// The pass written directly with whole-matrix products, one thread.
+    fn reference_pass(m: &Mlp, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Pass {
+        let n = x.nrows() as f64;
+        let last = m.layers.len() - 1;
+        let mut inputs = vec![x.clone()];
+        let mut z_out = DMatrix::zeros(0, 0);
+        for (l, layer) in m.layers.iter().enumerate() {
+            let mut z = &inputs[l] * layer.w.transpose();
+            for (mut col, &b) in z.column_iter_mut().zip(layer.b.iter()) {
+                col.add_scalar_mut(b);
+            }
+            if l < last {
+                inputs.push(z.map(|v| activate(m.activation, v)));
+            } else {
+                z_out = z;
+            }
+        }
+        let (output, data_loss) = match m.output {
+            Output::Binary => (
+                z_out.map(super::super::logistic::sigmoid),
+                z_out
+                    .iter()
+                    .zip(y.iter())
+                    .map(|(&z, &t)| super::super::logistic::softplus(z) - t * z)
+                    .sum::<f64>(),
+            ),
+            Output::Multiclass(_) => {
+                let p = super::super::softmax::softmax_rows(&z_out);
+                let loss = (0..z_out.nrows())
+                    .map(|i| {
+                        -(0..z_out.ncols())
+                            .map(|c| y[(i, c)] * p[(i, c)].ln())
+                            .sum::<f64>()
+                    })
+                    .sum();
+                (p, loss)
+            }
+            Output::Regression => (z_out.clone(), 0.5 * (&z_out - y).norm_squared()),
+        };
+        let mut deltas = vec![DMatrix::zeros(0, 0); m.layers.len()];
+        deltas[last] = &output - y;
+        for l in (0..last).rev() {
+            let back = &deltas[l + 1] * &m.layers[l + 1].w;
+            deltas[l] = back.zip_map(&inputs[l + 1], |b, a| b * slope(m.activation, a));
+        }
+        let grads = m
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                let mut w = deltas[l].tr_mul(&inputs[l]) / n;
+                optim::add_penalty_gradient(w.as_mut_slice(), layer.w.as_slice(), m.l2, m.l1);
+                let b = DVector::from_iterator(
+                    deltas[l].ncols(),
+                    deltas[l].column_iter().map(|c| c.sum() / n),
+                );
+                Layer { w, b }
+            })
+            .collect();
+        let penalty: f64 = m
+            .layers
+            .iter()
+            .map(|l| optim::penalty(l.w.as_slice(), m.l2, m.l1))
+            .sum();
+        Pass {
+            activations: inputs.split_off(1),
+            output,
+            deltas,
+            grads,
+            loss: data_loss / n + penalty,
+        }
+    }
+
+    fn assert_close(a: &DMatrix<f64>, b: &DMatrix<f64>, what: &str) {
+        assert_eq!(a.shape(), b.shape(), "{what}");
+        let scale = b.abs().max().max(1.0);
+        // Written so that a NaN fails.
+        let close = a
+            .iter()
+            .zip(b.iter())
+            .all(|(u, v)| (u - v).abs() < 1e-10 * scale);
+        assert!(close, "{what}");
+    }
+
+    #[test]
+    fn blocked_parallel_pass_matches_whole_matrix_products_on_many_rows() {
+        // Two row ranges, ragged last blocks.
+        let n = 40_001;
+        let mut rng = Rng::new(11);
+        let cols: Vec<Vec<f64>> = (0..3)
+            .map(|_| (0..n).map(|_| rng.normal()).collect())
+            .collect();
+        let reg: Vec<f64> = (0..n)
+            .map(|i| cols[0][i] * cols[1][i] + 0.37 * cols[2][i])
+            .collect();
+        let three: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(cols[0][i] > 0.3) + u8::from(cols[1][i] > -0.2)))
+            .collect();
+        let two: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(cols[2][i] > 0.0)))
+            .collect();
+        for y in [reg, three, two] {
+            let d = Dataset::from_columns(&["a", "b", "c"], &cols, Some(("y", y))).unwrap();
+            for activation in [Activation::Tanh, Activation::Sigmoid, Activation::Relu] {
+                for hidden in [vec![8], vec![5, 4]] {
+                    let mut m = Mlp::new(&Hyper {
+                        hidden,
+                        activation,
+                        l2: Some(0.01),
+                        seed: 2,
+                        ..Hyper::default()
+                    })
+                    .unwrap();
+                    m.reset(&d).unwrap();
+                    m.step(&d).unwrap();
+                    let y = m.targets(&d).unwrap();
+                    let slow = reference_pass(&m, d.x(), &y);
+                    // Reused buffers hold anything: every entry must be overwritten.
+                    let symbols = [A1, A2, Y_HAT, DELTA1, DELTA2, DELTA_OUT];
+                    let mut poisoned = StepRecord::new(0, 0.0);
+                    let per_row = slow.activations.iter().chain([&slow.output]);
+                    for (s, a) in symbols.iter().zip(per_row.chain(&slow.deltas)) {
+                        poisoned.set(*s, Value::Matrix(a.map(|_| f64::NAN)));
+                    }
+                    let mut spare = Spare::default();
+                    spare.keep(poisoned, &symbols);
+                    let fast = m.pass(&m.layers, d.x(), &y, &mut spare);
+                    let case = format!("{:?} {activation:?} {:?}", m.output, m.hidden);
+                    assert!(
+                        (fast.loss - slow.loss).abs() < 1e-10 * slow.loss.abs(),
+                        "{case}"
+                    );
+                    assert_close(&fast.output, &slow.output, &case);
+                    for (a, b) in fast.activations.iter().zip(&slow.activations) {
+                        assert_close(a, b, &case);
+                    }
+                    for (a, b) in fast.deltas.iter().zip(&slow.deltas) {
+                        assert_close(a, b, &case);
+                    }
+                    for (a, b) in fast.grads.iter().zip(&slow.grads) {
+                        assert_close(&a.w, &b.w, &case);
+                        assert_close(
+                            &DMatrix::from_column_slice(a.b.len(), 1, a.b.as_slice()),
+                            &DMatrix::from_column_slice(b.b.len(), 1, b.b.as_slice()),
+                            &case,
+                        );
+                    }
                 }
             }
         }

@@ -417,16 +417,23 @@ impl Clone for Spare {
 }
 
 impl Spare {
-    /// Keeps the vectors of `symbols` from `old`.
+    /// Keeps the vectors and matrices of `symbols` from `old`.
     pub fn keep(&mut self, mut old: StepRecord, symbols: &[Symbol]) {
         for (s, v) in old.values.drain(..) {
-            if let Value::Vector(v) = v
-                && symbols.iter().any(|k| k.id == s.id)
-                && self.0.len() < symbols.len()
-            {
-                self.0.push(v);
+            if !symbols.iter().any(|k| k.id == s.id) || self.0.len() >= symbols.len() {
+                continue;
+            }
+            match v {
+                Value::Vector(v) => self.0.push(v),
+                Value::Matrix(m) => self.0.push(m.data.into()),
+                Value::Scalar(_) => {}
             }
         }
+    }
+
+    /// An `rows` × `cols` matrix (contents unspecified: callers overwrite it).
+    pub fn take_matrix(&mut self, rows: usize, cols: usize) -> DMatrix<f64> {
+        DMatrix::from_vec(rows, cols, self.take(rows * cols))
     }
 
     /// A vector of length `n` (contents unspecified: callers overwrite it).

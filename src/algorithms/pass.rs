@@ -84,14 +84,8 @@ pub fn linear_pass(
     derivs: &mut [f64],
 ) -> PassSums {
     let n = x.nrows();
-    let threads = if n >= PARALLEL_MIN_ROWS {
-        std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(8)
-    } else {
-        1
-    };
-    let chunk = n.div_ceil(threads.max(1)).max(1);
+    let threads = threads_for(n);
+    let chunk = n.div_ceil(threads).max(1);
     if threads <= 1 {
         return chunk_pass(x, y, w, b, loss, 0, scores, derivs);
     }
@@ -178,16 +172,21 @@ fn chunk_pass(
     sums
 }
 
-/// Runs `f(start, end)` on consecutive row ranges covering `0..n`, one per
-/// core when there are enough rows, and returns the results in row order.
-pub fn over_row_ranges<R: Send>(n: usize, f: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
-    let threads = if n >= PARALLEL_MIN_ROWS {
+/// How many row ranges `n` rows are split into: one per core when there are enough rows.
+fn threads_for(n: usize) -> usize {
+    if n >= PARALLEL_MIN_ROWS {
         std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .min(8)
     } else {
         1
-    };
+    }
+}
+
+/// Runs `f(start, end)` on consecutive row ranges covering `0..n`, one per
+/// core when there are enough rows, and returns the results in row order.
+pub fn over_row_ranges<R: Send>(n: usize, f: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
+    let threads = threads_for(n);
     let chunk = n.div_ceil(threads).max(1);
     if threads <= 1 {
         return vec![f(0, n)];
@@ -214,6 +213,72 @@ pub fn over_row_ranges<R: Send>(n: usize, f: impl Fn(usize, usize) -> R + Sync) 
                 })
             })
             .collect()
+    })
+}
+
+/// The rows of a range in each of several n-row column-major matrices:
+/// `pieces[m][j]` is column j of matrix m, restricted to the range.
+pub type Pieces<'a> = Vec<Vec<&'a mut [f64]>>;
+
+/// [`over_row_ranges`] that also hands each range its rows of `outs`
+/// (matrices of n rows) to write: `f(start, end, pieces)`.
+pub fn over_row_ranges_into<R: Send>(
+    n: usize,
+    outs: &mut [&mut DMatrix<f64>],
+    f: impl Fn(usize, usize, &mut Pieces) -> R + Sync,
+) -> Vec<R> {
+    let chunk = n.div_ceil(threads_for(n)).max(1);
+    let ranges: Vec<(usize, usize)> = (0..n.max(1))
+        .step_by(chunk)
+        .map(|start| (start, (start + chunk).min(n)))
+        .collect();
+    let mut slots: Vec<Pieces> = ranges.iter().map(|_| Vec::new()).collect();
+    for m in outs.iter_mut() {
+        for pieces in &mut slots {
+            pieces.push(Vec::new());
+        }
+        for column in m.as_mut_slice().chunks_mut(n.max(1)) {
+            let mut rest = column;
+            for (pieces, &(start, end)) in slots.iter_mut().zip(&ranges) {
+                let (piece, tail) = std::mem::take(&mut rest).split_at_mut(end - start);
+                if let Some(columns) = pieces.last_mut() {
+                    columns.push(piece);
+                }
+                rest = tail;
+            }
+        }
+    }
+    // Each range takes its pieces out of its slot; a range whose thread
+    // cannot start is run here afterwards.
+    let slots: Vec<std::sync::Mutex<Option<Pieces>>> = slots
+        .into_iter()
+        .map(|p| std::sync::Mutex::new(Some(p)))
+        .collect();
+    let run = |k: usize| {
+        let mut pieces = slots[k].lock().ok()?.take()?;
+        let (start, end) = ranges[k];
+        Some(f(start, end, &mut pieces))
+    };
+    let run = &run;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..ranges.len())
+            .map(|k| {
+                std::thread::Builder::new()
+                    .name(format!("steplab-rows-{k}"))
+                    .spawn_scoped(scope, move || run(k))
+            })
+            .collect();
+        let mut results = vec![run(0)];
+        for (k, h) in (1..).zip(handles) {
+            let result = match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => run(k),
+            };
+            results.push(result);
+        }
+        results.into_iter().flatten().collect()
     })
 }
 
