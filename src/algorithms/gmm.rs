@@ -5,13 +5,13 @@
 use super::kmeans;
 use super::linear::J;
 use super::{
-    AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value,
+    AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol, Value,
 };
 use crate::data::Dataset;
 use nalgebra::{DMatrix, DVector};
 
 /// Rows per block of the E- and M-step passes (stays in cache).
-const BLOCK: usize = 2048;
+const BLOCK: usize = 256;
 
 /// Added to every covariance diagonal after each M-step.
 pub const RIDGE: f64 = 1e-6;
@@ -112,11 +112,187 @@ pub struct Gmm {
     weights: Vec<f64>,
     means: DMatrix<f64>,
     covariances: Vec<DMatrix<f64>>,
-    /// Responsibilities at the current parameters (n × k).
-    resp: Cached<DMatrix<f64>>,
+    /// The last E-step: responsibilities at the current parameters and the
+    /// sums the next M-step needs.
+    last: Cached<EStep>,
+    /// Responsibility matrices of earlier records, reused by the next E-step.
+    spare: Spare,
     loss: f64,
     t: usize,
     features: Vec<String>,
+}
+
+/// What one E-step found.
+#[derive(Debug)]
+struct EStep {
+    /// γ (n × k).
+    resp: DMatrix<f64>,
+    /// The negative mean log-likelihood.
+    loss: f64,
+    moments: Moments,
+}
+
+/// The sums the M-step needs, per component c, around s_c, the means of
+/// the E-step that gathered them (close to the new means, so the scatter
+/// keeps its precision): N_c = Σᵢ γᵢ, Σᵢ γᵢ (xᵢ − s_c) and Σᵢ γᵢ (xᵢ − s_c)(xᵢ − s_c)ᵀ.
+#[derive(Debug)]
+struct Moments {
+    counts: Vec<f64>,
+    first: DMatrix<f64>,
+    second: Vec<DMatrix<f64>>,
+}
+
+impl Moments {
+    fn zeros(k: usize, d: usize) -> Self {
+        Self {
+            counts: vec![0.0; k],
+            first: DMatrix::zeros(k, d),
+            second: vec![DMatrix::zeros(d, d); k],
+        }
+    }
+
+    fn add(&mut self, other: &Self) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.first += &other.first;
+        for (a, b) in self.second.iter_mut().zip(&other.second) {
+            *a += b;
+        }
+    }
+}
+
+/// One row range's work space for the E-step: the rows' offsets from a
+/// mean, column by column (d × BLOCK), and the solves against them.
+struct EBlock<'a> {
+    x: &'a [f64],
+    n: usize,
+    means: &'a DMatrix<f64>,
+    start: usize,
+    diff: Vec<f64>,
+    z: Vec<f64>,
+    maha: Vec<f64>,
+}
+
+impl<'a> EBlock<'a> {
+    fn new(x: &'a DMatrix<f64>, means: &'a DMatrix<f64>, start: usize, d: usize) -> Self {
+        Self {
+            x: x.as_slice(),
+            n: x.nrows(),
+            means,
+            start,
+            diff: vec![0.0; d * BLOCK],
+            z: vec![0.0; d * BLOCK],
+            maha: vec![0.0; BLOCK],
+        }
+    }
+
+    /// Fills `diff` with the rows `lo..hi` (of the range) minus μ_c.
+    fn offsets(&mut self, c: usize, lo: usize, hi: usize) {
+        let (n, at) = (self.n, self.start + lo);
+        for (j, e) in self.diff.chunks_mut(BLOCK).enumerate() {
+            let mu = self.means[(c, j)];
+            for (e, &v) in e.iter_mut().zip(&self.x[j * n + at..j * n + at + hi - lo]) {
+                *e = v - mu;
+            }
+        }
+    }
+
+    /// Writes γ for rows `lo..hi` into `resp` (columns restricted to the
+    /// range) and returns their summed log-likelihood: log w_c N(x | μ_c, Σ_c)
+    /// by solving L z = x − μ_c, a row per lane (‖z‖² is the Mahalanobis
+    /// distance), then normalized by log-sum-exp.
+    fn densities(
+        &mut self,
+        factors: &[(DMatrix<f64>, f64)],
+        lo: usize,
+        hi: usize,
+        resp: &mut [&mut [f64]],
+    ) -> f64 {
+        let len = hi - lo;
+        let (n, at) = (self.n, self.start + lo);
+        for (c, (l, constant)) in factors.iter().enumerate() {
+            let maha = &mut self.maha[..len];
+            maha.fill(0.0);
+            // Forward substitution, z_j = (x_j − μ_j − Σ_{m<j} L_jm z_m) / L_jj.
+            for j in 0..l.nrows() {
+                let (solved, rest) = self.z.split_at_mut(j * BLOCK);
+                let zj = &mut rest[..len];
+                let mu = self.means[(c, j)];
+                for (v, &u) in zj.iter_mut().zip(&self.x[j * n + at..j * n + at + len]) {
+                    *v = u - mu;
+                }
+                for (m, zm) in solved.chunks(BLOCK).enumerate() {
+                    let a = l[(j, m)];
+                    for (v, &u) in zj.iter_mut().zip(&zm[..len]) {
+                        *v -= a * u;
+                    }
+                }
+                let diagonal = l[(j, j)];
+                for (v, q) in zj.iter_mut().zip(maha.iter_mut()) {
+                    *v /= diagonal;
+                    *q += *v * *v;
+                }
+            }
+            for (r, &q) in resp[c][lo..hi].iter_mut().zip(maha.iter()) {
+                *r = constant - 0.5 * q;
+            }
+        }
+        // γ_ic = exp(log density − log Σ_c density), by each row's largest term.
+        let (top, sum) = (&mut self.maha[..len], &mut self.z[..len]);
+        top.fill(f64::NEG_INFINITY);
+        sum.fill(0.0);
+        for r in resp.iter() {
+            for (t, &v) in top.iter_mut().zip(&r[lo..hi]) {
+                *t = t.max(v);
+            }
+        }
+        for r in resp.iter() {
+            for ((s, &t), &v) in sum.iter_mut().zip(top.iter()).zip(&r[lo..hi]) {
+                *s += (v - t).exp();
+            }
+        }
+        let mut total = 0.0;
+        for (s, &t) in sum.iter_mut().zip(top.iter()) {
+            *s = t + s.ln();
+            total += *s;
+        }
+        for r in resp.iter_mut() {
+            for (v, &lse) in r[lo..hi].iter_mut().zip(sum.iter()) {
+                *v = (*v - lse).exp();
+            }
+        }
+        total
+    }
+
+    /// Adds rows `lo..hi` to the M-step's sums, around the current means.
+    fn add_moments(&mut self, lo: usize, hi: usize, resp: &[&mut [f64]], m: &mut Moments) {
+        let len = hi - lo;
+        for (c, gamma) in resp.iter().enumerate() {
+            let gamma = &gamma[lo..hi];
+            self.offsets(c, lo, hi);
+            m.counts[c] += gamma.iter().sum::<f64>();
+            // z_j = γ ∘ e_j, then Σ z_j = Σ γ e_j and z_j · e_m = Σ γ e_j e_m.
+            for (j, (zj, ej)) in self
+                .z
+                .chunks_mut(BLOCK)
+                .zip(self.diff.chunks(BLOCK))
+                .enumerate()
+            {
+                for ((v, &g), &e) in zj.iter_mut().zip(gamma).zip(&ej[..len]) {
+                    *v = g * e;
+                }
+                m.first[(c, j)] += zj[..len].iter().sum::<f64>();
+                for (mm, em) in self.diff.chunks(BLOCK).enumerate().take(j + 1) {
+                    let s = super::pass::dot(&zj[..len], &em[..len]);
+                    m.second[c][(j, mm)] += s;
+                    if mm != j {
+                        m.second[c][(mm, j)] += s;
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Gmm {
@@ -133,15 +309,18 @@ impl Gmm {
             weights: Vec::new(),
             means: DMatrix::zeros(0, 0),
             covariances: Vec::new(),
-            resp: Cached::default(),
+            last: Cached::default(),
+            spare: Spare::default(),
             loss: f64::NAN,
             t: 0,
             features: Vec::new(),
         })
     }
 
-    /// E-step: responsibilities and the negative mean log-likelihood.
-    fn e_step(&self, x: &DMatrix<f64>) -> Result<(DMatrix<f64>, f64), AlgoError> {
+    /// E-step: the responsibilities, the negative mean log-likelihood, and
+    /// the sums of the next M-step, in one pass over X in row blocks on
+    /// every core.
+    fn e_step(&mut self, x: &DMatrix<f64>) -> Result<EStep, AlgoError> {
         let (n, d) = x.shape();
         let k = self.weights.len();
         let log_2pi = (2.0 * std::f64::consts::PI).ln();
@@ -159,70 +338,30 @@ impl Gmm {
             let constant = self.weights[c].ln() - 0.5 * (d as f64 * log_2pi + log_det);
             factors.push((l, constant));
         }
-        let data = x.as_slice();
-        // Row blocks on every core: log w_c N(x | μ_c, Σ_c) by solving L z = x − μ
-        // (‖z‖² is the Mahalanobis distance), then normalized by log-sum-exp.
-        let parts = super::pass::over_row_ranges(n, |start, end| {
-            let mut r = DMatrix::<f64>::zeros(end - start, k);
-            for lo in (start..end).step_by(BLOCK) {
-                let hi = (lo + BLOCK).min(end);
-                for (c, (l, constant)) in factors.iter().enumerate() {
-                    let mut z = DMatrix::from_fn(d, hi - lo, |j, i| {
-                        data[j * n + lo + i] - self.means[(c, j)]
-                    });
-                    let solved = l.solve_lower_triangular_mut(&mut z);
-                    for i in 0..hi - lo {
-                        let maha = if solved {
-                            z.column(i).norm_squared()
-                        } else {
-                            f64::INFINITY
-                        };
-                        r[(lo - start + i, c)] = constant - 0.5 * maha;
-                    }
-                }
-            }
+        let mut resp = self.spare.take_matrix(n, k);
+        let means = &self.means;
+        let parts = super::pass::over_row_ranges_into(n, &mut [&mut resp], |start, end, pieces| {
+            let mut block = EBlock::new(x, means, start, d);
+            let mut moments = Moments::zeros(k, d);
             let mut total = 0.0;
-            for i in 0..end - start {
-                let row_max = r.row(i).max();
-                let lse = row_max
-                    + r.row(i)
-                        .iter()
-                        .map(|v| (v - row_max).exp())
-                        .sum::<f64>()
-                        .ln();
-                total += lse;
-                for c in 0..k {
-                    r[(i, c)] = (r[(i, c)] - lse).exp();
-                }
+            for lo in (0..end - start).step_by(BLOCK) {
+                let hi = (lo + BLOCK).min(end - start);
+                total += block.densities(&factors, lo, hi, &mut pieces[0]);
+                block.add_moments(lo, hi, &pieces[0], &mut moments);
             }
-            (start, r, total)
+            (total, moments)
         });
-        let mut resp = DMatrix::<f64>::zeros(n, k);
+        let mut moments = Moments::zeros(k, d);
         let mut total = 0.0;
-        for (start, r, t) in parts {
-            resp.rows_mut(start, r.nrows()).copy_from(&r);
+        for (t, m) in parts {
             total += t;
+            moments.add(&m);
         }
-        Ok((resp, -total / n as f64))
-    }
-
-    /// Σ_c = (1/N_c) Σᵢ γᵢ (xᵢ − μ)(xᵢ − μ)ᵀ, in row blocks on every core.
-    fn weighted_scatter(x: &DMatrix<f64>, gamma: &[f64], mu: &DVector<f64>) -> DMatrix<f64> {
-        let (n, d) = x.shape();
-        let data = x.as_slice();
-        let parts = super::pass::over_row_ranges(n, |start, end| {
-            let mut s = DMatrix::<f64>::zeros(d, d);
-            for lo in (start..end).step_by(BLOCK) {
-                let hi = (lo + BLOCK).min(end);
-                let diff = DMatrix::from_fn(hi - lo, d, |i, j| data[j * n + lo + i] - mu[j]);
-                let weighted = DMatrix::from_fn(hi - lo, d, |i, j| diff[(i, j)] * gamma[lo + i]);
-                s += diff.tr_mul(&weighted);
-            }
-            s
-        });
-        parts
-            .into_iter()
-            .fold(DMatrix::zeros(d, d), |acc, s| acc + s)
+        Ok(EStep {
+            resp,
+            loss: -total / n as f64,
+            moments,
+        })
     }
 
     fn record(&self) -> StepRecord {
@@ -274,24 +413,24 @@ impl Algorithm for Gmm {
         self.weights = vec![1.0 / k as f64; k];
         self.t = 0;
         self.features = data.feature_names().to_vec();
-        let (resp, loss) = self.e_step(x)?;
-        self.loss = loss;
+        let e = self.e_step(x)?;
+        self.loss = e.loss;
         let mut rec = self.record();
-        rec.set(RESPONSIBILITIES, Value::Matrix(resp.clone()));
-        self.resp.set(resp);
+        rec.set(RESPONSIBILITIES, Value::Matrix(e.resp.clone()));
+        self.last.set(e);
         Ok(rec)
     }
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let x = data.x();
         let (n, d) = x.shape();
-        let k = self.weights.len();
-        // The responsibilities at the current parameters, from the last E-step.
-        let resp = match self.resp.take() {
-            Some(resp) => resp,
-            None => self.e_step(x)?.0,
+        // The responsibilities at the current parameters and their sums,
+        // from the last E-step.
+        let EStep { resp, moments, .. } = match self.last.take() {
+            Some(e) => e,
+            None => self.e_step(x)?,
         };
-        let counts: Vec<f64> = (0..k).map(|c| resp.column(c).sum()).collect();
+        let counts = moments.counts;
         let mut empty = Vec::new();
         for (c, &nk) in counts.iter().enumerate() {
             if nk < 1e-10 {
@@ -299,18 +438,14 @@ impl Algorithm for Gmm {
                 empty.push(c);
                 continue;
             }
-            let r = resp.column(c);
-            let mu = x.tr_mul(&r) / nk;
-            let mut sigma = Self::weighted_scatter(x, r.as_slice(), &mu) / nk;
+            // μ = s + Σγ(x − s)/N and Σ = Σγ(x − s)(x − s)ᵀ/N − (μ − s)(μ − s)ᵀ.
+            let offset = moments.first.row(c).transpose() / nk;
+            let mut sigma = &moments.second[c] / nk - &offset * offset.transpose();
             for j in 0..d {
                 sigma[(j, j)] += RIDGE;
+                self.means[(c, j)] += offset[j];
             }
-            // Symmetrize against rounding.
-            let sigma = (&sigma + sigma.transpose()) * 0.5;
             self.weights[c] = nk / n as f64;
-            for j in 0..d {
-                self.means[(c, j)] = mu[j];
-            }
             self.covariances[c] = sigma;
         }
         let total: f64 = self.weights.iter().sum();
@@ -319,8 +454,9 @@ impl Algorithm for Gmm {
         }
         self.t += 1;
         let previous = self.loss;
-        let (next, loss) = self.e_step(x)?;
-        self.resp.set(next);
+        let next = self.e_step(x)?;
+        let loss = next.loss;
+        self.last.set(next);
         self.loss = loss;
         let mut rec = self.record();
         // The M-step used the previous responsibilities; the record shows those.
@@ -384,6 +520,10 @@ impl Algorithm for Gmm {
 
     fn boxed_clone(&self) -> Box<dyn Algorithm> {
         Box::new(self.clone())
+    }
+
+    fn recycle(&mut self, old: StepRecord) {
+        self.spare.keep(old, &[RESPONSIBILITIES]);
     }
 }
 
@@ -453,25 +593,40 @@ mod tests {
         })
         .unwrap();
         g.reset(&d).unwrap();
-        g.step(&d).unwrap();
-        for row in [0, 20_003, n - 1] {
-            assert_responsibilities_match_direct_densities(&g, &d, row);
-        }
-        // The weighted scatter against a direct sum.
-        let gamma: Vec<f64> = (0..n)
-            .map(|i| f64::from(u32::try_from(i % 7).unwrap()) / 7.0)
-            .collect();
-        let mu = DVector::from_vec(vec![0.5, -0.2]);
-        let mut direct = DMatrix::<f64>::zeros(2, 2);
-        for (i, g) in gamma.iter().enumerate() {
-            for j in 0..2 {
-                for l in 0..2 {
-                    direct[(j, l)] += g * (d.x()[(i, j)] - mu[j]) * (d.x()[(i, l)] - mu[l]);
+        for _ in 0..2 {
+            let rec = g.step(&d).unwrap();
+            for row in [0, 20_003, n - 1] {
+                assert_responsibilities_match_direct_densities(&g, &d, row);
+            }
+            // The M-step against direct weighted sums over the responsibilities it used.
+            let Some(Value::Matrix(gamma)) = rec.get(RESPONSIBILITIES) else {
+                panic!("the record shows the responsibilities");
+            };
+            for c in 0..2 {
+                let nk: f64 = gamma.column(c).sum();
+                let mu: Vec<f64> = (0..2)
+                    .map(|j| (0..n).map(|i| gamma[(i, c)] * d.x()[(i, j)]).sum::<f64>() / nk)
+                    .collect();
+                let mut direct = DMatrix::<f64>::identity(2, 2) * RIDGE;
+                for i in 0..n {
+                    for j in 0..2 {
+                        for l in 0..2 {
+                            direct[(j, l)] +=
+                                gamma[(i, c)] * (d.x()[(i, j)] - mu[j]) * (d.x()[(i, l)] - mu[l])
+                                    / nk;
+                        }
+                    }
                 }
+                for (j, m) in mu.iter().enumerate() {
+                    assert!((g.means[(c, j)] - m).abs() < 1e-10, "mean {c} {j}");
+                }
+                assert!(
+                    (&g.covariances[c] - &direct).abs().max() < 1e-10,
+                    "covariance {c}"
+                );
+                assert!((g.weights[c] - nk / n as f64).abs() < 1e-12);
             }
         }
-        let blocked = Gmm::weighted_scatter(d.x(), &gamma, &mu);
-        assert!((blocked - &direct).abs().max() < 1e-9 * direct.abs().max());
     }
 
     #[test]
@@ -501,7 +656,7 @@ mod tests {
             })
             .collect();
         let total: f64 = dens.iter().sum();
-        let resp = g.resp.get().unwrap();
+        let resp = &g.last.get().unwrap().resp;
         for (c, p) in dens.iter().enumerate() {
             assert!((resp[(row, c)] - p / total).abs() < 1e-12, "row {row}");
         }
