@@ -113,6 +113,7 @@ fn steps(c: &mut Criterion) {
     for (id, classes, hyper) in [
         ("linear-regression", false, Hyper::default()),
         ("logistic-regression", true, Hyper::default()),
+        ("softmax-regression", true, Hyper::default()),
         ("linear-svm", true, Hyper::default()),
         ("k-means", false, clusters.clone()),
         ("pca", false, Hyper::default()),

@@ -3,7 +3,7 @@
 //! and a first-order optimizer.
 
 use super::linear::{J, LAMBDA};
-use super::pass::Pieces;
+use super::pass::{Pieces, rows};
 use super::{
     Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol,
     Value,
@@ -249,11 +249,6 @@ fn slope(a: Activation, value: f64) -> f64 {
     }
 }
 
-/// Rows `lo..hi` of each column.
-fn rows<'a>(columns: &'a mut [&mut [f64]], lo: usize, hi: usize) -> Vec<&'a mut [f64]> {
-    columns.iter_mut().map(|c| &mut c[lo..hi]).collect()
-}
-
 /// The output layer on one block of rows: from the pre-activations `z`
 /// (one column of `BLOCK` per output unit) and the targets `t` (one column
 /// per unit), writes the outputs ŷ and the errors ŷ − y, and returns the
@@ -287,33 +282,7 @@ fn output_rows(
             }
         }
         Output::Multiclass(_) => {
-            // Per row log Σ exp z, by the row's largest z; loss = lse − z·y.
-            let [row_max, lse] = scratch;
-            row_max[..len].fill(f64::NEG_INFINITY);
-            lse[..len].fill(0.0);
-            for zc in z.chunks(BLOCK) {
-                for (m, &v) in row_max.iter_mut().zip(&zc[..len]) {
-                    *m = m.max(v);
-                }
-            }
-            for zc in z.chunks(BLOCK) {
-                for ((s, &m), &v) in lse.iter_mut().zip(row_max.iter()).zip(&zc[..len]) {
-                    *s += (v - m).exp();
-                }
-            }
-            for (s, &m) in lse[..len].iter_mut().zip(row_max.iter()) {
-                *s = m + s.ln();
-                loss += *s;
-            }
-            for (c, zc) in z.chunks(BLOCK).enumerate() {
-                for i in 0..len {
-                    let y = t[c][i];
-                    loss -= zc[i] * y;
-                    let p = (zc[i] - lse[i]).exp();
-                    out[c][i] = p;
-                    delta[c][i] = p - y;
-                }
-            }
+            loss = super::softmax::cross_entropy_rows(z, BLOCK, t, out, delta, scratch);
         }
     }
     loss

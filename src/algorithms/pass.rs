@@ -220,6 +220,11 @@ pub fn over_row_ranges<R: Send>(n: usize, f: impl Fn(usize, usize) -> R + Sync) 
 /// `pieces[m][j]` is column j of matrix m, restricted to the range.
 pub type Pieces<'a> = Vec<Vec<&'a mut [f64]>>;
 
+/// Rows `lo..hi` of each column of a range's piece.
+pub fn rows<'a>(columns: &'a mut [&mut [f64]], lo: usize, hi: usize) -> Vec<&'a mut [f64]> {
+    columns.iter_mut().map(|c| &mut c[lo..hi]).collect()
+}
+
 /// [`over_row_ranges`] that also hands each range its rows of `outs`
 /// (matrices of n rows) to write: `f(start, end, pieces)`.
 pub fn over_row_ranges_into<R: Send>(

@@ -2,6 +2,7 @@
 //! (+ λ₁‖W‖₁), stepped by a first-order optimizer.
 
 use super::linear::{self, J, LAMBDA, LAMBDA1, N};
+use super::pass;
 use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value};
 use crate::data::{Dataset, Label};
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
@@ -102,9 +103,10 @@ pub struct SoftmaxRegression {
     grad: Vec<f64>,
 }
 
-/// Row-wise softmax of Z, computed stably.
+/// Row-wise softmax of Z, computed stably (the reference the blocked passes are tested against).
+#[cfg(test)]
 #[must_use]
-pub fn softmax_rows(z: &DMatrix<f64>) -> DMatrix<f64> {
+pub(super) fn softmax_rows(z: &DMatrix<f64>) -> DMatrix<f64> {
     let mut p = z.clone();
     for mut row in p.row_iter_mut() {
         let m = row.max();
@@ -113,6 +115,74 @@ pub fn softmax_rows(z: &DMatrix<f64>) -> DMatrix<f64> {
         row /= s;
     }
     p
+}
+
+/// Rows per block of the pass.
+const BLOCK: usize = 512;
+
+/// What one pass over the rows computed.
+struct Forward {
+    /// Logits z = Wx + b (n × K).
+    z: DMatrix<f64>,
+    /// Probabilities softmax(z) (n × K).
+    p: DMatrix<f64>,
+    /// Errors p − y (n × K).
+    err: DMatrix<f64>,
+    loss: f64,
+    grad_w: DMatrix<f64>,
+    grad_b: DVector<f64>,
+}
+
+/// Softmax and cross-entropy on one block of rows: from the logits (column
+/// c of the block at `z[c * stride..]`) and the one-hot targets `t` (one
+/// column per class), writes the probabilities p and the errors p − y, and
+/// returns the block's summed −log p_{i,yᵢ} = log Σ_c e^{z_ic} − z_{i,yᵢ}.
+pub(super) fn cross_entropy_rows(
+    z: &[f64],
+    stride: usize,
+    t: &[&[f64]],
+    p: &mut [&mut [f64]],
+    err: &mut [&mut [f64]],
+    scratch: &mut [Vec<f64>; 2],
+) -> f64 {
+    let len = t[0].len();
+    // Per row e_c = exp(z_c − max z) into p, and their sum.
+    let [row_max, sum] = scratch;
+    row_max[..len].fill(f64::NEG_INFINITY);
+    sum[..len].fill(0.0);
+    for zc in z.chunks(stride) {
+        for (m, &v) in row_max.iter_mut().zip(&zc[..len]) {
+            *m = m.max(v);
+        }
+    }
+    for (zc, pc) in z.chunks(stride).zip(p.iter_mut()) {
+        for (((s, &m), &v), e) in sum
+            .iter_mut()
+            .zip(row_max.iter())
+            .zip(&zc[..len])
+            .zip(pc.iter_mut())
+        {
+            *e = (v - m).exp();
+            *s += *e;
+        }
+    }
+    // −log p_{i,yᵢ} = max z + ln Σ e − z·y; p_c = e_c / Σ e.
+    let mut loss = 0.0;
+    for (&s, &m) in sum[..len].iter().zip(row_max.iter()) {
+        loss += m + s.ln();
+    }
+    for ((zc, pc), (ec, tc)) in z
+        .chunks(stride)
+        .zip(p.iter_mut())
+        .zip(err.iter_mut().zip(t))
+    {
+        for i in 0..len {
+            loss -= zc[i] * tc[i];
+            pc[i] /= sum[i];
+            ec[i] = pc[i] - tc[i];
+        }
+    }
+    loss
 }
 
 impl SoftmaxRegression {
@@ -145,32 +215,77 @@ impl SoftmaxRegression {
         }))
     }
 
-    /// Logits, probabilities, loss and the flat gradient on rows `x`, `y`.
-    fn forward(
-        &self,
-        x: &DMatrix<f64>,
-        y: &DMatrix<f64>,
-    ) -> (DMatrix<f64>, DMatrix<f64>, f64, DMatrix<f64>, DVector<f64>) {
-        let n = x.nrows() as f64;
-        let mut z = x * self.w.transpose();
-        for mut row in z.row_iter_mut() {
-            row += self.b.transpose();
+    /// Logits, probabilities, errors, loss and gradient on rows `x` with
+    /// one-hot targets `y`, in one pass over blocks of rows on every core.
+    fn forward(&self, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Forward {
+        let (n, d) = x.shape();
+        let k = self.w.nrows();
+        let data = x.as_slice();
+        let targets = y.as_slice();
+        let (mut z, mut p, mut err) = (
+            DMatrix::zeros(n, k),
+            DMatrix::zeros(n, k),
+            DMatrix::zeros(n, k),
+        );
+        let parts =
+            pass::over_row_ranges_into(n, &mut [&mut z, &mut p, &mut err], |start, end, pieces| {
+                let (mut nll, mut gw, mut gb) = (0.0, DMatrix::<f64>::zeros(k, d), vec![0.0; k]);
+                let mut logits = vec![0.0; k * BLOCK];
+                let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
+                let (zs, rest) = pieces.split_at_mut(1);
+                let (ps, es) = rest.split_at_mut(1);
+                for lo in (0..end - start).step_by(BLOCK) {
+                    let hi = (lo + BLOCK).min(end - start);
+                    let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+                    for (c, zc) in logits.chunks_mut(BLOCK).enumerate() {
+                        let zc = &mut zc[..hi - lo];
+                        zc.fill(self.b[c]);
+                        for (j, &w) in self.w.row(c).iter().enumerate() {
+                            for (v, &xi) in zc.iter_mut().zip(x_col(j)) {
+                                *v += w * xi;
+                            }
+                        }
+                        zs[0][c][lo..hi].copy_from_slice(zc);
+                    }
+                    let t: Vec<&[f64]> = (0..k)
+                        .map(|c| &targets[c * n + start + lo..c * n + start + hi])
+                        .collect();
+                    nll += cross_entropy_rows(
+                        &logits,
+                        BLOCK,
+                        &t,
+                        &mut pass::rows(&mut ps[0], lo, hi),
+                        &mut pass::rows(&mut es[0], lo, hi),
+                        &mut scratch,
+                    );
+                    for (c, e) in es[0].iter().enumerate() {
+                        let e = &e[lo..hi];
+                        gb[c] += e.iter().sum::<f64>();
+                        for (j, g) in gw.row_mut(c).iter_mut().enumerate() {
+                            *g += pass::dot(e, x_col(j));
+                        }
+                    }
+                }
+                (nll, gw, gb)
+            });
+        let inv_n = 1.0 / n as f64;
+        let (mut nll, mut grad_w, mut grad_b) = (0.0, DMatrix::zeros(k, d), DVector::zeros(k));
+        for (l, gw, gb) in parts {
+            nll += l;
+            grad_w += gw;
+            grad_b += DVector::from_vec(gb);
         }
-        let p = softmax_rows(&z);
-        // −log p_{i,yᵢ} = logsumexp(zᵢ) − z_{i,yᵢ}.
-        let mut nll = 0.0;
-        for (i, row) in z.row_iter().enumerate() {
-            let m = row.max();
-            let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-            let zy: f64 = row.iter().zip(y.row(i).iter()).map(|(a, b)| a * b).sum();
-            nll += lse - zy;
-        }
-        let loss = nll / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
-        let err = &p - y;
-        let mut grad_w = err.tr_mul(x) / n;
+        grad_w *= inv_n;
+        grad_b *= inv_n;
         optim::add_penalty_gradient(grad_w.as_mut_slice(), self.w.as_slice(), self.l2, self.l1);
-        let grad_b = DVector::from_iterator(err.ncols(), err.column_iter().map(|c| c.sum() / n));
-        (z, p, loss, grad_w, grad_b)
+        Forward {
+            z,
+            p,
+            err,
+            loss: nll * inv_n + optim::penalty(self.w.as_slice(), self.l2, self.l1),
+            grad_w,
+            grad_b,
+        }
     }
 
     fn flat(w: &DMatrix<f64>, b: &DVector<f64>) -> Vec<f64> {
@@ -182,11 +297,18 @@ impl SoftmaxRegression {
     }
 
     fn evaluate(&mut self, data: &Dataset, y: &DMatrix<f64>) -> StepRecord {
-        let (z, p, loss, grad_w, grad_b) = self.forward(data.x(), y);
+        let Forward {
+            z,
+            p,
+            err,
+            loss,
+            grad_w,
+            grad_b,
+        } = self.forward(data.x(), y);
         let mut rec = StepRecord::new(self.t, loss);
         rec.set(W_MAT, Value::Matrix(self.w.clone()));
         rec.vector(B_VEC, self.b.as_slice());
-        rec.set(ERRORS, Value::Matrix(&p - y));
+        rec.set(ERRORS, Value::Matrix(err));
         rec.set(LOGITS, Value::Matrix(z));
         rec.set(PROBS, Value::Matrix(p));
         rec.scalar(J, loss);
@@ -245,8 +367,8 @@ impl Algorithm for SoftmaxRegression {
             Some(rows) => {
                 let xb = data.x().select_rows(rows.iter());
                 let yb = y.select_rows(rows.iter());
-                let (_, _, _, gw, gb) = self.forward(&xb, &yb);
-                Self::flat(&gw, &gb)
+                let f = self.forward(&xb, &yb);
+                Self::flat(&f.grad_w, &f.grad_b)
             }
         };
         let mut theta = self.params();
@@ -319,7 +441,7 @@ impl Algorithm for SoftmaxRegression {
         let mut other = self.clone();
         other.set_flat(flat);
         let y = other.one_hot(data).ok()?;
-        Some(other.forward(data.x(), &y).2)
+        Some(other.forward(data.x(), &y).loss)
     }
 }
 
@@ -341,6 +463,61 @@ mod tests {
             y.push(c as f64);
         }
         Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap()
+    }
+
+    #[test]
+    fn blocked_parallel_pass_matches_whole_matrix_products_on_many_rows() {
+        // Two row ranges, ragged last blocks, three classes, both penalties.
+        let n = 40_001;
+        let mut rng = Rng::new(8);
+        let cols: Vec<Vec<f64>> = (0..3)
+            .map(|_| (0..n).map(|_| rng.normal()).collect())
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| {
+                f64::from(u8::from(cols[0][i] > 0.2) + u8::from(cols[1][i] + cols[2][i] > 0.0))
+            })
+            .collect();
+        let d = Dataset::from_columns(&["a", "b", "c"], &cols, Some(("y", y))).unwrap();
+        let mut s = SoftmaxRegression::new(&Hyper {
+            l2: Some(0.1),
+            l1: 0.01,
+            learning_rate: Some(0.5),
+            ..Hyper::default()
+        })
+        .unwrap();
+        s.reset(&d).unwrap();
+        for _ in 0..3 {
+            s.step(&d).unwrap();
+        }
+        let y = s.one_hot(&d).unwrap();
+        let f = s.forward(d.x(), &y);
+        // The same quantities from whole-matrix products, one thread.
+        let mut z = d.x() * s.w.transpose();
+        for mut row in z.row_iter_mut() {
+            row += s.b.transpose();
+        }
+        let p = softmax_rows(&z);
+        let nll: f64 = (0..n)
+            .map(|i| -(0..3).map(|c| y[(i, c)] * p[(i, c)].ln()).sum::<f64>())
+            .sum();
+        let loss = nll / n as f64 + optim::penalty(s.w.as_slice(), s.l2, s.l1);
+        let err = &p - &y;
+        let mut grad_w = err.tr_mul(d.x()) / n as f64;
+        optim::add_penalty_gradient(grad_w.as_mut_slice(), s.w.as_slice(), s.l2, s.l1);
+        let grad_b: Vec<f64> = err.column_iter().map(|c| c.sum() / n as f64).collect();
+        let close = |a: &DMatrix<f64>, b: &DMatrix<f64>| {
+            a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(u, v)| (u - v).abs() < 1e-10)
+        };
+        assert!((f.loss - loss).abs() < 1e-12);
+        assert!(close(&f.z, &z) && close(&f.p, &p) && close(&f.err, &err));
+        assert!(close(&f.grad_w, &grad_w));
+        assert!(
+            f.grad_b
+                .iter()
+                .zip(&grad_b)
+                .all(|(u, v)| (u - v).abs() < 1e-12)
+        );
     }
 
     #[test]
@@ -409,7 +586,7 @@ mod tests {
         assert!((p[5] - p[4] - lw[2]).abs() < 1e-6);
         // And so the probabilities of class 1 agree row by row.
         let y = s.one_hot(&d).unwrap();
-        let (_, probs, _, _, _) = s.forward(d.x(), &y);
+        let probs = s.forward(d.x(), &y).p;
         let lp =
             crate::algorithms::linear::scores(d.x(), &DVector::from_column_slice(&lw[..2]), lw[2])
                 .map(crate::algorithms::logistic::sigmoid);
