@@ -355,9 +355,7 @@ impl Mlp {
             Output::Binary => {
                 DMatrix::from_fn(n, 1, |i, _| f64::from(u8::from(t.class_ids[i] == 1)))
             }
-            Output::Multiclass(k) => {
-                DMatrix::from_fn(n, k, |i, c| f64::from(u8::from(t.class_ids[i] == c)))
-            }
+            Output::Multiclass(k) => super::softmax::one_hot(&t.class_ids, k),
             Output::Regression => {
                 let Some(v) = t.values.as_ref() else {
                     return Err(AlgoError::Invalid(

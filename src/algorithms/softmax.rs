@@ -117,6 +117,20 @@ pub(super) fn softmax_rows(z: &DMatrix<f64>) -> DMatrix<f64> {
     p
 }
 
+/// The n × k indicator matrix of class ids (ids ≥ k give a zero row).
+#[must_use]
+pub fn one_hot(class_ids: &[usize], k: usize) -> DMatrix<f64> {
+    let n = class_ids.len();
+    let mut y = DMatrix::zeros(n, k);
+    let data = y.as_mut_slice();
+    for (i, &c) in class_ids.iter().enumerate() {
+        if c < k {
+            data[c * n + i] = 1.0;
+        }
+    }
+    y
+}
+
 /// Rows per block of the pass.
 const BLOCK: usize = 512;
 
@@ -209,10 +223,7 @@ impl SoftmaxRegression {
 
     fn one_hot(&self, data: &Dataset) -> Result<DMatrix<f64>, AlgoError> {
         let t = data.require_target(ENTRY.id)?;
-        let k = self.w.nrows();
-        Ok(DMatrix::from_fn(t.class_ids.len(), k, |i, c| {
-            f64::from(u8::from(t.class_ids[i] == c))
-        }))
+        Ok(one_hot(&t.class_ids, self.w.nrows()))
     }
 
     /// Logits, probabilities, errors, loss and gradient on rows `x` with
@@ -518,6 +529,16 @@ mod tests {
                 .zip(&grad_b)
                 .all(|(u, v)| (u - v).abs() < 1e-12)
         );
+    }
+
+    #[test]
+    fn one_hot_marks_each_rows_class() {
+        let expected = DMatrix::from_row_slice(
+            4,
+            3,
+            &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0],
+        );
+        assert_eq!(one_hot(&[1, 0, 2, 1], 3), expected);
     }
 
     #[test]
