@@ -129,16 +129,24 @@ impl Session {
             return false;
         }
         let step = self.latest.step + 1;
+        // The latest record's per-row values go back to the algorithm first,
+        // so that the next record can be written into their memory: one set
+        // of per-row arrays is alive at a time, not two.
+        let per_row = self.latest.take_per_row(data.n_rows());
+        self.algorithm.recycle(per_row);
         match self.algorithm.step(data) {
             Ok(record) => {
                 self.push(&record, data);
-                let old = std::mem::replace(&mut self.latest, record);
-                self.algorithm.recycle(old);
+                self.latest = record;
                 if step.is_multiple_of(CHECKPOINT_EVERY) {
                     self.checkpoints.push(self.algorithm.boxed_clone());
                 }
             }
             Err(e) => {
+                // The latest record is shown whole again, rebuilt by replay.
+                if let Some(record) = self.replay(data, self.latest.step) {
+                    self.latest = record;
+                }
                 self.stop = Some(Stop {
                     kind: StopKind::Diverged,
                     step: self.latest.step,
@@ -180,6 +188,11 @@ impl Session {
         if step == self.latest.step {
             return Some(self.latest.clone());
         }
+        self.replay(data, step)
+    }
+
+    /// Step `step`'s record, replayed from the nearest checkpoint.
+    fn replay(&self, data: &Dataset, step: usize) -> Option<StepRecord> {
         if step > self.latest.step {
             return None;
         }
@@ -301,6 +314,81 @@ mod tests {
             assert_eq!(s.record_at(&d, t).as_ref(), Some(&originals[t]), "step {t}");
         }
         assert!(s.record_at(&d, 101).is_none());
+    }
+
+    /// Linear regression that fails at step `at`.
+    #[derive(Debug)]
+    struct FailsAt {
+        inner: Box<dyn Algorithm>,
+        at: usize,
+        t: usize,
+    }
+
+    impl Algorithm for FailsAt {
+        fn id(&self) -> &'static str {
+            self.inner.id()
+        }
+        fn derivation(&self) -> Vec<crate::algorithms::DerivationStep> {
+            self.inner.derivation()
+        }
+        fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+            self.t = 0;
+            self.inner.reset(data)
+        }
+        fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
+            self.t += 1;
+            if self.t == self.at {
+                return Err(AlgoError::Singular("no unique solution".into()));
+            }
+            self.inner.step(data)
+        }
+        fn params(&self) -> Vec<f64> {
+            self.inner.params()
+        }
+        fn param_names(&self) -> Vec<String> {
+            self.inner.param_names()
+        }
+        fn params_json(&self, flat: &[f64]) -> serde_json::Value {
+            self.inner.params_json(flat)
+        }
+        fn boxed_clone(&self) -> Box<dyn Algorithm> {
+            Box::new(Self {
+                inner: self.inner.boxed_clone(),
+                ..*self
+            })
+        }
+        fn recycle(&mut self, old: StepRecord) {
+            self.inner.recycle(old);
+        }
+    }
+
+    #[test]
+    fn a_failed_step_stops_the_run_and_keeps_the_latest_record_whole() {
+        let d = data();
+        let h = Hyper {
+            learning_rate: Some(0.05),
+            ..Hyper::default()
+        };
+        let failing = FailsAt {
+            inner: (entry("linear-regression").unwrap().create)(&h).unwrap(),
+            at: 40,
+            t: 0,
+        };
+        let mut s = Session::new(Box::new(failing), &d).unwrap();
+        s.run(&d, 100);
+        let stop = s.stop().unwrap();
+        assert_eq!(stop.kind, StopKind::Diverged);
+        assert_eq!(s.step_count(), 39);
+        assert!(
+            stop.message.contains("no unique solution"),
+            "{}",
+            stop.message
+        );
+        // The per-row values lent to the algorithm for the failed step are back.
+        let mut reference = session(0.05);
+        reference.run(&d, 39);
+        assert_eq!(s.latest(), reference.latest());
+        assert!(s.latest().get_id("residual").is_some());
     }
 
     #[test]

@@ -146,6 +146,25 @@ impl StepRecord {
         self.set(symbol, Value::Vector(v.into()));
     }
 
+    /// Moves out the values with one entry per row of an `n`-row dataset
+    /// (vectors of length n, matrices of n rows) into a record of their own.
+    #[must_use]
+    pub fn take_per_row(&mut self, n: usize) -> Self {
+        let (rows, rest) =
+            std::mem::take(&mut self.values)
+                .into_iter()
+                .partition(|(_, v)| match v {
+                    Value::Vector(v) => v.len() == n,
+                    Value::Matrix(m) => m.nrows() == n,
+                    Value::Scalar(_) => false,
+                });
+        self.values = rest;
+        Self {
+            values: rows,
+            ..Self::new(self.step, self.loss)
+        }
+    }
+
     /// A symbol's value, if recorded.
     #[must_use]
     pub fn get(&self, symbol: Symbol) -> Option<&Value> {
