@@ -200,6 +200,19 @@ struct Layer {
     b: DVector<f64>,
 }
 
+impl Layer {
+    /// Zero weights and biases of the shapes of `layers`.
+    fn zeros_like(layers: &[Self]) -> Vec<Self> {
+        layers
+            .iter()
+            .map(|l| Self {
+                w: DMatrix::zeros(l.w.nrows(), l.w.ncols()),
+                b: DVector::zeros(l.b.len()),
+            })
+            .collect()
+    }
+}
+
 /// Rows per block of the forward and backward pass.
 const BLOCK: usize = 512;
 
@@ -400,13 +413,7 @@ impl Mlp {
             self.rows_pass(layers, x, y, start, end, pieces)
         });
         let inv_n = 1.0 / n as f64;
-        let mut grads: Vec<Layer> = layers
-            .iter()
-            .map(|l| Layer {
-                w: DMatrix::zeros(l.w.nrows(), l.w.ncols()),
-                b: DVector::zeros(l.b.len()),
-            })
-            .collect();
+        let mut grads = Layer::zeros_like(layers);
         let mut data_loss = 0.0;
         for (loss, part) in parts {
             data_loss += loss;
@@ -452,13 +459,7 @@ impl Mlp {
         let outputs = layers[last].w.nrows();
         let (forward, deltas) = pieces.split_at_mut(last + 1);
         let mut loss = 0.0;
-        let mut grads: Vec<Layer> = layers
-            .iter()
-            .map(|l| Layer {
-                w: DMatrix::zeros(l.w.nrows(), l.w.ncols()),
-                b: DVector::zeros(l.b.len()),
-            })
-            .collect();
+        let mut grads = Layer::zeros_like(layers);
         // Output pre-activations, and softmax's scratch rows.
         let mut z = vec![0.0; outputs * BLOCK];
         let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
