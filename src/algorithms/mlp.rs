@@ -3,7 +3,7 @@
 //! and a first-order optimizer.
 
 use super::linear::{J, LAMBDA};
-use super::pass::{Pieces, rows};
+use super::pass::{Pieces, add_unit_gradient, dense_unit, rows};
 use super::{
     Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol,
     Value,
@@ -473,20 +473,17 @@ impl Mlp {
                 let target: Vec<&mut [f64]> = if l == last {
                     z.chunks_mut(BLOCK).map(|c| &mut c[..len]).collect()
                 } else {
-                    rest[0].iter_mut().map(|c| &mut c[lo..hi]).collect()
+                    rows(&mut rest[0], lo, hi)
+                };
+                let input = |m: usize| {
+                    if l == 0 {
+                        x_col(m)
+                    } else {
+                        &before[l - 1][m][lo..hi]
+                    }
                 };
                 for (u, zu) in target.into_iter().enumerate() {
-                    zu.fill(layer.b[u]);
-                    for (m, &w) in layer.w.row(u).iter().enumerate() {
-                        let input = if l == 0 {
-                            x_col(m)
-                        } else {
-                            &before[l - 1][m][lo..hi]
-                        };
-                        for (zi, xi) in zu.iter_mut().zip(input) {
-                            *zi += w * xi;
-                        }
-                    }
+                    dense_unit(zu, layer.b[u], layer.w.row(u).iter().copied(), input);
                     if l < last {
                         for zi in zu.iter_mut() {
                             *zi = activate(self.activation, *zi);
@@ -526,17 +523,16 @@ impl Mlp {
             }
             // Gradients: Σ δᵢ inputᵢᵀ and Σ δᵢ over the block.
             for (l, g) in grads.iter_mut().enumerate() {
-                for (u, du) in deltas[l].iter().enumerate() {
-                    let du = &du[lo..hi];
-                    g.b[u] += du.iter().sum::<f64>();
-                    for (m, gw) in g.w.row_mut(u).iter_mut().enumerate() {
-                        let input = if l == 0 {
-                            x_col(m)
-                        } else {
-                            &forward[l - 1][m][lo..hi]
-                        };
-                        *gw += super::pass::dot(du, input);
+                let input = |m: usize| {
+                    if l == 0 {
+                        x_col(m)
+                    } else {
+                        &forward[l - 1][m][lo..hi]
                     }
+                };
+                for (u, du) in deltas[l].iter().enumerate() {
+                    let mut weights = g.w.row_mut(u);
+                    add_unit_gradient(weights.iter_mut(), &mut g.b[u], &du[lo..hi], input);
                 }
             }
         }

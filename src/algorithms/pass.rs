@@ -149,13 +149,9 @@ fn chunk_pass(
         let hi = (lo + BLOCK).min(len);
         let s = &mut scores[lo..hi];
         let dv = &mut derivs[lo..hi];
-        s.fill(b);
-        for (j, &wj) in w.iter().enumerate() {
-            let col = &data[j * n + start + lo..j * n + start + hi];
-            for (si, xi) in s.iter_mut().zip(col) {
-                *si += wj * xi;
-            }
-        }
+        dense_unit(s, b, w.iter().copied(), |j| {
+            &data[j * n + start + lo..j * n + start + hi]
+        });
         let ys = &y[start + lo..start + hi];
         for ((si, di), &yi) in s.iter().zip(dv.iter_mut()).zip(ys) {
             let (l, d) = loss.eval(*si, yi);
@@ -186,34 +182,7 @@ fn threads_for(n: usize) -> usize {
 /// Runs `f(start, end)` on consecutive row ranges covering `0..n`, one per
 /// core when there are enough rows, and returns the results in row order.
 pub fn over_row_ranges<R: Send>(n: usize, f: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
-    let threads = threads_for(n);
-    let chunk = n.div_ceil(threads).max(1);
-    if threads <= 1 {
-        return vec![f(0, n)];
-    }
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .step_by(chunk)
-            .enumerate()
-            .map(|(k, start)| {
-                std::thread::Builder::new()
-                    .name(format!("steplab-rows-{k}"))
-                    .spawn_scoped(scope, move || f(start, (start + chunk).min(n)))
-            })
-            .collect();
-        // A thread that cannot start or panics leaves its range to this one.
-        handles
-            .into_iter()
-            .enumerate()
-            .map(|(k, h)| {
-                h.ok().and_then(|h| h.join().ok()).unwrap_or_else(|| {
-                    let start = k * chunk;
-                    f(start, (start + chunk).min(n))
-                })
-            })
-            .collect()
-    })
+    over_row_ranges_into(n, &mut [], |start, end, _| f(start, end))
 }
 
 /// The rows of a range in each of several n-row column-major matrices:
@@ -285,6 +254,36 @@ pub fn over_row_ranges_into<R: Send>(
         }
         results.into_iter().flatten().collect()
     })
+}
+
+/// One dense unit over a block of rows: z = b + Σ_m w_m · input(m), where
+/// `input(m)` is the block's column of input m.
+pub fn dense_unit<'a>(
+    z: &mut [f64],
+    bias: f64,
+    weights: impl Iterator<Item = f64>,
+    input: impl Fn(usize) -> &'a [f64],
+) {
+    z.fill(bias);
+    for (m, w) in weights.enumerate() {
+        for (zi, &xi) in z.iter_mut().zip(input(m)) {
+            *zi += w * xi;
+        }
+    }
+}
+
+/// A dense unit's gradient over a block of rows with errors δ: adds
+/// Σᵢ δᵢ · input(m)ᵢ to each weight's and Σᵢ δᵢ to the bias's.
+pub fn add_unit_gradient<'a, 'g>(
+    weights: impl Iterator<Item = &'g mut f64>,
+    bias: &mut f64,
+    delta: &[f64],
+    input: impl Fn(usize) -> &'a [f64],
+) {
+    *bias += delta.iter().sum::<f64>();
+    for (m, g) in weights.enumerate() {
+        *g += dot(delta, input(m));
+    }
 }
 
 /// Σ aᵢbᵢ with eight independent accumulators, so the sum is limited by

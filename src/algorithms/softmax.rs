@@ -250,12 +250,7 @@ impl SoftmaxRegression {
                     let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
                     for (c, zc) in logits.chunks_mut(BLOCK).enumerate() {
                         let zc = &mut zc[..hi - lo];
-                        zc.fill(self.b[c]);
-                        for (j, &w) in self.w.row(c).iter().enumerate() {
-                            for (v, &xi) in zc.iter_mut().zip(x_col(j)) {
-                                *v += w * xi;
-                            }
-                        }
+                        pass::dense_unit(zc, self.b[c], self.w.row(c).iter().copied(), x_col);
                         zs[0][c][lo..hi].copy_from_slice(zc);
                     }
                     let t: Vec<&[f64]> = (0..k)
@@ -270,11 +265,8 @@ impl SoftmaxRegression {
                         &mut scratch,
                     );
                     for (c, e) in es[0].iter().enumerate() {
-                        let e = &e[lo..hi];
-                        gb[c] += e.iter().sum::<f64>();
-                        for (j, g) in gw.row_mut(c).iter_mut().enumerate() {
-                            *g += pass::dot(e, x_col(j));
-                        }
+                        let mut weights = gw.row_mut(c);
+                        pass::add_unit_gradient(weights.iter_mut(), &mut gb[c], &e[lo..hi], x_col);
                     }
                 }
                 (nll, gw, gb)
