@@ -340,17 +340,21 @@ impl Gmm {
         }
         let mut resp = self.spare.take_matrix(n, k);
         let means = &self.means;
-        let parts = super::pass::over_row_ranges_into(n, &mut [&mut resp], |start, end, pieces| {
-            let mut block = EBlock::new(x, means, start, d);
-            let mut moments = Moments::zeros(k, d);
-            let mut total = 0.0;
-            for lo in (0..end - start).step_by(BLOCK) {
-                let hi = (lo + BLOCK).min(end - start);
-                total += block.densities(&factors, lo, hi, &mut pieces[0]);
-                block.add_moments(lo, hi, &pieces[0], &mut moments);
-            }
-            (total, moments)
-        });
+        let parts = super::pass::over_row_ranges_into(
+            n,
+            &mut [resp.as_mut_slice()],
+            |start, end, pieces| {
+                let mut block = EBlock::new(x, means, start, d);
+                let mut moments = Moments::zeros(k, d);
+                let mut total = 0.0;
+                for lo in (0..end - start).step_by(BLOCK) {
+                    let hi = (lo + BLOCK).min(end - start);
+                    total += block.densities(&factors, lo, hi, &mut pieces[0]);
+                    block.add_moments(lo, hi, &pieces[0], &mut moments);
+                }
+                (total, moments)
+            },
+        );
         let mut moments = Moments::zeros(k, d);
         let mut total = 0.0;
         for (t, m) in parts {

@@ -404,10 +404,11 @@ impl Mlp {
             .map(|l| spare.take_matrix(n, l.w.nrows()))
             .collect();
         // The per-row outputs, in the order `rows_pass` expects them.
-        let mut outs: Vec<&mut DMatrix<f64>> = activations
+        let mut outs: Vec<&mut [f64]> = activations
             .iter_mut()
             .chain(std::iter::once(&mut output))
             .chain(deltas.iter_mut())
+            .map(DMatrix::as_mut_slice)
             .collect();
         let parts = super::pass::over_row_ranges_into(n, &mut outs, |start, end, pieces| {
             self.rows_pass(layers, x, y, start, end, pieces)

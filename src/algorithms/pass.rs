@@ -84,30 +84,12 @@ pub fn linear_pass(
     derivs: &mut [f64],
 ) -> PassSums {
     let n = x.nrows();
-    let threads = threads_for(n);
-    let chunk = n.div_ceil(threads).max(1);
-    if threads <= 1 {
+    if threads_for(n) <= 1 {
         return chunk_pass(x, y, w, b, loss, 0, scores, derivs);
     }
-    let results: Vec<PassSums> = std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        for (k, (s_chunk, d_chunk)) in scores
-            .chunks_mut(chunk)
-            .zip(derivs.chunks_mut(chunk))
-            .enumerate()
-        {
-            let start = k * chunk;
-            let spawned = std::thread::Builder::new()
-                .name(format!("steplab-pass-{k}"))
-                .spawn_scoped(scope, move || {
-                    chunk_pass(x, y, w, b, loss, start, s_chunk, d_chunk)
-                });
-            handles.push(spawned);
-        }
-        handles
-            .into_iter()
-            .filter_map(|h| h.ok().and_then(|h| h.join().ok()))
-            .collect()
+    let results = over_row_ranges_into(n, &mut [scores, derivs], |start, _, pieces| {
+        let (s, d) = pieces.split_at_mut(1);
+        chunk_pass(x, y, w, b, loss, start, s[0][0], d[0][0])
     });
     let mut total = PassSums {
         loss: 0.0,
@@ -185,8 +167,8 @@ pub fn over_row_ranges<R: Send>(n: usize, f: impl Fn(usize, usize) -> R + Sync) 
     over_row_ranges_into(n, &mut [], |start, end, _| f(start, end))
 }
 
-/// The rows of a range in each of several n-row column-major matrices:
-/// `pieces[m][j]` is column j of matrix m, restricted to the range.
+/// The rows of a range in each of several outputs of whole n-row columns:
+/// `pieces[m][j]` is column j of output m, restricted to the range.
 pub type Pieces<'a> = Vec<Vec<&'a mut [f64]>>;
 
 /// Rows `lo..hi` of each column of a range's piece.
@@ -195,10 +177,11 @@ pub fn rows<'a>(columns: &'a mut [&mut [f64]], lo: usize, hi: usize) -> Vec<&'a 
 }
 
 /// [`over_row_ranges`] that also hands each range its rows of `outs`
-/// (matrices of n rows) to write: `f(start, end, pieces)`.
+/// (column-major data of n-row columns: a vector, or a matrix's slice) to
+/// write: `f(start, end, pieces)`.
 pub fn over_row_ranges_into<R: Send>(
     n: usize,
-    outs: &mut [&mut DMatrix<f64>],
+    outs: &mut [&mut [f64]],
     f: impl Fn(usize, usize, &mut Pieces) -> R + Sync,
 ) -> Vec<R> {
     let chunk = n.div_ceil(threads_for(n)).max(1);
@@ -211,7 +194,7 @@ pub fn over_row_ranges_into<R: Send>(
         for pieces in &mut slots {
             pieces.push(Vec::new());
         }
-        for column in m.as_mut_slice().chunks_mut(n.max(1)) {
+        for column in m.chunks_mut(n.max(1)) {
             let mut rest = column;
             for (pieces, &(start, end)) in slots.iter_mut().zip(&ranges) {
                 let (piece, tail) = std::mem::take(&mut rest).split_at_mut(end - start);

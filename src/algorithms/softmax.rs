@@ -238,8 +238,10 @@ impl SoftmaxRegression {
             DMatrix::zeros(n, k),
             DMatrix::zeros(n, k),
         );
-        let parts =
-            pass::over_row_ranges_into(n, &mut [&mut z, &mut p, &mut err], |start, end, pieces| {
+        let parts = pass::over_row_ranges_into(
+            n,
+            &mut [z.as_mut_slice(), p.as_mut_slice(), err.as_mut_slice()],
+            |start, end, pieces| {
                 let (mut nll, mut gw, mut gb) = (0.0, DMatrix::<f64>::zeros(k, d), vec![0.0; k]);
                 let mut logits = vec![0.0; k * BLOCK];
                 let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
@@ -270,7 +272,8 @@ impl SoftmaxRegression {
                     }
                 }
                 (nll, gw, gb)
-            });
+            },
+        );
         let inv_n = 1.0 / n as f64;
         let (mut nll, mut grad_w, mut grad_b) = (0.0, DMatrix::zeros(k, d), DVector::zeros(k));
         for (l, gw, gb) in parts {
