@@ -1,5 +1,7 @@
-//! The fused pass of every linear model: scores, per-row loss and gradient
-//! in one sweep over X, split across the cores.
+//! Passes over the rows of X, split across the cores: the fused pass of
+//! every linear model (scores, per-row loss and gradient in one sweep), the
+//! row-range splitting the other algorithms' passes use, and the dense-unit
+//! kernels shared by softmax and the MLP.
 //!
 //! X is column-major, so a block of rows is processed column by column twice
 //! (scores, then gradient); the block stays in cache between the two, so X is
