@@ -164,10 +164,17 @@ impl LogisticRegression {
             &mut err,
         );
         let n = n_rows as f64;
+        // p = σ(z) = (σ(z) − y) + y, across the cores like the pass.
         let mut p = self.spare.take(n_rows);
-        for ((p, e), y) in p.iter_mut().zip(&err).zip(y.iter()) {
-            *p = e + y;
-        }
+        pass::over_row_ranges_into(n_rows, &mut [&mut p], |start, end, pieces| {
+            for ((p, e), y) in pieces[0][0]
+                .iter_mut()
+                .zip(&err[start..end])
+                .zip(&y.as_slice()[start..end])
+            {
+                *p = e + y;
+            }
+        });
         let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
         let (grad_w, grad_b) = linear::mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
         let mut rec = StepRecord::new(self.t, loss);
@@ -350,26 +357,7 @@ impl Algorithm for LogisticRegression {
     }
 }
 
-/// σ(z) = 1/(1 + e^{−z}), computed without overflow.
-#[must_use]
-pub fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// log(1 + e^z), computed without overflow.
-#[must_use]
-pub fn softplus(z: f64) -> f64 {
-    if z > 0.0 {
-        z + (-z).exp().ln_1p()
-    } else {
-        z.exp().ln_1p()
-    }
-}
+pub use super::vmath::{sigmoid, softplus};
 
 /// −(1/n) Σ [y log σ(z) + (1 − y) log(1 − σ(z))] = (1/n) Σ [softplus(z) − y z].
 #[must_use]

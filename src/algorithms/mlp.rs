@@ -12,6 +12,7 @@ use crate::data::{Dataset, Label};
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
 use crate::rng::Rng;
 use nalgebra::{DMatrix, DVector};
+use std::sync::Arc;
 
 /// What the output layer predicts, and with which loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,13 +244,30 @@ pub struct Mlp {
     grad: Vec<f64>,
     /// Per-row matrices of earlier records, reused by the next pass.
     spare: Spare,
+    /// The targets as the output layer sees them (one-hot for classes).
+    y: Arc<DMatrix<f64>>,
 }
 
 fn activate(a: Activation, z: f64) -> f64 {
     match a {
-        Activation::Tanh => z.tanh(),
+        Activation::Tanh => super::vmath::tanh(z),
         Activation::Relu => z.max(0.0),
         Activation::Sigmoid => super::logistic::sigmoid(z),
+    }
+}
+
+/// `activate` over a block, one loop per activation (so each vectorizes).
+fn activate_rows(a: Activation, z: &mut [f64]) {
+    match a {
+        Activation::Tanh => z
+            .iter_mut()
+            .for_each(|v| *v = activate(Activation::Tanh, *v)),
+        Activation::Relu => z
+            .iter_mut()
+            .for_each(|v| *v = activate(Activation::Relu, *v)),
+        Activation::Sigmoid => z
+            .iter_mut()
+            .for_each(|v| *v = activate(Activation::Sigmoid, *v)),
     }
 }
 
@@ -278,13 +296,21 @@ fn output_rows(
     let mut loss = 0.0;
     match output {
         Output::Binary => {
-            for (i, &zi) in z[..len].iter().enumerate() {
-                let y = t[0][i];
-                loss += super::logistic::softplus(zi) - y * zi;
-                let p = super::logistic::sigmoid(zi);
-                out[0][i] = p;
-                delta[0][i] = p - y;
+            // The per-row losses go to scratch first, so the loop runs on
+            // vector instructions.
+            let losses = &mut scratch[0][..len];
+            for (((l, &zi), &y), (p, d)) in losses
+                .iter_mut()
+                .zip(&z[..len])
+                .zip(t[0])
+                .zip(out[0].iter_mut().zip(delta[0].iter_mut()))
+            {
+                let (sigma, softplus) = super::vmath::sigmoid_softplus(zi);
+                *l = softplus - y * zi;
+                *p = sigma;
+                *d = sigma - y;
             }
+            loss = super::pass::sum(losses);
         }
         Output::Regression => {
             for (i, &zi) in z[..len].iter().enumerate() {
@@ -358,10 +384,20 @@ impl Mlp {
             t: 0,
             grad: Vec::new(),
             spare: Spare::default(),
+            y: Arc::new(DMatrix::zeros(0, 0)),
         })
     }
 
-    fn targets(&self, data: &Dataset) -> Result<DMatrix<f64>, AlgoError> {
+    /// The targets of `data` as the output layer sees them, built once per
+    /// dataset (rebuilt when the rows changed).
+    fn targets(&mut self, data: &Dataset) -> Result<Arc<DMatrix<f64>>, AlgoError> {
+        if self.y.nrows() != data.n_rows() {
+            self.y = Arc::new(self.build_targets(data)?);
+        }
+        Ok(Arc::clone(&self.y))
+    }
+
+    fn build_targets(&self, data: &Dataset) -> Result<DMatrix<f64>, AlgoError> {
         let t = data.require_target(ENTRY.id)?;
         let n = data.n_rows();
         Ok(match self.output {
@@ -486,9 +522,7 @@ impl Mlp {
                 for (u, zu) in target.into_iter().enumerate() {
                     dense_unit(zu, layer.b[u], layer.w.row(u).iter().copied(), input);
                     if l < last {
-                        for zi in zu.iter_mut() {
-                            *zi = activate(self.activation, *zi);
-                        }
+                        activate_rows(self.activation, zu);
                     }
                 }
             }
@@ -677,6 +711,7 @@ impl Algorithm for Mlp {
         self.t = 0;
         self.opt.reset();
         self.batches = self.batches_init.clone();
+        self.y = Arc::new(DMatrix::zeros(0, 0));
         let y = self.targets(data)?;
         Ok(self.evaluate(data, &y))
     }
@@ -783,7 +818,7 @@ impl Algorithm for Mlp {
         if flat.len() != self.params().len() {
             return None;
         }
-        let y = self.targets(data).ok()?;
+        let y = self.build_targets(data).ok()?;
         Some(
             self.pass(&self.unflatten(flat), data.x(), &y, &mut Spare::default())
                 .loss,

@@ -17,6 +17,7 @@ pub mod pca;
 pub mod perceptron;
 pub mod softmax;
 pub mod svm;
+pub mod vmath;
 
 use crate::data::{DataError, Dataset};
 use crate::optim::OptimizerKind;

@@ -28,7 +28,8 @@ pub enum RowLoss {
 
 impl RowLoss {
     /// The loss and its derivative with respect to the score.
-    #[inline]
+    #[allow(clippy::inline_always)] // so `eval_rows`' loops vectorize
+    #[inline(always)]
     #[must_use]
     pub fn eval(self, s: f64, y: f64) -> (f64, f64) {
         match self {
@@ -37,15 +38,8 @@ impl RowLoss {
                 (0.5 * r * r, r)
             }
             Self::Logistic => {
-                // One exponential serves both: e = e^{−|s|}, softplus(s) =
-                // max(s, 0) + ln(1 + e), σ(s) = 1/(1 + e) or e/(1 + e).
-                let e = (-s.abs()).exp();
-                let sigma = if s >= 0.0 {
-                    1.0 / (1.0 + e)
-                } else {
-                    e / (1.0 + e)
-                };
-                (s.max(0.0) + e.ln_1p() - y * s, sigma - y)
+                let (sigma, softplus) = super::vmath::sigmoid_softplus(s);
+                (softplus - y * s, sigma - y)
             }
             Self::Hinge => {
                 let margin = y * s;
@@ -55,6 +49,21 @@ impl RowLoss {
                     (0.0, 0.0)
                 }
             }
+        }
+    }
+
+    /// [`Self::eval`] over a block of rows, into `losses` and `derivs`: one
+    /// branch-free loop per loss, so it runs on vector instructions.
+    fn eval_rows(self, s: &[f64], y: &[f64], losses: &mut [f64], derivs: &mut [f64]) {
+        let rows = s.iter().zip(y).zip(losses.iter_mut().zip(derivs));
+        match self {
+            Self::Squared => {
+                rows.for_each(|((&s, &y), (l, d))| (*l, *d) = Self::Squared.eval(s, y));
+            }
+            Self::Logistic => {
+                rows.for_each(|((&s, &y), (l, d))| (*l, *d) = Self::Logistic.eval(s, y));
+            }
+            Self::Hinge => rows.for_each(|((&s, &y), (l, d))| (*l, *d) = Self::Hinge.eval(s, y)),
         }
     }
 }
@@ -128,6 +137,7 @@ fn chunk_pass(
         grad_b: 0.0,
     };
     let len = scores.len();
+    let mut losses = vec![0.0; BLOCK.min(len)];
     let mut lo = 0;
     while lo < len {
         let hi = (lo + BLOCK).min(len);
@@ -136,13 +146,10 @@ fn chunk_pass(
         dense_unit(s, b, w.iter().copied(), |j| {
             &data[j * n + start + lo..j * n + start + hi]
         });
-        let ys = &y[start + lo..start + hi];
-        for ((si, di), &yi) in s.iter().zip(dv.iter_mut()).zip(ys) {
-            let (l, d) = loss.eval(*si, yi);
-            sums.loss += l;
-            sums.grad_b += d;
-            *di = d;
-        }
+        let ls = &mut losses[..hi - lo];
+        loss.eval_rows(s, &y[start + lo..start + hi], ls, dv);
+        sums.loss += sum(ls);
+        sums.grad_b += sum(dv);
         for (j, g) in sums.grad_w.iter_mut().enumerate() {
             let col = &data[j * n + start + lo..j * n + start + hi];
             *g += dot(col, dv);
@@ -269,6 +276,19 @@ pub fn add_unit_gradient<'a, 'g>(
     for (m, g) in weights.enumerate() {
         *g += dot(delta, input(m));
     }
+}
+
+/// Σ aᵢ with eight independent accumulators (see [`dot`]).
+#[must_use]
+pub fn sum(a: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = a.chunks_exact(8);
+    for x in &mut chunks {
+        for k in 0..8 {
+            acc[k] += x[k];
+        }
+    }
+    acc.iter().sum::<f64>() + chunks.remainder().iter().sum::<f64>()
 }
 
 /// Σ aᵢbᵢ with eight independent accumulators, so the sum is limited by

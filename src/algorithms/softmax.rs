@@ -3,10 +3,11 @@
 
 use super::linear::{self, J, LAMBDA, LAMBDA1, N};
 use super::pass;
-use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value};
+use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol, Value};
 use crate::data::{Dataset, Label};
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
 use nalgebra::{DMatrix, DVector};
+use std::sync::Arc;
 
 /// W: weights, one row per class (K × d).
 pub const W_MAT: Symbol = Symbol {
@@ -101,6 +102,10 @@ pub struct SoftmaxRegression {
     classes: Vec<Label>,
     features: Vec<String>,
     grad: Vec<f64>,
+    /// The one-hot targets, built once per dataset.
+    y: Arc<DMatrix<f64>>,
+    /// Per-row matrices of earlier records, reused by the next pass.
+    spare: Spare,
 }
 
 /// Row-wise softmax of Z, computed stably (the reference the blocked passes are tested against).
@@ -176,24 +181,24 @@ pub(super) fn cross_entropy_rows(
             .zip(&zc[..len])
             .zip(pc.iter_mut())
         {
-            *e = (v - m).exp();
+            *e = super::vmath::exp(v - m);
             *s += *e;
         }
     }
     // −log p_{i,yᵢ} = max z + ln Σ e − z·y; p_c = e_c / Σ e.
-    let mut loss = 0.0;
-    for (&s, &m) in sum[..len].iter().zip(row_max.iter()) {
-        loss += m + s.ln();
+    for (m, &s) in row_max[..len].iter_mut().zip(sum.iter()) {
+        *m += super::vmath::ln(s);
     }
+    let mut loss = super::pass::sum(&row_max[..len]);
     for ((zc, pc), (ec, tc)) in z
         .chunks(stride)
         .zip(p.iter_mut())
         .zip(err.iter_mut().zip(t))
     {
-        for i in 0..len {
-            loss -= zc[i] * tc[i];
-            pc[i] /= sum[i];
-            ec[i] = pc[i] - tc[i];
+        loss -= super::pass::dot(&zc[..len], tc);
+        for ((p, e), (&s, &t)) in pc.iter_mut().zip(ec.iter_mut()).zip(sum.iter().zip(*tc)) {
+            *p /= s;
+            *e = *p - t;
         }
     }
     loss
@@ -218,26 +223,29 @@ impl SoftmaxRegression {
             classes: Vec::new(),
             features: Vec::new(),
             grad: Vec::new(),
+            y: Arc::new(DMatrix::zeros(0, 0)),
+            spare: Spare::default(),
         })
     }
 
-    fn one_hot(&self, data: &Dataset) -> Result<DMatrix<f64>, AlgoError> {
-        let t = data.require_target(ENTRY.id)?;
-        Ok(one_hot(&t.class_ids, self.w.nrows()))
+    /// The one-hot targets of `data` (rebuilt when the rows changed).
+    fn one_hot(&mut self, data: &Dataset) -> Result<Arc<DMatrix<f64>>, AlgoError> {
+        if self.y.nrows() != data.n_rows() || self.y.ncols() != self.w.nrows() {
+            let t = data.require_target(ENTRY.id)?;
+            self.y = Arc::new(one_hot(&t.class_ids, self.w.nrows()));
+        }
+        Ok(Arc::clone(&self.y))
     }
 
     /// Logits, probabilities, errors, loss and gradient on rows `x` with
-    /// one-hot targets `y`, in one pass over blocks of rows on every core.
-    fn forward(&self, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Forward {
+    /// one-hot targets `y`, in one pass over blocks of rows on every core
+    /// (the per-row matrices are taken from `spare`, then overwritten).
+    fn forward(&self, x: &DMatrix<f64>, y: &DMatrix<f64>, spare: &mut Spare) -> Forward {
         let (n, d) = x.shape();
         let k = self.w.nrows();
         let data = x.as_slice();
         let targets = y.as_slice();
-        let (mut z, mut p, mut err) = (
-            DMatrix::zeros(n, k),
-            DMatrix::zeros(n, k),
-            DMatrix::zeros(n, k),
-        );
+        let [mut z, mut p, mut err] = [(); 3].map(|()| spare.take_matrix(n, k));
         let parts = pass::over_row_ranges_into(
             n,
             &mut [z.as_mut_slice(), p.as_mut_slice(), err.as_mut_slice()],
@@ -310,7 +318,12 @@ impl SoftmaxRegression {
             loss,
             grad_w,
             grad_b,
-        } = self.forward(data.x(), y);
+        } = {
+            let mut spare = std::mem::take(&mut self.spare);
+            let f = self.forward(data.x(), y, &mut spare);
+            self.spare = spare;
+            f
+        };
         let mut rec = StepRecord::new(self.t, loss);
         rec.set(W_MAT, Value::Matrix(self.w.clone()));
         rec.vector(B_VEC, self.b.as_slice());
@@ -362,6 +375,7 @@ impl Algorithm for SoftmaxRegression {
         self.opt.reset();
         self.batches = self.batches_init.clone();
         self.features = data.feature_names().to_vec();
+        self.y = Arc::new(DMatrix::zeros(0, 0));
         let y = self.one_hot(data)?;
         Ok(self.evaluate(data, &y))
     }
@@ -373,7 +387,7 @@ impl Algorithm for SoftmaxRegression {
             Some(rows) => {
                 let xb = data.x().select_rows(rows.iter());
                 let yb = y.select_rows(rows.iter());
-                let f = self.forward(&xb, &yb);
+                let f = self.forward(&xb, &yb, &mut Spare::default());
                 Self::flat(&f.grad_w, &f.grad_b)
             }
         };
@@ -414,6 +428,10 @@ impl Algorithm for SoftmaxRegression {
         Box::new(self.clone())
     }
 
+    fn recycle(&mut self, old: StepRecord) {
+        self.spare.keep(old, &[LOGITS, PROBS, ERRORS]);
+    }
+
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
         // flat = W row by row, then b; the prediction is argmax_k (Wx + b)_k.
         let (k, d) = (self.w.nrows(), x.ncols());
@@ -447,7 +465,7 @@ impl Algorithm for SoftmaxRegression {
         let mut other = self.clone();
         other.set_flat(flat);
         let y = other.one_hot(data).ok()?;
-        Some(other.forward(data.x(), &y).loss)
+        Some(other.forward(data.x(), &y, &mut Spare::default()).loss)
     }
 }
 
@@ -497,7 +515,7 @@ mod tests {
             s.step(&d).unwrap();
         }
         let y = s.one_hot(&d).unwrap();
-        let f = s.forward(d.x(), &y);
+        let f = s.forward(d.x(), &y, &mut Spare::default());
         // The same quantities from whole-matrix products, one thread.
         let mut z = d.x() * s.w.transpose();
         for mut row in z.row_iter_mut() {
@@ -508,7 +526,7 @@ mod tests {
             .map(|i| -(0..3).map(|c| y[(i, c)] * p[(i, c)].ln()).sum::<f64>())
             .sum();
         let loss = nll / n as f64 + optim::penalty(s.w.as_slice(), s.l2, s.l1);
-        let err = &p - &y;
+        let err = &p - &*y;
         let mut grad_w = err.tr_mul(d.x()) / n as f64;
         optim::add_penalty_gradient(grad_w.as_mut_slice(), s.w.as_slice(), s.l2, s.l1);
         let grad_b: Vec<f64> = err.column_iter().map(|c| c.sum() / n as f64).collect();
@@ -602,7 +620,7 @@ mod tests {
         assert!((p[5] - p[4] - lw[2]).abs() < 1e-6);
         // And so the probabilities of class 1 agree row by row.
         let y = s.one_hot(&d).unwrap();
-        let probs = s.forward(d.x(), &y).p;
+        let probs = s.forward(d.x(), &y, &mut Spare::default()).p;
         let lp =
             crate::algorithms::linear::scores(d.x(), &DVector::from_column_slice(&lw[..2]), lw[2])
                 .map(crate::algorithms::logistic::sigmoid);
