@@ -691,31 +691,106 @@ fn row_term(data: &Dataset, i: usize, y: f64, yhat: Option<&[f64]>, r: f64) -> S
     text
 }
 
-/// The group (class, or cluster for the clustering algorithms) of each row
-/// in `rows`, and the groups' names where they have them.
+/// How the points are coloured: the group of each row in `rows` (class, or
+/// cluster for the clustering algorithms, or range of a numeric target), the
+/// groups' names where they have them, and the colour of group g.
+struct Groups {
+    ids: Vec<usize>,
+    labels: Vec<String>,
+    /// A numeric target in ranges: colours from a sequential ramp.
+    ranges: bool,
+}
+
+impl Groups {
+    fn colour(&self, g: usize) -> egui::Color32 {
+        if self.ranges {
+            theme::RAMP[g.min(theme::RAMP.len() - 1)]
+        } else {
+            theme::class(g)
+        }
+    }
+}
+
 fn colours(
     data: &Dataset,
     record: Option<&StepRecord>,
     rows: impl Iterator<Item = usize>,
-) -> (Vec<usize>, Vec<String>) {
+) -> Groups {
     let n = data.n_rows();
+    let unnamed = |ids| Groups {
+        ids,
+        labels: Vec::new(),
+        ranges: false,
+    };
     if let Some(a) = vector(record, "assignment").filter(|a| a.len() == n) {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        return (rows.map(|i| a[i].max(0.0) as usize).collect(), Vec::new());
+        return unnamed(rows.map(|i| a[i].max(0.0) as usize).collect());
     }
     if let Some(r) = matrix(record, "responsibilities").filter(|r| r.nrows() == n) {
-        let ids = rows
-            .map(|i| crate::algorithms::argmax(r.row(i).iter().copied()))
-            .collect();
-        return (ids, Vec::new());
+        return unnamed(
+            rows.map(|i| crate::algorithms::argmax(r.row(i).iter().copied()))
+                .collect(),
+        );
     }
     match data.target() {
-        Some(t) if !t.classes.is_empty() => (
-            rows.map(|i| t.class_ids[i]).collect(),
-            t.classes.iter().map(ToString::to_string).collect(),
-        ),
-        _ => (rows.map(|_| 0).collect(), Vec::new()),
+        // More distinct numbers than any classifier here takes as classes
+        // (the MLP's limit is 10): a quantity, coloured by ranges.
+        Some(t) if t.values.is_some() && t.classes.len() > 10 => {
+            let values = t.values.as_ref().map_or(&[][..], |v| v.as_slice());
+            let (ids, labels) = value_ranges(values, theme::RAMP.len(), rows);
+            Groups {
+                ids,
+                labels: labels
+                    .iter()
+                    .map(|(lo, hi)| format!("{} {} to {}", t.name, round3(*lo), round3(*hi)))
+                    .collect(),
+                ranges: true,
+            }
+        }
+        Some(t) if !t.classes.is_empty() => Groups {
+            ids: rows.map(|i| t.class_ids[i]).collect(),
+            labels: t.classes.iter().map(ToString::to_string).collect(),
+            ranges: false,
+        },
+        _ => unnamed(rows.map(|_| 0).collect()),
     }
+}
+
+/// v to three significant digits (a legend's range bound).
+fn round3(v: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let decimals = if v == 0.0 || !v.is_finite() {
+        0
+    } else {
+        (2.0 - v.abs().log10().floor()).max(0.0) as usize
+    };
+    format!("{v:.decimals$}")
+}
+
+/// Splits the range of `values` into `bins` equal parts: the part of each
+/// row in `rows`, and each part's bounds.
+fn value_ranges(
+    values: &[f64],
+    bins: usize,
+    rows: impl Iterator<Item = usize>,
+) -> (Vec<usize>, Vec<(f64, f64)>) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let width = (hi - lo) / bins as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ids = rows
+        .map(|i| {
+            if width > 0.0 {
+                (((values[i] - lo) / width) as usize).min(bins - 1)
+            } else {
+                0
+            }
+        })
+        .collect();
+    let bounds = (0..bins)
+        .map(|b| (lo + width * b as f64, lo + width * (b + 1) as f64))
+        .collect();
+    (ids, bounds)
 }
 
 #[allow(clippy::too_many_lines, clippy::too_many_arguments)] // One block per kind of plot item.
@@ -732,10 +807,10 @@ fn feature_plot(
     let x = data.x();
     let (n, d) = x.shape();
     let s = stride(n);
-    let (ids, labels) = colours(data, record, (0..n).step_by(s));
-    let groups = ids.iter().copied().max().map_or(1, |m| m + 1);
-    let mut points: Vec<Vec<[f64; 2]>> = vec![Vec::new(); groups];
-    for (i, &id) in (0..n).step_by(s).zip(&ids) {
+    let groups = colours(data, record, (0..n).step_by(s));
+    let mut points: Vec<Vec<[f64; 2]>> =
+        vec![Vec::new(); groups.ids.iter().copied().max().map_or(1, |m| m + 1)];
+    for (i, &id) in (0..n).step_by(s).zip(&groups.ids) {
         points[id].push([x[(i, j)], x[(i, k)]]);
     }
     let means = &facts.means;
@@ -758,7 +833,8 @@ fn feature_plot(
     };
     Plot::new("data")
         .height(height)
-        .legend(Legend::default())
+        // Classes and ranges in their order (alphabetical would put 66.7 after 374).
+        .legend(Legend::default().follow_insertion_order(true))
         .data_aspect(1.0)
         .show(ui, |plot_ui| {
             if let Some(regions) = regions {
@@ -774,14 +850,15 @@ fn feature_plot(
             }
             for (c, pts) in points.into_iter().enumerate() {
                 if !pts.is_empty() {
-                    let name = labels
+                    let name = groups
+                        .labels
                         .get(c)
                         .cloned()
                         .unwrap_or_else(|| format!("group {c}"));
                     plot_ui.points(
                         Points::new(name, PlotPoints::from(pts))
                             .radius(2.5)
-                            .color(theme::class(c)),
+                            .color(groups.colour(c)),
                     );
                 }
             }
@@ -943,7 +1020,7 @@ fn loss_plot(
 
 #[cfg(test)]
 mod tests {
-    use super::{clip_line, row_term, row_terms};
+    use super::{clip_line, colours, round3, row_term, row_terms, value_ranges};
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
     use crate::session::Session;
@@ -981,6 +1058,32 @@ mod tests {
         let text = row_term(&data, 2, 6.0, None, r[2]);
         assert!(text.starts_with("row 2 (line 4)"), "{text}");
         assert!(text.contains(&crate::export::format_number(r[2] * 4.0 / 4.0)));
+    }
+
+    #[test]
+    fn a_numeric_target_is_coloured_by_ranges_and_few_classes_by_class() {
+        let (ids, bounds) = value_ranges(&[10.0, 12.0, 40.0, 70.0], 6, 0..4);
+        assert_eq!(ids, [0, 0, 3, 5]);
+        assert_eq!(bounds.len(), 6);
+        assert_eq!((bounds[0].0, bounds[5].1), (10.0, 70.0));
+        assert_eq!(value_ranges(&[3.0, 3.0], 6, 0..2).0, [0, 0]);
+
+        let x: Vec<f64> = (0..12).map(f64::from).collect();
+        let price: Vec<f64> = x.iter().map(|v| 100.0 + 12.0 * v).collect();
+        let data = Dataset::from_columns(&["x"], &[x.clone()], Some(("price", price))).unwrap();
+        let g = colours(&data, None, 0..12);
+        assert!(g.ranges && g.labels.len() == 6, "{:?}", g.labels);
+        assert_eq!(g.labels[0], "price 100 to 122");
+        assert_eq!(round3(128.333_333), "128");
+        assert_eq!(round3(66.7), "66.7");
+        assert_eq!(round3(0.012_345), "0.0123");
+        assert_eq!(round3(-4500.0), "-4500");
+        assert_eq!((g.ids[0], g.ids[11]), (0, 5));
+        // Ten integer classes stay classes.
+        let digits: Vec<f64> = x.iter().map(|v| v % 10.0).collect();
+        let data = Dataset::from_columns(&["x"], &[x], Some(("digit", digits))).unwrap();
+        let g = colours(&data, None, 0..12);
+        assert!(!g.ranges && g.labels.len() == 10, "{:?}", g.labels);
     }
 
     #[test]

@@ -22,6 +22,15 @@ pub const SURFACE: [Color32; 5] = [
     Color32::from_rgb(0xe1, 0x64, 0x62),
     Color32::from_rgb(0xfc, 0xce, 0x25),
 ];
+/// A numeric target's ranges, low to high (viridis).
+pub const RAMP: [Color32; 6] = [
+    Color32::from_rgb(0x44, 0x01, 0x54),
+    Color32::from_rgb(0x41, 0x44, 0x87),
+    Color32::from_rgb(0x2a, 0x78, 0x8e),
+    Color32::from_rgb(0x22, 0xa8, 0x84),
+    Color32::from_rgb(0x7a, 0xd1, 0x51),
+    Color32::from_rgb(0xfd, 0xe7, 0x25),
+];
 /// One colour per class or cluster.
 pub const CLASSES: [Color32; 6] = [
     Color32::from_rgb(0x1f, 0x77, 0xb4),
