@@ -1070,7 +1070,8 @@ mod tests {
 
         let x: Vec<f64> = (0..12).map(f64::from).collect();
         let price: Vec<f64> = x.iter().map(|v| 100.0 + 12.0 * v).collect();
-        let data = Dataset::from_columns(&["x"], &[x.clone()], Some(("price", price))).unwrap();
+        let data = Dataset::from_columns(&["x"], std::slice::from_ref(&x), Some(("price", price)))
+            .unwrap();
         let g = colours(&data, None, 0..12);
         assert!(g.ranges && g.labels.len() == 6, "{:?}", g.labels);
         assert_eq!(g.labels[0], "price 100 to 122");
