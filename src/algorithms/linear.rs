@@ -459,12 +459,10 @@ pub fn normal_equations(
     l2: f64,
 ) -> Result<Vec<f64>, AlgoError> {
     let (n, d) = x.shape();
-    let a = x.clone().insert_column(d, 1.0);
-    let mut ata = a.tr_mul(&a);
+    let (mut ata, aty) = gram(x, y);
     for j in 0..d {
         ata[(j, j)] += n as f64 * l2;
     }
-    let aty = a.tr_mul(y);
     // Cholesky succeeds on singular matrices only through rounding, so check
     // the conditioning as well: a relative pivot below 1e-12 means singular.
     let scale = ata.diagonal().max().max(1e-300);
@@ -489,6 +487,45 @@ pub fn normal_equations(
     } else {
         Err(singular())
     }
+}
+
+/// AᵀA and Aᵀy for A = [X 1], in one blocked pass over the rows on every
+/// core (A itself, a copy of X, is never formed).
+fn gram(x: &DMatrix<f64>, y: &DVector<f64>) -> (DMatrix<f64>, DVector<f64>) {
+    const BLOCK: usize = 2048;
+    let (n, d) = x.shape();
+    let data = x.as_slice();
+    let parts = pass::over_row_ranges(n, |start, end| {
+        let mut ata = DMatrix::<f64>::zeros(d + 1, d + 1);
+        let mut aty = DVector::<f64>::zeros(d + 1);
+        for lo in (start..end).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(end);
+            let col = |j: usize| &data[j * n + lo..j * n + hi];
+            let ys = &y.as_slice()[lo..hi];
+            for j in 0..d {
+                for k in 0..=j {
+                    ata[(j, k)] += pass::dot(col(j), col(k));
+                }
+                ata[(d, j)] += pass::sum(col(j));
+                aty[j] += pass::dot(col(j), ys);
+            }
+            aty[d] += pass::sum(ys);
+        }
+        (ata, aty)
+    });
+    let mut ata = DMatrix::<f64>::zeros(d + 1, d + 1);
+    let mut aty = DVector::<f64>::zeros(d + 1);
+    for (a, b) in parts {
+        ata += a;
+        aty += b;
+    }
+    ata[(d, d)] = n as f64;
+    for j in 0..=d {
+        for k in 0..j {
+            ata[(k, j)] = ata[(j, k)];
+        }
+    }
+    (ata, aty)
 }
 
 /// Names w[feature] …, bias.
@@ -626,6 +663,20 @@ mod tests {
                 assert!((a - b).abs() < 1e-8, "l2 {l2}: {a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn the_blocked_gram_matrix_equals_the_product_with_the_intercept_column() {
+        // Two threads, several blocks and a ragged last one.
+        let (n, d) = (40_001, 3);
+        let mut rng = crate::rng::Rng::new(5);
+        let x = DMatrix::from_fn(n, d, |_, _| rng.normal() + 2.0);
+        let y = DVector::from_fn(n, |_, _| rng.normal());
+        let (ata, aty) = gram(&x, &y);
+        let a = x.clone().insert_column(d, 1.0);
+        assert!((&ata - a.tr_mul(&a)).amax() < 1e-9 * n as f64);
+        assert!((&aty - a.tr_mul(&y)).amax() < 1e-9 * n as f64);
+        assert_eq!(ata, ata.transpose());
     }
 
     #[test]
