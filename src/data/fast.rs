@@ -60,11 +60,16 @@ fn header(
     Ok(None)
 }
 
+/// A parsing thread's buffers (column values, line numbers), kept from one
+/// block to the next so that each block does not map fresh memory.
+type Buffers = (Vec<Vec<f64>>, Vec<usize>);
+
 /// The rows read so far, and the physical line the next piece starts on.
 struct Body {
     columns: Vec<Column>,
     lines: Vec<usize>,
     next_line: usize,
+    spare: Vec<Buffers>,
 }
 
 impl Body {
@@ -79,12 +84,11 @@ impl Body {
                 .collect(),
             lines: Vec::with_capacity(rows),
             next_line: first_line,
+            spare: Vec::new(),
         }
     }
 
-    /// Parses `piece` (whole lines) on every core and appends its rows.
-    /// Returns `Ok(false)` when a thread failed, so the caller falls back.
-    /// Parses `piece` (whole lines) on every core. `false` when a part needs
+    /// Parses `piece` (whole lines) on every core and appends its rows. `false` when a part needs
     /// the in-memory path: a NUL byte, invalid UTF-8, quotes or lone carriage
     /// returns (that path then reports or handles them exactly).
     fn append(&mut self, piece: &[u8], delim: char, path: &str) -> Result<bool, DataError> {
@@ -94,19 +98,25 @@ impl Body {
             .map_or(1, std::num::NonZero::get)
             .min(16);
         let chunks = split_at_lines(piece, threads);
+        let mut spare = std::mem::take(&mut self.spare);
         let results: Vec<Option<Result<Chunk, Ragged>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .iter()
                 .enumerate()
                 .map(|(k, chunk)| {
+                    let buffers = spare.pop().unwrap_or_default();
                     std::thread::Builder::new()
                         .name(format!("steplab-load-{k}"))
                         .spawn_scoped(scope, move || {
-                            if chunk.contains(&0) {
+                            // One scan for the bytes the fast path may decline.
+                            let unusual = memchr::memchr3(0, b'"', b'\r', chunk).is_some();
+                            if unusual && chunk.contains(&0) {
                                 return None;
                             }
-                            let text = std::str::from_utf8(chunk).ok().filter(|t| !declines(t))?;
-                            Some(parse_chunk(text, delim, expected, decimal_comma))
+                            let text = std::str::from_utf8(chunk)
+                                .ok()
+                                .filter(|t| !(unusual && declines(t)))?;
+                            Some(parse_chunk(text, delim, expected, decimal_comma, buffers))
                         })
                 })
                 .collect();
@@ -132,6 +142,7 @@ impl Body {
                 Ok(chunk) => {
                     self.lines
                         .extend(chunk.lines.iter().map(|l| first_line + l));
+                    let mut values = Vec::with_capacity(expected);
                     for (mine, mut theirs) in self.columns.iter_mut().zip(chunk.columns) {
                         for r in theirs
                             .first_texts
@@ -140,9 +151,10 @@ impl Body {
                         {
                             r.line += first_line;
                         }
-                        mine.append(theirs);
+                        values.push(mine.append(theirs));
                     }
                     self.next_line += chunk.newlines;
+                    self.spare.push((values, chunk.lines));
                 }
             }
         }
@@ -242,12 +254,14 @@ pub fn read_streaming(
     if usize::try_from(size).is_ok_and(|s| s < MIN_BYTES) {
         return Ok(None);
     }
-    // One thread reads the next block while the cores parse this one.
+    // One thread reads the next block while the cores parse this one; parsed
+    // blocks go back to it to be filled again.
     let (blocks, received) = std::sync::mpsc::sync_channel(1);
+    let (give_back, returned) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("steplab-read".into())
-            .spawn_scoped(scope, move || read_blocks(file, &blocks));
+            .spawn_scoped(scope, move || read_blocks(file, &blocks, &returned));
         if reader.is_err() {
             return Ok(None);
         }
@@ -305,6 +319,7 @@ pub fn read_streaming(
             }
             offset += block.len();
             progress.done.store(offset as u64, Ordering::Relaxed);
+            let _ = give_back.send(block);
         }
         let Some((names, delimiter, body)) = state else {
             return Ok(None);
@@ -314,14 +329,18 @@ pub fn read_streaming(
 }
 
 /// Sends `file` in blocks of whole lines (the last block takes what is left)
-/// until the end or until the receiver hangs up.
+/// until the end or until the receiver hangs up, refilling the blocks that
+/// come back through `returned`.
 fn read_blocks(
     mut file: std::fs::File,
     blocks: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+    returned: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) {
     let mut tail = Vec::new();
     loop {
-        let mut block = Vec::with_capacity(BLOCK_BYTES + tail.len());
+        let mut block = returned.try_recv().unwrap_or_default();
+        block.clear();
+        block.reserve(BLOCK_BYTES + tail.len());
         block.append(&mut tail);
         let want = BLOCK_BYTES as u64;
         let read = match (&mut file).take(want).read_to_end(&mut block) {
@@ -363,37 +382,84 @@ fn split_at_lines(body: &[u8], parts: usize) -> Vec<&[u8]> {
     out
 }
 
+/// Parses the line at `start` when it is exactly `row.len()` plain decimals
+/// (no spaces, quotes or exponents) separated by `delim`: fills `row` and
+/// returns where the next line starts and whether this one ended in a newline.
+fn plain_row(bytes: &[u8], start: usize, delim: u8, row: &mut [f64]) -> Option<(usize, bool)> {
+    let last = row.len().checked_sub(1)?;
+    let mut at = start;
+    for (k, value) in row.iter_mut().enumerate() {
+        let (v, used) = super::table::decimal_prefix(&bytes[at..])?;
+        *value = v;
+        at += used;
+        if k < last {
+            (bytes.get(at) == Some(&delim)).then_some(())?;
+            at += 1;
+        }
+    }
+    match bytes.get(at) {
+        None => Some((at, false)),
+        Some(b'\n') => Some((at + 1, true)),
+        Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => Some((at + 2, true)),
+        Some(_) => None,
+    }
+}
+
 fn parse_chunk(
     chunk: &str,
     delim: char,
     expected: usize,
     decimal_comma: bool,
+    (values, mut lines): Buffers,
 ) -> Result<Chunk, Ragged> {
     // Rows are about as long as the first one.
     let first_len = chunk.find('\n').map_or(chunk.len(), |p| p + 1).max(1);
     let estimate = chunk.len() / first_len + 1;
-    let mut columns: Vec<Column> = (0..expected)
-        .map(|_| Column {
-            values: Vec::with_capacity(estimate),
-            ..Column::default()
+    let mut columns: Vec<Column> = values
+        .into_iter()
+        .chain(std::iter::repeat_with(Vec::new))
+        .take(expected)
+        .map(|mut values| {
+            values.clear();
+            values.reserve(estimate);
+            Column {
+                values,
+                ..Column::default()
+            }
         })
         .collect();
-    let mut lines = Vec::with_capacity(estimate);
+    lines.clear();
+    lines.reserve(estimate);
     let mut newlines = 0;
     let mut fields: Vec<&str> = Vec::with_capacity(expected + 1);
+    let mut row = vec![0.0; expected];
     let bytes = chunk.as_bytes();
     let delim = u8::try_from(delim).unwrap_or(b',');
+    // While no column holds text, lines of plain decimals are parsed in
+    // place (one pass over their bytes); any other line takes the general
+    // path below, which gives the same cells for plain lines.
+    let mut plain = true;
     let mut start = 0;
     let mut line_index = 0;
-    // One vectorized scan for delimiters and newlines splits both fields and
-    // lines; both are ASCII, so every slice boundary is a char boundary.
-    let mut separators = memchr::memchr2_iter(delim, b'\n', bytes);
     while start < bytes.len() {
+        let i = line_index;
+        line_index += 1;
+        if plain && let Some((next, complete)) = plain_row(bytes, start, delim, &mut row) {
+            for (column, &v) in columns.iter_mut().zip(&row) {
+                column.push_number(v);
+            }
+            lines.push(i);
+            newlines += usize::from(complete);
+            start = next;
+            continue;
+        }
+        // One vectorized scan for delimiters and the newline splits the
+        // line; both are ASCII, so every slice boundary is a char boundary.
         fields.clear();
         let mut field_start = start;
         let mut end = bytes.len();
         let mut complete = false;
-        for at in separators.by_ref() {
+        for at in memchr::memchr2_iter(delim, b'\n', &bytes[start..]).map(|at| start + at) {
             if bytes[at] == b'\n' {
                 end = at;
                 complete = true;
@@ -404,8 +470,6 @@ fn parse_chunk(
         }
         let last = &chunk[field_start..end];
         fields.push(trim(last.strip_suffix('\r').unwrap_or(last)));
-        let i = line_index;
-        line_index += 1;
         if complete {
             newlines += 1;
         }
@@ -430,6 +494,7 @@ fn parse_chunk(
         for (column, field) in columns.iter_mut().zip(&fields) {
             column.push(field, i, decimal_comma);
         }
+        plain = plain && columns.iter().all(|c| c.texts.is_none());
         lines.push(i);
     }
     Ok(Chunk {
@@ -502,6 +567,51 @@ mod tests {
         same(&fast, &slow);
         assert_eq!(fast.lines[0], 3);
         assert!(fast.columns[2].texts.is_some());
+    }
+
+    #[test]
+    fn plain_lines_parsed_in_place_agree_with_the_sequential_parser() {
+        // Plain decimals (taken in place) among cells the general path must
+        // read: exponents, spaces, too many digits, markers, and a text cell
+        // that turns the in-place path off for the rest of its chunk.
+        let cells = [
+            "1.5",
+            "-0",
+            "+3",
+            ".5",
+            "5.",
+            "007.50",
+            "1e5",
+            " 2",
+            "-",
+            "",
+            "nan",
+            "4",
+            "12345678901234567890.5",
+            "9007199254740993",
+            "9007199254740992",
+        ];
+        for delim in [',', ';'] {
+            let mut text = format!("a{delim}b{delim}c\n");
+            for i in 0..6000 {
+                let a = cells[i % cells.len()];
+                let c = if i == 4000 {
+                    "text".into()
+                } else {
+                    format!("-{i}")
+                };
+                let end = if i % 4 == 0 { "\r\n" } else { "\n" };
+                let _ = write!(text, "{a}{delim}{i}.{}{delim}{c}{end}", i % 7);
+                if i % 1000 == 999 {
+                    text.push('\n');
+                }
+            }
+            let _ = write!(text, "7{delim}8{delim}9");
+            let fast = parse(&text, delim as u8, false, "f").unwrap().unwrap();
+            let slow = parse_sequential(&text, delim as u8, false, "f").unwrap();
+            same(&fast, &slow);
+            assert_eq!(fast.lines.len(), 6001);
+        }
     }
 
     #[test]
