@@ -301,3 +301,30 @@ fn hovering_a_term_inside_a_formula_links_that_term() {
     h.run();
     assert_eq!(h.state().highlighted(), ["residual"]);
 }
+
+#[test]
+fn flat_hidden_units_are_flagged_with_what_to_do() {
+    // houses.csv: a target in the hundreds, so at η = 0.1 the first errors
+    // are large and the tanh units end up at ±1.
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    h.run();
+    let warning = "of the hidden activations are flat";
+    assert!(h.query_by_label_contains(warning).is_none());
+    h.get_by_label("Step ×10").click();
+    h.run();
+    h.get_by_label("Step ×10").click();
+    h.run();
+    assert!(h.query_by_label_contains(warning).is_some());
+    // A small step keeps them learning.
+    h.state_mut().apply(Command::SetLearningRate(1e-4));
+    h.state_mut().apply(Command::Reset);
+    h.run();
+    h.get_by_label("Step ×10").click();
+    h.run();
+    h.get_by_label("Step ×10").click();
+    h.run();
+    assert!(h.query_by_label_contains(warning).is_none());
+    assert!(h.query_by_label_contains("saturated = ").is_some());
+}

@@ -97,6 +97,12 @@ symbol!(
     "error at the second hidden layer, per row"
 );
 symbol!(
+    SATURATED,
+    "saturated",
+    r"\text{flat}",
+    "share of hidden activations (rows × units) whose slope f′ is below 0.01"
+);
+symbol!(
     GRAD_W1,
     "grad_W1",
     r"\nabla_{W^{(1)}} J",
@@ -180,9 +186,9 @@ const GRADIENTS_2: DerivationStep = DerivationStep {
 };
 const ACTIVATIONS: DerivationStep = DerivationStep {
     title: "Activation slopes",
-    sentence: "The slopes the backward pass multiplies by, each written with the activation's own value.",
+    sentence: "The slopes the backward pass multiplies by, each written with the activation's own value. Where a slope is near 0 (tanh or σ saturated at its ends, relu off) almost no error passes back, and those weights barely move.",
     latex: r"\tanh' = 1 - \tanh^2, \qquad \sigma' = \sigma (1 - \sigma), \qquad \operatorname{relu}'(z) = \mathbf{1}[z > 0]",
-    shows: &[],
+    shows: &[SATURATED],
 };
 
 /// The registry entry.
@@ -224,7 +230,14 @@ struct Pass {
     deltas: Vec<DMatrix<f64>>,
     grads: Vec<Layer>,
     loss: f64,
+    /// The share of hidden activations (rows × units) whose slope is below
+    /// [`FLAT_SLOPE`].
+    saturated: f64,
 }
+
+/// A slope below this passes back almost none of the error: the unit is
+/// saturated (tanh, sigmoid) or off (relu) for that row.
+const FLAT_SLOPE: f64 = 0.01;
 
 /// The multilayer perceptron.
 #[derive(Debug, Clone)]
@@ -452,8 +465,10 @@ impl Mlp {
         let inv_n = 1.0 / n as f64;
         let mut grads = Layer::zeros_like(layers);
         let mut data_loss = 0.0;
-        for (loss, part) in parts {
+        let mut flat = 0;
+        for (loss, part, f) in parts {
             data_loss += loss;
+            flat += f;
             for (g, p) in grads.iter_mut().zip(part) {
                 g.w += p.w;
                 g.b += p.b;
@@ -474,6 +489,7 @@ impl Mlp {
             deltas,
             grads,
             loss: data_loss * inv_n + penalty,
+            saturated: flat as f64 / (n * self.hidden.iter().sum::<usize>()).max(1) as f64,
         }
     }
 
@@ -488,7 +504,7 @@ impl Mlp {
         start: usize,
         end: usize,
         pieces: &mut Pieces,
-    ) -> (f64, Vec<Layer>) {
+    ) -> (f64, Vec<Layer>, usize) {
         let n = x.nrows();
         let data = x.as_slice();
         let targets = y.as_slice();
@@ -496,6 +512,7 @@ impl Mlp {
         let outputs = layers[last].w.nrows();
         let (forward, deltas) = pieces.split_at_mut(last + 1);
         let mut loss = 0.0;
+        let mut flat = 0;
         let mut grads = Layer::zeros_like(layers);
         // Output pre-activations, and softmax's scratch rows.
         let mut z = vec![0.0; outputs * BLOCK];
@@ -552,7 +569,9 @@ impl Mlp {
                         }
                     }
                     for (d, &a) in dm.iter_mut().zip(&forward[l][m][lo..hi]) {
-                        *d *= slope(self.activation, a);
+                        let s = slope(self.activation, a);
+                        flat += usize::from(s < FLAT_SLOPE);
+                        *d *= s;
                     }
                 }
             }
@@ -571,7 +590,7 @@ impl Mlp {
                 }
             }
         }
-        (loss, grads)
+        (loss, grads, flat)
     }
 
     fn flatten(layers: &[Layer]) -> Vec<f64> {
@@ -608,6 +627,7 @@ impl Mlp {
         let mut rec = StepRecord::new(self.t, p.loss);
         rec.scalar(J, p.loss);
         rec.scalar(LAMBDA, self.l2);
+        rec.scalar(SATURATED, p.saturated);
         let two = self.layers.len() == 3;
         let (ws, gws, gbs, ds): (&[Symbol], &[Symbol], &[Symbol], &[Symbol]) = if two {
             (
@@ -951,12 +971,20 @@ mod tests {
             .iter()
             .map(|l| optim::penalty(l.w.as_slice(), m.l2, m.l1))
             .sum();
+        let hidden = inputs.split_off(1);
+        let flat = hidden
+            .iter()
+            .flat_map(|a| a.iter())
+            .filter(|&&a| slope(m.activation, a) < FLAT_SLOPE)
+            .count();
+        let cells: usize = hidden.iter().map(DMatrix::len).sum();
         Pass {
-            activations: inputs.split_off(1),
+            activations: hidden,
             output,
             deltas,
             grads,
             loss: data_loss / n + penalty,
+            saturated: flat as f64 / cells as f64,
         }
     }
 
@@ -1020,6 +1048,15 @@ mod tests {
                         "{case}"
                     );
                     assert_close(&fast.output, &slow.output, &case);
+                    assert!(
+                        (fast.saturated - slow.saturated).abs() < 1e-12,
+                        "{case}: {} vs {}",
+                        fast.saturated,
+                        slow.saturated
+                    );
+                    if matches!(activation, Activation::Relu) {
+                        assert!(fast.saturated > 0.1, "{case}: relu is off for many rows");
+                    }
                     for (a, b) in fast.activations.iter().zip(&slow.activations) {
                         assert_close(a, b, &case);
                     }

@@ -801,6 +801,9 @@ impl App {
                 let _ = write!(status, "    stopped: {}", stop.message);
             }
             ui.label(status);
+            if let Some(warning) = self.shown_record.as_ref().and_then(flat_units_warning) {
+                ui.colored_label(super::theme::WARNING, warning);
+            }
         }
         if let Some(e) = &self.error {
             ui.colored_label(super::theme::ERROR, e);
@@ -1062,4 +1065,17 @@ impl eframe::App for App {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
+}
+
+/// A warning when most hidden activations of the shown step are flat (the
+/// MLP's recorded share of slopes below 0.01): the error no longer reaches
+/// the first layer, the usual sign of a too large step or target scale.
+fn flat_units_warning(record: &StepRecord) -> Option<String> {
+    let share = record.get_id("saturated")?.as_scalar()?;
+    (share > 0.9).then(|| {
+        format!(
+            "{:.0}% of the hidden activations are flat (slope f′ below 0.01), so almost no error reaches the first layer and it stops learning: try a smaller learning rate, or a target in smaller units.",
+            share * 100.0
+        )
+    })
 }
