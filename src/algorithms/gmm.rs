@@ -249,17 +249,16 @@ impl<'a> EBlock<'a> {
         }
         for r in resp.iter() {
             for ((s, &t), &v) in sum.iter_mut().zip(top.iter()).zip(&r[lo..hi]) {
-                *s += (v - t).exp();
+                *s += super::vmath::exp(v - t);
             }
         }
-        let mut total = 0.0;
         for (s, &t) in sum.iter_mut().zip(top.iter()) {
-            *s = t + s.ln();
-            total += *s;
+            *s = t + super::vmath::ln(*s);
         }
+        let total = super::pass::sum(sum);
         for r in resp.iter_mut() {
             for (v, &lse) in r[lo..hi].iter_mut().zip(sum.iter()) {
-                *v = (*v - lse).exp();
+                *v = super::vmath::exp(*v - lse);
             }
         }
         total
