@@ -4,7 +4,8 @@
 //!
 //! Only where the math holds: the numbers are exact for the quadratic loss of
 //! linear regression; for the logistic loss only the bound L ≤ λmax(AᵀA)/(4n) + λ
-//! is known, and nothing is claimed about μ.
+//! is known, for softmax regression L ≤ λmax(AᵀA)/(2n) + λ, and nothing is
+//! claimed about μ.
 
 use crate::data::Dataset;
 use nalgebra::{DMatrix, SymmetricEigen};
@@ -30,9 +31,11 @@ pub struct StepSizeCard {
     pub contraction: Option<f64>,
     /// Whether L and μ are exact (quadratic loss) or L is a bound.
     pub exact: bool,
+    /// Where L comes from, in one sentence.
+    pub note: &'static str,
 }
 
-/// The card for `algorithm` (`linear-regression` or `logistic-regression`)
+/// The card for `algorithm` (linear, logistic or softmax regression)
 /// with L2 strength `l2`; `None` for algorithms where these facts do not hold.
 #[must_use]
 pub fn step_size_card(algorithm: &str, data: &Dataset, l2: f64) -> Option<StepSizeCard> {
@@ -42,7 +45,10 @@ pub fn step_size_card(algorithm: &str, data: &Dataset, l2: f64) -> Option<StepSi
 /// Whether the card exists for `algorithm`.
 #[must_use]
 pub fn applies(algorithm: &str) -> bool {
-    matches!(algorithm, "linear-regression" | "logistic-regression")
+    matches!(
+        algorithm,
+        "linear-regression" | "logistic-regression" | "softmax-regression"
+    )
 }
 
 /// The second moments AᵀA/n (A = [X 1]) of one dataset, on the features as
@@ -109,9 +115,24 @@ impl Curvature {
     /// The card for `algorithm` with L2 strength `l2` (`None` where it does not apply).
     #[must_use]
     pub fn card(&self, algorithm: &str, l2: f64) -> Option<StepSizeCard> {
-        let (scale, exact) = match algorithm {
-            "linear-regression" => (1.0, true),
-            "logistic-regression" => (0.25, false),
+        let (scale, exact, note) = match algorithm {
+            "linear-regression" => (
+                1.0,
+                true,
+                "For this quadratic loss the Hessian is constant; its eigenvalues decide everything.",
+            ),
+            "logistic-regression" => (
+                0.25,
+                false,
+                "For the logistic loss only a bound on the curvature is known: σ′ ≤ 1/4 gives L ≤ λmax(AᵀA)/(4n) + λ.",
+            ),
+            // Each row's Hessian is (diag p − ppᵀ) ⊗ aaᵀ, and the eigenvalues
+            // of diag p − ppᵀ are at most 1/2 for any probabilities p.
+            "softmax-regression" => (
+                0.5,
+                false,
+                "For the cross-entropy only a bound on the curvature is known: diag(p) − ppᵀ has eigenvalues ≤ 1/2, so L ≤ λmax(AᵀA)/(2n) + λ.",
+            ),
             _ => return None,
         };
         let (_, mu, l) = extremes(&self.used, scale, l2)?;
@@ -133,6 +154,7 @@ impl Curvature {
             best_rate: mu.map(|mu| 2.0 / (mu + l)),
             contraction: kappa.map(|k| (k - 1.0) / (k + 1.0)),
             exact,
+            note,
         })
     }
 }
@@ -278,6 +300,44 @@ mod tests {
         assert!(!card.exact && card.mu.is_none() && card.best_rate.is_none());
         let lin = step_size_card("linear-regression", &d, 0.0).unwrap();
         assert!((card.l - lin.l / 4.0).abs() < 1e-9 * lin.l);
+        let soft = step_size_card("softmax-regression", &d, 0.0).unwrap();
+        assert!(!soft.exact && soft.mu.is_none());
+        assert!((soft.l - lin.l / 2.0).abs() < 1e-9 * lin.l);
         assert!(step_size_card("k-means", &d, 0.0).is_none());
+    }
+
+    #[test]
+    fn below_the_softmax_bound_every_step_lowers_the_loss() {
+        // An L-smooth objective falls at every gradient step with η < 2/L;
+        // a bound smaller than the true L would let some step climb.
+        use crate::algorithms::{Algorithm, Hyper, softmax::SoftmaxRegression};
+        let mut rng = crate::rng::Rng::new(3);
+        let n = 300;
+        let cols: Vec<Vec<f64>> = (0..2)
+            .map(|j| {
+                (0..n)
+                    .map(|i| rng.normal() + f64::from(u8::try_from((i + j) % 3).unwrap_or(0)))
+                    .collect()
+            })
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::try_from(i % 3).unwrap_or(0)))
+            .collect();
+        let d = Dataset::from_columns(&["a", "b"], &cols, Some(("y", y))).unwrap();
+        for l2 in [0.0, 0.1] {
+            let card = step_size_card("softmax-regression", &d, l2).unwrap();
+            let mut s = SoftmaxRegression::new(&Hyper {
+                learning_rate: Some(0.99 * card.stable_below),
+                l2: Some(l2),
+                ..Hyper::default()
+            })
+            .unwrap();
+            let mut last = s.reset(&d).unwrap().loss;
+            for _ in 0..200 {
+                let loss = s.step(&d).unwrap().loss;
+                assert!(loss <= last + 1e-12, "l2 {l2}: {loss} > {last}");
+                last = loss;
+            }
+        }
     }
 }

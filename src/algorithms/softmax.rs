@@ -432,6 +432,11 @@ impl Algorithm for SoftmaxRegression {
         self.spare.keep(old, &[LOGITS, PROBS, ERRORS]);
     }
 
+    fn stability_bound(&self, data: &Dataset) -> Option<f64> {
+        // diag(p) − ppᵀ ≼ I/2 bounds the Hessian by AᵀA/(2n) + λD: the card's L.
+        super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
+    }
+
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
         // flat = W row by row, then b; the prediction is argmax_k (Wx + b)_k.
         let (k, d) = (self.w.nrows(), x.ncols());

@@ -65,11 +65,7 @@ pub fn run_app(
 pub fn step_size_card_ui(ui: &mut egui::Ui, card: &StepSizeCard) -> Option<f64> {
     let mut chosen = None;
     ui.heading("Why the step size matters");
-    ui.label(if card.exact {
-        "For this quadratic loss the Hessian is constant; its eigenvalues decide everything."
-    } else {
-        "For the logistic loss only a bound on the curvature is known: L ≤ λmax(AᵀA)/(4n) + λ."
-    });
+    ui.label(card.note);
     ui.label(format!("L (largest curvature) = {}", format_number(card.l)));
     if let Some(mu) = card.mu {
         ui.label(format!("μ (smallest curvature) = {}", format_number(mu)));
