@@ -62,28 +62,12 @@ pub struct Curvature {
 }
 
 impl Curvature {
-    /// Reads `data` once (means, then centred cross-products for precision).
+    /// Reads `data` twice (means, then centred cross-products for precision).
     #[must_use]
     pub fn of(data: &Dataset) -> Self {
-        let x = data.x();
-        let (n, d) = x.shape();
-        let rows = n.max(1) as f64;
-        let mean: Vec<f64> = x.column_iter().map(|c| c.sum() / rows).collect();
-        let mut cov = DMatrix::zeros(d, d);
-        for j in 0..d {
-            for k in 0..=j {
-                let (mj, mk) = (mean[j], mean[k]);
-                let c = x
-                    .column(j)
-                    .iter()
-                    .zip(x.column(k).iter())
-                    .map(|(a, b)| (a - mj) * (b - mk))
-                    .sum::<f64>()
-                    / rows;
-                cov[(j, k)] = c;
-                cov[(k, j)] = c;
-            }
-        }
+        let d = data.n_features();
+        let (mean, cov) = super::pass::mean_and_covariance(data.x());
+        let mean: Vec<f64> = mean.iter().copied().collect();
         let used = second_moments(&cov, &mean);
         // Original units: x_raw = s·x + m for standardized columns.
         let (raw_cov, raw_mean) = match data.scaling() {

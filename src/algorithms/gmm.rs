@@ -8,7 +8,7 @@ use super::{
     AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol, Value,
 };
 use crate::data::Dataset;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 /// Rows per block of the E- and M-step passes (stays in cache).
 const BLOCK: usize = 256;
@@ -400,15 +400,10 @@ impl Algorithm for Gmm {
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let x = data.x();
-        let (n, d) = x.shape();
+        let d = x.ncols();
         self.means = kmeans::initial_centers(x, self.k, self.init_rows.as_deref(), 2, self.seed)?;
         let k = self.means.nrows();
-        let mean = DVector::from_iterator(d, x.column_iter().map(|c| c.mean()));
-        let mut centred = x.clone();
-        for j in 0..d {
-            centred.column_mut(j).add_scalar_mut(-mean[j]);
-        }
-        let mut cov = centred.tr_mul(&centred) / n as f64;
+        let (_, mut cov) = super::pass::mean_and_covariance(x);
         for j in 0..d {
             cov[(j, j)] += RIDGE;
         }

@@ -7,7 +7,7 @@
 //! (scores, then gradient); the block stays in cache between the two, so X is
 //! read from memory once per step.
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 /// Rows per block: 2048 rows × 8 bytes × d columns stays in L2 for d ≲ 30.
 const BLOCK: usize = 2048;
@@ -278,6 +278,58 @@ pub fn add_unit_gradient<'a, 'g>(
     }
 }
 
+/// The column means of X and its population covariance (divided by n), in
+/// two blocked passes on every core: the means, then the cross-products of
+/// each block centred on them (the two-pass formula's precision, without a
+/// centred copy of X).
+#[must_use]
+pub fn mean_and_covariance(x: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
+    let (n, d) = x.shape();
+    let data = x.as_slice();
+    let rows = n.max(1) as f64;
+    let column = |j: usize, lo: usize, hi: usize| &data[j * n + lo..j * n + hi];
+    let mut mean = DVector::zeros(d);
+    for part in over_row_ranges(n, |lo, hi| {
+        DVector::from_iterator(d, (0..d).map(|j| sum(column(j, lo, hi))))
+    }) {
+        mean += part;
+    }
+    mean /= rows;
+    let parts = over_row_ranges(n, |start, end| {
+        let mut cov = DMatrix::<f64>::zeros(d, d);
+        let mut centred = vec![0.0; d * BLOCK];
+        for lo in (start..end).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(end);
+            let len = hi - lo;
+            for (j, c) in centred.chunks_mut(BLOCK).enumerate() {
+                for (c, &v) in c.iter_mut().zip(column(j, lo, hi)) {
+                    *c = v - mean[j];
+                }
+            }
+            for j in 0..d {
+                for k in 0..=j {
+                    cov[(j, k)] += dot(
+                        &centred[j * BLOCK..j * BLOCK + len],
+                        &centred[k * BLOCK..k * BLOCK + len],
+                    );
+                }
+            }
+        }
+        cov
+    });
+    let mut cov = DMatrix::<f64>::zeros(d, d);
+    for part in parts {
+        cov += part;
+    }
+    cov /= rows;
+    for j in 0..d {
+        for k in 0..j {
+            cov[(k, j)] = cov[(j, k)];
+        }
+    }
+    (mean, cov)
+}
+
 /// Σ aᵢ with eight independent accumulators (see [`dot`]).
 #[must_use]
 pub fn sum(a: &[f64]) -> f64 {
@@ -334,6 +386,31 @@ mod tests {
                 assert!((d - if y * s < 1.0 { -y } else { 0.0 }).abs() < f64::EPSILON);
             }
         }
+    }
+
+    #[test]
+    fn blocked_covariance_equals_the_centred_product() {
+        // Two threads, several blocks, a ragged last one, and a large offset
+        // that the one-pass formula E[xxᵀ] − μμᵀ would lose digits to.
+        let (n, d) = (40_001, 4);
+        let mut rng = crate::rng::Rng::new(8);
+        let x = DMatrix::from_fn(n, d, |_, j| 1e6 * j as f64 + rng.normal());
+        let (mean, cov) = mean_and_covariance(&x);
+        let mu = DVector::from_iterator(d, x.column_iter().map(|c| c.mean()));
+        let mut centred = x.clone();
+        for j in 0..d {
+            centred.column_mut(j).add_scalar_mut(-mu[j]);
+        }
+        let reference = centred.tr_mul(&centred) / n as f64;
+        assert!((&mean - &mu).amax() < 1e-12 * mu.amax());
+        assert!(
+            (&cov - &reference).amax() < 1e-10,
+            "{}",
+            (&cov - &reference).amax()
+        );
+        assert_eq!(cov, cov.transpose());
+        let (m0, c0) = mean_and_covariance(&DMatrix::zeros(0, 2));
+        assert!(m0.iter().chain(c0.iter()).all(|v| *v == 0.0));
     }
 
     #[test]

@@ -256,7 +256,7 @@ impl Algorithm for Pca {
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let x = data.x();
-        let (n, d) = x.shape();
+        let d = x.ncols();
         let m = self.requested.unwrap_or(2.min(d));
         if m > d {
             return Err(AlgoError::Invalid(format!(
@@ -264,12 +264,7 @@ impl Algorithm for Pca {
                 if d == 1 { "" } else { "s" }
             )));
         }
-        self.mean = DVector::from_iterator(d, x.column_iter().map(|c| c.mean()));
-        let mut centred = x.clone();
-        for (j, mut col) in centred.column_iter_mut().enumerate() {
-            col.add_scalar_mut(-self.mean[j]);
-        }
-        self.s = centred.tr_mul(&centred) / n as f64;
+        (self.mean, self.s) = super::pass::mean_and_covariance(x);
         self.total = self.s.trace();
         if self.total <= 0.0 || !self.total.is_finite() {
             return Err(AlgoError::Invalid(

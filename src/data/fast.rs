@@ -88,9 +88,10 @@ impl Body {
         }
     }
 
-    /// Parses `piece` (whole lines) on every core and appends its rows. `false` when a part needs
-    /// the in-memory path: a NUL byte, invalid UTF-8, quotes or lone carriage
-    /// returns (that path then reports or handles them exactly).
+    /// Parses `piece` (whole lines) on every core and appends its rows.
+    /// `false` when a part needs the in-memory path: a NUL byte, invalid
+    /// UTF-8, quotes or lone carriage returns (that path then reports or
+    /// handles them exactly).
     fn append(&mut self, piece: &[u8], delim: char, path: &str) -> Result<bool, DataError> {
         let expected = self.columns.len();
         let decimal_comma = delim == ';';
