@@ -288,7 +288,9 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
         bail!("--every must be at least 1");
     }
     let hyper = hyper_from_args(args)?;
-    let algorithm = (entry.create)(&hyper)?;
+    let mut algorithm = (entry.create)(&hyper)?;
+    // The JSON reports parameters and losses, never the per-row values.
+    algorithm.keep_per_row(false);
     let data = load_for(entry, args)?;
     let mut session = Session::new(algorithm, &data)?;
     session.run(&data, args.steps);

@@ -259,6 +259,8 @@ pub struct Mlp {
     spare: Spare,
     /// The targets as the output layer sees them (one-hot for classes).
     y: Arc<DMatrix<f64>>,
+    /// Whether records keep the per-row activations and errors.
+    per_row: bool,
 }
 
 fn activate(a: Activation, z: f64) -> f64 {
@@ -398,6 +400,7 @@ impl Mlp {
             grad: Vec::new(),
             spare: Spare::default(),
             y: Arc::new(DMatrix::zeros(0, 0)),
+            per_row: true,
         })
     }
 
@@ -443,25 +446,45 @@ impl Mlp {
     ) -> Pass {
         let n = x.nrows();
         let last = layers.len() - 1;
+        // Without per-row records the matrices are empty and each range
+        // works in block-sized stand-ins instead.
+        let kept = if self.per_row { n } else { 0 };
+        let units = |l: &Layer| l.w.nrows();
         let mut activations: Vec<DMatrix<f64>> = layers[..last]
             .iter()
-            .map(|l| spare.take_matrix(n, l.w.nrows()))
+            .map(|l| spare.take_matrix(kept, units(l)))
             .collect();
-        let mut output = spare.take_matrix(n, layers[last].w.nrows());
+        let mut output = spare.take_matrix(kept, units(&layers[last]));
         let mut deltas: Vec<DMatrix<f64>> = layers
             .iter()
-            .map(|l| spare.take_matrix(n, l.w.nrows()))
+            .map(|l| spare.take_matrix(kept, units(l)))
             .collect();
-        // The per-row outputs, in the order `rows_pass` expects them.
-        let mut outs: Vec<&mut [f64]> = activations
-            .iter_mut()
-            .chain(std::iter::once(&mut output))
-            .chain(deltas.iter_mut())
-            .map(DMatrix::as_mut_slice)
-            .collect();
-        let parts = super::pass::over_row_ranges_into(n, &mut outs, |start, end, pieces| {
-            self.rows_pass(layers, x, y, start, end, pieces)
-        });
+        let parts = if self.per_row {
+            // The per-row outputs, in the order `rows_pass` expects them.
+            let mut outs: Vec<&mut [f64]> = activations
+                .iter_mut()
+                .chain(std::iter::once(&mut output))
+                .chain(deltas.iter_mut())
+                .map(DMatrix::as_mut_slice)
+                .collect();
+            super::pass::over_row_ranges_into(n, &mut outs, |start, end, pieces| {
+                self.rows_pass(layers, x, y, start, end, pieces, true)
+            })
+        } else {
+            super::pass::over_row_ranges(n, |start, end| {
+                let sizes = layers[..last]
+                    .iter()
+                    .chain([&layers[last]])
+                    .chain(layers)
+                    .map(|l| BLOCK * units(l));
+                let mut local: Vec<Vec<f64>> = sizes.map(|size| vec![0.0; size]).collect();
+                let mut pieces: Pieces = local
+                    .iter_mut()
+                    .map(|m| m.chunks_mut(BLOCK).collect())
+                    .collect();
+                self.rows_pass(layers, x, y, start, end, &mut pieces, false)
+            })
+        };
         let inv_n = 1.0 / n as f64;
         let mut grads = Layer::zeros_like(layers);
         let mut data_loss = 0.0;
@@ -494,8 +517,11 @@ impl Mlp {
     }
 
     /// [`Self::pass`] over rows `start..end`, block by block. `pieces` holds
-    /// those rows of the hidden activations, the output and the errors of
-    /// every layer, column by column. Returns the summed loss and gradients.
+    /// the hidden activations, the output and the errors of every layer,
+    /// column by column: those rows of them when `whole`, else one block
+    /// that each block overwrites. Returns the summed loss and gradients, and
+    /// how many hidden activations had a flat slope.
+    #[allow(clippy::too_many_arguments)]
     fn rows_pass(
         &self,
         layers: &[Layer],
@@ -504,6 +530,7 @@ impl Mlp {
         start: usize,
         end: usize,
         pieces: &mut Pieces,
+        whole: bool,
     ) -> (f64, Vec<Layer>, usize) {
         let n = x.nrows();
         let data = x.as_slice();
@@ -517,10 +544,15 @@ impl Mlp {
         // Output pre-activations, and softmax's scratch rows.
         let mut z = vec![0.0; outputs * BLOCK];
         let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
-        for lo in (0..end - start).step_by(BLOCK) {
-            let hi = (lo + BLOCK).min(end - start);
-            let len = hi - lo;
-            let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+        for first in (start..end).step_by(BLOCK) {
+            let len = (end - first).min(BLOCK);
+            let x_col = |j: usize| &data[j * n + first..][..len];
+            // Where this block sits in `pieces`.
+            let (lo, hi) = if whole {
+                (first - start, first - start + len)
+            } else {
+                (0, len)
+            };
             // Forward: z = W·input + b, column by column over the block.
             for (l, layer) in layers.iter().enumerate() {
                 let (before, rest) = forward.split_at_mut(l);
@@ -545,7 +577,7 @@ impl Mlp {
             }
             // Output, loss and the output error ŷ − y.
             let t: Vec<&[f64]> = (0..outputs)
-                .map(|c| &targets[c * n + start + lo..c * n + start + hi])
+                .map(|c| &targets[c * n + first..][..len])
                 .collect();
             loss += output_rows(
                 self.output,
@@ -650,6 +682,9 @@ impl Mlp {
             rec.vector(gbs[l], p.grads[l].b.as_slice());
         }
         rec.vector(B1, self.layers[0].b.as_slice());
+        if !self.per_row {
+            return rec;
+        }
         // The per-row matrices move into the record (and come back through `recycle`).
         let mut deltas = p.deltas.into_iter();
         for (s, delta) in ds.iter().zip(&mut deltas) {
@@ -814,6 +849,10 @@ impl Algorithm for Mlp {
     fn recycle(&mut self, old: StepRecord) {
         self.spare
             .keep(old, &[A1, A2, Y_HAT, DELTA1, DELTA2, DELTA_OUT]);
+    }
+
+    fn keep_per_row(&mut self, keep: bool) {
+        self.per_row = keep;
     }
 
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
@@ -1071,6 +1110,18 @@ mod tests {
                             &case,
                         );
                     }
+                    // Without per-row records: block-sized buffers, the same
+                    // arithmetic, so bit for bit the same sums.
+                    m.keep_per_row(false);
+                    let lean = m.pass(&m.layers, d.x(), &y, &mut Spare::default());
+                    assert_eq!(lean.loss.to_bits(), fast.loss.to_bits(), "{case}");
+                    assert_eq!(lean.saturated.to_bits(), fast.saturated.to_bits());
+                    assert_eq!(lean.grads, fast.grads, "{case}");
+                    assert!(
+                        lean.output.is_empty() && lean.activations.iter().all(DMatrix::is_empty)
+                    );
+                    let record = m.step(&d).unwrap();
+                    assert!(record.get(A1).is_none() && record.get(SATURATED).is_some());
                 }
             }
         }

@@ -340,6 +340,13 @@ pub trait Algorithm: Send + std::fmt::Debug {
     /// buffers can be reused by the next step instead of allocated again.
     fn recycle(&mut self, _old: StepRecord) {}
 
+    /// Whether records carry the per-row quantities the derivation panel
+    /// shows. A headless run, which reports parameters and losses only,
+    /// turns this off where those quantities would cost more memory than
+    /// the data (the MLP's hidden activations and errors); the step computes
+    /// the same either way.
+    fn keep_per_row(&mut self, _keep: bool) {}
+
     /// The objective at arbitrary flat parameters (for the loss surface).
     fn loss_at(&self, _data: &Dataset, _flat: &[f64]) -> Option<f64> {
         None
