@@ -600,11 +600,15 @@ impl Mlp {
                             *d += w * e;
                         }
                     }
-                    for (d, &a) in dm.iter_mut().zip(&forward[l][m][lo..hi]) {
-                        let s = slope(self.activation, a);
-                        flat += usize::from(s < FLAT_SLOPE);
-                        *d *= s;
+                    let am = &forward[l][m][lo..hi];
+                    for (d, &a) in dm.iter_mut().zip(am) {
+                        *d *= slope(self.activation, a);
                     }
+                    // Counted in a loop of its own, so both vectorize.
+                    flat += am
+                        .iter()
+                        .filter(|&&a| slope(self.activation, a) < FLAT_SLOPE)
+                        .count();
                 }
             }
             // Gradients: Σ δᵢ inputᵢᵀ and Σ δᵢ over the block.

@@ -119,17 +119,23 @@ pub fn exp(x: f64) -> f64 {
 #[inline(always)]
 #[must_use]
 pub fn exp_m1(x: f64) -> f64 {
+    // Near overflow 2^k alone is not a double: e^x − 1 is e^x there.
+    if x > 709.0 {
+        exp(x)
+    } else {
+        exp_m1_below_709(x)
+    }
+}
+
+/// [`exp_m1`] for x ≤ 709, with no call to [`exp`] in it, so that a loop
+/// over it (tanh's) stays one vectorizable block.
+#[inline(always)]
+fn exp_m1_below_709(x: f64) -> f64 {
     let (a, b, p) = reduce(x);
     let scale = a * b;
     // k = 0 gives p itself; otherwise |e^x − 1| ≥ 0.29, so no cancellation.
     let e = scale * p + (scale - 1.0);
-    if x > 709.0 {
-        exp(x)
-    } else if x < -40.0 {
-        -1.0
-    } else {
-        e
-    }
+    if x < -40.0 { -1.0 } else { e }
 }
 
 /// ln(1 + f) for f in [√½ − 1, √2 − 1]. With s = f/(2 + f), ln(1 + f) =
@@ -186,7 +192,7 @@ pub fn ln_1p_unit(e: f64) -> f64 {
 #[must_use]
 pub fn tanh(x: f64) -> f64 {
     // tanh|x| = −m / (2 + m) with m = e^{−2|x|} − 1 in (−1, 0].
-    let m = exp_m1(-2.0 * x.abs());
+    let m = exp_m1_below_709(-2.0 * x.abs());
     (-m / (2.0 + m)).copysign(x)
 }
 
