@@ -436,19 +436,21 @@ impl Mlp {
     /// rows small enough to stay in cache go forward and back through every
     /// layer, on every core, writing the per-row activations, outputs and
     /// errors the record shows and adding up the loss and the gradients.
-    /// The per-row matrices are taken from `spare` where it has them.
+    /// The per-row matrices are taken from `spare` where it has them; with
+    /// `per_row` false they are left empty (only the sums are wanted).
     fn pass(
         &self,
         layers: &[Layer],
         x: &DMatrix<f64>,
         y: &DMatrix<f64>,
         spare: &mut Spare,
+        per_row: bool,
     ) -> Pass {
         let n = x.nrows();
         let last = layers.len() - 1;
         // Without per-row records the matrices are empty and each range
         // works in block-sized stand-ins instead.
-        let kept = if self.per_row { n } else { 0 };
+        let kept = if per_row { n } else { 0 };
         let units = |l: &Layer| l.w.nrows();
         let mut activations: Vec<DMatrix<f64>> = layers[..last]
             .iter()
@@ -459,7 +461,7 @@ impl Mlp {
             .iter()
             .map(|l| spare.take_matrix(kept, units(l)))
             .collect();
-        let parts = if self.per_row {
+        let parts = if per_row {
             // The per-row outputs, in the order `rows_pass` expects them.
             let mut outs: Vec<&mut [f64]> = activations
                 .iter_mut()
@@ -657,7 +659,7 @@ impl Mlp {
 
     fn evaluate(&mut self, data: &Dataset, y: &DMatrix<f64>) -> StepRecord {
         let mut spare = std::mem::take(&mut self.spare);
-        let p = self.pass(&self.layers, data.x(), y, &mut spare);
+        let p = self.pass(&self.layers, data.x(), y, &mut spare, self.per_row);
         self.spare = spare;
         self.grad = Self::flatten(&p.grads);
         let mut rec = StepRecord::new(self.t, p.loss);
@@ -784,7 +786,7 @@ impl Algorithm for Mlp {
                 let yb = y.select_rows(rows.iter());
                 Self::flatten(
                     &self
-                        .pass(&self.layers, &xb, &yb, &mut Spare::default())
+                        .pass(&self.layers, &xb, &yb, &mut Spare::default(), false)
                         .grads,
                 )
             }
@@ -870,6 +872,7 @@ impl Algorithm for Mlp {
             x,
             &DMatrix::zeros(x.nrows(), outputs),
             &mut Spare::default(),
+            true,
         );
         Some(match self.output {
             Output::Binary => p.output.iter().map(|&v| usize::from(v > 0.5)).collect(),
@@ -883,8 +886,14 @@ impl Algorithm for Mlp {
         }
         let y = self.build_targets(data).ok()?;
         Some(
-            self.pass(&self.unflatten(flat), data.x(), &y, &mut Spare::default())
-                .loss,
+            self.pass(
+                &self.unflatten(flat),
+                data.x(),
+                &y,
+                &mut Spare::default(),
+                false,
+            )
+            .loss,
         )
     }
 }
@@ -1084,7 +1093,7 @@ mod tests {
                     }
                     let mut spare = Spare::default();
                     spare.keep(poisoned, &symbols);
-                    let fast = m.pass(&m.layers, d.x(), &y, &mut spare);
+                    let fast = m.pass(&m.layers, d.x(), &y, &mut spare, true);
                     let case = format!("{:?} {activation:?} {:?}", m.output, m.hidden);
                     assert!(
                         (fast.loss - slow.loss).abs() < 1e-10 * slow.loss.abs(),
@@ -1116,14 +1125,14 @@ mod tests {
                     }
                     // Without per-row records: block-sized buffers, the same
                     // arithmetic, so bit for bit the same sums.
-                    m.keep_per_row(false);
-                    let lean = m.pass(&m.layers, d.x(), &y, &mut Spare::default());
+                    let lean = m.pass(&m.layers, d.x(), &y, &mut Spare::default(), false);
                     assert_eq!(lean.loss.to_bits(), fast.loss.to_bits(), "{case}");
                     assert_eq!(lean.saturated.to_bits(), fast.saturated.to_bits());
                     assert_eq!(lean.grads, fast.grads, "{case}");
                     assert!(
                         lean.output.is_empty() && lean.activations.iter().all(DMatrix::is_empty)
                     );
+                    m.keep_per_row(false);
                     let record = m.step(&d).unwrap();
                     assert!(record.get(A1).is_none() && record.get(SATURATED).is_some());
                 }
