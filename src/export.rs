@@ -56,6 +56,9 @@ pub fn format_number(v: f64) -> String {
         "0".into()
     } else if !v.is_finite() {
         format!("{v}")
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        // Counts (n = 1000000) read as integers, not 1.00000e6.
+        format!("{v:.0}")
     } else if v.abs() >= 1e6 || v.abs() < 1e-4 {
         format!("{v:.5e}")
     } else {
@@ -349,6 +352,10 @@ mod tests {
         assert_eq!(format_number(0.5), "0.5");
         assert_eq!(format_number(-8.5), "-8.5");
         assert_eq!(format_number(1.0 / 3.0), "0.333333");
+        assert_eq!(format_number(1_000_000.0), "1000000");
+        assert_eq!(format_number(-42.0), "-42");
+        assert_eq!(format_number(1_234_567.8), "1.23457e6");
+        assert_eq!(format_number(1e20), "1.00000e20");
         assert_eq!(
             format_list(&[1.0, 2.0, 3.0, 4.0, 5.0], 2),
             "[1, 2, … (5 in all)]"

@@ -242,6 +242,17 @@ fn stride(n: usize) -> usize {
     n.div_ceil(MAX_DRAWN).max(1)
 }
 
+/// Point size and colour for `drawn` points: smaller and translucent when
+/// there are thousands, so a dense cloud shows its density and the classes
+/// drawn first are not buried under the last one.
+fn marker(drawn: usize, colour: egui::Color32) -> (f32, egui::Color32) {
+    match drawn {
+        0..=1_000 => (2.5, colour),
+        1_001..=5_000 => (1.8, colour.gamma_multiply(0.8)),
+        _ => (1.2, colour.gamma_multiply(0.5)),
+    }
+}
+
 fn vector<'a>(record: Option<&'a StepRecord>, id: &str) -> Option<&'a [f64]> {
     record.and_then(|r| r.get_id(id)).map(Value::as_slice)
 }
@@ -601,10 +612,11 @@ fn regression_plot(
                     );
                 }
             }
+            let (radius, colour) = marker(points.len(), theme::class(0));
             plot_ui.points(
                 Points::new("data", PlotPoints::from(points))
-                    .radius(2.5)
-                    .color(theme::class(0)),
+                    .radius(radius)
+                    .color(colour),
             );
             if let (Some(w), Some(b)) = (vector(record, "w_star"), scalar(record, "b_star")) {
                 plot_ui.line(
@@ -848,8 +860,10 @@ fn feature_plot(
                     .allow_hover(false),
                 );
             }
+            let drawn = points.iter().map(Vec::len).sum();
             for (c, pts) in points.into_iter().enumerate() {
                 if !pts.is_empty() {
+                    let (radius, colour) = marker(drawn, groups.colour(c));
                     let name = groups
                         .labels
                         .get(c)
@@ -857,8 +871,8 @@ fn feature_plot(
                         .unwrap_or_else(|| format!("group {c}"));
                     plot_ui.points(
                         Points::new(name, PlotPoints::from(pts))
-                            .radius(2.5)
-                            .color(groups.colour(c)),
+                            .radius(radius)
+                            .color(colour),
                     );
                 }
             }
