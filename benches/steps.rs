@@ -54,22 +54,10 @@ fn read_pass(x: &nalgebra::DMatrix<f64>) -> f64 {
     std::thread::scope(|s| {
         let handles: Vec<_> = data
             .chunks(chunk)
-            .map(|c| s.spawn(move || sum8(c)))
+            .map(|c| s.spawn(move || steplab::algorithms::pass::sum(c)))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
     })
-}
-
-/// Σ xᵢ with eight accumulators (one chain of additions would be latency-bound).
-fn sum8(c: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut chunks = c.chunks_exact(8);
-    for x in &mut chunks {
-        for k in 0..8 {
-            acc[k] += x[k];
-        }
-    }
-    acc.iter().sum::<f64>() + chunks.remainder().iter().sum::<f64>()
 }
 
 fn dataset(n: usize, classes: bool) -> Dataset {
