@@ -1,8 +1,9 @@
-//! exp, expm1, ln, tanh and the logistic pair written as straight-line
-//! arithmetic (selects instead of branches, no library calls), so a loop
-//! applying them over a block of rows compiles to vector instructions (the
-//! standard library's versions are calls into libm, one value at a time, and
-//! were most of the logistic, softmax and MLP step time).
+//! exp, ln, tanh and the logistic pair (with expm1 and ln1p inside them)
+//! written as straight-line arithmetic (selects instead of branches, no
+//! library calls), so a loop applying them over a block of rows compiles to
+//! vector instructions (the standard library's versions are calls into libm,
+//! one value at a time, and were most of the logistic, softmax and MLP step
+//! time).
 //!
 //! Each is a range reduction plus a Taylor polynomial (evaluated by Estrin's
 //! scheme) whose truncation error is below 2⁻⁵³ on the reduced interval: the
@@ -115,22 +116,11 @@ pub fn exp(x: f64) -> f64 {
     }
 }
 
-/// e^x − 1, accurate near 0.
+/// e^x − 1 for x ≤ 709 (tanh's only use is x ≤ 0), accurate near 0. Above
+/// 709, 2^k alone is not a double; leaving that case out keeps a loop over
+/// this one vectorizable block, with no call to [`exp`] in it.
 #[inline(always)]
-#[must_use]
-pub fn exp_m1(x: f64) -> f64 {
-    // Near overflow 2^k alone is not a double: e^x − 1 is e^x there.
-    if x > 709.0 {
-        exp(x)
-    } else {
-        exp_m1_below_709(x)
-    }
-}
-
-/// [`exp_m1`] for x ≤ 709, with no call to [`exp`] in it, so that a loop
-/// over it (tanh's) stays one vectorizable block.
-#[inline(always)]
-fn exp_m1_below_709(x: f64) -> f64 {
+fn exp_m1(x: f64) -> f64 {
     let (a, b, p) = reduce(x);
     let scale = a * b;
     // k = 0 gives p itself; otherwise |e^x − 1| ≥ 0.29, so no cancellation.
@@ -178,8 +168,7 @@ pub fn ln(x: f64) -> f64 {
 
 /// ln(1 + e) for e in [0, 1] (the softplus of a score: e = e^{−|s|}).
 #[inline(always)]
-#[must_use]
-pub fn ln_1p_unit(e: f64) -> f64 {
+fn ln_1p_unit(e: f64) -> f64 {
     // Above √2 − 1, 1 + e = 2(1 + f) with f = (e − 1)/2, exact.
     let high = e > std::f64::consts::SQRT_2 - 1.0;
     let f = if high { 0.5 * (e - 1.0) } else { e };
@@ -192,7 +181,7 @@ pub fn ln_1p_unit(e: f64) -> f64 {
 #[must_use]
 pub fn tanh(x: f64) -> f64 {
     // tanh|x| = −m / (2 + m) with m = e^{−2|x|} − 1 in (−1, 0].
-    let m = exp_m1_below_709(-2.0 * x.abs());
+    let m = exp_m1(-2.0 * x.abs());
     (-m / (2.0 + m)).copysign(x)
 }
 
