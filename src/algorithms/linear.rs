@@ -520,11 +520,7 @@ fn gram(x: &DMatrix<f64>, y: &DVector<f64>) -> (DMatrix<f64>, DVector<f64>) {
         aty += b;
     }
     ata[(d, d)] = n as f64;
-    for j in 0..=d {
-        for k in 0..j {
-            ata[(k, j)] = ata[(j, k)];
-        }
-    }
+    ata.fill_upper_triangle_with_lower_triangle();
     (ata, aty)
 }
 

@@ -322,11 +322,7 @@ pub fn mean_and_covariance(x: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
         cov += part;
     }
     cov /= rows;
-    for j in 0..d {
-        for k in 0..j {
-            cov[(k, j)] = cov[(j, k)];
-        }
-    }
+    cov.fill_upper_triangle_with_lower_triangle();
     (mean, cov)
 }
 
