@@ -7,6 +7,10 @@
 //! (scores, then gradient); the block stays in cache between the two, so X is
 //! read from memory once per step.
 
+// Inlined into the loops `vmath::wide` compiles for wider vector units.
+#![allow(clippy::inline_always)]
+
+use super::vmath;
 use nalgebra::{DMatrix, DVector};
 
 /// Rows per block: 2048 rows × 8 bytes × d columns stays in L2 for d ≲ 30.
@@ -28,7 +32,6 @@ pub enum RowLoss {
 
 impl RowLoss {
     /// The loss and its derivative with respect to the score.
-    #[allow(clippy::inline_always)] // so `eval_rows`' loops vectorize
     #[inline(always)]
     #[must_use]
     pub fn eval(self, s: f64, y: f64) -> (f64, f64) {
@@ -54,16 +57,25 @@ impl RowLoss {
 
     /// [`Self::eval`] over a block of rows, into `losses` and `derivs`: one
     /// branch-free loop per loss, so it runs on vector instructions.
+    #[inline(always)]
     fn eval_rows(self, s: &[f64], y: &[f64], losses: &mut [f64], derivs: &mut [f64]) {
         let rows = s.iter().zip(y).zip(losses.iter_mut().zip(derivs));
         match self {
             Self::Squared => {
-                rows.for_each(|((&s, &y), (l, d))| (*l, *d) = Self::Squared.eval(s, y));
+                for ((&s, &y), (l, d)) in rows {
+                    (*l, *d) = Self::Squared.eval(s, y);
+                }
             }
             Self::Logistic => {
-                rows.for_each(|((&s, &y), (l, d))| (*l, *d) = Self::Logistic.eval(s, y));
+                for ((&s, &y), (l, d)) in rows {
+                    (*l, *d) = Self::Logistic.eval(s, y);
+                }
             }
-            Self::Hinge => rows.for_each(|((&s, &y), (l, d))| (*l, *d) = Self::Hinge.eval(s, y)),
+            Self::Hinge => {
+                for ((&s, &y), (l, d)) in rows {
+                    (*l, *d) = Self::Hinge.eval(s, y);
+                }
+            }
         }
     }
 }
@@ -138,22 +150,22 @@ fn chunk_pass(
     };
     let len = scores.len();
     let mut losses = vec![0.0; BLOCK.min(len)];
-    let mut lo = 0;
-    while lo < len {
-        let hi = (lo + BLOCK).min(len);
-        let s = &mut scores[lo..hi];
-        let dv = &mut derivs[lo..hi];
-        dense_unit(s, b, w.iter().copied(), |j| {
-            &data[j * n + start + lo..j * n + start + hi]
-        });
-        let ls = &mut losses[..hi - lo];
-        loss.eval_rows(s, &y[start + lo..start + hi], ls, dv);
-        sums.loss += sum(ls);
-        add_unit_gradient(sums.grad_w.iter_mut(), &mut sums.grad_b, dv, |j| {
-            &data[j * n + start + lo..j * n + start + hi]
-        });
-        lo = hi;
-    }
+    vmath::wide(
+        #[inline(always)]
+        || {
+            for lo in (0..len).step_by(BLOCK) {
+                let hi = (lo + BLOCK).min(len);
+                let s = &mut scores[lo..hi];
+                let dv = &mut derivs[lo..hi];
+                let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+                dense_unit(s, b, w.iter().copied(), block);
+                let ls = &mut losses[..hi - lo];
+                loss.eval_rows(s, &y[start + lo..start + hi], ls, dv);
+                sums.loss += sum(ls);
+                add_unit_gradient(sums.grad_w.iter_mut(), &mut sums.grad_b, dv, block);
+            }
+        },
+    );
     sums
 }
 
@@ -249,6 +261,7 @@ pub fn over_row_ranges_into<R: Send>(
 /// One dense unit over a block of rows: z = b + Σ_m w_m · input(m), where
 /// `input(m)` is the block's column of input m. Four inputs per sweep over
 /// z, so z is loaded and stored a quarter as often.
+#[inline(always)]
 pub fn dense_unit<'a>(
     z: &mut [f64],
     bias: f64,
@@ -285,6 +298,7 @@ pub fn dense_unit<'a>(
 /// A dense unit's gradient over a block of rows with errors δ: adds
 /// Σᵢ δᵢ · input(m)ᵢ to each weight's and Σᵢ δᵢ to the bias's, four inputs
 /// per sweep over δ.
+#[inline(always)]
 pub fn add_unit_gradient<'a, 'g>(
     weights: impl Iterator<Item = &'g mut f64>,
     bias: &mut f64,
@@ -318,6 +332,7 @@ pub fn add_unit_gradient<'a, 'g>(
 
 /// Σᵢ aᵢ·bₖᵢ for four columns bₖ in one sweep over a, four rows at a time
 /// with sixteen independent accumulators.
+#[inline(always)]
 fn dot4(a: &[f64], b: [&[f64]; 4]) -> [f64; 4] {
     let len = b.iter().fold(a.len(), |l, c| l.min(c.len()));
     let whole = len / 4 * 4;
@@ -388,6 +403,7 @@ pub fn mean_and_covariance(x: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
 
 /// Σ aᵢ with eight independent accumulators (see [`dot`]).
 #[must_use]
+#[inline(always)]
 pub fn sum(a: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let mut chunks = a.chunks_exact(8);
@@ -402,6 +418,7 @@ pub fn sum(a: &[f64]) -> f64 {
 /// Σ aᵢbᵢ with eight independent accumulators, so the sum is limited by
 /// memory rather than by the latency of one chain of additions.
 #[must_use]
+#[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let mut ca = a.chunks_exact(8);

@@ -11,6 +11,11 @@
 //! millions of arguments across the whole range. Integer conversions go
 //! through the 1.5·2⁵² "magic number" (bit patterns, not `as` casts), which
 //! vectorizes without AVX-512.
+//!
+//! [`wide`] runs a loop compiled for the widest vector instructions the CPU
+//! has (AVX-512 or AVX2, detected at run time; SSE2 otherwise): the same
+//! IEEE operations on more lanes at once, so the results are bit for bit
+//! those of the baseline build.
 
 // Inlining is what lets the callers' loops vectorize; left to the
 // compiler's judgement, a function used in several places stays a call.
@@ -214,6 +219,28 @@ pub fn sigmoid_softplus(s: f64) -> (f64, f64) {
     (sigmoid_from(s, e), s.max(0.0) + ln_1p_unit(e))
 }
 
+/// The closure handed to [`pulp::Arch::dispatch`], called through `FnMut`
+/// so that an `#[inline(always)]` closure is inlined into the function
+/// compiled for the detected instruction set.
+struct Wide<F>(F);
+
+impl<R, F: FnMut() -> R> pulp::WithSimd for Wide<F> {
+    type Output = R;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(mut self, _: S) -> R {
+        (self.0)()
+    }
+}
+
+/// Runs `f` compiled for the widest vector instructions this CPU has. Only
+/// code inlined into `f` gets them: mark the closure `#[inline(always)]`,
+/// and the functions it calls on the hot path too, and write its loops as
+/// `for` loops (iterator adapters such as `for_each` or `sum` stay calls,
+/// compiled for the baseline).
+pub fn wide<R>(f: impl FnMut() -> R) -> R {
+    pulp::Arch::new().dispatch(Wide(f))
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // exact special values
 mod tests {
@@ -338,5 +365,38 @@ mod tests {
             );
             assert_eq!((sigmoid(s), super::softplus(s)), (sigma, softplus));
         }
+    }
+
+    /// `f` over `xs` in a loop run by [`wide`], against `f` one value at a time.
+    fn same_as_one_at_a_time(name: &str, xs: &[f64], f: impl Fn(f64) -> f64 + Copy) {
+        let mut out = vec![0.0; xs.len()];
+        wide(
+            #[inline(always)]
+            || {
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = f(x);
+                }
+            },
+        );
+        for (&x, &w) in xs.iter().zip(&out) {
+            let one = std::hint::black_box(f)(std::hint::black_box(x));
+            assert_eq!(w.to_bits(), one.to_bits(), "{name}({x}): {w} vs {one}");
+        }
+    }
+
+    #[test]
+    fn wide_loops_give_the_one_at_a_time_results_bit_for_bit() {
+        let mut xs = args(-800.0, 800.0, 100_000);
+        xs.extend(args(-3.0, 3.0, 100_000));
+        xs.extend([0.0, -0.0, 1e-310, -1e-310, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]);
+        same_as_one_at_a_time("exp", &xs, exp);
+        same_as_one_at_a_time("ln", &xs, |x| ln(x.abs()));
+        same_as_one_at_a_time("tanh", &xs, tanh);
+        same_as_one_at_a_time("sigmoid", &xs, sigmoid);
+        same_as_one_at_a_time("softplus", &xs, softplus);
+        same_as_one_at_a_time("σ − softplus", &xs, |x| {
+            let (a, b) = sigmoid_softplus(x);
+            a - b
+        });
     }
 }
