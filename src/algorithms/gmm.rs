@@ -2,6 +2,9 @@
 //! an M-step from the current responsibilities, then the E-step at the new
 //! parameters, which gives the loss (negative mean log-likelihood).
 
+// The block loops are inlined into `vmath::wide`'s wider-vector copy.
+#![allow(clippy::inline_always)]
+
 use super::kmeans;
 use super::linear::J;
 use super::{
@@ -188,6 +191,7 @@ impl<'a> EBlock<'a> {
     }
 
     /// Fills `diff` with the rows `lo..hi` (of the range) minus μ_c.
+    #[inline(always)]
     fn offsets(&mut self, c: usize, lo: usize, hi: usize) {
         let (n, at) = (self.n, self.start + lo);
         for (j, e) in self.diff.chunks_mut(BLOCK).enumerate() {
@@ -202,6 +206,7 @@ impl<'a> EBlock<'a> {
     /// range) and returns their summed log-likelihood: log w_c N(x | μ_c, Σ_c)
     /// by solving L z = x − μ_c, a row per lane (‖z‖² is the Mahalanobis
     /// distance), then normalized by log-sum-exp.
+    #[inline(always)]
     fn densities(
         &mut self,
         factors: &[(DMatrix<f64>, f64)],
@@ -265,12 +270,13 @@ impl<'a> EBlock<'a> {
     }
 
     /// Adds rows `lo..hi` to the M-step's sums, around the current means.
+    #[inline(always)]
     fn add_moments(&mut self, lo: usize, hi: usize, resp: &[&mut [f64]], m: &mut Moments) {
         let len = hi - lo;
         for (c, gamma) in resp.iter().enumerate() {
             let gamma = &gamma[lo..hi];
             self.offsets(c, lo, hi);
-            m.counts[c] += gamma.iter().sum::<f64>();
+            m.counts[c] += super::pass::sum(gamma);
             // z_j = γ ∘ e_j, then Σ z_j = Σ γ e_j and z_j · e_m = Σ γ e_j e_m.
             for (j, (zj, ej)) in self
                 .z
@@ -281,7 +287,7 @@ impl<'a> EBlock<'a> {
                 for ((v, &g), &e) in zj.iter_mut().zip(gamma).zip(&ej[..len]) {
                     *v = g * e;
                 }
-                m.first[(c, j)] += zj[..len].iter().sum::<f64>();
+                m.first[(c, j)] += super::pass::sum(&zj[..len]);
                 for (mm, em) in self.diff.chunks(BLOCK).enumerate().take(j + 1) {
                     let s = super::pass::dot(&zj[..len], &em[..len]);
                     m.second[c][(j, mm)] += s;
@@ -346,11 +352,16 @@ impl Gmm {
                 let mut block = EBlock::new(x, means, start, d);
                 let mut moments = Moments::zeros(k, d);
                 let mut total = 0.0;
-                for lo in (0..end - start).step_by(BLOCK) {
-                    let hi = (lo + BLOCK).min(end - start);
-                    total += block.densities(&factors, lo, hi, &mut pieces[0]);
-                    block.add_moments(lo, hi, &pieces[0], &mut moments);
-                }
+                super::vmath::wide(
+                    #[inline(always)]
+                    || {
+                        for lo in (0..end - start).step_by(BLOCK) {
+                            let hi = (lo + BLOCK).min(end - start);
+                            total += block.densities(&factors, lo, hi, &mut pieces[0]);
+                            block.add_moments(lo, hi, &pieces[0], &mut moments);
+                        }
+                    },
+                );
                 (total, moments)
             },
         );

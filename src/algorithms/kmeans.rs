@@ -238,48 +238,55 @@ pub fn assign(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> Assignment {
         let mut sums = DMatrix::<f64>::zeros(k, d);
         let mut dist = vec![0.0; BLOCK];
         let mut lanes = vec![0.0; 4 * k];
-        for lo in (start..end).step_by(BLOCK) {
-            let hi = (lo + BLOCK).min(end);
-            let dist = &mut dist[..hi - lo];
-            let (best, best_d) = (
-                &mut best[lo - start..hi - start],
-                &mut best_d[lo - start..hi - start],
-            );
-            for c in 0..k {
-                dist.fill(0.0);
-                for j in 0..d {
-                    let mu = centroids[(c, j)];
-                    for (v, xi) in dist.iter_mut().zip(&data[j * n + lo..j * n + hi]) {
-                        *v += (xi - mu) * (xi - mu);
+        super::vmath::wide(
+            #[inline(always)]
+            || {
+                for lo in (start..end).step_by(BLOCK) {
+                    let hi = (lo + BLOCK).min(end);
+                    let dist = &mut dist[..hi - lo];
+                    let (best, best_d) = (
+                        &mut best[lo - start..hi - start],
+                        &mut best_d[lo - start..hi - start],
+                    );
+                    for c in 0..k {
+                        dist.fill(0.0);
+                        for j in 0..d {
+                            let mu = centroids[(c, j)];
+                            for (v, xi) in dist.iter_mut().zip(&data[j * n + lo..j * n + hi]) {
+                                *v += (xi - mu) * (xi - mu);
+                            }
+                        }
+                        for ((&v, bd), b) in dist.iter().zip(best_d.iter_mut()).zip(best.iter_mut())
+                        {
+                            // A select, not a branch: which centroid wins is random.
+                            let closer = v < *bd;
+                            *bd = if closer { v } else { *bd };
+                            *b = if closer { c } else { *b };
+                        }
+                    }
+                    // The block is still in cache: add its rows to their clusters,
+                    // row i into lane i mod 4, so that consecutive rows of one
+                    // cluster do not wait for each other's additions.
+                    for j in 0..d {
+                        lanes.fill(0.0);
+                        let column = &data[j * n + lo..j * n + hi];
+                        let whole = best.len() / 4 * 4;
+                        for (c, v) in best[..whole].chunks_exact(4).zip(column.chunks_exact(4)) {
+                            for l in 0..4 {
+                                lanes[l * k + c[l]] += v[l];
+                            }
+                        }
+                        for (&c, &v) in best[whole..].iter().zip(&column[whole..]) {
+                            lanes[c] += v;
+                        }
+                        for c in 0..k {
+                            sums[(c, j)] +=
+                                lanes[c] + lanes[k + c] + lanes[2 * k + c] + lanes[3 * k + c];
+                        }
                     }
                 }
-                for ((&v, bd), b) in dist.iter().zip(best_d.iter_mut()).zip(best.iter_mut()) {
-                    // A select, not a branch: which centroid wins is random.
-                    let closer = v < *bd;
-                    *bd = if closer { v } else { *bd };
-                    *b = if closer { c } else { *b };
-                }
-            }
-            // The block is still in cache: add its rows to their clusters,
-            // row i into lane i mod 4, so that consecutive rows of one
-            // cluster do not wait for each other's additions.
-            for j in 0..d {
-                lanes.fill(0.0);
-                let column = &data[j * n + lo..j * n + hi];
-                let whole = best.len() / 4 * 4;
-                for (c, v) in best[..whole].chunks_exact(4).zip(column.chunks_exact(4)) {
-                    for l in 0..4 {
-                        lanes[l * k + c[l]] += v[l];
-                    }
-                }
-                for (&c, &v) in best[whole..].iter().zip(&column[whole..]) {
-                    lanes[c] += v;
-                }
-                for c in 0..k {
-                    sums[(c, j)] += lanes[c] + lanes[k + c] + lanes[2 * k + c] + lanes[3 * k + c];
-                }
-            }
-        }
+            },
+        );
         let mut sizes = vec![0usize; k];
         for &c in &best {
             sizes[c] += 1;

@@ -388,7 +388,15 @@ mod tests {
     fn wide_loops_give_the_one_at_a_time_results_bit_for_bit() {
         let mut xs = args(-800.0, 800.0, 100_000);
         xs.extend(args(-3.0, 3.0, 100_000));
-        xs.extend([0.0, -0.0, 1e-310, -1e-310, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]);
+        xs.extend([
+            0.0,
+            -0.0,
+            1e-310,
+            -1e-310,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ]);
         same_as_one_at_a_time("exp", &xs, exp);
         same_as_one_at_a_time("ln", &xs, |x| ln(x.abs()));
         same_as_one_at_a_time("tanh", &xs, tanh);
