@@ -2,7 +2,7 @@
 //! an M-step from the current responsibilities, then the E-step at the new
 //! parameters, which gives the loss (negative mean log-likelihood).
 
-// The block loops are inlined into `vmath::wide`'s wider-vector copy.
+// The block loops are inlined into `pass::blocks`' wider-vector loop.
 #![allow(clippy::inline_always)]
 
 use super::kmeans;
@@ -352,14 +352,14 @@ impl Gmm {
                 let mut block = EBlock::new(x, means, start, d);
                 let mut moments = Moments::zeros(k, d);
                 let mut total = 0.0;
-                super::vmath::wide(
+                super::pass::blocks(
+                    0,
+                    end - start,
+                    BLOCK,
                     #[inline(always)]
-                    || {
-                        for lo in (0..end - start).step_by(BLOCK) {
-                            let hi = (lo + BLOCK).min(end - start);
-                            total += block.densities(&factors, lo, hi, &mut pieces[0]);
-                            block.add_moments(lo, hi, &pieces[0], &mut moments);
-                        }
+                    |lo, hi| {
+                        total += block.densities(&factors, lo, hi, &mut pieces[0]);
+                        block.add_moments(lo, hi, &pieces[0], &mut moments);
                     },
                 );
                 (total, moments)

@@ -1,9 +1,12 @@
 //! `k-means`: Lloyd's algorithm. One step assigns every row to its nearest
 //! centroid, then moves each centroid to the mean of its rows.
 
+// The block loops are inlined into `pass::blocks`' wider-vector loop.
+#![allow(clippy::inline_always)]
+
 use super::linear::J;
 use super::{
-    AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, StepRecord, Symbol, Value,
+    AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol, Value,
 };
 use crate::data::Dataset;
 use crate::rng::Rng;
@@ -93,8 +96,8 @@ pub struct KMeans {
     current: Cached<Assignment>,
     /// The centroids before the last update.
     previous_centroids: Option<DMatrix<f64>>,
-    /// Their nearest centroids: the assignment the last update used.
-    previous: Cached<Vec<usize>>,
+    /// Per-row vectors of records the session handed back.
+    spare: Spare,
     t: usize,
     features: Vec<String>,
 }
@@ -113,15 +116,18 @@ impl KMeans {
             centroids: DMatrix::zeros(0, 0),
             current: Cached::default(),
             previous_centroids: None,
-            previous: Cached::default(),
+            spare: Spare::default(),
             t: 0,
             features: Vec::new(),
         })
     }
 
-    fn evaluate(&mut self, x: &DMatrix<f64>) -> StepRecord {
-        let current = assign(x, &self.centroids);
-        let loss = current.dist.iter().sum::<f64>() / x.nrows() as f64;
+    /// Assigns the rows to the current centroids (counting the rows that
+    /// left `previous`), keeps the assignment for the next step, and starts
+    /// the record with its objective.
+    fn evaluate(&mut self, x: &DMatrix<f64>, previous: Option<&[f64]>) -> StepRecord {
+        let current = assign(x, &self.centroids, previous, &mut self.spare);
+        let loss = current.total / x.nrows() as f64;
         self.current.set(current);
         let mut rec = StepRecord::new(self.t, loss);
         rec.scalar(J, loss);
@@ -214,105 +220,170 @@ fn dist2_rows(x: &DMatrix<f64>, a: usize, b: usize) -> f64 {
 /// rows and its size (what the next update step needs).
 #[derive(Debug, Clone, Default)]
 pub struct Assignment {
-    /// Nearest centroid of each row.
-    pub nearest: Vec<usize>,
+    /// Nearest centroid of each row (a cluster index, as the record holds it).
+    pub nearest: Vec<f64>,
     /// Squared distance of each row to it.
     pub dist: Vec<f64>,
+    /// Σ dist: n times the objective J.
+    pub total: f64,
     /// Sum of the rows of each cluster (k × d).
     pub sums: DMatrix<f64>,
     /// Rows in each cluster.
     pub sizes: Vec<usize>,
+    /// Rows whose nearest centroid differs from the assignment passed in.
+    pub changed: Option<usize>,
 }
 
 /// [`Assignment`] in one pass over X: blocks of rows small enough to stay in
 /// cache while every centroid is measured against them and their rows are
-/// added to their clusters' sums, on every core.
+/// added to their clusters' sums, on every core. The per-row vectors are
+/// taken from `spare`; with `previous`, the pass also counts the rows whose
+/// cluster differs from it.
 #[must_use]
-pub fn assign(x: &DMatrix<f64>, centroids: &DMatrix<f64>) -> Assignment {
+#[allow(clippy::cast_precision_loss)] // Cluster indices and counts are far below 2⁵³.
+pub fn assign(
+    x: &DMatrix<f64>,
+    centroids: &DMatrix<f64>,
+    previous: Option<&[f64]>,
+    spare: &mut Spare,
+) -> Assignment {
     let (n, d) = x.shape();
     let k = centroids.nrows();
     let data = x.as_slice();
-    let parts = super::pass::over_row_ranges(n, |start, end| {
-        let mut best = vec![0usize; end - start];
-        let mut best_d = vec![f64::INFINITY; end - start];
-        let mut sums = DMatrix::<f64>::zeros(k, d);
-        let mut dist = vec![0.0; BLOCK];
-        let mut lanes = vec![0.0; 4 * k];
-        super::vmath::wide(
-            #[inline(always)]
-            || {
-                for lo in (start..end).step_by(BLOCK) {
-                    let hi = (lo + BLOCK).min(end);
-                    let dist = &mut dist[..hi - lo];
-                    let (best, best_d) = (
-                        &mut best[lo - start..hi - start],
-                        &mut best_d[lo - start..hi - start],
-                    );
-                    for c in 0..k {
-                        dist.fill(0.0);
-                        for j in 0..d {
-                            let mu = centroids[(c, j)];
-                            for (v, xi) in dist.iter_mut().zip(&data[j * n + lo..j * n + hi]) {
-                                *v += (xi - mu) * (xi - mu);
-                            }
-                        }
-                        for ((&v, bd), b) in dist.iter().zip(best_d.iter_mut()).zip(best.iter_mut())
-                        {
-                            // A select, not a branch: which centroid wins is random.
-                            let closer = v < *bd;
-                            *bd = if closer { v } else { *bd };
-                            *b = if closer { c } else { *b };
+    let mut nearest = spare.take(n);
+    let mut dist = spare.take(n);
+    let parts = super::pass::over_row_ranges_into(
+        n,
+        &mut [&mut nearest, &mut dist],
+        |start, end, pieces| {
+            let (near, rest) = pieces.split_at_mut(1);
+            let (near, best_d) = (&mut *near[0][0], &mut *rest[0][0]);
+            let mut sums = DMatrix::<f64>::zeros(k, d);
+            let mut best = vec![0usize; BLOCK];
+            let mut to_c = vec![0.0; BLOCK];
+            let mut lanes = vec![0.0; 4 * k];
+            let mut counts = vec![0.0; 4 * k];
+            let (mut total, mut changed) = (0.0, 0usize);
+            super::pass::blocks(
+                0,
+                end - start,
+                BLOCK,
+                #[inline(always)]
+                |lo, hi| {
+                    let column = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+                    let (best, best_d) = (&mut best[..hi - lo], &mut best_d[lo..hi]);
+                    nearest_rows(centroids, column, &mut to_c[..hi - lo], best, best_d);
+                    total += super::pass::sum(best_d);
+                    let near = &mut near[lo..hi];
+                    for (o, &b) in near.iter_mut().zip(best.iter()) {
+                        *o = b as f64;
+                    }
+                    if let Some(p) = previous {
+                        // Exact: both hold small integers.
+                        #[allow(clippy::float_cmp)]
+                        for (a, b) in near.iter().zip(&p[start + lo..start + hi]) {
+                            changed += usize::from(a != b);
                         }
                     }
-                    // The block is still in cache: add its rows to their clusters,
-                    // row i into lane i mod 4, so that consecutive rows of one
-                    // cluster do not wait for each other's additions.
-                    for j in 0..d {
-                        lanes.fill(0.0);
-                        let column = &data[j * n + lo..j * n + hi];
-                        let whole = best.len() / 4 * 4;
-                        for (c, v) in best[..whole].chunks_exact(4).zip(column.chunks_exact(4)) {
-                            for l in 0..4 {
-                                lanes[l * k + c[l]] += v[l];
-                            }
-                        }
-                        for (&c, &v) in best[whole..].iter().zip(&column[whole..]) {
-                            lanes[c] += v;
-                        }
-                        for c in 0..k {
-                            sums[(c, j)] +=
-                                lanes[c] + lanes[k + c] + lanes[2 * k + c] + lanes[3 * k + c];
-                        }
-                    }
-                }
-            },
-        );
-        let mut sizes = vec![0usize; k];
-        for &c in &best {
-            sizes[c] += 1;
-        }
-        Assignment {
-            nearest: best,
-            dist: best_d,
-            sums,
-            sizes,
-        }
-    });
+                    // The block is still in cache: add its rows to their clusters.
+                    add_to_clusters(best, column, &mut lanes, &mut counts, &mut sums);
+                },
+            );
+            let sizes: Vec<f64> = (0..k)
+                .map(|c| counts[c] + counts[k + c] + counts[2 * k + c] + counts[3 * k + c])
+                .collect();
+            (total, changed, sums, sizes)
+        },
+    );
     let mut all = Assignment {
-        nearest: Vec::with_capacity(n),
-        dist: Vec::with_capacity(n),
+        nearest,
+        dist,
+        total: 0.0,
         sums: DMatrix::zeros(k, d),
         sizes: vec![0; k],
+        changed: previous.map(|_| 0),
     };
-    for part in parts {
-        all.nearest.extend(part.nearest);
-        all.dist.extend(part.dist);
-        all.sums += part.sums;
-        for (a, b) in all.sizes.iter_mut().zip(part.sizes) {
-            *a += b;
+    for (total, changed, sums, sizes) in parts {
+        all.total += total;
+        all.changed = all.changed.map(|c| c + changed);
+        all.sums += sums;
+        for (a, b) in all.sizes.iter_mut().zip(sizes) {
+            // Exact: a count below 2⁵³.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            {
+                *a += b as usize;
+            }
         }
     }
     all
+}
+
+/// The nearest of the centroids to each row of a block (`column(j)` its
+/// values of feature j), ties to the lowest index: into `best` and its
+/// squared distance into `best_d`; `to_c` is scratch of the block's length.
+#[inline(always)]
+fn nearest_rows<'a>(
+    centroids: &DMatrix<f64>,
+    column: impl Fn(usize) -> &'a [f64],
+    to_c: &mut [f64],
+    best: &mut [usize],
+    best_d: &mut [f64],
+) {
+    best_d.fill(f64::INFINITY);
+    for c in 0..centroids.nrows() {
+        to_c.fill(0.0);
+        for j in 0..centroids.ncols() {
+            let mu = centroids[(c, j)];
+            for (v, xi) in to_c.iter_mut().zip(column(j)) {
+                *v += (xi - mu) * (xi - mu);
+            }
+        }
+        for ((&v, bd), b) in to_c.iter().zip(best_d.iter_mut()).zip(best.iter_mut()) {
+            // A select, not a branch: which centroid wins is random.
+            let closer = v < *bd;
+            *bd = if closer { v } else { *bd };
+            *b = if closer { c } else { *b };
+        }
+    }
+}
+
+/// Adds each row of a block to the sums (k × d) and `counts` of its cluster
+/// `best[i]`. Row i goes into lane i mod 4 of the four per cluster in
+/// `lanes` and `counts` (4k each), so that consecutive rows of one cluster
+/// do not wait for each other's additions.
+#[inline(always)]
+fn add_to_clusters<'a>(
+    best: &[usize],
+    column: impl Fn(usize) -> &'a [f64],
+    lanes: &mut [f64],
+    counts: &mut [f64],
+    sums: &mut DMatrix<f64>,
+) {
+    let k = sums.nrows();
+    let whole = best.len() / 4 * 4;
+    for c in best[..whole].chunks_exact(4) {
+        for l in 0..4 {
+            counts[l * k + c[l]] += 1.0;
+        }
+    }
+    for &c in &best[whole..] {
+        counts[c] += 1.0;
+    }
+    for j in 0..sums.ncols() {
+        lanes.fill(0.0);
+        let column = column(j);
+        for (c, v) in best[..whole].chunks_exact(4).zip(column.chunks_exact(4)) {
+            for l in 0..4 {
+                lanes[l * k + c[l]] += v[l];
+            }
+        }
+        for (&c, &v) in best[whole..].iter().zip(&column[whole..]) {
+            lanes[c] += v;
+        }
+        for c in 0..k {
+            sums[(c, j)] += lanes[c] + lanes[k + c] + lanes[2 * k + c] + lanes[3 * k + c];
+        }
+    }
 }
 
 /// Rows per block of the assignment pass.
@@ -332,19 +403,11 @@ impl Algorithm for KMeans {
             initial_centers(data.x(), self.k, self.init_rows.as_deref(), 3, self.seed)?;
         self.t = 0;
         self.previous_centroids = None;
-        self.previous = Cached::default();
         self.features = data.feature_names().to_vec();
-        let mut rec = self.evaluate(data.x());
+        let mut rec = self.evaluate(data.x(), None);
         if let Some(current) = self.current.get() {
             rec.vector(DISTANCE, current.dist.clone());
-            rec.vector(
-                ASSIGNMENT,
-                current
-                    .nearest
-                    .iter()
-                    .map(|&c| c as f64)
-                    .collect::<Vec<_>>(),
-            );
+            rec.vector(ASSIGNMENT, current.nearest.clone());
         }
         Ok(rec)
     }
@@ -354,23 +417,23 @@ impl Algorithm for KMeans {
         let (n, d) = x.shape();
         let k = self.centroids.nrows();
         // Assignment step: the nearest centroids, and the sums of the rows
-        // assigned to each, were found by the last evaluation's pass.
+        // assigned to each, were found by the last evaluation's pass (a
+        // restored copy finds them again).
+        let current = self.current.take().unwrap_or_else(|| {
+            let before = self
+                .previous_centroids
+                .as_ref()
+                .map(|c| assign(x, c, None, &mut self.spare).nearest);
+            assign(x, &self.centroids, before.as_deref(), &mut self.spare)
+        });
         let Assignment {
             nearest: assignment,
             dist: dist_before,
             sums,
             sizes,
-        } = self
-            .current
-            .take()
-            .unwrap_or_else(|| assign(x, &self.centroids));
-        let previous = self
-            .previous_centroids
-            .as_ref()
-            .map(|c| self.previous.take().unwrap_or_else(|| assign(x, c).nearest));
-        let changed = previous.as_ref().map_or(n, |p| {
-            p.iter().zip(&assignment).filter(|(a, b)| a != b).count()
-        });
+            changed,
+            ..
+        } = current;
         self.previous_centroids = Some(self.centroids.clone());
         // Update step.
         let mut empty = Vec::new();
@@ -384,15 +447,11 @@ impl Algorithm for KMeans {
             }
         }
         self.t += 1;
-        let converged = previous.as_ref() == Some(&assignment);
-        let mut rec = self.evaluate(x);
-        rec.vector(
-            ASSIGNMENT,
-            assignment.iter().map(|&c| c as f64).collect::<Vec<_>>(),
-        );
+        let mut rec = self.evaluate(x, Some(&assignment));
+        rec.vector(ASSIGNMENT, assignment);
         rec.vector(DISTANCE, dist_before);
         rec.vector(SIZES, sizes.iter().map(|&s| s as f64).collect::<Vec<_>>());
-        rec.scalar(CHANGED, changed as f64);
+        rec.scalar(CHANGED, changed.unwrap_or(n) as f64);
         if !empty.is_empty() {
             rec.note = Some(format!(
                 "cluster{} {} got no rows at step {} and kept {} centroid",
@@ -406,14 +465,13 @@ impl Algorithm for KMeans {
                 if empty.len() == 1 { "its" } else { "their" }
             ));
         }
-        if converged {
+        if changed == Some(0) {
             rec.converged = true;
             rec.note = Some(format!(
                 "converged: no row changed cluster at step {}",
                 self.t
             ));
         }
-        self.previous.set(assignment);
         Ok(rec)
     }
 
@@ -439,13 +497,21 @@ impl Algorithm for KMeans {
         Box::new(self.clone())
     }
 
+    fn recycle(&mut self, old: StepRecord) {
+        self.spare.keep(old, &[ASSIGNMENT, DISTANCE]);
+    }
+
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
         // The cells: every point belongs to its nearest centroid.
         let (k, d) = (self.centroids.nrows(), x.ncols());
         if k == 0 || flat.len() != k * d {
             return None;
         }
-        Some(assign(x, &DMatrix::from_row_slice(k, d, flat)).nearest)
+        let centroids = DMatrix::from_row_slice(k, d, flat);
+        let nearest = assign(x, &centroids, None, &mut Spare::default()).nearest;
+        // Exact: cluster indices are small non-negative integers.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(nearest.iter().map(|&c| c as usize).collect())
     }
 
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
@@ -454,8 +520,8 @@ impl Algorithm for KMeans {
             return None;
         }
         let c = DMatrix::from_row_slice(flat.len() / d, d, flat);
-        let dist = assign(data.x(), &c).dist;
-        Some(dist.iter().sum::<f64>() / data.n_rows() as f64)
+        let total = assign(data.x(), &c, None, &mut Spare::default()).total;
+        Some(total / data.n_rows() as f64)
     }
 }
 
@@ -484,9 +550,17 @@ mod tests {
         let x = DMatrix::from_fn(n, 3, |_, _| rng.normal());
         let centroids =
             DMatrix::from_row_slice(3, 3, &[0.5, 0.0, 0.0, -0.5, 0.2, 0.0, 0.0, -0.3, 0.4]);
-        let a = assign(&x, &centroids);
-        let (best, best_d) = (&a.nearest, &a.dist);
-        let (mut sums, mut sizes) = (DMatrix::<f64>::zeros(3, 3), [0usize; 3]);
+        let mut spare = Spare::default();
+        // A reused buffer holds stale values: the pass must overwrite them.
+        let mut stale = StepRecord::new(0, 0.0);
+        stale.vector(ASSIGNMENT, vec![f64::NAN; n]);
+        stale.vector(DISTANCE, vec![f64::NAN; n]);
+        spare.keep(stale, &[ASSIGNMENT, DISTANCE]);
+        let previous: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
+        let a = assign(&x, &centroids, Some(&previous), &mut spare);
+        let best_d = &a.dist;
+        let (mut sums, mut sizes, mut total, mut changed) =
+            (DMatrix::<f64>::zeros(3, 3), [0usize; 3], 0.0, 0);
         for i in 0..n {
             let d: Vec<f64> = (0..3)
                 .map(|c| {
@@ -496,14 +570,18 @@ mod tests {
                 })
                 .collect();
             let c = (0..3).fold(0, |b, c| if d[c] < d[b] { c } else { b });
-            assert_eq!(best[i], c, "row {i}");
+            assert_eq!(a.nearest[i].to_bits(), (c as f64).to_bits(), "row {i}");
             assert!((best_d[i] - d[c]).abs() < 1e-12);
+            total += d[c];
+            changed += usize::from(i % 3 != c);
             sizes[c] += 1;
             for j in 0..3 {
                 sums[(c, j)] += x[(i, j)];
             }
         }
         assert_eq!(a.sizes, sizes);
+        assert_eq!(a.changed, Some(changed));
+        assert!((a.total - total).abs() < 1e-9 * total);
         assert!((&a.sums - sums).abs().max() < 1e-9);
     }
 
@@ -519,7 +597,7 @@ mod tests {
                 .get()
                 .map(|a| a.nearest.clone())
                 .unwrap_or_default(),
-            vec![0, 1, 0, 1, 1, 1]
+            vec![0.0, 1.0, 0.0, 1.0, 1.0, 1.0]
         );
         let want0 = (0.0 + 0.0 + 1.0 + (100.0 + 81.0) + (100.0 + 100.0) + (121.0 + 81.0)) / 6.0;
         assert!((r0.loss - want0).abs() < 1e-12);
@@ -574,6 +652,34 @@ mod tests {
             }
         }
         panic!("did not converge in 50 steps");
+    }
+
+    #[test]
+    fn a_restored_copy_steps_like_the_original() {
+        // A clone (a checkpoint) keeps no assignment: its next step finds
+        // the assignment and the rows that changed cluster again.
+        let mut rng = Rng::new(6);
+        let cols: Vec<Vec<f64>> = (0..2)
+            .map(|_| (0..300).map(|_| rng.normal()).collect())
+            .collect();
+        let d = Dataset::from_columns(&["a", "b"], &cols, None).unwrap();
+        let mut km = KMeans::new(&Hyper {
+            k: Some(4),
+            ..Hyper::default()
+        })
+        .unwrap();
+        km.reset(&d).unwrap();
+        for _ in 0..2 {
+            let old = km.step(&d).unwrap();
+            km.recycle(old);
+        }
+        let mut copy = km.clone();
+        assert!(copy.current.get().is_none());
+        let (a, b) = (km.step(&d).unwrap(), copy.step(&d).unwrap());
+        for s in [ASSIGNMENT, DISTANCE, SIZES, CHANGED, J] {
+            assert_eq!(a.get(s), b.get(s), "{}", s.id);
+        }
+        assert_eq!(km.params(), copy.params());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! sigmoid), a sigmoid, softmax or identity output, trained by backpropagation
 //! and a first-order optimizer.
 
-// The block loops are inlined into `vmath::wide`'s wider-vector copy.
+// The block loops are inlined into `pass::blocks`' wider-vector loop.
 #![allow(clippy::inline_always)]
 
 use super::linear::{J, LAMBDA};
@@ -560,89 +560,90 @@ impl Mlp {
         let mut z = vec![0.0; outputs * BLOCK];
         let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
         // Every block's loops on the widest vector unit.
-        super::vmath::wide(
+        super::pass::blocks(
+            start,
+            end,
+            BLOCK,
             #[inline(always)]
-            || {
-                for first in (start..end).step_by(BLOCK) {
-                    let len = (end - first).min(BLOCK);
-                    let x_col = |j: usize| &data[j * n + first..][..len];
-                    // Where this block sits in `pieces`.
-                    let (lo, hi) = if whole {
-                        (first - start, first - start + len)
+            |first, block_end| {
+                let len = block_end - first;
+                let x_col = |j: usize| &data[j * n + first..][..len];
+                // Where this block sits in `pieces`.
+                let (lo, hi) = if whole {
+                    (first - start, first - start + len)
+                } else {
+                    (0, len)
+                };
+                // Forward: z = W·input + b, column by column over the block.
+                for (l, layer) in layers.iter().enumerate() {
+                    let (before, rest) = forward.split_at_mut(l);
+                    let target: Vec<&mut [f64]> = if l == last {
+                        z.chunks_mut(BLOCK).map(|c| &mut c[..len]).collect()
                     } else {
-                        (0, len)
+                        rows(&mut rest[0], lo, hi)
                     };
-                    // Forward: z = W·input + b, column by column over the block.
-                    for (l, layer) in layers.iter().enumerate() {
-                        let (before, rest) = forward.split_at_mut(l);
-                        let target: Vec<&mut [f64]> = if l == last {
-                            z.chunks_mut(BLOCK).map(|c| &mut c[..len]).collect()
+                    let input = |m: usize| {
+                        if l == 0 {
+                            x_col(m)
                         } else {
-                            rows(&mut rest[0], lo, hi)
-                        };
-                        let input = |m: usize| {
-                            if l == 0 {
-                                x_col(m)
-                            } else {
-                                &before[l - 1][m][lo..hi]
-                            }
-                        };
-                        for (u, zu) in target.into_iter().enumerate() {
-                            dense_unit(zu, layer.b[u], layer.w.row(u).iter().copied(), input);
-                            if l < last {
-                                activate_rows(self.activation, zu);
-                            }
+                            &before[l - 1][m][lo..hi]
+                        }
+                    };
+                    for (u, zu) in target.into_iter().enumerate() {
+                        dense_unit(zu, layer.b[u], layer.w.row(u).iter().copied(), input);
+                        if l < last {
+                            activate_rows(self.activation, zu);
                         }
                     }
-                    // Output, loss and the output error ŷ − y.
-                    let t: Vec<&[f64]> = (0..outputs)
-                        .map(|c| &targets[c * n + first..][..len])
-                        .collect();
-                    loss += output_rows(
-                        self.output,
-                        &z,
-                        &t,
-                        &mut rows(&mut forward[last], lo, hi),
-                        &mut rows(&mut deltas[last], lo, hi),
-                        &mut scratch,
-                    );
-                    // Backward: δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ f'(z⁽ˡ⁾), f' written with a = f(z).
-                    for l in (0..last).rev() {
-                        let (lower, upper) = deltas.split_at_mut(l + 1);
-                        let next = &layers[l + 1].w;
-                        for (m, dm) in lower[l].iter_mut().enumerate() {
-                            let dm = &mut dm[lo..hi];
-                            dm.fill(0.0);
-                            for (u, du) in upper[0].iter().enumerate() {
-                                let w = next[(u, m)];
-                                for (d, &e) in dm.iter_mut().zip(&du[lo..hi]) {
-                                    *d += w * e;
-                                }
+                }
+                // Output, loss and the output error ŷ − y.
+                let t: Vec<&[f64]> = (0..outputs)
+                    .map(|c| &targets[c * n + first..][..len])
+                    .collect();
+                loss += output_rows(
+                    self.output,
+                    &z,
+                    &t,
+                    &mut rows(&mut forward[last], lo, hi),
+                    &mut rows(&mut deltas[last], lo, hi),
+                    &mut scratch,
+                );
+                // Backward: δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ f'(z⁽ˡ⁾), f' written with a = f(z).
+                for l in (0..last).rev() {
+                    let (lower, upper) = deltas.split_at_mut(l + 1);
+                    let next = &layers[l + 1].w;
+                    for (m, dm) in lower[l].iter_mut().enumerate() {
+                        let dm = &mut dm[lo..hi];
+                        dm.fill(0.0);
+                        for (u, du) in upper[0].iter().enumerate() {
+                            let w = next[(u, m)];
+                            for (d, &e) in dm.iter_mut().zip(&du[lo..hi]) {
+                                *d += w * e;
                             }
-                            let am = &forward[l][m][lo..hi];
-                            for (d, &a) in dm.iter_mut().zip(am) {
-                                *d *= slope(self.activation, a);
-                            }
-                            // Counted in a loop of its own, so both vectorize.
-                            flat += am
-                                .iter()
-                                .filter(|&&a| slope(self.activation, a) < FLAT_SLOPE)
-                                .count();
                         }
+                        let am = &forward[l][m][lo..hi];
+                        for (d, &a) in dm.iter_mut().zip(am) {
+                            *d *= slope(self.activation, a);
+                        }
+                        // Counted in a loop of its own, so both vectorize.
+                        flat += am
+                            .iter()
+                            .filter(|&&a| slope(self.activation, a) < FLAT_SLOPE)
+                            .count();
                     }
-                    // Gradients: Σ δᵢ inputᵢᵀ and Σ δᵢ over the block.
-                    for (l, g) in grads.iter_mut().enumerate() {
-                        let input = |m: usize| {
-                            if l == 0 {
-                                x_col(m)
-                            } else {
-                                &forward[l - 1][m][lo..hi]
-                            }
-                        };
-                        for (u, du) in deltas[l].iter().enumerate() {
-                            let mut weights = g.w.row_mut(u);
-                            add_unit_gradient(weights.iter_mut(), &mut g.b[u], &du[lo..hi], input);
+                }
+                // Gradients: Σ δᵢ inputᵢᵀ and Σ δᵢ over the block.
+                for (l, g) in grads.iter_mut().enumerate() {
+                    let input = |m: usize| {
+                        if l == 0 {
+                            x_col(m)
+                        } else {
+                            &forward[l - 1][m][lo..hi]
                         }
+                    };
+                    for (u, du) in deltas[l].iter().enumerate() {
+                        let mut weights = g.w.row_mut(u);
+                        add_unit_gradient(weights.iter_mut(), &mut g.b[u], &du[lo..hi], input);
                     }
                 }
             },

@@ -150,23 +150,39 @@ fn chunk_pass(
     };
     let len = scores.len();
     let mut losses = vec![0.0; BLOCK.min(len)];
-    vmath::wide(
+    blocks(
+        0,
+        len,
+        BLOCK,
         #[inline(always)]
-        || {
-            for lo in (0..len).step_by(BLOCK) {
-                let hi = (lo + BLOCK).min(len);
-                let s = &mut scores[lo..hi];
-                let dv = &mut derivs[lo..hi];
-                let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
-                dense_unit(s, b, w.iter().copied(), block);
-                let ls = &mut losses[..hi - lo];
-                loss.eval_rows(s, &y[start + lo..start + hi], ls, dv);
-                sums.loss += sum(ls);
-                add_unit_gradient(sums.grad_w.iter_mut(), &mut sums.grad_b, dv, block);
-            }
+        |lo, hi| {
+            let s = &mut scores[lo..hi];
+            let dv = &mut derivs[lo..hi];
+            let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+            dense_unit(s, b, w.iter().copied(), block);
+            let ls = &mut losses[..hi - lo];
+            loss.eval_rows(s, &y[start + lo..start + hi], ls, dv);
+            sums.loss += sum(ls);
+            add_unit_gradient(sums.grad_w.iter_mut(), &mut sums.grad_b, dv, block);
         },
     );
     sums
+}
+
+/// Runs `f(lo, hi)` on the consecutive blocks `lo..hi` of at most `block`
+/// rows that cover `start..end`, all in one loop compiled for the widest
+/// vector unit ([`vmath::wide`]). Only what is inlined gets the wide
+/// instructions: mark `f` and the helpers it calls `#[inline(always)]`.
+#[inline(always)]
+pub fn blocks(start: usize, end: usize, block: usize, mut f: impl FnMut(usize, usize)) {
+    vmath::wide(
+        #[inline(always)]
+        || {
+            for lo in (start..end).step_by(block) {
+                f(lo, (lo + block).min(end));
+            }
+        },
+    );
 }
 
 /// How many row ranges `n` rows are split into: one per core when there are enough rows.

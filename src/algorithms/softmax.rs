@@ -1,7 +1,7 @@
 //! `softmax-regression`: pₖ = softmax(Wx + b)ₖ, cross-entropy + (λ/2)‖W‖²
 //! (+ λ₁‖W‖₁), stepped by a first-order optimizer.
 
-// The block loops are inlined into `vmath::wide`'s wider-vector copy.
+// The block loops are inlined into `pass::blocks`' wider-vector loop.
 #![allow(clippy::inline_always)]
 
 use super::linear::{self, J, LAMBDA, LAMBDA1, N};
@@ -259,42 +259,37 @@ impl SoftmaxRegression {
                 let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
                 let (zs, rest) = pieces.split_at_mut(1);
                 let (ps, es) = rest.split_at_mut(1);
-                super::vmath::wide(
+                pass::blocks(
+                    0,
+                    end - start,
+                    BLOCK,
                     #[inline(always)]
-                    || {
-                        for lo in (0..end - start).step_by(BLOCK) {
-                            let hi = (lo + BLOCK).min(end - start);
-                            let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
-                            for (c, zc) in logits.chunks_mut(BLOCK).enumerate() {
-                                let zc = &mut zc[..hi - lo];
-                                pass::dense_unit(
-                                    zc,
-                                    self.b[c],
-                                    self.w.row(c).iter().copied(),
-                                    x_col,
-                                );
-                                zs[0][c][lo..hi].copy_from_slice(zc);
-                            }
-                            let t: Vec<&[f64]> = (0..k)
-                                .map(|c| &targets[c * n + start + lo..c * n + start + hi])
-                                .collect();
-                            nll += cross_entropy_rows(
-                                &logits,
-                                BLOCK,
-                                &t,
-                                &mut pass::rows(&mut ps[0], lo, hi),
-                                &mut pass::rows(&mut es[0], lo, hi),
-                                &mut scratch,
+                    |lo, hi| {
+                        let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+                        for (c, zc) in logits.chunks_mut(BLOCK).enumerate() {
+                            let zc = &mut zc[..hi - lo];
+                            pass::dense_unit(zc, self.b[c], self.w.row(c).iter().copied(), x_col);
+                            zs[0][c][lo..hi].copy_from_slice(zc);
+                        }
+                        let t: Vec<&[f64]> = (0..k)
+                            .map(|c| &targets[c * n + start + lo..c * n + start + hi])
+                            .collect();
+                        nll += cross_entropy_rows(
+                            &logits,
+                            BLOCK,
+                            &t,
+                            &mut pass::rows(&mut ps[0], lo, hi),
+                            &mut pass::rows(&mut es[0], lo, hi),
+                            &mut scratch,
+                        );
+                        for (c, e) in es[0].iter().enumerate() {
+                            let mut weights = gw.row_mut(c);
+                            pass::add_unit_gradient(
+                                weights.iter_mut(),
+                                &mut gb[c],
+                                &e[lo..hi],
+                                x_col,
                             );
-                            for (c, e) in es[0].iter().enumerate() {
-                                let mut weights = gw.row_mut(c);
-                                pass::add_unit_gradient(
-                                    weights.iter_mut(),
-                                    &mut gb[c],
-                                    &e[lo..hi],
-                                    x_col,
-                                );
-                            }
                         }
                     },
                 );
