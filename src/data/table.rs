@@ -293,25 +293,10 @@ fn plain_decimal(s: &[u8]) -> Option<f64> {
 /// how many bytes it takes (the CSV fast path parses fields in place).
 ///
 /// At most 19 significant digits make an exact integer mantissa m < 2⁶⁴,
-/// and the value is m / 10ᵈ for d decimals, rounded once: by one IEEE
-/// division when m fits in 53 bits and 10ᵈ is an exact double (Clinger's
-/// fast path), else by [`rounded_quotient`] (the 17-digit shortest forms
-/// most tools write).
+/// and the value is m / 10ᵈ for d decimals, rounded once by
+/// [`eisel_lemire`].
 #[inline]
 pub(crate) fn decimal_prefix(s: &[u8]) -> Option<(f64, usize)> {
-    const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
-    const POW5: [u64; 28] = {
-        let mut table = [1; 28];
-        let mut k = 1;
-        while k < 28 {
-            table[k] = table[k - 1] * 5;
-            k += 1;
-        }
-        table
-    };
     let signed = usize::from(s.first() == Some(&b'-') || s.first() == Some(&b'+'));
     let mut at = signed;
     let (mut mantissa, mut digits) = digit_run(s, at, 0);
@@ -331,52 +316,98 @@ pub(crate) fn decimal_prefix(s: &[u8]) -> Option<(f64, usize)> {
                 .filter(|&&b| b == b'0')
                 .count()
     };
-    if digits == 0 || decimals >= POW5.len() || (digits > 19 && significant() > 19) {
+    if digits == 0 || decimals >= INV_POW5.len() || (digits > 19 && significant() > 19) {
         return None;
     }
-    #[allow(clippy::cast_precision_loss)] // Exact: at most 2^53 (or p = 1, one rounding).
     let value = if mantissa == 0 {
         0.0
-    } else if decimals < POW10.len() && (mantissa <= 1 << 53 || decimals == 0) {
-        mantissa as f64 / POW10[decimals]
     } else {
-        rounded_quotient(mantissa, POW5[decimals], decimals)
+        eisel_lemire(mantissa, decimals)
     };
     Some((if s[0] == b'-' { -value } else { value }, at))
 }
 
-/// m / (5ᵈ·2ᵈ) rounded to the nearest double, ties to even, for 1 ≤ m < 2⁶⁴
-/// and 1 ≤ d ≤ 27 (5ᵈ < 2⁶³; the quotient lies between 2⁻¹²⁸ and 2⁶⁴, far
-/// from subnormals and overflow). The integer quotient q = ⌊m·2ˢ / 5ᵈ⌋, with
-/// s chosen so that q has 55 or 56 bits, keeps its top 53; the next bit and
-/// whether anything below it (or the remainder) is non-zero decide the
-/// rounding. The 2ᵈ is an exact scaling at the end.
+/// For d = 0 ..= 27: 5⁻ᵈ as a 128-bit fraction with its top bit set,
+/// ⌊2^(127 + z) / 5ᵈ⌋ + 1 with 2^(z−1) < 5ᵈ ≤ 2ᶻ (the table of fast_float
+/// and the standard library's parser, computed here by long division), as
+/// (high, low) words.
+// Each quotient word is below 2⁶⁴: the remainder carried in is below p.
+#[allow(clippy::cast_possible_truncation)]
+const INV_POW5: [(u64, u64); 28] = {
+    let mut table = [(1 << 63, 0); 28];
+    let mut d = 1;
+    while d < 28 {
+        let p = 5u64.pow(d);
+        let z = 64 - (p - 1).leading_zeros();
+        // 2^(127 + z) in three 64-bit words, divided by p word by word.
+        let bit = 127 + z;
+        let mut words = [0u64; 3];
+        words[2 - (bit / 64) as usize] = 1 << (bit % 64);
+        let mut quotient = [0u64; 3];
+        let mut rem: u128 = 0;
+        let mut w = 0;
+        while w < 3 {
+            let cur = (rem << 64) | words[w] as u128;
+            quotient[w] = (cur / p as u128) as u64;
+            rem = cur % p as u128;
+            w += 1;
+        }
+        // The quotient is below 2¹²⁸: the top word is zero.
+        let low = quotient[2].wrapping_add(1);
+        let high = quotient[1] + (low == 0) as u64;
+        table[d as usize] = (high, low);
+        d += 1;
+    }
+    table
+};
+
+/// m / 10ᵈ rounded to the nearest double, ties to even, for 1 ≤ m < 2⁶⁴
+/// and 0 ≤ d ≤ 27, by the Eisel–Lemire algorithm (the standard library's
+/// and fast_float's): m, normalized, times 5⁻ᵈ from [`INV_POW5`] in 128
+/// bits; the top 55 bits of the product give the mantissa and its rounding.
+/// Two multiplications instead of the 128-bit division (a library call)
+/// that an exact quotient needs.
+/// For 5⁻ᵈ with d ≤ 27 the truncated table entry is close enough that the
+/// product never needs the slow fallback (Lemire, "Number parsing at a
+/// gigabyte per second", 2021), and ties can only occur for d ≤ 4, where
+/// the product is exact. The quotient lies between 2⁻⁹⁰ and 2⁶⁴, far from
+/// subnormals and overflow.
 #[allow(
-    clippy::cast_precision_loss,
     clippy::cast_possible_truncation,
     clippy::cast_possible_wrap,
     clippy::cast_sign_loss
 )]
-fn rounded_quotient(m: u64, pow5: u64, d: usize) -> f64 {
-    let bits = |v: u64| i64::from(64 - v.leading_zeros());
-    // 2^(55 + bits(5ᵈ) − bits(m)) ≤ m·2ˢ / 5ᵈ · 2 < 2^57; m·2ˢ < 2¹¹⁹.
-    let s = 55 + bits(pow5) - bits(m);
-    let (num, den) = if s >= 0 {
-        (u128::from(m) << s, u128::from(pow5))
-    } else {
-        (u128::from(m), u128::from(pow5) << -s)
-    };
-    let q = (num / den) as u64;
-    let inexact = u128::from(q) * den != num;
-    let shift = bits(q) - 53;
-    let mut kept = q >> shift;
-    let half = (q >> (shift - 1)) & 1 == 1;
-    let below_half = q & ((1 << (shift - 1)) - 1) != 0 || inexact;
-    if half && (below_half || kept & 1 == 1) {
-        kept += 1;
+fn eisel_lemire(m: u64, d: usize) -> f64 {
+    // Nine bits below the 55 kept, all ones: the low word of 5⁻ᵈ can carry into them.
+    const MASK: u64 = u64::MAX >> 55;
+    let lz = m.leading_zeros();
+    let w = m << lz;
+    let (high5, low5) = INV_POW5[d];
+    let first = u128::from(w) * u128::from(high5);
+    let (mut lo, mut hi) = (first as u64, (first >> 64) as u64);
+    if hi & MASK == MASK {
+        let second_hi = ((u128::from(w) * u128::from(low5)) >> 64) as u64;
+        lo = lo.wrapping_add(second_hi);
+        if second_hi > lo {
+            hi += 1;
+        }
     }
-    // kept ≤ 2⁵³ is exact, and so is the scaling by a power of two.
-    kept as f64 * f64::from_bits(((shift - s - d as i64 + 1023) as u64) << 52)
+    let upper = (hi >> 63) as i32;
+    let mut mantissa = hi >> (upper + 9);
+    // ⌊−d·log₂10⌋ + 63 (exact for |d| < 2¹⁰), then the IEEE bias.
+    let q = -(d as i32);
+    let mut exponent = ((q * (152_170 + 65_536)) >> 16) + 63 + upper - lz as i32 + 1023;
+    // Exactly halfway between two doubles: round to even, not up.
+    if lo <= 1 && d <= 4 && mantissa & 3 == 1 && (mantissa << (upper + 9)) == hi {
+        mantissa &= !1;
+    }
+    mantissa += mantissa & 1;
+    mantissa >>= 1;
+    if mantissa >= 2 << 52 {
+        mantissa = 1 << 52;
+        exponent += 1;
+    }
+    f64::from_bits((mantissa & !(1 << 52)) | ((exponent as u64) << 52))
 }
 
 /// Appends the run of ASCII digits at `s[at..]` to `mantissa` (decimal
@@ -867,6 +898,49 @@ mod tests {
             "0.0000000000000000000000000001",
         ] {
             assert_eq!(plain_decimal(text.as_bytes()), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn every_decimal_count_and_every_tie_rounds_like_the_standard_parser() {
+        let check = |text: &str| {
+            assert_eq!(
+                plain_decimal(text.as_bytes()).map(f64::to_bits),
+                text.parse::<f64>().ok().map(f64::to_bits),
+                "{text}"
+            );
+        };
+        // Every entry of the 5⁻ᵈ table, with mantissas of every length up
+        // to 19 digits (leading zeros where d exceeds the digits).
+        let mut state = 0x1234_5678_9ABC_DEF1_u64;
+        for d in 1..=27 {
+            for len in 1..=19 {
+                for _ in 0..200 {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let digits = format!("{:019}", state % 10_000_000_000_000_000_000);
+                    let digits = &digits[19 - len..];
+                    let text = if d >= len {
+                        format!("0.{}{digits}", "0".repeat(d - len))
+                    } else {
+                        format!("{}.{}", &digits[..len - d], &digits[len - d..])
+                    };
+                    check(&text);
+                }
+            }
+        }
+        // Values exactly halfway between two doubles, N / 2ˢ with N = 2⁵³ +
+        // odd (s decimals, 16 + s significant digits): both neighbours'
+        // mantissas, even and odd, so round-half-even goes down and up.
+        for s in 1..=4u32 {
+            for odd in [1u64, 3, 5, 7, 1001, 1 << 20 | 1] {
+                let n = (1u64 << 53) + odd;
+                let (int, rem) = (n >> s, n & ((1 << s) - 1));
+                let text = format!("{int}.{:0width$}", rem * 5u64.pow(s), width = s as usize);
+                check(&text);
+                check(&format!("-{text}"));
+            }
         }
     }
 
