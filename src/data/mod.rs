@@ -373,38 +373,33 @@ impl Dataset {
         let n = keep.len();
         let d = feature_idx.len();
         let all_rows = keep.len() == n_all;
-        // Each feature column copied (or gathered) and, under the mean policy,
-        // filled, the columns shared among the cores. `Err(())`: no values.
+        // Each feature column copied (or gathered), under the mean policy
+        // filled, and standardized, the columns shared among the cores.
+        // `Err(())`: no values. A complete column is standardized as it is
+        // copied, from the table's values.
         let mut data = vec![0.0; n * d];
-        let fills = per_column(&mut data, n, |j, column| {
-            let values = &table.columns[feature_idx[j]].values;
-            if all_rows {
-                column.copy_from_slice(values);
-            } else {
-                for (v, &r) in column.iter_mut().zip(&keep) {
-                    *v = values[r];
+        let columns = per_column(&mut data, n, |j, column| {
+            let source = &table.columns[feature_idx[j]];
+            if all_rows && source.missing_count == 0 {
+                let scaling = sel
+                    .standardize
+                    .then(|| scale_column(column, &source.values));
+                if scaling.is_none() {
+                    column.copy_from_slice(&source.values);
                 }
+                return (Ok(None), scaling);
             }
-            if table.columns[feature_idx[j]].missing_count == 0 {
-                return Ok(None);
+            for (v, &r) in column.iter_mut().zip(&keep) {
+                *v = source.values[r];
             }
-            let (sum, count) = column
-                .iter()
-                .filter(|v| !v.is_nan())
-                .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
-            if count == column.len() {
-                return Ok(None);
-            }
-            // Only under the mean policy can missing cells remain here.
-            if count == 0 {
-                return Err(());
-            }
-            let mean = sum / count as f64;
-            for v in column.iter_mut().filter(|v| v.is_nan()) {
-                *v = mean;
-            }
-            Ok(Some(mean))
+            let fill = fill_with_mean(column);
+            let scaling = sel.standardize.then(|| {
+                let copy = column.to_vec();
+                scale_column(column, &copy)
+            });
+            (fill, scaling)
         });
+        let (fills, scalings): (Vec<_>, Vec<_>) = columns.into_iter().unzip();
         for (&i, fill) in feature_idx.iter().zip(fills) {
             let name = &table.names[i];
             match fill {
@@ -422,7 +417,7 @@ impl Dataset {
                 Ok(None) => {}
             }
         }
-        let mut x = DMatrix::from_vec(n, d, data);
+        let x = DMatrix::from_vec(n, d, data);
         let target = match target_idx {
             None => None,
             Some(t) => {
@@ -437,6 +432,8 @@ impl Dataset {
                             .map(|&r| texts.get(r).cloned().unwrap_or_default())
                             .collect::<Vec<_>>(),
                     ))
+                } else if all_rows && col.missing_count == 0 {
+                    Some(numeric_target(&name, col.values.clone()))
                 } else {
                     let kept: Vec<f64> = keep
                         .iter()
@@ -470,7 +467,21 @@ impl Dataset {
             .map(|&i| table.names[i].clone())
             .collect();
         let scaling = if sel.standardize {
-            Some(standardize(&mut x, &feature_names, &path)?)
+            let mut out = Vec::with_capacity(d);
+            for (name, scaling) in feature_names.iter().zip(scalings) {
+                match scaling {
+                    Some(Ok(s)) => out.push(s),
+                    Some(Err(value)) => {
+                        return Err(DataError::Constant {
+                            column: name.clone(),
+                            value,
+                            path,
+                        });
+                    }
+                    None => {}
+                }
+            }
+            Some(out)
         } else {
             None
         };
@@ -665,36 +676,56 @@ fn text_target(name: &str, labels: &[String]) -> Target {
     }
 }
 
-/// Standardizes each column in place with the population std; refuses constant columns.
-fn standardize(
-    x: &mut DMatrix<f64>,
-    names: &[String],
-    path: &str,
-) -> Result<Vec<Scaling>, DataError> {
-    let n = x.nrows();
-    let nf = n as f64;
-    per_column(x.as_mut_slice(), n, |_, col| {
-        let mean = col.iter().sum::<f64>() / nf;
-        let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / nf;
-        let std = var.sqrt();
-        if std <= f64::EPSILON * mean.abs().max(1.0) * 16.0 {
-            return Err(col.first().copied().unwrap_or(mean));
+/// Fills the missing (NaN) cells of a column with the mean of the others:
+/// the mean, `None` when nothing was missing, `Err(())` when nothing was not.
+fn fill_with_mean(column: &mut [f64]) -> Result<Option<f64>, ()> {
+    let (sum, count) = column
+        .iter()
+        .filter(|v| !v.is_nan())
+        .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+    if count == column.len() {
+        return Ok(None);
+    }
+    // Only under the mean policy can missing cells remain here.
+    if count == 0 {
+        return Err(());
+    }
+    let mean = sum / count as f64;
+    for v in column.iter_mut().filter(|v| v.is_nan()) {
+        *v = mean;
+    }
+    Ok(Some(mean))
+}
+
+/// Writes (v − mean)/std of each of `values` into `column`, with the
+/// population std: the coefficients, or `Err(first value)` for a constant
+/// column, which cannot be standardized.
+fn scale_column(column: &mut [f64], values: &[f64]) -> Result<Scaling, f64> {
+    let nf = values.len() as f64;
+    let mean = sum8(values, |v| v) / nf;
+    let var = sum8(values, |v| (v - mean) * (v - mean)) / nf;
+    let std = var.sqrt();
+    if std <= f64::EPSILON * mean.abs().max(1.0) * 16.0 {
+        return Err(values.first().copied().unwrap_or(mean));
+    }
+    for (c, &v) in column.iter_mut().zip(values) {
+        *c = (v - mean) / std;
+    }
+    Ok(Scaling { mean, std })
+}
+
+/// Σ f(vᵢ) with eight independent accumulators, so that a sum over a long
+/// column runs at the speed of memory, not of one chain of additions.
+fn sum8(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += f(v);
         }
-        for v in col.iter_mut() {
-            *v = (*v - mean) / std;
-        }
-        Ok(Scaling { mean, std })
-    })
-    .into_iter()
-    .enumerate()
-    .map(|(j, scaling)| {
-        scaling.map_err(|value| DataError::Constant {
-            column: names.get(j).cloned().unwrap_or_default(),
-            value,
-            path: path.into(),
-        })
-    })
-    .collect()
+    }
+    let tail: f64 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
 /// Runs `f(j, column)` on each `n`-row column of the column-major `data`,
