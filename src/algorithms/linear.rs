@@ -183,11 +183,10 @@ impl LinearRegression {
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
-            self.w.as_slice(),
-            self.b,
+            (self.w.as_slice(), self.b),
             RowLoss::Squared,
-            &mut yhat,
-            &mut r,
+            &mut [&mut yhat, &mut r],
+            |_| 0.0,
         );
         let n = n_rows as f64;
         let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);

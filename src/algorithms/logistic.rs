@@ -154,27 +154,23 @@ impl LogisticRegression {
         let n_rows = y.len();
         let mut z = self.spare.take(n_rows);
         let mut err = self.spare.take(n_rows);
+        let mut p = self.spare.take(n_rows);
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
-            self.w.as_slice(),
-            self.b,
+            (self.w.as_slice(), self.b),
             RowLoss::Logistic,
-            &mut z,
-            &mut err,
+            &mut [&mut z, &mut err, &mut p],
+            // p = σ(z) = (σ(z) − y) + y, while the block is in cache.
+            #[inline(always)]
+            |rows| {
+                for ((p, e), y) in rows.extra.iter_mut().zip(&*rows.derivs).zip(rows.y) {
+                    *p = e + y;
+                }
+                0.0
+            },
         );
         let n = n_rows as f64;
-        // p = σ(z) = (σ(z) − y) + y, across the cores like the pass.
-        let mut p = self.spare.take(n_rows);
-        pass::over_row_ranges_into(n_rows, &mut [&mut p], |start, end, pieces| {
-            for ((p, e), y) in pieces[0][0]
-                .iter_mut()
-                .zip(&err[start..end])
-                .zip(&y.as_slice()[start..end])
-            {
-                *p = e + y;
-            }
-        });
         let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
         let (grad_w, grad_b) = linear::mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
         let mut rec = StepRecord::new(self.t, loss);

@@ -89,39 +89,63 @@ pub struct PassSums {
     pub grad_w: Vec<f64>,
     /// Σ dᵢ.
     pub grad_b: f64,
+    /// The sum of what the pass's `finish` returned for each block.
+    pub tally: f64,
 }
 
-/// One fused pass: writes sᵢ = w·xᵢ + b into `scores` and dᵢ into `derivs`,
-/// and returns the sums of the loss, dᵢxᵢ and dᵢ.
+/// One block of rows at the end of the fused pass, handed to its `finish`
+/// while it is still in cache: the scores and loss derivatives (which
+/// `finish` may overwrite with the record's form of them), the per-row
+/// losses, the targets and the rows of a third output (empty without one).
+pub struct FinishRows<'a> {
+    /// sᵢ = w·xᵢ + b.
+    pub scores: &'a mut [f64],
+    /// dᵢ, the derivative of the loss with respect to sᵢ.
+    pub derivs: &'a mut [f64],
+    /// loss(sᵢ, yᵢ).
+    pub losses: &'a [f64],
+    /// yᵢ.
+    pub y: &'a [f64],
+    /// The third output's rows.
+    pub extra: &'a mut [f64],
+}
+
+/// One fused pass: writes sᵢ = w·xᵢ + b into `outs[0]` and dᵢ into
+/// `outs[1]`, hands every block to `finish` (which may turn them into the
+/// record's per-row quantities, with an optional `outs[2]`, and returns a
+/// number to add up), and returns the sums of the loss, dᵢxᵢ, dᵢ and
+/// `finish`'s numbers.
 ///
 /// # Panics
-/// Never for consistent shapes; callers pass `y`, `scores`, `derivs` of length n and `w` of length d.
+/// Never for consistent shapes; callers pass `y` and two or three outputs
+/// of length n, and `w` of length d.
 #[must_use]
 pub fn linear_pass(
     x: &DMatrix<f64>,
     y: &[f64],
-    w: &[f64],
-    b: f64,
+    (w, b): (&[f64], f64),
     loss: RowLoss,
-    scores: &mut [f64],
-    derivs: &mut [f64],
+    outs: &mut [&mut [f64]],
+    finish: impl Fn(FinishRows) -> f64 + Sync,
 ) -> PassSums {
     let n = x.nrows();
     if threads_for(n) <= 1 {
-        return chunk_pass(x, y, w, b, loss, 0, scores, derivs);
+        return chunk_pass(x, y, (w, b), loss, 0, outs, &finish);
     }
-    let results = over_row_ranges_into(n, &mut [scores, derivs], |start, _, pieces| {
-        let (s, d) = pieces.split_at_mut(1);
-        chunk_pass(x, y, w, b, loss, start, s[0][0], d[0][0])
+    let results = over_row_ranges_into(n, outs, |start, _, pieces| {
+        let mut columns: Vec<&mut [f64]> = pieces.iter_mut().map(|p| &mut *p[0]).collect();
+        chunk_pass(x, y, (w, b), loss, start, &mut columns, &finish)
     });
     let mut total = PassSums {
         loss: 0.0,
         grad_w: vec![0.0; w.len()],
         grad_b: 0.0,
+        tally: 0.0,
     };
     for r in results {
         total.loss += r.loss;
         total.grad_b += r.grad_b;
+        total.tally += r.tally;
         for (t, g) in total.grad_w.iter_mut().zip(&r.grad_w) {
             *t += g;
         }
@@ -129,17 +153,15 @@ pub fn linear_pass(
     total
 }
 
-/// The pass over rows `start .. start + scores.len()`.
-#[allow(clippy::too_many_arguments)]
+/// The pass over rows `start .. start + outs[0].len()`.
 fn chunk_pass(
     x: &DMatrix<f64>,
     y: &[f64],
-    w: &[f64],
-    b: f64,
+    (w, b): (&[f64], f64),
     loss: RowLoss,
     start: usize,
-    scores: &mut [f64],
-    derivs: &mut [f64],
+    outs: &mut [&mut [f64]],
+    finish: &impl Fn(FinishRows) -> f64,
 ) -> PassSums {
     let n = x.nrows();
     let data = x.as_slice();
@@ -147,7 +169,12 @@ fn chunk_pass(
         loss: 0.0,
         grad_w: vec![0.0; w.len()],
         grad_b: 0.0,
+        tally: 0.0,
     };
+    let (first, rest) = outs.split_at_mut(1);
+    let (second, third) = rest.split_at_mut(1);
+    let (scores, derivs) = (&mut *first[0], &mut *second[0]);
+    let mut extra = third.first_mut();
     let len = scores.len();
     let mut losses = vec![0.0; BLOCK.min(len)];
     blocks(
@@ -161,9 +188,17 @@ fn chunk_pass(
             let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
             dense_unit(s, b, w.iter().copied(), block);
             let ls = &mut losses[..hi - lo];
-            loss.eval_rows(s, &y[start + lo..start + hi], ls, dv);
+            let y = &y[start + lo..start + hi];
+            loss.eval_rows(s, y, ls, dv);
             sums.loss += sum(ls);
             add_unit_gradient(sums.grad_w.iter_mut(), &mut sums.grad_b, dv, block);
+            sums.tally += finish(FinishRows {
+                scores: s,
+                derivs: dv,
+                losses: ls,
+                y,
+                extra: extra.as_mut().map_or(&mut [], |e| &mut e[lo..hi]),
+            });
         },
     );
     sums
@@ -545,7 +580,7 @@ mod tests {
         for loss in [RowLoss::Squared, RowLoss::Logistic, RowLoss::Hinge] {
             let mut s = vec![0.0; n];
             let mut dv = vec![0.0; n];
-            let sums = linear_pass(&x, &y, &w, b, loss, &mut s, &mut dv);
+            let sums = linear_pass(&x, &y, (&w, b), loss, &mut [&mut s, &mut dv], |_| 0.0);
             let wv = nalgebra::DVector::from_column_slice(&w);
             let s_ref = &x * &wv + nalgebra::DVector::from_element(n, b);
             let mut l_ref = 0.0;
@@ -563,6 +598,38 @@ mod tests {
             }
             for i in (0..n).step_by(997) {
                 assert!((s[i] - s_ref[i]).abs() < 1e-12 && (dv[i] - d_ref[i]).abs() < 1e-12);
+            }
+            // A finish that overwrites the scores with sᵢ + yᵢ, writes the
+            // losses to a third output, and counts its rows: every row, in
+            // its own place, exactly once.
+            let mut extra = vec![f64::NAN; n];
+            let with_finish = linear_pass(
+                &x,
+                &y,
+                (&w, b),
+                loss,
+                &mut [&mut s, &mut dv, &mut extra],
+                |rows| {
+                    for ((s, e), (&l, &y)) in rows
+                        .scores
+                        .iter_mut()
+                        .zip(rows.extra.iter_mut())
+                        .zip(rows.losses.iter().zip(rows.y))
+                    {
+                        *s += y;
+                        *e = l;
+                    }
+                    rows.scores.len() as f64
+                },
+            );
+            assert_eq!(with_finish.tally.to_bits(), (n as f64).to_bits());
+            assert_eq!(with_finish.loss.to_bits(), sums.loss.to_bits());
+            for i in (0..n).step_by(997).chain([n - 1]) {
+                assert!((s[i] - s_ref[i] - y[i]).abs() < 1e-12, "row {i}");
+                assert!(
+                    (extra[i] - loss.eval(s_ref[i], y[i]).0).abs() < 1e-12,
+                    "row {i}"
+                );
             }
         }
     }

@@ -7,6 +7,7 @@ use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecor
 use crate::data::Dataset;
 use crate::optim::{self, Batches, ETA, GRAD_PREV, Optimizer, OptimizerKind, THETA, THETA_PREV};
 use nalgebra::{DMatrix, DVector};
+use std::sync::Arc;
 
 /// mᵢ = yᵢ(w·xᵢ + b) per row.
 pub const MARGINS: Symbol = Symbol {
@@ -89,6 +90,8 @@ pub struct LinearSvm {
     b: f64,
     t: usize,
     features: Vec<String>,
+    /// The target as ±1, made once per dataset (shared by checkpoints).
+    y: Arc<DVector<f64>>,
     grad: Vec<f64>,
     spare: Spare,
 }
@@ -155,6 +158,7 @@ impl LinearSvm {
             b: 0.0,
             t: 0,
             features: Vec::new(),
+            y: Arc::new(DVector::zeros(0)),
             grad: Vec::new(),
             spare: Spare::default(),
         })
@@ -167,28 +171,31 @@ impl LinearSvm {
         // hinge terms, in place, in buffers recycled from an earlier record.
         let mut margins = self.spare.take(n_rows);
         let mut hinge = self.spare.take(n_rows);
+        let mut violators = self.spare.take(n_rows);
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
-            self.w.as_slice(),
-            self.b,
+            (self.w.as_slice(), self.b),
             RowLoss::Hinge,
-            &mut margins,
-            &mut hinge,
+            &mut [&mut margins, &mut hinge, &mut violators],
+            // While the block is in cache: margins yᵢsᵢ, hinge terms (the
+            // per-row losses), the violators and a count of the support vectors.
+            #[inline(always)]
+            |rows| {
+                let mut support = 0.0;
+                let per_row = rows.scores.iter_mut().zip(rows.derivs.iter_mut());
+                for (((m, h), v), (&l, &y)) in per_row
+                    .zip(rows.extra.iter_mut())
+                    .zip(rows.losses.iter().zip(rows.y))
+                {
+                    *m *= y;
+                    *h = l;
+                    *v = if *m < 1.0 { 1.0 } else { 0.0 };
+                    support += if *m <= 1.0 + 1e-9 { 1.0 } else { 0.0 };
+                }
+                support
+            },
         );
-        let mut violators = self.spare.take(n_rows);
-        let mut support = 0_usize;
-        for (((m, h), v), y) in margins
-            .iter_mut()
-            .zip(&mut hinge)
-            .zip(&mut violators)
-            .zip(y.iter())
-        {
-            *m *= y;
-            *h = (1.0 - *m).max(0.0);
-            *v = f64::from(u8::from(*m < 1.0));
-            support += usize::from(*m <= 1.0 + 1e-9);
-        }
         let n = n_rows as f64;
         let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
         let (grad_w, grad_b) = linear::mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
@@ -202,7 +209,7 @@ impl LinearSvm {
         rec.vector(GRAD_W, &self.grad[..d]);
         rec.scalar(GRAD_B, self.grad[d]);
         rec.vector(VIOLATORS, violators);
-        rec.scalar(SUPPORT, support as f64);
+        rec.scalar(SUPPORT, sums.tally);
         rec.vector(MARGINS, margins);
         rec.vector(HINGE, hinge);
         rec
@@ -224,7 +231,8 @@ impl Algorithm for LinearSvm {
     }
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let y = data.binary_target(ENTRY.id, -1.0, 1.0)?;
+        let y = Arc::new(data.binary_target(ENTRY.id, -1.0, 1.0)?);
+        self.y = Arc::clone(&y);
         self.w = DVector::zeros(data.n_features());
         self.b = 0.0;
         self.t = 0;
@@ -237,7 +245,10 @@ impl Algorithm for LinearSvm {
     }
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let y = data.binary_target(ENTRY.id, -1.0, 1.0)?;
+        if self.y.len() != data.n_rows() {
+            self.y = Arc::new(data.binary_target(ENTRY.id, -1.0, 1.0)?);
+        }
+        let y = Arc::clone(&self.y);
         let grad = match self.batches.next_batch(data.n_rows()) {
             None => std::mem::take(&mut self.grad),
             Some(rows) => subgradient(data.x(), &y, &rows, &self.w, self.b, self.l2, self.l1),
