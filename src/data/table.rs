@@ -892,6 +892,27 @@ fn meaningful_len(record: &csv::StringRecord) -> usize {
 mod tests {
     use super::*;
 
+    /// A xorshift stream of test numbers.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// The same value as the standard parser's, or declined where it fails,
+    /// alone and followed by more of its row.
+    fn check(text: &str) {
+        assert_eq!(
+            plain_decimal(text.as_bytes()).map(f64::to_bits),
+            text.parse::<f64>().ok().map(f64::to_bits),
+            "{text}"
+        );
+        check_in_a_row(text);
+    }
+
     /// A field followed by more of its row, as the CSV fast path sees it
     /// (the short path reads 40 bytes ahead): the same value and length as
     /// the standard parser's, or declined.
@@ -917,13 +938,7 @@ mod tests {
 
     #[test]
     fn plain_decimals_parse_bit_for_bit_as_the_standard_parser() {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let mut taken = 0;
         for _ in 0..200_000 {
             let r = next();
@@ -968,12 +983,7 @@ mod tests {
             "9999999999.999999999",
             ".9999999999999999999",
         ] {
-            check_in_a_row(text);
-            assert_eq!(
-                plain_decimal(text.as_bytes()).map(f64::to_bits),
-                text.parse::<f64>().ok().map(f64::to_bits),
-                "{text}"
-            );
+            check(text);
         }
         for text in [
             "",
@@ -996,24 +1006,13 @@ mod tests {
 
     #[test]
     fn every_decimal_count_and_every_tie_rounds_like_the_standard_parser() {
-        let check = |text: &str| {
-            assert_eq!(
-                plain_decimal(text.as_bytes()).map(f64::to_bits),
-                text.parse::<f64>().ok().map(f64::to_bits),
-                "{text}"
-            );
-            check_in_a_row(text);
-        };
         // Every entry of the 5⁻ᵈ table, with mantissas of every length up
         // to 19 digits (leading zeros where d exceeds the digits).
-        let mut state = 0x1234_5678_9ABC_DEF1_u64;
+        let mut next = xorshift(0x1234_5678_9ABC_DEF1);
         for d in 1..=27 {
             for len in 1..=19 {
                 for _ in 0..200 {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    let digits = format!("{:019}", state % 10_000_000_000_000_000_000);
+                    let digits = format!("{:019}", next() % 10_000_000_000_000_000_000);
                     let digits = &digits[19 - len..];
                     let text = if d >= len {
                         format!("0.{}{digits}", "0".repeat(d - len))
@@ -1041,21 +1040,7 @@ mod tests {
     #[test]
     #[allow(clippy::cast_possible_truncation)]
     fn long_mantissas_round_like_the_standard_parser() {
-        let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let check = |text: &str| {
-            assert_eq!(
-                plain_decimal(text.as_bytes()).map(f64::to_bits),
-                text.parse::<f64>().ok().map(f64::to_bits),
-                "{text}"
-            );
-            check_in_a_row(text);
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         for _ in 0..300_000 {
             // The shortest forms other tools write: mostly 16 and 17 digits.
             let scale = [1e-3, 1.0, 1e3, 1e9][(next() % 4) as usize];
