@@ -324,10 +324,18 @@ fn short_decimal(s: &[u8]) -> Option<(f64, usize)> {
     }
     let negative = s[0] == b'-';
     let at = usize::from(negative || s[0] == b'+');
-    let (int_len, int) = leading_digits(word(at)?);
-    if int_len == 0 || int_len == 8 {
-        return None;
-    }
+    // One integer digit (standardized and most measured data) needs no
+    // digit run.
+    let first = s[at].wrapping_sub(b'0');
+    let (int_len, int) = if first <= 9 && s[at + 1] == b'.' {
+        (1, u64::from(first))
+    } else {
+        let (len, int) = leading_digits(word(at)?);
+        if len == 0 || len == 8 {
+            return None;
+        }
+        (len, int)
+    };
     let point = at + int_len;
     let sign = |v: f64| if negative { -v } else { v };
     if s[point] != b'.' {
