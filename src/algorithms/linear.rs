@@ -2,7 +2,8 @@
 //! stepped by a first-order optimizer; the normal equations as the reference.
 //!
 //! Also the pieces every linear model shares: the symbols w, b, J, the scores
-//! Xw + b, the gradient (1/n)Xᵀr and the JSON of weights and bias.
+//! Xw + b, the gradient (1/n)Xᵀr, the JSON of weights and bias, and the
+//! binary classifiers' two-valued target.
 
 use super::Spare;
 use super::pass::{self, PassSums, RowLoss};
@@ -12,6 +13,7 @@ use super::{
 use crate::data::Dataset;
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
 use nalgebra::{DMatrix, DVector};
+use std::sync::Arc;
 
 /// w: the weights.
 pub const W: Symbol = Symbol {
@@ -372,6 +374,50 @@ pub fn scores(x: &DMatrix<f64>, w: &DVector<f64>, b: f64) -> DVector<f64> {
     let mut s = DVector::from_element(x.nrows(), b);
     s.gemv(1.0, x, w, 1.0);
     s
+}
+
+/// A binary classifier's target, each row's class as `low` or `high`, made
+/// once per dataset instead of every step. Clones (checkpoints) share it.
+#[derive(Debug, Clone)]
+pub struct BinaryTarget {
+    algorithm: &'static str,
+    low: f64,
+    high: f64,
+    y: Arc<DVector<f64>>,
+}
+
+impl BinaryTarget {
+    /// Nothing made yet, for `algorithm` (named in its errors).
+    #[must_use]
+    pub fn new(algorithm: &'static str, low: f64, high: f64) -> Self {
+        Self {
+            algorithm,
+            low,
+            high,
+            y: Arc::new(DVector::zeros(0)),
+        }
+    }
+
+    /// Makes it from `data` (at reset: the data may be new).
+    ///
+    /// # Errors
+    /// No target, or not exactly two classes.
+    pub fn reset(&mut self, data: &Dataset) -> Result<Arc<DVector<f64>>, AlgoError> {
+        self.y = Arc::new(data.binary_target(self.algorithm, self.low, self.high)?);
+        Ok(Arc::clone(&self.y))
+    }
+
+    /// The target made at reset, or made again when the number of rows
+    /// says it belongs to other data.
+    ///
+    /// # Errors
+    /// As [`Self::reset`].
+    pub fn get(&mut self, data: &Dataset) -> Result<Arc<DVector<f64>>, AlgoError> {
+        if self.y.len() != data.n_rows() {
+            return self.reset(data);
+        }
+        Ok(Arc::clone(&self.y))
+    }
 }
 
 /// The side of the hyperplane w·x + b = 0 each row of `x` falls on (class 1

@@ -7,7 +7,6 @@ use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecor
 use crate::data::Dataset;
 use crate::optim::{self, Batches, ETA, GRAD_PREV, Optimizer, OptimizerKind, THETA, THETA_PREV};
 use nalgebra::{DMatrix, DVector};
-use std::sync::Arc;
 
 /// z: the score per row.
 pub const Z: Symbol = Symbol {
@@ -105,8 +104,8 @@ pub struct LogisticRegression {
     t: usize,
     features: Vec<String>,
     grad: Vec<f64>,
-    /// The 0/1 labels, shared by checkpoints instead of copied.
-    y: Arc<DVector<f64>>,
+    /// The 0/1 target.
+    y: linear::BinaryTarget,
     spare: Spare,
 }
 
@@ -140,7 +139,7 @@ impl LogisticRegression {
             t: 0,
             features: Vec::new(),
             grad: Vec::new(),
-            y: Arc::new(DVector::zeros(0)),
+            y: linear::BinaryTarget::new(ENTRY.id, 0.0, 1.0),
             spare: Spare::default(),
         })
     }
@@ -221,8 +220,7 @@ impl Algorithm for LogisticRegression {
     }
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let y = Arc::new(data.binary_target(ENTRY.id, 0.0, 1.0)?);
-        self.y = Arc::clone(&y);
+        let y = self.y.reset(data)?;
         self.w = DVector::zeros(data.n_features());
         self.b = 0.0;
         self.t = 0;
@@ -239,10 +237,7 @@ impl Algorithm for LogisticRegression {
     }
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        if self.y.len() != data.n_rows() {
-            self.y = Arc::new(data.binary_target(ENTRY.id, 0.0, 1.0)?);
-        }
-        let y = Arc::clone(&self.y);
+        let y = self.y.get(data)?;
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
         match &mut self.method {

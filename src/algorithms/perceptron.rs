@@ -7,7 +7,6 @@ use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, StepRecord, Symb
 use crate::data::Dataset;
 use crate::optim::{self, ETA, OptimizerKind, THETA, THETA_PREV};
 use nalgebra::{DMatrix, DVector};
-use std::sync::Arc;
 
 /// i: the row used in this step.
 pub const SAMPLE: Symbol = Symbol {
@@ -90,8 +89,8 @@ pub struct Perceptron {
     b: f64,
     t: usize,
     features: Vec<String>,
-    /// The target as ±1, made once per dataset (shared by checkpoints).
-    y: Arc<DVector<f64>>,
+    /// The ±1 target.
+    y: linear::BinaryTarget,
 }
 
 /// The number of rows with yᵢ(w·xᵢ + b) ≤ 0, in one blocked pass over X
@@ -140,7 +139,7 @@ impl Perceptron {
             b: 0.0,
             t: 0,
             features: Vec::new(),
-            y: Arc::new(DVector::zeros(0)),
+            y: linear::BinaryTarget::new(ENTRY.id, -1.0, 1.0),
         })
     }
 
@@ -172,8 +171,7 @@ impl Algorithm for Perceptron {
     }
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let y = Arc::new(data.binary_target(ENTRY.id, -1.0, 1.0)?);
-        self.y = Arc::clone(&y);
+        let y = self.y.reset(data)?;
         self.w = DVector::zeros(data.n_features());
         self.b = 0.0;
         self.t = 0;
@@ -182,10 +180,7 @@ impl Algorithm for Perceptron {
     }
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        if self.y.len() != data.n_rows() {
-            self.y = Arc::new(data.binary_target(ENTRY.id, -1.0, 1.0)?);
-        }
-        let y = Arc::clone(&self.y);
+        let y = self.y.get(data)?;
         let n = data.n_rows();
         let i = self.t % n;
         let xi: Vec<f64> = data.x().row(i).iter().copied().collect();

@@ -7,7 +7,6 @@ use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecor
 use crate::data::Dataset;
 use crate::optim::{self, Batches, ETA, GRAD_PREV, Optimizer, OptimizerKind, THETA, THETA_PREV};
 use nalgebra::{DMatrix, DVector};
-use std::sync::Arc;
 
 /// mᵢ = yᵢ(w·xᵢ + b) per row.
 pub const MARGINS: Symbol = Symbol {
@@ -90,8 +89,8 @@ pub struct LinearSvm {
     b: f64,
     t: usize,
     features: Vec<String>,
-    /// The target as ±1, made once per dataset (shared by checkpoints).
-    y: Arc<DVector<f64>>,
+    /// The ±1 target.
+    y: linear::BinaryTarget,
     grad: Vec<f64>,
     spare: Spare,
 }
@@ -158,7 +157,7 @@ impl LinearSvm {
             b: 0.0,
             t: 0,
             features: Vec::new(),
-            y: Arc::new(DVector::zeros(0)),
+            y: linear::BinaryTarget::new(ENTRY.id, -1.0, 1.0),
             grad: Vec::new(),
             spare: Spare::default(),
         })
@@ -231,8 +230,7 @@ impl Algorithm for LinearSvm {
     }
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let y = Arc::new(data.binary_target(ENTRY.id, -1.0, 1.0)?);
-        self.y = Arc::clone(&y);
+        let y = self.y.reset(data)?;
         self.w = DVector::zeros(data.n_features());
         self.b = 0.0;
         self.t = 0;
@@ -245,10 +243,7 @@ impl Algorithm for LinearSvm {
     }
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        if self.y.len() != data.n_rows() {
-            self.y = Arc::new(data.binary_target(ENTRY.id, -1.0, 1.0)?);
-        }
-        let y = Arc::clone(&self.y);
+        let y = self.y.get(data)?;
         let grad = match self.batches.next_batch(data.n_rows()) {
             None => std::mem::take(&mut self.grad),
             Some(rows) => subgradient(data.x(), &y, &rows, &self.w, self.b, self.l2, self.l1),
