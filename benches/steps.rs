@@ -112,20 +112,31 @@ fn steps(c: &mut Criterion) {
         let baseline = median(15, || {
             black_box(read_pass(data.x()));
         });
-        let algorithm =
-            (entry(id).expect("registered").create)(&hyper).expect("valid hyperparameters");
-        let mut session = Session::new(algorithm, &data).expect("data fits");
-        let measured = median(7, || {
-            session.resume();
-            black_box(session.step(&data));
-        });
-        report(&format!("{id} step"), measured, "read pass", baseline, 1.3);
-        c.bench_function(&format!("{id}/step"), |b| {
-            b.iter(|| {
+        // The window keeps every per-row quantity the derivation shows; a
+        // headless run (`steplab run`) keeps parameters and losses only.
+        for (mode, keep) in [("window", true), ("run", false)] {
+            let mut algorithm =
+                (entry(id).expect("registered").create)(&hyper).expect("valid hyperparameters");
+            algorithm.keep_per_row(keep);
+            let mut session = Session::new(algorithm, &data).expect("data fits");
+            let measured = median(7, || {
                 session.resume();
-                black_box(session.step(&data))
+                black_box(session.step(&data));
             });
-        });
+            report(
+                &format!("{id} step ({mode})"),
+                measured,
+                "read pass",
+                baseline,
+                1.3,
+            );
+            c.bench_function(&format!("{id}/step-{mode}"), |b| {
+                b.iter(|| {
+                    session.resume();
+                    black_box(session.step(&data))
+                });
+            });
+        }
     }
 }
 

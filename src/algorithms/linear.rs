@@ -6,7 +6,7 @@
 //! binary classifiers' two-valued target.
 
 use super::Spare;
-use super::pass::{self, PassSums, RowLoss};
+use super::pass::{self, PassSums};
 use super::{
     AlgoError, Algorithm, DerivationStep, Entry, Hyper, Reference, StepRecord, Symbol, Value,
 };
@@ -121,10 +121,17 @@ const MODEL_STEPS: &[DerivationStep] = &[
     },
 ];
 
+const MOMENTS_STEP: DerivationStep = DerivationStep {
+    title: "Computing it cheaply",
+    sentence: "Expanding the square shows that the loss and the full-batch gradient depend on the data only through the means and the covariance Σ of the columns (X, y), computed once at the start: each step then costs O(d²) instead of a pass over the rows. The mean residual r̄ is ∂J/∂b; the residuals shown are still computed row by row.",
+    latex: r"\begin{aligned} \mathbf{u} &= \begin{pmatrix} \mathbf{w} \\ -1 \end{pmatrix} \\ \bar{r} &= b + \bar{\mathbf{x}} \cdot \mathbf{w} - \bar{y} \\ \frac{1}{n} \|\mathbf{r}\|^2 &= \mathbf{u}^\top \Sigma \, \mathbf{u} + \bar{r}^2 \\ \frac{1}{n} X^\top \mathbf{r} &= (\Sigma \, \mathbf{u})_{1..d} + \bar{r} \, \bar{\mathbf{x}} \end{aligned}",
+    shows: &[J, GRAD_W, GRAD_B],
+};
+
 const CLOSED_FORM_STEP: DerivationStep = DerivationStep {
     title: "Closed form, for comparison",
-    sentence: "Setting the gradient to zero gives the normal equations, solved once with a Cholesky factorization (no L1 term).",
-    latex: r"\begin{pmatrix} \mathbf{w}^\ast \\ b^\ast \end{pmatrix} = \left( A^\top A + n \lambda D \right)^{-1} A^\top \mathbf{y}, \quad A = \begin{pmatrix} X & \mathbf{1} \end{pmatrix}",
+    sentence: "Setting the gradient to zero gives the normal equations; centred on the means they are solved once with a Cholesky factorization (no L1 term).",
+    latex: r"\mathbf{w}^\ast = \left( \Sigma_{xx} + \lambda I \right)^{-1} \boldsymbol{\sigma}_{xy}, \qquad b^\ast = \bar{y} - \bar{\mathbf{x}} \cdot \mathbf{w}^\ast",
     shows: &[W_STAR, B_STAR],
 };
 
@@ -151,6 +158,10 @@ pub struct LinearRegression {
     features: Vec<String>,
     grad: Vec<f64>,
     closed_form: Option<Reference>,
+    /// The moments of (X, y) that every full-batch loss and gradient uses.
+    moments: Moments,
+    /// Whether records carry ŷ and r for every row (the window's plots).
+    per_row: bool,
     spare: Spare,
 }
 
@@ -173,33 +184,34 @@ impl LinearRegression {
             features: Vec::new(),
             grad: Vec::new(),
             closed_form: None,
+            moments: Moments::default(),
+            per_row: true,
             spare: Spare::default(),
         })
     }
 
-    /// Evaluates model, residuals, loss and gradient at the current parameters.
+    /// Evaluates the loss and gradient at the current parameters from the
+    /// moments, and the predictions and residuals of every row when kept.
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
-        let n_rows = y.len();
-        let mut yhat = self.spare.take(n_rows);
-        let mut r = self.spare.take(n_rows);
-        let sums = pass::linear_pass(
-            data.x(),
-            y.as_slice(),
-            (self.w.as_slice(), self.b),
-            RowLoss::Squared,
-            &mut [&mut yhat, &mut r],
-            |_| 0.0,
-        );
-        let n = n_rows as f64;
-        let loss = sums.loss / n + optim::penalty(self.w.as_slice(), self.l2, self.l1);
-        let (grad_w, grad_b) = mean_of_sums(&sums, n, &self.w, self.l2, self.l1);
+        if self.moments.rows != y.len() {
+            self.moments = Moments::new(data.x(), y.as_slice());
+        }
+        let (w, b) = (self.w.as_slice(), self.b);
+        let (half_mse, mut grad_w, grad_b) = self.moments.half_mse_and_gradient(w, b);
+        let loss = half_mse + optim::penalty(w, self.l2, self.l1);
+        optim::add_penalty_gradient(&mut grad_w, w, self.l2, self.l1);
         let mut rec = StepRecord::new(self.t, loss);
-        rec.vector(W, self.w.as_slice());
-        rec.scalar(B, self.b);
-        rec.vector(YHAT, yhat);
-        rec.vector(RESIDUAL, r);
+        rec.vector(W, w);
+        rec.scalar(B, b);
+        if self.per_row {
+            let mut yhat = self.spare.take(y.len());
+            let mut r = self.spare.take(y.len());
+            pass::scores_and_residuals(data.x(), y.as_slice(), (w, b), &mut yhat, &mut r);
+            rec.vector(YHAT, yhat);
+            rec.vector(RESIDUAL, r);
+        }
         rec.scalar(J, loss);
-        rec.scalar(N, n);
+        rec.scalar(N, y.len() as f64);
         rec.scalar(LAMBDA, self.l2);
         rec.scalar(LAMBDA1, self.l1);
         rec.vector(GRAD_W, grad_w.as_slice());
@@ -209,13 +221,37 @@ impl LinearRegression {
             rec.vector(W_STAR, &cf.params[..d]);
             rec.scalar(B_STAR, cf.params[d]);
         }
-        self.grad = grad_w.iter().copied().chain([grad_b]).collect();
+        self.grad = grad_w.into_iter().chain([grad_b]).collect();
         rec
     }
 
-    fn loss_of(&self, data: &Dataset, y: &DVector<f64>, w: &DVector<f64>, b: f64) -> f64 {
-        let r = scores(data.x(), w, b) - y;
-        r.norm_squared() / (2.0 * y.len() as f64) + optim::penalty(w.as_slice(), self.l2, self.l1)
+    /// The objective at (w, b): from the moments kept for `data`, or from
+    /// new ones when they belong to other data.
+    fn loss_of(&self, data: &Dataset, y: &DVector<f64>, w: &[f64], b: f64) -> f64 {
+        let fresh;
+        let moments = if self.moments.rows == y.len() {
+            &self.moments
+        } else {
+            fresh = Moments::new(data.x(), y.as_slice());
+            &fresh
+        };
+        moments.half_mse_and_gradient(w, b).0 + optim::penalty(w, self.l2, self.l1)
+    }
+
+    /// The normal equations' solution and the objective there.
+    fn closed_form(&self, data: &Dataset, y: &DVector<f64>) -> Result<Reference, AlgoError> {
+        let moments = if self.moments.rows == y.len() {
+            self.moments.clone()
+        } else {
+            Moments::new(data.x(), y.as_slice())
+        };
+        let p = moments.normal_equations(self.l2)?;
+        let (w, b) = p.split_at(p.len() - 1);
+        Ok(Reference {
+            method: "normal equations (Cholesky)".into(),
+            loss: moments.half_mse_and_gradient(w, b[0]).0 + optim::penalty(w, self.l2, self.l1),
+            params: p,
+        })
     }
 }
 
@@ -226,6 +262,7 @@ impl Algorithm for LinearRegression {
 
     fn derivation(&self) -> Vec<DerivationStep> {
         let mut steps = MODEL_STEPS.to_vec();
+        steps.push(MOMENTS_STEP);
         steps.extend_from_slice(self.opt.derivation());
         if self.l1 == 0.0 {
             steps.push(CLOSED_FORM_STEP);
@@ -241,19 +278,9 @@ impl Algorithm for LinearRegression {
         self.opt.reset();
         self.batches = self.batches_init.clone();
         self.features = data.feature_names().to_vec();
+        self.moments = Moments::new(data.x(), y.as_slice());
         self.closed_form = if self.l1 == 0.0 {
-            normal_equations(data.x(), &y, self.l2)
-                .ok()
-                .map(|p| Reference {
-                    method: "normal equations (Cholesky)".into(),
-                    loss: self.loss_of(
-                        data,
-                        &y,
-                        &DVector::from_column_slice(&p[..p.len() - 1]),
-                        p[p.len() - 1],
-                    ),
-                    params: p,
-                })
+            self.closed_form(data, &y).ok()
         } else {
             None
         };
@@ -328,18 +355,11 @@ impl Algorithm for LinearRegression {
         {
             return Some(Ok(cf.clone()));
         }
-        let y = match data.numeric_target(ENTRY.id) {
-            Ok(y) => y,
-            Err(e) => return Some(Err(e.into())),
-        };
-        Some(normal_equations(data.x(), y, self.l2).map(|p| {
-            let d = p.len() - 1;
-            Reference {
-                method: "normal equations (Cholesky)".into(),
-                loss: self.loss_of(data, y, &DVector::from_column_slice(&p[..d]), p[d]),
-                params: p,
-            }
-        }))
+        Some(
+            data.numeric_target(ENTRY.id)
+                .map_err(AlgoError::from)
+                .and_then(|y| self.closed_form(data, y)),
+        )
     }
 
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
@@ -348,9 +368,12 @@ impl Algorithm for LinearRegression {
 
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let y = data.numeric_target(ENTRY.id).ok()?;
-        let d = data.n_features();
-        (flat.len() == d + 1)
-            .then(|| self.loss_of(data, y, &DVector::from_column_slice(&flat[..d]), flat[d]))
+        let (w, b) = flat.split_last().map(|(b, w)| (w, *b))?;
+        (w.len() == data.n_features()).then(|| self.loss_of(data, y, w, b))
+    }
+
+    fn keep_per_row(&mut self, keep: bool) {
+        self.per_row = keep;
     }
 }
 
@@ -494,79 +517,92 @@ pub fn batch_gradient(
     g
 }
 
-/// Solves (AᵀA + nλD)θ = Aᵀy with A = [X 1] and D = diag(1, …, 1, 0), by Cholesky.
-///
-/// # Errors
-/// [`AlgoError::Singular`] when XᵀX (with the intercept column) is singular.
-pub fn normal_equations(
-    x: &DMatrix<f64>,
-    y: &DVector<f64>,
-    l2: f64,
-) -> Result<Vec<f64>, AlgoError> {
-    let (n, d) = x.shape();
-    let (mut ata, aty) = gram(x, y);
-    for j in 0..d {
-        ata[(j, j)] += n as f64 * l2;
-    }
-    // Cholesky succeeds on singular matrices only through rounding, so check
-    // the conditioning as well: a relative pivot below 1e-12 means singular.
-    let scale = ata.diagonal().max().max(1e-300);
-    let singular = || {
-        AlgoError::Singular(
-            "XᵀX is singular, so the normal equations have no unique solution (a feature is constant or a linear combination of others; drop it or set --l2 > 0)"
-                .into(),
-        )
-    };
-    let chol = ata.clone().cholesky().ok_or_else(singular)?;
-    let min_pivot = chol
-        .l_dirty()
-        .diagonal()
-        .iter()
-        .fold(f64::INFINITY, |m, v| m.min(v * v));
-    if min_pivot < 1e-12 * scale {
-        return Err(singular());
-    }
-    let theta = chol.solve(&aty);
-    if theta.iter().all(|v| v.is_finite()) {
-        Ok(theta.iter().copied().collect())
-    } else {
-        Err(singular())
-    }
+/// The least-squares part of the objective through the first two moments
+/// of the columns (X, y): their means m = (x̄, ȳ) and population covariance
+/// Σ, from two passes over the rows. With u = (w, −1) and the mean residual
+/// r̄ = b + x̄·w − ȳ, the cross terms of the expanded square vanish:
+/// (1/n)‖Xw + b − y‖² = uᵀΣu + r̄² and (1/n)Xᵀr = (Σu)₁..d + r̄x̄. Centring
+/// keeps the means out of the cancellation.
+#[derive(Debug, Clone, Default)]
+pub struct Moments {
+    /// (x̄, ȳ).
+    mean: DVector<f64>,
+    /// The covariance of (X, y), (d + 1) × (d + 1).
+    cov: DMatrix<f64>,
+    /// n, to tell whether they belong to a dataset.
+    rows: usize,
 }
 
-/// AᵀA and Aᵀy for A = [X 1], in one blocked pass over the rows on every
-/// core (A itself, a copy of X, is never formed).
-fn gram(x: &DMatrix<f64>, y: &DVector<f64>) -> (DMatrix<f64>, DVector<f64>) {
-    const BLOCK: usize = 2048;
-    let (n, d) = x.shape();
-    let data = x.as_slice();
-    let parts = pass::over_row_ranges(n, |start, end| {
-        let mut ata = DMatrix::<f64>::zeros(d + 1, d + 1);
-        let mut aty = DVector::<f64>::zeros(d + 1);
-        for lo in (start..end).step_by(BLOCK) {
-            let hi = (lo + BLOCK).min(end);
-            let col = |j: usize| &data[j * n + lo..j * n + hi];
-            let ys = &y.as_slice()[lo..hi];
-            for j in 0..d {
-                for k in 0..=j {
-                    ata[(j, k)] += pass::dot(col(j), col(k));
-                }
-                ata[(d, j)] += pass::sum(col(j));
-                aty[j] += pass::dot(col(j), ys);
-            }
-            aty[d] += pass::sum(ys);
-        }
-        (ata, aty)
-    });
-    let mut ata = DMatrix::<f64>::zeros(d + 1, d + 1);
-    let mut aty = DVector::<f64>::zeros(d + 1);
-    for (a, b) in parts {
-        ata += a;
-        aty += b;
+impl Moments {
+    /// The moments of `x` with `y` as a last column.
+    #[must_use]
+    pub fn new(x: &DMatrix<f64>, y: &[f64]) -> Self {
+        let n = x.nrows();
+        let data = x.as_slice();
+        let columns: Vec<&[f64]> = (0..x.ncols())
+            .map(|j| &data[j * n..(j + 1) * n])
+            .chain([y])
+            .collect();
+        let (mean, cov) = pass::moments(n, &columns);
+        Self { mean, cov, rows: n }
     }
-    ata[(d, d)] = n as f64;
-    ata.fill_upper_triangle_with_lower_triangle();
-    (ata, aty)
+
+    /// (1/2n)‖Xw + b − y‖², and its gradient: (1/n)Xᵀr and r̄.
+    ///
+    /// # Panics
+    /// Never when `w` holds one weight per feature.
+    #[must_use]
+    pub fn half_mse_and_gradient(&self, w: &[f64], b: f64) -> (f64, Vec<f64>, f64) {
+        let d = w.len();
+        let u = DVector::from_iterator(d + 1, w.iter().copied().chain([-1.0]));
+        let su = &self.cov * &u;
+        let mean_r = b + self.mean.dot(&u);
+        // uᵀΣu is the variance of the residuals: never below zero, however
+        // the rounding of a near-perfect fit falls.
+        let half_mse = 0.5 * (u.dot(&su).max(0.0) + mean_r * mean_r);
+        let grad_w = (0..d).map(|j| su[j] + mean_r * self.mean[j]).collect();
+        (half_mse, grad_w, mean_r)
+    }
+
+    /// The normal equations centred on the means: (Σₓₓ + λI)w* = σₓᵧ by
+    /// Cholesky, then b* = ȳ − x̄·w*. Flat [w*; b*].
+    ///
+    /// # Errors
+    /// [`AlgoError::Singular`] when a feature is constant or a linear
+    /// combination of others (and λ = 0).
+    pub fn normal_equations(&self, l2: f64) -> Result<Vec<f64>, AlgoError> {
+        let d = self.mean.len().saturating_sub(1);
+        let mut a = self.cov.view((0, 0), (d, d)).into_owned();
+        for j in 0..d {
+            a[(j, j)] += l2;
+        }
+        // Cholesky succeeds on singular matrices only through rounding, so
+        // check the conditioning as well: a relative pivot below 1e-12 means singular.
+        let scale = a.diagonal().max().max(1e-300);
+        let singular = || {
+            AlgoError::Singular(
+                "XᵀX is singular, so the normal equations have no unique solution (a feature is constant or a linear combination of others; drop it or set --l2 > 0)"
+                    .into(),
+            )
+        };
+        let chol = a.cholesky().ok_or_else(singular)?;
+        let min_pivot = chol
+            .l_dirty()
+            .diagonal()
+            .iter()
+            .fold(f64::INFINITY, |m, v| m.min(v * v));
+        if min_pivot < 1e-12 * scale {
+            return Err(singular());
+        }
+        let w = chol.solve(&self.cov.view((0, d), (d, 1)).into_owned());
+        let b = self.mean[d] - self.mean.rows(0, d).dot(&w);
+        let theta: Vec<f64> = w.iter().copied().chain([b]).collect();
+        if theta.iter().all(|v| v.is_finite()) {
+            Ok(theta)
+        } else {
+            Err(singular())
+        }
+    }
 }
 
 /// Names w[feature] …, bias.
@@ -707,24 +743,81 @@ mod tests {
     }
 
     #[test]
-    fn the_blocked_gram_matrix_equals_the_product_with_the_intercept_column() {
-        // Two threads, several blocks and a ragged last one.
+    fn the_moments_give_the_per_row_loss_and_gradient() {
+        // Two threads, several blocks and a ragged last one; columns and a
+        // target far from zero, where uncentred sums would cancel.
         let (n, d) = (40_001, 3);
         let mut rng = crate::rng::Rng::new(5);
-        let x = DMatrix::from_fn(n, d, |_, _| rng.normal() + 2.0);
-        let y = DVector::from_fn(n, |_, _| rng.normal());
-        let (ata, aty) = gram(&x, &y);
-        let a = x.clone().insert_column(d, 1.0);
-        assert!((&ata - a.tr_mul(&a)).amax() < 1e-9 * n as f64);
-        assert!((&aty - a.tr_mul(&y)).amax() < 1e-9 * n as f64);
-        assert_eq!(ata, ata.transpose());
+        let x = DMatrix::from_fn(n, d, |_, j| rng.normal() + [2.0, -1e3, 0.0][j]);
+        let y = DVector::from_fn(n, |i, _| 5e3 + x[(i, 0)] - 0.5 * x[(i, 2)] + rng.normal());
+        let moments = Moments::new(&x, y.as_slice());
+        for (w, b) in [
+            (vec![0.0; 3], 0.0),
+            (vec![1.0, -0.5, 0.3], 4.0),
+            (vec![0.9, 0.01, -0.4], 5e3),
+        ] {
+            let r = scores(&x, &DVector::from_column_slice(&w), b) - &y;
+            let half_mse = r.norm_squared() / (2.0 * n as f64);
+            let grad_w = x.tr_mul(&r) / n as f64;
+            let (h, g, gb) = moments.half_mse_and_gradient(&w, b);
+            assert!((h - half_mse).abs() < 1e-10 * half_mse, "{h} vs {half_mse}");
+            assert!(
+                (gb - r.mean()).abs() < 1e-9 * r.amax(),
+                "{gb} vs {}",
+                r.mean()
+            );
+            for j in 0..d {
+                assert!(
+                    (g[j] - grad_w[j]).abs() < 1e-9 * grad_w.amax(),
+                    "{j}: {} vs {}",
+                    g[j],
+                    grad_w[j]
+                );
+            }
+            // The window's per-row record, against the matrix form.
+            let (mut yhat, mut res) = (vec![f64::NAN; n], vec![f64::NAN; n]);
+            pass::scores_and_residuals(&x, y.as_slice(), (&w, b), &mut yhat, &mut res);
+            for i in (0..n).step_by(997).chain([n - 1]) {
+                assert!(
+                    (res[i] - r[i]).abs() < 1e-9 && (yhat[i] - r[i] - y[i]).abs() < 1e-9,
+                    "row {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_perfect_fit_descends_to_zero_and_per_row_values_are_optional() {
+        let data = tiny();
+        let mut kept = LinearRegression::new(&hyper(0.1)).unwrap();
+        let mut lean = LinearRegression::new(&hyper(0.1)).unwrap();
+        lean.keep_per_row(false);
+        kept.reset(&data).unwrap();
+        let r0 = lean.reset(&data).unwrap();
+        assert!(r0.get(YHAT).is_none() && r0.get(RESIDUAL).is_none());
+        let mut last = f64::INFINITY;
+        for _ in 0..2000 {
+            let a = kept.step(&data).unwrap();
+            let b = lean.step(&data).unwrap();
+            assert_eq!(a.loss.to_bits(), b.loss.to_bits());
+            assert!(a.loss >= 0.0 && a.loss <= last, "{} after {last}", a.loss);
+            last = a.loss;
+            // ŷ and r are the record's, for the current parameters.
+            let p = kept.params();
+            assert!((recorded(&a, YHAT)[3] - (3.0 * p[0] + p[1])).abs() < 1e-12);
+            assert!((recorded(&a, RESIDUAL)[3] - (3.0 * p[0] + p[1] - 7.0)).abs() < 1e-12);
+        }
+        assert_eq!(kept.params(), lean.params());
+        assert!(last < 1e-20, "{last}");
     }
 
     #[test]
     fn normal_equations_agree_with_qr_least_squares() {
         let data = noisy(100);
         let y = data.numeric_target("t").unwrap();
-        let ne = normal_equations(data.x(), y, 0.0).unwrap();
+        let ne = Moments::new(data.x(), y.as_slice())
+            .normal_equations(0.0)
+            .unwrap();
         let a = data.x().clone().insert_column(2, 1.0);
         let qr = a.qr();
         let qty = qr.q().tr_mul(y);
@@ -742,10 +835,11 @@ mod tests {
             Some(("y", vec![1.0, 2.0, 3.0])),
         )
         .unwrap();
-        let err = normal_equations(data.x(), data.numeric_target("t").unwrap(), 0.0).unwrap_err();
+        let moments = Moments::new(data.x(), data.numeric_target("t").unwrap().as_slice());
+        let err = moments.normal_equations(0.0).unwrap_err();
         assert!(err.to_string().contains("singular"), "{err}");
         // A ridge makes it solvable.
-        assert!(normal_equations(data.x(), data.numeric_target("t").unwrap(), 0.1).is_ok());
+        assert!(moments.normal_equations(0.1).is_ok());
     }
 
     #[test]

@@ -343,8 +343,10 @@ pub trait Algorithm: Send + std::fmt::Debug {
     /// Whether records carry the per-row quantities the derivation panel
     /// shows. A headless run, which reports parameters and losses only,
     /// turns this off where those quantities would cost more memory than
-    /// the data (the MLP's hidden activations and errors); the step computes
-    /// the same either way.
+    /// the data (the MLP's hidden activations and errors) or more time than
+    /// the rest of the step (linear regression's predictions and residuals:
+    /// its loss and gradient come from the data's moments); the step
+    /// computes the same either way.
     fn keep_per_row(&mut self, _keep: bool) {}
 
     /// The objective at arbitrary flat parameters (for the loss surface).

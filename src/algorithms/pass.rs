@@ -1,5 +1,6 @@
 //! Passes over the rows of X, split across the cores: the fused pass of
-//! every linear model (scores, per-row loss and gradient in one sweep), the
+//! the linear classifiers (scores, per-row loss and gradient in one sweep),
+//! the column moments behind linear regression's O(d²) steps, the
 //! row-range splitting the other algorithms' passes use, and the dense-unit
 //! kernels shared by softmax and the MLP.
 //!
@@ -24,8 +25,6 @@ const PARALLEL_MIN_ROWS: usize = 32_768;
 /// The per-row loss of a score s against a target y.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowLoss {
-    /// ½(s − y)², derivative s − y.
-    Squared,
     /// softplus(s) − y·s (log-loss with p = σ(s)), derivative σ(s) − y.
     Logistic,
     /// max(0, 1 − y·s) for y = ±1, subgradient −y where y·s < 1, else 0.
@@ -38,10 +37,6 @@ impl RowLoss {
     #[must_use]
     pub fn eval(self, s: f64, y: f64) -> (f64, f64) {
         match self {
-            Self::Squared => {
-                let r = s - y;
-                (0.5 * r * r, r)
-            }
             Self::Logistic => {
                 let (sigma, softplus) = super::vmath::sigmoid_softplus(s);
                 (softplus - y * s, sigma - y)
@@ -63,11 +58,6 @@ impl RowLoss {
     fn eval_rows(self, s: &[f64], y: &[f64], losses: &mut [f64], derivs: &mut [f64]) {
         let rows = s.iter().zip(y).zip(losses.iter_mut().zip(derivs));
         match self {
-            Self::Squared => {
-                for ((&s, &y), (l, d)) in rows {
-                    (*l, *d) = Self::Squared.eval(s, y);
-                }
-            }
             Self::Logistic => {
                 for ((&s, &y), (l, d)) in rows {
                     (*l, *d) = Self::Logistic.eval(s, y);
@@ -406,16 +396,28 @@ fn dot4(a: &[f64], b: [&[f64]; 4]) -> [f64; 4] {
     out
 }
 
-/// The column means of X and its population covariance (divided by n), in
-/// two blocked passes on every core: the means, then the cross-products of
-/// each block centred on them (the two-pass formula's precision, without a
-/// centred copy of X).
+/// The column means of X and its population covariance (divided by n): the
+/// [`moments`] of its columns.
 #[must_use]
 pub fn mean_and_covariance(x: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
-    let (n, d) = x.shape();
+    let n = x.nrows();
     let data = x.as_slice();
+    let columns: Vec<&[f64]> = (0..x.ncols()).map(|j| &data[j * n..(j + 1) * n]).collect();
+    moments(n, &columns)
+}
+
+/// The means of n-row columns and their population covariance (divided by
+/// n), in two blocked passes on every core: the means, then the
+/// cross-products of each block centred on them (the two-pass formula's
+/// precision, without a centred copy).
+///
+/// # Panics
+/// Never when every column holds n rows.
+#[must_use]
+pub fn moments(n: usize, columns: &[&[f64]]) -> (DVector<f64>, DMatrix<f64>) {
+    let d = columns.len();
     let rows = n.max(1) as f64;
-    let column = |j: usize, lo: usize, hi: usize| &data[j * n + lo..j * n + hi];
+    let column = |j: usize, lo: usize, hi: usize| &columns[j][lo..hi];
     let mut mean = DVector::zeros(d);
     for part in over_row_ranges(n, |lo, hi| {
         DVector::from_iterator(d, (0..d).map(|j| sum(column(j, lo, hi))))
@@ -452,6 +454,41 @@ pub fn mean_and_covariance(x: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
     cov /= rows;
     cov.fill_upper_triangle_with_lower_triangle();
     (mean, cov)
+}
+
+/// sᵢ = w·xᵢ + b into `scores` and sᵢ − yᵢ into `residuals` for every row,
+/// on every core: a linear model's per-row record, without sums.
+pub fn scores_and_residuals(
+    x: &DMatrix<f64>,
+    y: &[f64],
+    (w, b): (&[f64], f64),
+    scores: &mut [f64],
+    residuals: &mut [f64],
+) {
+    let n = x.nrows();
+    let data = x.as_slice();
+    over_row_ranges_into(n, &mut [scores, residuals], |start, end, pieces| {
+        let (first, rest) = pieces.split_at_mut(1);
+        let (s, r) = (&mut *first[0][0], &mut *rest[0][0]);
+        blocks(
+            0,
+            end - start,
+            BLOCK,
+            #[inline(always)]
+            |lo, hi| {
+                let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+                let s = &mut s[lo..hi];
+                dense_unit(s, b, w.iter().copied(), block);
+                for ((r, &s), &y) in r[lo..hi]
+                    .iter_mut()
+                    .zip(&*s)
+                    .zip(&y[start + lo..start + hi])
+                {
+                    *r = s - y;
+                }
+            },
+        );
+    });
 }
 
 /// Σ aᵢ with eight independent accumulators (see [`dot`]).
@@ -579,7 +616,7 @@ mod tests {
         let y: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
         let w = [0.3, -0.2, 0.5];
         let b = 0.1;
-        for loss in [RowLoss::Squared, RowLoss::Logistic, RowLoss::Hinge] {
+        for loss in [RowLoss::Logistic, RowLoss::Hinge] {
             let mut s = vec![0.0; n];
             let mut dv = vec![0.0; n];
             let sums = linear_pass(&x, &y, (&w, b), loss, &mut [&mut s, &mut dv], |_| 0.0);
