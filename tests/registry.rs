@@ -252,3 +252,52 @@ fn classify_is_each_models_own_prediction() {
         }
     }
 }
+
+/// Two blobs like [`blobs`], with enough rows for every core and many row blocks.
+fn many_blobs(n: usize) -> Dataset {
+    let mut rng = Rng::new(23);
+    let (mut a, mut b, mut c, mut y) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let label = f64::from(u8::from(i % 2 == 1));
+        a.push(rng.normal() * 0.9 + 2.0 * label);
+        b.push(rng.normal() * 0.9 - 1.5 * label);
+        c.push(rng.normal() + 0.5 * label);
+        y.push(label);
+    }
+    Dataset::from_columns(&["a", "b", "c"], &[a, b, c], Some(("y", y))).unwrap()
+}
+
+#[test]
+fn a_run_without_per_row_values_steps_exactly_like_the_window() {
+    // `steplab run` turns the per-row values off; the losses, parameters and
+    // gradient norms must not change by a single bit.
+    let data = many_blobs(70_001);
+    for entry in REGISTRY {
+        let runs: Vec<Session> = [true, false]
+            .into_iter()
+            .map(|keep| {
+                let mut algorithm = (entry.create)(&Hyper::default()).unwrap();
+                algorithm.keep_per_row(keep);
+                let mut session = Session::new(algorithm, &data).unwrap();
+                session.run(&data, 12);
+                session
+            })
+            .collect();
+        let (kept, lean) = (runs[0].history(), runs[1].history());
+        assert_eq!(kept.len(), lean.len(), "{}", entry.id);
+        for (a, b) in kept.iter().zip(lean) {
+            assert_eq!(a.loss.to_bits(), b.loss.to_bits(), "{} step {}", entry.id, a.step);
+            assert_eq!(a.params, b.params, "{} step {}", entry.id, a.step);
+            assert_eq!(a.grad_norm, b.grad_norm, "{} step {}", entry.id, a.step);
+        }
+        let scalars = |s: &Session| {
+            s.latest()
+                .values
+                .iter()
+                .filter(|(_, v)| v.as_scalar().is_some())
+                .map(|(k, v)| (k.clone(), v.as_scalar().map(f64::to_bits)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(scalars(&runs[0]), scalars(&runs[1]), "{}", entry.id);
+    }
+}

@@ -106,6 +106,8 @@ pub struct LogisticRegression {
     grad: Vec<f64>,
     /// The 0/1 target.
     y: linear::BinaryTarget,
+    /// Whether records carry the per-row values (the window's plots).
+    per_row: bool,
     spare: Spare,
 }
 
@@ -140,6 +142,7 @@ impl LogisticRegression {
             features: Vec::new(),
             grad: Vec::new(),
             y: linear::BinaryTarget::new(ENTRY.id, 0.0, 1.0),
+            per_row: true,
             spare: Spare::default(),
         })
     }
@@ -151,15 +154,17 @@ impl LogisticRegression {
 
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
         let n_rows = y.len();
-        let mut z = self.spare.take(n_rows);
-        let mut err = self.spare.take(n_rows);
-        let mut p = self.spare.take(n_rows);
+        let rows = if self.per_row { n_rows } else { 0 };
+        let mut z = self.spare.take(rows);
+        let mut err = self.spare.take(rows);
+        let mut p = self.spare.take(rows);
+        let mut outs = [&mut z[..], &mut err[..], &mut p[..]];
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
             (self.w.as_slice(), self.b),
             RowLoss::Logistic,
-            &mut [&mut z, &mut err, &mut p],
+            if self.per_row { &mut outs } else { &mut [] },
             // p = σ(z) = (σ(z) − y) + y, while the block is in cache.
             #[inline(always)]
             |rows| {
@@ -175,9 +180,11 @@ impl LogisticRegression {
         let mut rec = StepRecord::new(self.t, loss);
         rec.vector(W, self.w.as_slice());
         rec.scalar(B, self.b);
-        rec.vector(Z, z);
-        rec.vector(P, p);
-        rec.vector(ERROR, err);
+        if self.per_row {
+            rec.vector(Z, z);
+            rec.vector(P, p);
+            rec.vector(ERROR, err);
+        }
         rec.scalar(J, loss);
         rec.scalar(N, y.len() as f64);
         rec.scalar(LAMBDA, self.l2);
@@ -310,6 +317,10 @@ impl Algorithm for LogisticRegression {
 
     fn recycle(&mut self, old: StepRecord) {
         self.spare.keep(old, &[Z, P, ERROR]);
+    }
+
+    fn keep_per_row(&mut self, keep: bool) {
+        self.per_row = keep;
     }
 
     fn learning_rate(&self) -> Option<f64> {

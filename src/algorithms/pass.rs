@@ -106,7 +106,8 @@ pub struct FinishRows<'a> {
 /// `outs[1]`, hands every block to `finish` (which may turn them into the
 /// record's per-row quantities, with an optional `outs[2]`, and returns a
 /// number to add up), and returns the sums of the loss, dᵢxᵢ, dᵢ and
-/// `finish`'s numbers.
+/// `finish`'s numbers. With no `outs` (a record without per-row values),
+/// sᵢ and dᵢ live in one block's scratch and `finish` gets an empty `extra`.
 ///
 /// # Panics
 /// Never for consistent shapes; callers pass `y` and two or three outputs
@@ -122,11 +123,11 @@ pub fn linear_pass(
 ) -> PassSums {
     let n = x.nrows();
     if threads_for(n) <= 1 {
-        return chunk_pass(x, y, (w, b), loss, 0, outs, &finish);
+        return chunk_pass(x, y, (w, b), loss, (0, n), outs, &finish);
     }
-    let results = over_row_ranges_into(n, outs, |start, _, pieces| {
+    let results = over_row_ranges_into(n, outs, |start, end, pieces| {
         let mut columns: Vec<&mut [f64]> = pieces.iter_mut().map(|p| &mut *p[0]).collect();
-        chunk_pass(x, y, (w, b), loss, start, &mut columns, &finish)
+        chunk_pass(x, y, (w, b), loss, (start, end), &mut columns, &finish)
     });
     let mut total = PassSums {
         loss: 0.0,
@@ -145,13 +146,13 @@ pub fn linear_pass(
     total
 }
 
-/// The pass over rows `start .. start + outs[0].len()`.
+/// The pass over rows `start..end`.
 fn chunk_pass(
     x: &DMatrix<f64>,
     y: &[f64],
     (w, b): (&[f64], f64),
     loss: RowLoss,
-    start: usize,
+    (start, end): (usize, usize),
     outs: &mut [&mut [f64]],
     finish: &impl Fn(FinishRows) -> f64,
 ) -> PassSums {
@@ -163,20 +164,30 @@ fn chunk_pass(
         grad_b: 0.0,
         tally: 0.0,
     };
-    let (first, rest) = outs.split_at_mut(1);
-    let (second, third) = rest.split_at_mut(1);
-    let (scores, derivs) = (&mut *first[0], &mut *second[0]);
-    let mut extra = third.first_mut();
-    let len = scores.len();
-    let mut losses = vec![0.0; BLOCK.min(len)];
+    let len = end - start;
+    let kept = !outs.is_empty();
+    let scratch = |size: usize| vec![0.0; size.min(len)];
+    let mut losses = scratch(BLOCK);
+    let (mut block_scores, mut block_derivs) = if kept {
+        (Vec::new(), Vec::new())
+    } else {
+        (scratch(BLOCK), scratch(BLOCK))
+    };
+    let (scores, derivs, extra): (&mut [f64], &mut [f64], &mut [f64]) = match outs {
+        [s, d, e, ..] => (s, d, e),
+        [s, d] => (s, d, &mut []),
+        _ => (&mut block_scores, &mut block_derivs, &mut []),
+    };
     blocks(
         0,
         len,
         BLOCK,
         #[inline(always)]
         |lo, hi| {
-            let s = &mut scores[lo..hi];
-            let dv = &mut derivs[lo..hi];
+            // Where this block's rows go: their place in the outputs, or the scratch.
+            let rows = if kept { lo..hi } else { 0..hi - lo };
+            let s = &mut scores[rows.clone()];
+            let dv = &mut derivs[rows.clone()];
             let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
             dense_unit(s, b, w.iter().copied(), block);
             let ls = &mut losses[..hi - lo];
@@ -189,7 +200,7 @@ fn chunk_pass(
                 derivs: dv,
                 losses: ls,
                 y,
-                extra: extra.as_mut().map_or(&mut [], |e| &mut e[lo..hi]),
+                extra: if extra.is_empty() { &mut [] } else { &mut extra[lo..hi] },
             });
         },
     );

@@ -92,6 +92,8 @@ pub struct LinearSvm {
     /// The ±1 target.
     y: linear::BinaryTarget,
     grad: Vec<f64>,
+    /// Whether records carry the per-row values (the window's plots).
+    per_row: bool,
     spare: Spare,
 }
 
@@ -159,6 +161,7 @@ impl LinearSvm {
             features: Vec::new(),
             y: linear::BinaryTarget::new(ENTRY.id, -1.0, 1.0),
             grad: Vec::new(),
+            per_row: true,
             spare: Spare::default(),
         })
     }
@@ -168,29 +171,31 @@ impl LinearSvm {
         let n_rows = y.len();
         // The pass's scores become the margins and its row derivatives the
         // hinge terms, in place, in buffers recycled from an earlier record.
-        let mut margins = self.spare.take(n_rows);
-        let mut hinge = self.spare.take(n_rows);
-        let mut violators = self.spare.take(n_rows);
+        let rows = if self.per_row { n_rows } else { 0 };
+        let mut margins = self.spare.take(rows);
+        let mut hinge = self.spare.take(rows);
+        let mut violators = self.spare.take(rows);
+        let mut outs = [&mut margins[..], &mut hinge[..], &mut violators[..]];
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
             (self.w.as_slice(), self.b),
             RowLoss::Hinge,
-            &mut [&mut margins, &mut hinge, &mut violators],
-            // While the block is in cache: margins yᵢsᵢ, hinge terms (the
-            // per-row losses), the violators and a count of the support vectors.
+            if self.per_row { &mut outs } else { &mut [] },
+            // While the block is in cache: margins yᵢsᵢ and a count of the
+            // support vectors, then (when kept) the hinge terms (the per-row
+            // losses) and the violators.
             #[inline(always)]
             |rows| {
                 let mut support = 0.0;
-                let per_row = rows.scores.iter_mut().zip(rows.derivs.iter_mut());
-                for (((m, h), v), (&l, &y)) in per_row
-                    .zip(rows.extra.iter_mut())
-                    .zip(rows.losses.iter().zip(rows.y))
-                {
+                for (m, &y) in rows.scores.iter_mut().zip(rows.y) {
                     *m *= y;
-                    *h = l;
-                    *v = if *m < 1.0 { 1.0 } else { 0.0 };
                     support += if *m <= 1.0 + 1e-9 { 1.0 } else { 0.0 };
+                }
+                let per_row = rows.derivs.iter_mut().zip(rows.extra.iter_mut());
+                for ((h, v), (&l, &m)) in per_row.zip(rows.losses.iter().zip(&*rows.scores)) {
+                    *h = l;
+                    *v = if m < 1.0 { 1.0 } else { 0.0 };
                 }
                 support
             },
@@ -207,10 +212,12 @@ impl LinearSvm {
         rec.scalar(LAMBDA, self.l2);
         rec.vector(GRAD_W, &self.grad[..d]);
         rec.scalar(GRAD_B, self.grad[d]);
-        rec.vector(VIOLATORS, violators);
         rec.scalar(SUPPORT, sums.tally);
-        rec.vector(MARGINS, margins);
-        rec.vector(HINGE, hinge);
+        if self.per_row {
+            rec.vector(VIOLATORS, violators);
+            rec.vector(MARGINS, margins);
+            rec.vector(HINGE, hinge);
+        }
         rec
     }
 }
@@ -290,6 +297,10 @@ impl Algorithm for LinearSvm {
 
     fn recycle(&mut self, old: StepRecord) {
         self.spare.keep(old, &[MARGINS, HINGE, VIOLATORS]);
+    }
+
+    fn keep_per_row(&mut self, keep: bool) {
+        self.per_row = keep;
     }
 
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
