@@ -1,9 +1,11 @@
-//! Speed targets as ratios against baselines measured in the same run:
-#![allow(clippy::unwrap_used)]
-//! loading a CSV against a bare read of its bytes, and one step of each
-//! algorithm against a plain parallel read pass over X.
+//! Speed targets as ratios against baselines measured in the same run,
+//! alternately with what they measure: loading a CSV against a bare read of
+//! its bytes, and one step of each algorithm against a plain parallel read
+//! pass over X.
 //!
 //! `STEPLAB_BENCH_ROWS` sets the number of rows (default 1,000,000 × 10 features).
+
+#![allow(clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -22,18 +24,28 @@ fn rows() -> usize {
         .unwrap_or(1_000_000)
 }
 
-/// Median wall time of `f` over `runs` runs (after one warm-up).
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    f();
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
+/// Median wall times of `baseline` and `measured` over `runs` runs of each
+/// (after one warm-up), taken alternately, so that both see the same state
+/// of a shared machine (its memory bandwidth varies by 2× within minutes).
+fn paired(
+    runs: usize,
+    mut baseline: impl FnMut(),
+    mut measured: impl FnMut(),
+) -> (Duration, Duration) {
+    baseline();
+    measured();
+    let mut times: (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = Instant::now();
+        baseline();
+        times.0.push(t.elapsed());
+        let t = Instant::now();
+        measured();
+        times.1.push(t.elapsed());
+    }
+    times.0.sort();
+    times.1.sort();
+    (times.0[runs / 2], times.1[runs / 2])
 }
 
 fn report(name: &str, measured: Duration, baseline_name: &str, baseline: Duration, target: f64) {
@@ -109,9 +121,6 @@ fn steps(c: &mut Criterion) {
         ("mlp", true, mlp),
     ] {
         let data = dataset(n, classes);
-        let baseline = median(15, || {
-            black_box(read_pass(data.x()));
-        });
         // The window keeps every per-row quantity the derivation shows; a
         // headless run (`steplab run`) keeps parameters and losses only.
         for (mode, keep) in [("window", true), ("run", false)] {
@@ -119,10 +128,16 @@ fn steps(c: &mut Criterion) {
                 (entry(id).expect("registered").create)(&hyper).expect("valid hyperparameters");
             algorithm.keep_per_row(keep);
             let mut session = Session::new(algorithm, &data).expect("data fits");
-            let measured = median(7, || {
-                session.resume();
-                black_box(session.step(&data));
-            });
+            let (baseline, measured) = paired(
+                11,
+                || {
+                    black_box(read_pass(data.x()));
+                },
+                || {
+                    session.resume();
+                    black_box(session.step(&data));
+                },
+            );
             report(
                 &format!("{id} step ({mode})"),
                 measured,
@@ -165,10 +180,6 @@ fn load(c: &mut Criterion) {
     }
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());
     println!("csv: {} MB", size / 1_000_000);
-    let baseline = median(5, || {
-        let bytes = std::fs::read(&path).expect("read");
-        black_box(bytes.iter().map(|&b| u64::from(b)).sum::<u64>());
-    });
     let selection = Selection {
         target: Some("y".into()),
         features: None,
@@ -176,9 +187,16 @@ fn load(c: &mut Criterion) {
         missing: MissingPolicy::Error,
         target_is_class: false,
     };
-    let measured = median(5, || {
-        black_box(Dataset::load(&path, &selection).expect("loads"));
-    });
+    let (baseline, measured) = paired(
+        7,
+        || {
+            let bytes = std::fs::read(&path).expect("read");
+            black_box(bytes.iter().map(|&b| u64::from(b)).sum::<u64>());
+        },
+        || {
+            black_box(Dataset::load(&path, &selection).expect("loads"));
+        },
+    );
     report("load + standardize", measured, "bare read", baseline, 2.0);
     let mut group = c.benchmark_group("load");
     group.sample_size(10);

@@ -286,7 +286,13 @@ fn a_run_without_per_row_values_steps_exactly_like_the_window() {
         let (kept, lean) = (runs[0].history(), runs[1].history());
         assert_eq!(kept.len(), lean.len(), "{}", entry.id);
         for (a, b) in kept.iter().zip(lean) {
-            assert_eq!(a.loss.to_bits(), b.loss.to_bits(), "{} step {}", entry.id, a.step);
+            assert_eq!(
+                a.loss.to_bits(),
+                b.loss.to_bits(),
+                "{} step {}",
+                entry.id,
+                a.step
+            );
             assert_eq!(a.params, b.params, "{} step {}", entry.id, a.step);
             assert_eq!(a.grad_norm, b.grad_norm, "{} step {}", entry.id, a.step);
         }
@@ -295,7 +301,7 @@ fn a_run_without_per_row_values_steps_exactly_like_the_window() {
                 .values
                 .iter()
                 .filter(|(_, v)| v.as_scalar().is_some())
-                .map(|(k, v)| (k.clone(), v.as_scalar().map(f64::to_bits)))
+                .map(|(k, v)| (*k, v.as_scalar().map(f64::to_bits)))
                 .collect::<Vec<_>>()
         };
         assert_eq!(scalars(&runs[0]), scalars(&runs[1]), "{}", entry.id);

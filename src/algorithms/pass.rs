@@ -200,7 +200,11 @@ fn chunk_pass(
                 derivs: dv,
                 losses: ls,
                 y,
-                extra: if extra.is_empty() { &mut [] } else { &mut extra[lo..hi] },
+                extra: if extra.is_empty() {
+                    &mut []
+                } else {
+                    &mut extra[lo..hi]
+                },
             });
         },
     );
