@@ -108,6 +108,8 @@ pub struct SoftmaxRegression {
     /// The one-hot targets, built once per dataset.
     y: Arc<DMatrix<f64>>,
     /// Per-row matrices of earlier records, reused by the next pass.
+    /// Whether records carry the per-row values (the window's plots).
+    per_row: bool,
     spare: Spare,
 }
 
@@ -153,6 +155,11 @@ struct Forward {
     loss: f64,
     grad_w: DMatrix<f64>,
     grad_b: DVector<f64>,
+}
+
+/// The first `len` rows of each `BLOCK`-row column of a block's scratch.
+fn block_columns(m: &mut [f64], len: usize) -> Vec<&mut [f64]> {
+    m.chunks_mut(BLOCK).map(|c| &mut c[..len]).collect()
 }
 
 /// Softmax and cross-entropy on one block of rows: from the logits (column
@@ -228,6 +235,7 @@ impl SoftmaxRegression {
             features: Vec::new(),
             grad: Vec::new(),
             y: Arc::new(DMatrix::zeros(0, 0)),
+            per_row: true,
             spare: Spare::default(),
         })
     }
@@ -244,21 +252,29 @@ impl SoftmaxRegression {
     /// Logits, probabilities, errors, loss and gradient on rows `x` with
     /// one-hot targets `y`, in one pass over blocks of rows on every core
     /// (the per-row matrices are taken from `spare`, then overwritten).
-    fn forward(&self, x: &DMatrix<f64>, y: &DMatrix<f64>, spare: &mut Spare) -> Forward {
+    fn forward(
+        &self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        spare: &mut Spare,
+        keep: bool,
+    ) -> Forward {
         let (n, d) = x.shape();
         let k = self.w.nrows();
         let data = x.as_slice();
         let targets = y.as_slice();
-        let [mut z, mut p, mut err] = [(); 3].map(|()| spare.take_matrix(n, k));
+        // Without per-row values, z, p and p − y live in one block's scratch.
+        let kept = if keep { n } else { 0 };
+        let [mut z, mut p, mut err] = [(); 3].map(|()| spare.take_matrix(kept, k));
+        let mut outs = [z.as_mut_slice(), p.as_mut_slice(), err.as_mut_slice()];
         let parts = pass::over_row_ranges_into(
             n,
-            &mut [z.as_mut_slice(), p.as_mut_slice(), err.as_mut_slice()],
+            if keep { &mut outs } else { &mut [] },
             |start, end, pieces| {
                 let (mut nll, mut gw, mut gb) = (0.0, DMatrix::<f64>::zeros(k, d), vec![0.0; k]);
                 let mut logits = vec![0.0; k * BLOCK];
                 let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
-                let (zs, rest) = pieces.split_at_mut(1);
-                let (ps, es) = rest.split_at_mut(1);
+                let mut local = vec![0.0; if keep { 0 } else { 2 * k * BLOCK }];
                 pass::blocks(
                     0,
                     end - start,
@@ -269,27 +285,29 @@ impl SoftmaxRegression {
                         for (c, zc) in logits.chunks_mut(BLOCK).enumerate() {
                             let zc = &mut zc[..hi - lo];
                             pass::dense_unit(zc, self.b[c], self.w.row(c).iter().copied(), x_col);
-                            zs[0][c][lo..hi].copy_from_slice(zc);
+                            if keep {
+                                pieces[0][c][lo..hi].copy_from_slice(zc);
+                            }
                         }
                         let t: Vec<&[f64]> = (0..k)
                             .map(|c| &targets[c * n + start + lo..c * n + start + hi])
                             .collect();
-                        nll += cross_entropy_rows(
-                            &logits,
-                            BLOCK,
-                            &t,
-                            &mut pass::rows(&mut ps[0], lo, hi),
-                            &mut pass::rows(&mut es[0], lo, hi),
-                            &mut scratch,
-                        );
-                        for (c, e) in es[0].iter().enumerate() {
+                        let (mut ps, mut es) = if keep {
+                            let (_, rest) = pieces.split_at_mut(1);
+                            let (ps, es) = rest.split_at_mut(1);
+                            (
+                                pass::rows(&mut ps[0], lo, hi),
+                                pass::rows(&mut es[0], lo, hi),
+                            )
+                        } else {
+                            let (ps, es) = local.split_at_mut(k * BLOCK);
+                            (block_columns(ps, hi - lo), block_columns(es, hi - lo))
+                        };
+                        nll +=
+                            cross_entropy_rows(&logits, BLOCK, &t, &mut ps, &mut es, &mut scratch);
+                        for (c, e) in es.iter().enumerate() {
                             let mut weights = gw.row_mut(c);
-                            pass::add_unit_gradient(
-                                weights.iter_mut(),
-                                &mut gb[c],
-                                &e[lo..hi],
-                                x_col,
-                            );
+                            pass::add_unit_gradient(weights.iter_mut(), &mut gb[c], e, x_col);
                         }
                     },
                 );
@@ -334,16 +352,18 @@ impl SoftmaxRegression {
             grad_b,
         } = {
             let mut spare = std::mem::take(&mut self.spare);
-            let f = self.forward(data.x(), y, &mut spare);
+            let f = self.forward(data.x(), y, &mut spare, self.per_row);
             self.spare = spare;
             f
         };
         let mut rec = StepRecord::new(self.t, loss);
         rec.set(W_MAT, Value::Matrix(self.w.clone()));
         rec.vector(B_VEC, self.b.as_slice());
-        rec.set(ERRORS, Value::Matrix(err));
-        rec.set(LOGITS, Value::Matrix(z));
-        rec.set(PROBS, Value::Matrix(p));
+        if self.per_row {
+            rec.set(ERRORS, Value::Matrix(err));
+            rec.set(LOGITS, Value::Matrix(z));
+            rec.set(PROBS, Value::Matrix(p));
+        }
         rec.scalar(J, loss);
         rec.scalar(N, y.nrows() as f64);
         rec.scalar(LAMBDA, self.l2);
@@ -401,7 +421,7 @@ impl Algorithm for SoftmaxRegression {
             Some(rows) => {
                 let xb = data.x().select_rows(rows.iter());
                 let yb = y.select_rows(rows.iter());
-                let f = self.forward(&xb, &yb, &mut Spare::default());
+                let f = self.forward(&xb, &yb, &mut Spare::default(), false);
                 Self::flat(&f.grad_w, &f.grad_b)
             }
         };
@@ -446,6 +466,10 @@ impl Algorithm for SoftmaxRegression {
         self.spare.keep(old, &[LOGITS, PROBS, ERRORS]);
     }
 
+    fn keep_per_row(&mut self, keep: bool) {
+        self.per_row = keep;
+    }
+
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
         // diag(p) − ppᵀ ≼ I/2 bounds the Hessian by AᵀA/(2n) + λD: the card's L.
         super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
@@ -484,7 +508,11 @@ impl Algorithm for SoftmaxRegression {
         let mut other = self.clone();
         other.set_flat(flat);
         let y = other.one_hot(data).ok()?;
-        Some(other.forward(data.x(), &y, &mut Spare::default()).loss)
+        Some(
+            other
+                .forward(data.x(), &y, &mut Spare::default(), false)
+                .loss,
+        )
     }
 }
 
