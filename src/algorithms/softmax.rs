@@ -562,7 +562,7 @@ mod tests {
             s.step(&d).unwrap();
         }
         let y = s.one_hot(&d).unwrap();
-        let f = s.forward(d.x(), &y, &mut Spare::default());
+        let f = s.forward(d.x(), &y, &mut Spare::default(), true);
         // The same quantities from whole-matrix products, one thread.
         let mut z = d.x() * s.w.transpose();
         for mut row in z.row_iter_mut() {
@@ -667,7 +667,7 @@ mod tests {
         assert!((p[5] - p[4] - lw[2]).abs() < 1e-6);
         // And so the probabilities of class 1 agree row by row.
         let y = s.one_hot(&d).unwrap();
-        let probs = s.forward(d.x(), &y, &mut Spare::default()).p;
+        let probs = s.forward(d.x(), &y, &mut Spare::default(), true).p;
         let lp =
             crate::algorithms::linear::scores(d.x(), &DVector::from_column_slice(&lw[..2]), lw[2])
                 .map(crate::algorithms::logistic::sigmoid);
