@@ -106,8 +106,8 @@ pub struct FinishRows<'a> {
 /// `outs[1]`, hands every block to `finish` (which may turn them into the
 /// record's per-row quantities, with an optional `outs[2]`, and returns a
 /// number to add up), and returns the sums of the loss, dᵢxᵢ, dᵢ and
-/// `finish`'s numbers. With no `outs` (a record without per-row values),
-/// sᵢ and dᵢ live in one block's scratch and `finish` gets an empty `extra`.
+/// `finish`'s numbers. With fewer than two `outs` (a record without per-row
+/// values), sᵢ and dᵢ live in one block's scratch and `finish` gets an empty `extra`.
 ///
 /// # Panics
 /// Never for consistent shapes; callers pass `y` and two or three outputs
@@ -165,7 +165,7 @@ fn chunk_pass(
         tally: 0.0,
     };
     let len = end - start;
-    let kept = !outs.is_empty();
+    let kept = outs.len() >= 2;
     let scratch = |size: usize| vec![0.0; size.min(len)];
     let mut losses = scratch(BLOCK);
     let (mut block_scores, mut block_derivs) = if kept {
