@@ -558,8 +558,11 @@ impl Moments {
         let su = &self.cov * &u;
         let mean_r = b + self.mean.dot(&u);
         // uᵀΣu is the variance of the residuals: never below zero, however
-        // the rounding of a near-perfect fit falls.
-        let half_mse = 0.5 * (u.dot(&su).max(0.0) + mean_r * mean_r);
+        // the rounding of a near-perfect fit falls (and NaN stays NaN, so a
+        // diverging run still stops).
+        let variance = u.dot(&su);
+        let variance = if variance < 0.0 { 0.0 } else { variance };
+        let half_mse = 0.5 * (variance + mean_r * mean_r);
         let grad_w = (0..d).map(|j| su[j] + mean_r * self.mean[j]).collect();
         (half_mse, grad_w, mean_r)
     }
@@ -784,6 +787,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn overflowing_parameters_give_a_non_finite_loss() {
+        let data = noisy(20);
+        let moments = Moments::new(data.x(), data.numeric_target("t").unwrap().as_slice());
+        for w in [[1e300, -1e300], [f64::INFINITY, 0.0], [f64::NAN, 1.0]] {
+            let (half_mse, _, _) = moments.half_mse_and_gradient(&w, 0.0);
+            assert!(!half_mse.is_finite(), "{w:?}: {half_mse}");
+        }
+        // uᵀΣu = ∞ − ∞ with a finite mean residual: NaN, not clamped to 0.
+        let opposite = Moments {
+            mean: DVector::zeros(3),
+            cov: DMatrix::from_diagonal(&DVector::from_column_slice(&[1.0, -1.0, 1.0])),
+            rows: 20,
+        };
+        let (half_mse, _, _) = opposite.half_mse_and_gradient(&[1e300, 1e300], 0.0);
+        assert!(half_mse.is_nan(), "{half_mse}");
     }
 
     #[test]
