@@ -233,9 +233,11 @@ impl<'a> EBlock<'a> {
                         *v -= a * u;
                     }
                 }
-                let diagonal = l[(j, j)];
+                // A multiplication by 1/L_jj, not a division per row: a
+                // vector division takes as long as sixteen multiplications.
+                let inverse = 1.0 / l[(j, j)];
                 for (v, q) in zj.iter_mut().zip(maha.iter_mut()) {
-                    *v /= diagonal;
+                    *v *= inverse;
                     *q += *v * *v;
                 }
             }
