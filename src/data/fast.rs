@@ -109,15 +109,7 @@ impl Body {
                     std::thread::Builder::new()
                         .name(format!("steplab-load-{k}"))
                         .spawn_scoped(scope, move || {
-                            // One scan for the bytes the fast path may decline.
-                            let unusual = memchr::memchr3(0, b'"', b'\r', chunk).is_some();
-                            if unusual && chunk.contains(&0) {
-                                return None;
-                            }
-                            let text = std::str::from_utf8(chunk)
-                                .ok()
-                                .filter(|t| !(unusual && declines(t)))?;
-                            Some(parse_chunk(text, delim, expected, decimal_comma, buffers))
+                            parse_chunk(chunk, delim, expected, decimal_comma, buffers)
                         })
                 })
                 .collect();
@@ -406,16 +398,36 @@ fn plain_row(bytes: &[u8], start: usize, delim: u8, row: &mut [f64]) -> Option<(
     }
 }
 
+/// The text of `rest` (the chunk from its first line that is not plain
+/// decimals on), or `None` when the fast path declines it: a NUL byte,
+/// invalid UTF-8, quotes or lone carriage returns. Lines of plain decimals
+/// hold none of these, so checking from there on checks the whole chunk.
+fn checked_text(rest: &[u8]) -> Option<&str> {
+    // One scan for the bytes the fast path may decline.
+    let unusual = memchr::memchr3(0, b'"', b'\r', rest).is_some();
+    if unusual && rest.contains(&0) {
+        return None;
+    }
+    std::str::from_utf8(rest)
+        .ok()
+        .filter(|t| !(unusual && declines(t)))
+}
+
+/// Parses one chunk of whole lines; `None` when the fast path declines it
+/// (see [`checked_text`]).
 fn parse_chunk(
-    chunk: &str,
+    bytes: &[u8],
     delim: char,
     expected: usize,
     decimal_comma: bool,
     (values, mut lines): Buffers,
-) -> Result<Chunk, Ragged> {
+) -> Option<Result<Chunk, Ragged>> {
     // Rows are about as long as the first one.
-    let first_len = chunk.find('\n').map_or(chunk.len(), |p| p + 1).max(1);
-    let estimate = chunk.len() / first_len + 1;
+    let first_len = memchr::memchr(b'\n', bytes)
+        .map_or(bytes.len(), |p| p + 1)
+        .max(1);
+    let chunk_len = bytes.len();
+    let estimate = chunk_len / first_len + 1;
     let mut columns: Vec<Column> = values
         .into_iter()
         .chain(std::iter::repeat_with(Vec::new))
@@ -434,8 +446,10 @@ fn parse_chunk(
     let mut newlines = 0;
     let mut fields: Vec<&str> = Vec::with_capacity(expected + 1);
     let mut row = vec![0.0; expected];
-    let bytes = chunk.as_bytes();
     let delim = u8::try_from(delim).unwrap_or(b',');
+    // The text from the first line that is not plain decimals on (`base` is
+    // where it starts in `bytes`), checked once, when that line comes.
+    let mut checked: Option<(usize, &str)> = None;
     // While no column holds text, lines of plain decimals are parsed in
     // place (one pass over their bytes); any other line takes the general
     // path below, which gives the same cells for plain lines.
@@ -454,6 +468,10 @@ fn parse_chunk(
             start = next;
             continue;
         }
+        let (base, text) = match checked {
+            Some(c) => c,
+            None => *checked.insert((start, checked_text(&bytes[start..])?)),
+        };
         // One vectorized scan for delimiters and the newline splits the
         // line; both are ASCII, so every slice boundary is a char boundary.
         fields.clear();
@@ -466,10 +484,10 @@ fn parse_chunk(
                 complete = true;
                 break;
             }
-            fields.push(trim(&chunk[field_start..at]));
+            fields.push(trim(&text[field_start - base..at - base]));
             field_start = at + 1;
         }
-        let last = &chunk[field_start..end];
+        let last = &text[field_start - base..end - base];
         fields.push(trim(last.strip_suffix('\r').unwrap_or(last)));
         if complete {
             newlines += 1;
@@ -483,14 +501,14 @@ fn parse_chunk(
             continue;
         }
         if fields.len() < expected || meaningful > expected {
-            return Err(Ragged {
+            return Some(Err(Ragged {
                 line: i,
                 found: if fields.len() < expected {
                     fields.len()
                 } else {
                     meaningful
                 },
-            });
+            }));
         }
         for (column, field) in columns.iter_mut().zip(&fields) {
             column.push(field, i, decimal_comma);
@@ -498,11 +516,11 @@ fn parse_chunk(
         plain = plain && columns.iter().all(|c| c.texts.is_none());
         lines.push(i);
     }
-    Ok(Chunk {
+    Some(Ok(Chunk {
         columns,
         lines,
         newlines,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -656,6 +674,18 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        // A lone carriage return, or a Windows-1252 byte, after megabytes of
+        // plain lines (which are not checked): declined as well.
+        for tail in [&b"1,2\r3,4\n"[..], &b"caf\xe9,2\n"[..]] {
+            let mut bytes = text.clone().into_bytes();
+            bytes.extend_from_slice(tail);
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(
+                read_streaming(&path, "p", &Progress::default())
+                    .unwrap()
+                    .is_none()
+            );
+        }
         // A NUL byte far from the header: the whole load reports where it is.
         let mut bytes = text.clone().into_bytes();
         let at = bytes.len() - 10;
