@@ -13,6 +13,7 @@ use super::{
 use crate::data::Dataset;
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
 use nalgebra::{DMatrix, DVector};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// w: the weights.
@@ -225,31 +226,28 @@ impl LinearRegression {
         rec
     }
 
-    /// The objective at (w, b): from the moments kept for `data`, or from
-    /// new ones when they belong to other data.
-    fn loss_of(&self, data: &Dataset, y: &DVector<f64>, w: &[f64], b: f64) -> f64 {
-        let fresh;
-        let moments = if self.moments.rows == y.len() {
-            &self.moments
+    /// The moments kept for `data`, or new ones when they belong to other data.
+    fn moments_for(&self, data: &Dataset, y: &DVector<f64>) -> Cow<'_, Moments> {
+        if self.moments.rows == y.len() {
+            Cow::Borrowed(&self.moments)
         } else {
-            fresh = Moments::new(data.x(), y.as_slice());
-            &fresh
-        };
+            Cow::Owned(Moments::new(data.x(), y.as_slice()))
+        }
+    }
+
+    /// The objective at (w, b).
+    fn loss_of(&self, moments: &Moments, w: &[f64], b: f64) -> f64 {
         moments.half_mse_and_gradient(w, b).0 + optim::penalty(w, self.l2, self.l1)
     }
 
     /// The normal equations' solution and the objective there.
     fn closed_form(&self, data: &Dataset, y: &DVector<f64>) -> Result<Reference, AlgoError> {
-        let moments = if self.moments.rows == y.len() {
-            self.moments.clone()
-        } else {
-            Moments::new(data.x(), y.as_slice())
-        };
+        let moments = self.moments_for(data, y);
         let p = moments.normal_equations(self.l2)?;
         let (w, b) = p.split_at(p.len() - 1);
         Ok(Reference {
             method: "normal equations (Cholesky)".into(),
-            loss: moments.half_mse_and_gradient(w, b[0]).0 + optim::penalty(w, self.l2, self.l1),
+            loss: self.loss_of(&moments, w, b[0]),
             params: p,
         })
     }
@@ -369,7 +367,7 @@ impl Algorithm for LinearRegression {
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let y = data.numeric_target(ENTRY.id).ok()?;
         let (w, b) = flat.split_last().map(|(b, w)| (w, *b))?;
-        (w.len() == data.n_features()).then(|| self.loss_of(data, y, w, b))
+        (w.len() == data.n_features()).then(|| self.loss_of(&self.moments_for(data, y), w, b))
     }
 
     fn keep_per_row(&mut self, keep: bool) {
