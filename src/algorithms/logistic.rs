@@ -158,13 +158,12 @@ impl LogisticRegression {
         let mut z = self.spare.take(rows);
         let mut err = self.spare.take(rows);
         let mut p = self.spare.take(rows);
-        let mut outs = [&mut z[..], &mut err[..], &mut p[..]];
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
             (self.w.as_slice(), self.b),
             RowLoss::Logistic,
-            if self.per_row { &mut outs } else { &mut [] },
+            &mut [&mut z, &mut err, &mut p],
             // p = σ(z) = (σ(z) − y) + y, while the block is in cache.
             #[inline(always)]
             |rows| {

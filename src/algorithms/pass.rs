@@ -106,12 +106,13 @@ pub struct FinishRows<'a> {
 /// `outs[1]`, hands every block to `finish` (which may turn them into the
 /// record's per-row quantities, with an optional `outs[2]`, and returns a
 /// number to add up), and returns the sums of the loss, dᵢxᵢ, dᵢ and
-/// `finish`'s numbers. With fewer than two `outs` (a record without per-row
-/// values), sᵢ and dᵢ live in one block's scratch and `finish` gets an empty `extra`.
+/// `finish`'s numbers. With empty `outs` (a record without per-row values:
+/// none, or outputs of length 0), sᵢ and dᵢ live in one block's scratch and
+/// `finish` gets an empty `extra`.
 ///
 /// # Panics
-/// Never for consistent shapes; callers pass `y` and two or three outputs
-/// of length n, and `w` of length d.
+/// Never for consistent shapes; callers pass `y`, two or three outputs of
+/// length n (or of length 0), and `w` of length d.
 #[must_use]
 pub fn linear_pass(
     x: &DMatrix<f64>,
@@ -122,6 +123,11 @@ pub fn linear_pass(
     finish: impl Fn(FinishRows) -> f64 + Sync,
 ) -> PassSums {
     let n = x.nrows();
+    let outs = if outs.iter().any(|o| o.is_empty()) {
+        &mut []
+    } else {
+        outs
+    };
     if threads_for(n) <= 1 {
         return chunk_pass(x, y, (w, b), loss, (0, n), outs, &finish);
     }

@@ -175,13 +175,12 @@ impl LinearSvm {
         let mut margins = self.spare.take(rows);
         let mut hinge = self.spare.take(rows);
         let mut violators = self.spare.take(rows);
-        let mut outs = [&mut margins[..], &mut hinge[..], &mut violators[..]];
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
             (self.w.as_slice(), self.b),
             RowLoss::Hinge,
-            if self.per_row { &mut outs } else { &mut [] },
+            &mut [&mut margins, &mut hinge, &mut violators],
             // While the block is in cache: margins yᵢsᵢ and a count of the
             // support vectors, then (when kept) the hinge terms (the per-row
             // losses) and the violators.
