@@ -499,14 +499,20 @@ pub fn batch_gradient(
 ) -> Vec<f64> {
     let d = w.len();
     let mut g = vec![0.0; d + 1];
-    for &i in rows {
-        let s = (0..d).map(|j| x[(i, j)] * w[j]).sum::<f64>() + b;
-        let r = dloss(s, y[i]);
-        for j in 0..d {
-            g[j] += r * x[(i, j)];
-        }
-        g[d] += r;
-    }
+    // Wide, so that σ's polynomial runs on fused multiply-adds.
+    super::vmath::wide(
+        #[inline(always)]
+        || {
+            for &i in rows {
+                let s = (0..d).map(|j| x[(i, j)] * w[j]).sum::<f64>() + b;
+                let r = dloss(s, y[i]);
+                for j in 0..d {
+                    g[j] += r * x[(i, j)];
+                }
+                g[d] += r;
+            }
+        },
+    );
     let m = rows.len().max(1) as f64;
     for v in &mut g {
         *v /= m;

@@ -147,9 +147,17 @@ impl LogisticRegression {
         })
     }
 
+    /// J at (w, b): the step's own fused pass, without its per-row values.
     fn loss_of(&self, x: &DMatrix<f64>, y: &DVector<f64>, w: &DVector<f64>, b: f64) -> f64 {
-        let z = linear::scores(x, w, b);
-        mean_log_loss(&z, y) + optim::penalty(w.as_slice(), self.l2, self.l1)
+        let sums = pass::linear_pass(
+            x,
+            y.as_slice(),
+            (w.as_slice(), b),
+            RowLoss::Logistic,
+            &mut [],
+            |_| 0.0,
+        );
+        sums.loss / y.len() as f64 + optim::penalty(w.as_slice(), self.l2, self.l1)
     }
 
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
@@ -359,16 +367,6 @@ impl Algorithm for LogisticRegression {
 }
 
 pub use super::vmath::{sigmoid, softplus};
-
-/// −(1/n) Σ [y log σ(z) + (1 − y) log(1 − σ(z))] = (1/n) Σ [softplus(z) − y z].
-#[must_use]
-pub fn mean_log_loss(z: &DVector<f64>, y: &DVector<f64>) -> f64 {
-    z.iter()
-        .zip(y.iter())
-        .map(|(&z, &y)| softplus(z) - y * z)
-        .sum::<f64>()
-        / z.len() as f64
-}
 
 #[cfg(test)]
 mod tests {

@@ -360,8 +360,9 @@ pub fn dense_unit<'a>(
 }
 
 /// A dense unit's gradient over a block of rows with errors δ: adds
-/// Σᵢ δᵢ · input(m)ᵢ to each weight's and Σᵢ δᵢ to the bias's, four inputs
-/// per sweep over δ.
+/// Σᵢ δᵢ · input(m)ᵢ to each weight's and Σᵢ δᵢ to the bias's, one [`dot`]
+/// per input. (Four inputs per sweep over δ, with sixteen accumulators, was
+/// compiled into 4 × 4 transposes instead of wide lanes, and took longer.)
 #[inline(always)]
 pub fn add_unit_gradient<'a, 'g>(
     weights: impl Iterator<Item = &'g mut f64>,
@@ -370,51 +371,9 @@ pub fn add_unit_gradient<'a, 'g>(
     input: impl Fn(usize) -> &'a [f64],
 ) {
     *bias += sum(delta);
-    let mut weights = weights.enumerate().fuse();
-    loop {
-        match [
-            weights.next(),
-            weights.next(),
-            weights.next(),
-            weights.next(),
-        ] {
-            [Some((a, ga)), Some((b, gb)), Some((c, gc)), Some((d, gd))] => {
-                let sums = dot4(delta, [input(a), input(b), input(c), input(d)]);
-                for (g, s) in [ga, gb, gc, gd].into_iter().zip(sums) {
-                    *g += s;
-                }
-            }
-            rest => {
-                for (m, g) in rest.into_iter().flatten() {
-                    *g += dot(delta, input(m));
-                }
-                return;
-            }
-        }
+    for (m, g) in weights.enumerate() {
+        *g += dot(delta, input(m));
     }
-}
-
-/// Σᵢ aᵢ·bₖᵢ for four columns bₖ in one sweep over a, four rows at a time
-/// with sixteen independent accumulators.
-#[inline(always)]
-fn dot4(a: &[f64], b: [&[f64]; 4]) -> [f64; 4] {
-    let len = b.iter().fold(a.len(), |l, c| l.min(c.len()));
-    let whole = len / 4 * 4;
-    let mut acc = [[0.0f64; 4]; 4];
-    for i in (0..whole).step_by(4) {
-        let x = &a[i..i + 4];
-        for (acc, col) in acc.iter_mut().zip(&b) {
-            let y = &col[i..i + 4];
-            for l in 0..4 {
-                acc[l] += x[l] * y[l];
-            }
-        }
-    }
-    let mut out = [0.0; 4];
-    for ((o, acc), col) in out.iter_mut().zip(&acc).zip(&b) {
-        *o = (acc[0] + acc[1]) + (acc[2] + acc[3]) + dot(&a[whole..len], &col[whole..len]);
-    }
-    out
 }
 
 /// The column means of X and its population covariance (divided by n): the
