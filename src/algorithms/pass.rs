@@ -490,20 +490,16 @@ pub fn sum(a: &[f64]) -> f64 {
 #[must_use]
 #[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let len = a.len().min(b.len());
+    let (a8, a_tail) = a[..len].as_chunks::<8>();
+    let (b8, b_tail) = b[..len].as_chunks::<8>();
     let mut acc = [0.0f64; 8];
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
+    for (x, y) in a8.iter().zip(b8) {
         for k in 0..8 {
             acc[k] += x[k] * y[k];
         }
     }
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
+    let tail: f64 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
     acc.iter().sum::<f64>() + tail
 }
 
