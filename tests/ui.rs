@@ -26,6 +26,14 @@ fn loss_at_shown(h: &Harness<'_, App>) -> f64 {
     app.session().unwrap().history()[app.shown_step()].loss
 }
 
+/// Whether the derivation panel shows the first weight of `step`'s record.
+fn shows_w_of(h: &Harness<'_, App>, step: usize) -> bool {
+    let w = h.state().session().unwrap().history()[step].params[0];
+    let shown = steplab::export::format_number(w);
+    h.query_by_label_contains(&format!("w = [{shown}"))
+        .is_some()
+}
+
 #[test]
 fn opens_on_the_bundled_example_ready_to_step() {
     let mut h = harness();
@@ -62,13 +70,22 @@ fn step_back_timeline_and_reset() {
         loss_at_shown(&h) > l10,
         "gradient descent: the earlier loss is higher"
     );
+    assert!(shows_w_of(&h, 9) && !shows_w_of(&h, 10));
     // Step while viewing the past moves the view forward, not the run.
     h.get_by_label("Step").click();
     h.run();
     assert_eq!(h.state().session().unwrap().step_count(), 10);
+    assert!(shows_w_of(&h, 10) && !shows_w_of(&h, 9));
     h.state_mut().apply(Command::Show(3));
     h.run();
     assert_eq!(h.state().shown_step(), 3);
+    assert!(shows_w_of(&h, 3));
+    // Running again jumps the view to the latest step and its numbers.
+    h.state_mut().apply(Command::ToggleRun);
+    h.state_mut().apply(Command::ToggleRun);
+    h.run();
+    assert_eq!(h.state().shown_step(), 10);
+    assert!(shows_w_of(&h, 10) && !shows_w_of(&h, 3));
     h.get_by_label("Reset").click();
     h.run();
     assert_eq!(h.state().session().unwrap().step_count(), 0);

@@ -156,7 +156,9 @@ pub struct App {
     /// The data's second moments for the step-size card, read once per dataset.
     curvature: Option<algorithms::conditioning::Curvature>,
     shown: usize,
-    shown_record: Option<StepRecord>,
+    /// The record of the shown step when it is not the latest (replayed
+    /// from a checkpoint); the latest is read from the session, not copied.
+    replayed: Option<StepRecord>,
     running: bool,
     run_credit: f64,
     error: Option<String>,
@@ -194,7 +196,7 @@ impl App {
             session: None,
             curvature: None,
             shown: 0,
-            shown_record: None,
+            replayed: None,
             running: false,
             run_credit: 0.0,
             error: None,
@@ -378,7 +380,7 @@ impl App {
                         s.algorithm().id(),
                         &s.algorithm().derivation(),
                         format,
-                        self.shown_record.as_ref(),
+                        self.shown_record(),
                     );
                     self.write(&path, &text);
                 }
@@ -525,7 +527,7 @@ impl App {
     fn rebuild(&mut self) -> bool {
         self.running = false;
         self.shown = 0;
-        self.shown_record = None;
+        self.replayed = None;
         let Some(table) = &self.table else {
             return false;
         };
@@ -587,10 +589,16 @@ impl App {
     }
 
     fn refresh_record(&mut self) {
-        self.shown_record = match (&self.session, &self.data) {
-            (Some(s), Some(d)) => s.record_at(d, self.shown.min(s.step_count())),
+        self.replayed = match (&self.session, &self.data) {
+            (Some(s), Some(d)) if self.shown < s.step_count() => s.record_at(d, self.shown),
             _ => None,
         };
+    }
+
+    /// The record of the step shown on the timeline.
+    fn shown_record(&self) -> Option<&StepRecord> {
+        self.data.as_ref()?;
+        record_of(self.session.as_ref()?, self.replayed.as_ref(), self.shown)
     }
 
     fn file_row_ui(&mut self, ui: &mut egui::Ui) {
@@ -647,7 +655,7 @@ impl App {
                         s.algorithm().id(),
                         &s.algorithm().derivation(),
                         Format::Markdown,
-                        self.shown_record.as_ref(),
+                        self.shown_record(),
                     );
                     ui.ctx().copy_text(text);
                 }
@@ -801,7 +809,7 @@ impl App {
                 let _ = write!(status, "    stopped: {}", stop.message);
             }
             ui.label(status);
-            if let Some(warning) = self.shown_record.as_ref().and_then(flat_units_warning) {
+            if let Some(warning) = self.shown_record().and_then(flat_units_warning) {
                 ui.colored_label(super::theme::WARNING, warning);
             }
         }
@@ -840,7 +848,7 @@ impl App {
                             if let Some(term) = formula.term {
                                 // One term: what it names, with its value.
                                 hovered.push(term.id);
-                                let value = self.shown_record.as_ref().and_then(|r| r.get(term));
+                                let value = self.shown_record().and_then(|r| r.get(term));
                                 formula.response.on_hover_text(match value {
                                     Some(v) => format!(
                                         "{}\n{} = {}",
@@ -854,7 +862,7 @@ impl App {
                                 hovered.extend(step.shows.iter().map(|s| s.id));
                                 formula.response.on_hover_text(step.latex);
                             }
-                            if let Some(record) = &self.shown_record {
+                            if let Some(record) = self.shown_record() {
                                 for symbol in step.shows {
                                     if let Some(value) = record.get(*symbol) {
                                         let label = ui
@@ -972,8 +980,8 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| {
             self.plot_rect = ui.max_rect();
             if let (Some(session), Some(data)) = (&self.session, &self.data) {
-                self.view
-                    .ui(ui, data, session, self.shown_record.as_ref(), self.shown);
+                let record = record_of(session, self.replayed.as_ref(), self.shown);
+                self.view.ui(ui, data, session, record, self.shown);
             }
         });
         self.help_ui(ui.ctx());
@@ -1078,4 +1086,17 @@ fn flat_units_warning(record: &StepRecord) -> Option<String> {
             share * 100.0
         )
     })
+}
+
+/// Step `shown`'s record: the session's latest, or the replayed one.
+fn record_of<'a>(
+    session: &'a Session,
+    replayed: Option<&'a StepRecord>,
+    shown: usize,
+) -> Option<&'a StepRecord> {
+    if shown >= session.step_count() {
+        Some(session.latest())
+    } else {
+        replayed
+    }
 }
