@@ -718,6 +718,7 @@ mod tests {
                         })
                         .collect();
                     let best = dists.iter().copied().fold(f64::INFINITY, f64::min);
+                    // Up to rounding: the pass adds four features at a time.
                     assert!(
                         dists[assignment[i] as usize] <= best * (1.0 + 1e-12),
                         "{features} features: row {i} is not at its nearest centroid"
