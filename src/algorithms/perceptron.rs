@@ -96,6 +96,9 @@ pub struct Perceptron {
 /// The number of rows with yᵢ(w·xᵢ + b) ≤ 0, in one blocked pass over X
 /// on every core (the scores are not kept: the record holds none).
 fn mistakes(x: &DMatrix<f64>, y: &[f64], w: &[f64], b: f64) -> f64 {
+    // One sweep per block and no second one, so unlike the fused pass's
+    // blocks nothing has to stay in the first-level cache: the block only
+    // sizes the scores' buffer.
     const BLOCK: usize = 2048;
     let n = x.nrows();
     let data = x.as_slice();
