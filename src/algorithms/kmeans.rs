@@ -1,10 +1,12 @@
 //! `k-means`: Lloyd's algorithm. One step assigns every row to its nearest
 //! centroid, then moves each centroid to the mean of its rows.
 
-// The block loops are inlined into `pass::blocks`' wider-vector loop.
+// The group kernels are inlined into the function compiled for the
+// detected vector unit.
 #![allow(clippy::inline_always)]
 
 use super::linear::J;
+use super::pass::{self, GROUP};
 use super::{
     AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol, Value,
 };
@@ -234,13 +236,12 @@ pub struct Assignment {
     pub changed: Option<usize>,
 }
 
-/// [`Assignment`] in one pass over X: blocks of rows small enough to stay in
-/// cache while every centroid is measured against them and their rows are
-/// added to their clusters' sums, on every core. The per-row vectors are
-/// taken from `spare`; with `previous`, the pass also counts the rows whose
-/// cluster differs from it.
+/// [`Assignment`] in one pass over X on every core, in groups of rows
+/// small enough to stay in cache while every centroid is measured against
+/// them and their rows are added to their clusters' sums ([`AssignRange`]).
+/// The per-row vectors are taken from `spare`; with `previous`, the pass
+/// also counts the rows whose cluster differs from it.
 #[must_use]
-#[allow(clippy::cast_precision_loss)] // Cluster indices and counts are far below 2⁵³.
 pub fn assign(
     x: &DMatrix<f64>,
     centroids: &DMatrix<f64>,
@@ -249,56 +250,20 @@ pub fn assign(
 ) -> Assignment {
     let (n, d) = x.shape();
     let k = centroids.nrows();
-    let data = x.as_slice();
     let mut nearest = spare.take(n);
     let mut dist = spare.take(n);
-    let parts = super::pass::over_row_ranges_into(
-        n,
-        &mut [&mut nearest, &mut dist],
-        |start, end, pieces| {
+    let parts =
+        pass::over_row_ranges_into(n, &mut [&mut nearest, &mut dist], |start, end, pieces| {
             let (near, rest) = pieces.split_at_mut(1);
-            let (near, best_d) = (&mut *near[0][0], &mut *rest[0][0]);
-            let mut sums = DMatrix::<f64>::zeros(k, d);
-            let mut best = vec![0usize; BLOCK];
-            let mut to_c = vec![0.0; BLOCK];
-            let mut lanes = vec![0.0; 4 * k];
-            let mut counts = vec![0.0; 4 * k];
-            let (mut total, mut changed) = (0.0, 0usize);
-            super::pass::blocks(
-                0,
-                end - start,
-                BLOCK,
-                #[inline(always)]
-                |lo, hi| {
-                    let column = |j: usize| &data[j * n + start + lo..j * n + start + hi];
-                    let (best, best_d) = (&mut best[..hi - lo], &mut best_d[lo..hi]);
-                    nearest_rows(centroids, column, &mut to_c[..hi - lo], best, best_d);
-                    total += super::pass::sum(best_d);
-                    let near = &mut near[lo..hi];
-                    for (o, &b) in near.iter_mut().zip(best.iter()) {
-                        *o = b as f64;
-                    }
-                    if let Some(p) = previous {
-                        // Exact: both hold small integers.
-                        #[allow(clippy::float_cmp)]
-                        for (a, b) in near.iter().zip(&p[start + lo..start + hi]) {
-                            changed += usize::from(a != b);
-                        }
-                    }
-                    // The block is still in cache: add its rows to their clusters.
-                    if k <= MASKED_MAX_K {
-                        masked_sums(near, column, &mut counts, &mut sums);
-                    } else {
-                        add_to_clusters(best, column, &mut lanes, &mut counts, &mut sums);
-                    }
-                },
-            );
-            let sizes: Vec<f64> = (0..k)
-                .map(|c| counts[c] + counts[k + c] + counts[2 * k + c] + counts[3 * k + c])
-                .collect();
-            (total, changed, sums, sizes)
-        },
-    );
+            pulp::Arch::new().dispatch(AssignRange {
+                x,
+                centroids,
+                previous: previous.map(|p| &p[start..end]),
+                start,
+                near: &mut *near[0][0],
+                best_d: &mut *rest[0][0],
+            })
+        });
     let mut all = Assignment {
         nearest,
         dist,
@@ -307,150 +272,231 @@ pub fn assign(
         sizes: vec![0; k],
         changed: previous.map(|_| 0),
     };
-    for (total, changed, sums, sizes) in parts {
-        all.total += total;
-        all.changed = all.changed.map(|c| c + changed);
-        all.sums += sums;
-        for (a, b) in all.sizes.iter_mut().zip(sizes) {
-            // Exact: a count below 2⁵³.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            {
-                *a += b as usize;
-            }
+    for part in parts {
+        all.total += part.total;
+        all.changed = all.changed.map(|c| c + part.changed);
+        all.sums += part.sums;
+        for (a, b) in all.sizes.iter_mut().zip(part.sizes) {
+            *a += b;
         }
     }
     all
 }
 
-/// The nearest of the centroids to each row of a block (`column(j)` its
-/// values of feature j), ties to the lowest index: into `best` and its
-/// squared distance into `best_d`; `to_c` is scratch of the block's length.
-#[inline(always)]
-fn nearest_rows<'a>(
-    centroids: &DMatrix<f64>,
-    column: impl Fn(usize) -> &'a [f64],
-    to_c: &mut [f64],
-    best: &mut [usize],
-    best_d: &mut [f64],
-) {
-    best_d.fill(f64::INFINITY);
-    let d = centroids.ncols();
-    for c in 0..centroids.nrows() {
-        to_c.fill(0.0);
-        let mu = |j: usize| centroids[(c, j)];
-        // Four features per sweep over the distances, so that they are
-        // loaded and stored a quarter as often.
-        let whole = d / 4 * 4;
-        for j in (0..whole).step_by(4) {
-            let (ma, mb, mc, md) = (mu(j), mu(j + 1), mu(j + 2), mu(j + 3));
-            let rows = to_c.iter_mut().zip(column(j)).zip(column(j + 1));
-            for (((v, &a), &b), (&cc, &dd)) in rows.zip(column(j + 2).iter().zip(column(j + 3))) {
-                *v += ((a - ma) * (a - ma) + (b - mb) * (b - mb))
-                    + ((cc - mc) * (cc - mc) + (dd - md) * (dd - md));
-            }
-        }
-        for j in whole..d {
-            let m = mu(j);
-            for (v, xi) in to_c.iter_mut().zip(column(j)) {
-                *v += (xi - m) * (xi - m);
-            }
-        }
-        for ((&v, bd), b) in to_c.iter().zip(best_d.iter_mut()).zip(best.iter_mut()) {
-            // A select, not a branch: which centroid wins is random.
-            let closer = v < *bd;
-            *bd = if closer { v } else { *bd };
-            *b = if closer { c } else { *b };
-        }
-    }
-}
-
-/// Adds each row of a block to the sums (k × d) and `counts` of its cluster
-/// `best[i]`. Row i goes into lane i mod 4 of the four per cluster in
-/// `lanes` and `counts` (4k each), so that consecutive rows of one cluster
-/// do not wait for each other's additions.
-#[inline(always)]
-fn add_to_clusters<'a>(
-    best: &[usize],
-    column: impl Fn(usize) -> &'a [f64],
-    lanes: &mut [f64],
-    counts: &mut [f64],
-    sums: &mut DMatrix<f64>,
-) {
-    let k = sums.nrows();
-    let whole = best.len() / 4 * 4;
-    for c in best[..whole].chunks_exact(4) {
-        for l in 0..4 {
-            counts[l * k + c[l]] += 1.0;
-        }
-    }
-    for &c in &best[whole..] {
-        counts[c] += 1.0;
-    }
-    for j in 0..sums.ncols() {
-        lanes.fill(0.0);
-        let column = column(j);
-        for (c, v) in best[..whole].chunks_exact(4).zip(column.chunks_exact(4)) {
-            for l in 0..4 {
-                lanes[l * k + c[l]] += v[l];
-            }
-        }
-        for (&c, &v) in best[whole..].iter().zip(&column[whole..]) {
-            lanes[c] += v;
-        }
-        for c in 0..k {
-            sums[(c, j)] += lanes[c] + lanes[k + c] + lanes[2 * k + c] + lanes[3 * k + c];
-        }
-    }
-}
-
-/// Rows per block of the assignment pass: 256 rows of ten features (20 KB)
-/// stay in the first-level cache while every centroid is measured against
-/// them (2048 rows took 1.5× as long at 1M × 10, k = 3).
-const BLOCK: usize = 256;
-
-/// Up to this many clusters, [`masked_sums`] beats [`add_to_clusters`].
-const MASKED_MAX_K: usize = 8;
-
-/// Adds each row of a block to the sums (k × d) of its cluster `near[i]`
-/// and counts it in `counts[c]`, one cluster at a time: a masked sum per
-/// cluster and column, eight rows per instruction.
+/// The nearest centroid of each row of a group (`column(j)` its rows of
+/// feature j), ties to the lowest index, and the squared distance to it.
 #[inline(always)]
 #[allow(clippy::cast_precision_loss)] // Cluster indices are far below 2⁵³.
-fn masked_sums<'a>(
-    near: &[f64],
+fn nearest_in_group<'a, S: pulp::Simd>(
+    simd: S,
+    centroids: &DMatrix<f64>,
     column: impl Fn(usize) -> &'a [f64],
-    counts: &mut [f64],
-    sums: &mut DMatrix<f64>,
+) -> ([S::f64s; GROUP], [S::f64s; GROUP]) {
+    let vectors = GROUP / S::F64_LANES;
+    let zero = simd.splat_f64s(0.0);
+    let mut best = [zero; GROUP];
+    let mut bd = [simd.splat_f64s(f64::INFINITY); GROUP];
+    for (c, mu) in centroids.row_iter().enumerate() {
+        let mut acc = [zero; GROUP];
+        for (j, &m) in mu.iter().enumerate() {
+            let m = simd.splat_f64s(m);
+            let xv = S::as_simd_f64s(column(j)).0;
+            for q in 0..vectors {
+                let t = simd.sub_f64s(xv[q], m);
+                acc[q] = simd.mul_add_f64s(t, t, acc[q]);
+            }
+        }
+        let cv = simd.splat_f64s(c as f64);
+        for q in 0..vectors {
+            let closer = simd.less_than_f64s(acc[q], bd[q]);
+            bd[q] = simd.select_f64s(closer, acc[q], bd[q]);
+            best[q] = simd.select_f64s(closer, cv, best[q]);
+        }
+    }
+    (best, bd)
+}
+
+/// Adds a group's rows to their clusters: for each cluster c, a masked sum
+/// of each column into the eight lanes at `lanes[(c·d + j)·per8..]`, and
+/// its count at `lanes[(k·d + c)·per8..]` (per8 = 8 / lanes vectors).
+#[inline(always)]
+#[allow(clippy::cast_precision_loss)] // Cluster indices are far below 2⁵³.
+fn add_group_to_clusters<'a, S: pulp::Simd>(
+    simd: S,
+    best: &[S::f64s; GROUP],
+    (k, d, column): (usize, usize, impl Fn(usize) -> &'a [f64]),
+    lanes: &mut [S::f64s],
 ) {
-    for c in 0..sums.nrows() {
-        let cf = c as f64;
-        counts[c] += masked_sum(near, cf, near, |_| 1.0);
-        for j in 0..sums.ncols() {
-            sums[(c, j)] += masked_sum(near, cf, column(j), |x| x);
+    let vectors = GROUP / S::F64_LANES;
+    let per8 = 8 / S::F64_LANES;
+    let (zero, one) = (simd.splat_f64s(0.0), simd.splat_f64s(1.0));
+    let (sums, sizes) = lanes.split_at_mut(k * d * per8);
+    for (c, (size, cluster)) in sizes
+        .chunks_mut(per8)
+        .zip(sums.chunks_mut(d * per8))
+        .enumerate()
+    {
+        let cv = simd.splat_f64s(c as f64);
+        let mut mine = [simd.equal_f64s(zero, zero); GROUP];
+        let mut masked = [zero; GROUP];
+        for q in 0..vectors {
+            mine[q] = simd.equal_f64s(best[q], cv);
+            masked[q] = simd.select_f64s(mine[q], one, zero);
+        }
+        pass::add_chunks(simd, size, &masked[..vectors], None);
+        for (j, acc) in cluster.chunks_mut(per8).enumerate() {
+            let xv = S::as_simd_f64s(column(j)).0;
+            for q in 0..vectors {
+                masked[q] = simd.select_f64s(mine[q], xv[q], zero);
+            }
+            pass::add_chunks(simd, acc, &masked[..vectors], None);
         }
     }
 }
 
-/// Σ value(xᵢ) over the rows i with `near[i] == c`, in eight accumulators.
-#[inline(always)]
-fn masked_sum(near: &[f64], c: f64, xs: &[f64], value: impl Fn(f64) -> f64) -> f64 {
-    // Exact comparisons: both sides are small integers. A bit mask, not a
-    // branch, so that the loop stays vectorized.
-    #[allow(clippy::float_cmp)]
-    let term =
-        |v: f64, x: f64| f64::from_bits(value(x).to_bits() & u64::from(v == c).wrapping_neg());
-    let mut acc = [0.0f64; 8];
-    let (whole, rest) = (near.len() / 8 * 8, near.len() % 8);
-    for (ch, xs8) in near[..whole]
-        .chunks_exact(8)
-        .zip(xs[..whole].chunks_exact(8))
-    {
-        for l in 0..8 {
-            acc[l] += term(ch[l], xs8[l]);
+/// What one row range adds to an [`Assignment`].
+struct RangeSums {
+    total: f64,
+    changed: usize,
+    sums: DMatrix<f64>,
+    sizes: Vec<usize>,
+}
+
+/// Up to this many clusters, each group's rows are added to the cluster
+/// sums by a masked sum per cluster and column; above, row by row.
+const MASKED_MAX_K: usize = 8;
+
+/// [`assign`] on one row range (`near` and `best_d` are its rows), on
+/// explicit vector registers, [`pass::GROUP`] rows at a time: each
+/// centroid's squared distances (the group's columns stay in the
+/// first-level cache), the nearest centroid (ties to the lowest index),
+/// then the group's rows added to their clusters. Sums keep eight lanes
+/// whatever the vector width ([`pass::add_chunks`]), so every CPU gets the
+/// same bits. Measuring every centroid against a block of 256 rows, then
+/// summing, left memory idle for half the step.
+struct AssignRange<'a> {
+    x: &'a DMatrix<f64>,
+    centroids: &'a DMatrix<f64>,
+    previous: Option<&'a [f64]>,
+    start: usize,
+    near: &'a mut [f64],
+    best_d: &'a mut [f64],
+}
+
+impl pulp::WithSimd for AssignRange<'_> {
+    type Output = RangeSums;
+
+    #[inline(always)]
+    #[allow(clippy::cast_precision_loss)] // Cluster indices are far below 2⁵³.
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> RangeSums {
+        let Self {
+            x,
+            centroids,
+            previous,
+            start,
+            near,
+            best_d,
+        } = self;
+        let (n, d) = x.shape();
+        let k = centroids.nrows();
+        let data = x.as_slice();
+        let len = near.len();
+        let column = |j: usize, lo: usize, hi: usize| &data[j * n + start + lo..j * n + start + hi];
+        let vectors = GROUP / S::F64_LANES;
+        let per8 = 8 / S::F64_LANES;
+        let (zero, one) = (simd.splat_f64s(0.0), simd.splat_f64s(1.0));
+        // Eight lanes for each cluster's column sums (k × d, row-major),
+        // then each cluster's size, then the total distance and the changes.
+        let mut lanes = vec![zero; (k * d + k + 2) * per8];
+        let total_at = (k * d + k) * per8;
+        // Rows added one at a time: past MASKED_MAX_K clusters, and the last
+        // rows of the range, fewer than a group.
+        let mut sums = DMatrix::<f64>::zeros(k, d);
+        let mut sizes = vec![0usize; k];
+        let (mut total, mut changed) = (0.0, 0usize);
+        let whole = len / GROUP * GROUP;
+        for g in (0..whole).step_by(GROUP) {
+            let rows = g..g + GROUP;
+            let column = |j: usize| column(j, g, g + GROUP);
+            let (best, bd) = nearest_in_group(simd, centroids, column);
+            S::as_mut_simd_f64s(&mut near[rows.clone()])
+                .0
+                .copy_from_slice(&best[..vectors]);
+            S::as_mut_simd_f64s(&mut best_d[rows.clone()])
+                .0
+                .copy_from_slice(&bd[..vectors]);
+            pass::add_chunks(
+                simd,
+                &mut lanes[total_at..total_at + per8],
+                &bd[..vectors],
+                None,
+            );
+            if let Some(p) = previous {
+                let pv = S::as_simd_f64s(&p[rows.clone()]).0;
+                let mut moved = [zero; GROUP];
+                for q in 0..vectors {
+                    moved[q] = simd.select_f64s(simd.equal_f64s(best[q], pv[q]), zero, one);
+                }
+                let at = total_at + per8;
+                pass::add_chunks(simd, &mut lanes[at..at + per8], &moved[..vectors], None);
+            }
+            if k <= MASKED_MAX_K {
+                add_group_to_clusters(simd, &best, (k, d, column), &mut lanes[..total_at]);
+                continue;
+            }
+            for (i, &c) in near[rows].iter().enumerate() {
+                // Exact: a cluster index below k.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let c = c as usize;
+                sizes[c] += 1;
+                for j in 0..d {
+                    sums[(c, j)] += column(j)[i];
+                }
+            }
+        }
+        for i in whole..len {
+            let (mut bd, mut best) = (f64::INFINITY, 0);
+            for c in 0..k {
+                let mut acc = 0.0;
+                for j in 0..d {
+                    let t = data[j * n + start + i] - centroids[(c, j)];
+                    acc = t.mul_add(t, acc);
+                }
+                if acc < bd {
+                    (bd, best) = (acc, c);
+                }
+            }
+            near[i] = best as f64;
+            best_d[i] = bd;
+            total += bd;
+            // Exact comparison: both hold small integers.
+            #[allow(clippy::float_cmp)]
+            let moved = previous.is_some_and(|p| p[i] != best as f64);
+            changed += usize::from(moved);
+            sizes[best] += 1;
+            for j in 0..d {
+                sums[(best, j)] += data[j * n + start + i];
+            }
+        }
+        let totals = pass::lane_totals::<S>(&lanes);
+        for c in 0..k {
+            for j in 0..d {
+                sums[(c, j)] += totals[c * d + j];
+            }
+            // Exact: a count below 2⁵³.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            {
+                sizes[c] += totals[k * d + c] as usize;
+            }
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        RangeSums {
+            total: total + totals[k * d + k],
+            changed: changed + totals[k * d + k + 1] as usize,
+            sums,
+            sizes,
         }
     }
-    let tail: f64 = (whole..whole + rest).map(|i| term(near[i], xs[i])).sum();
-    acc.iter().sum::<f64>() + tail
 }
 
 impl Algorithm for KMeans {
@@ -603,6 +649,50 @@ mod tests {
         Hyper {
             init_rows: Some(rows.to_vec()),
             ..Hyper::default()
+        }
+    }
+
+    #[test]
+    fn the_assignment_pass_gives_the_same_bits_on_every_instruction_set() {
+        // Whole groups and a ragged end; masked sums and row-by-row sums.
+        let n = 5 * GROUP + 7;
+        let mut rng = crate::rng::Rng::new(8);
+        let previous: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        for (d, k) in [(1, 2), (4, 3), (10, MASKED_MAX_K + 3)] {
+            let x = DMatrix::from_fn(n, d, |_, _| rng.normal());
+            let centroids = DMatrix::from_fn(k, d, |_, _| rng.normal());
+            let bits = |run: &dyn Fn(AssignRange) -> RangeSums| {
+                let (mut near, mut best_d) = (vec![0.0; n], vec![0.0; n]);
+                let part = run(AssignRange {
+                    x: &x,
+                    centroids: &centroids,
+                    previous: Some(&previous),
+                    start: 0,
+                    near: &mut near,
+                    best_d: &mut best_d,
+                });
+                let mut all = vec![part.total, part.changed as f64];
+                all.extend(part.sizes.iter().map(|&s| s as f64));
+                all.extend(part.sums.iter());
+                all.extend(near);
+                all.extend(best_d);
+                all.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let widest = bits(&|r| pulp::Arch::new().dispatch(r));
+            let scalar = bits(&|r| pulp::Simd::vectorize(pulp::Scalar, r));
+            let differs = |other: &[u64]| widest.iter().zip(other).position(|(a, b)| a != b);
+            assert_eq!(differs(&scalar), None, "d {d} k {k}: widest vs scalar");
+            #[cfg(target_arch = "x86_64")]
+            {
+                if let Some(v3) = pulp::x86::V3::try_new() {
+                    let avx2 = bits(&|r| pulp::Simd::vectorize(v3, r));
+                    assert_eq!(differs(&avx2), None, "d {d} k {k}: widest vs AVX2");
+                }
+                if let Some(v2) = pulp::x86::V2::try_new() {
+                    let sse = bits(&|r| pulp::Simd::vectorize(v2, r));
+                    assert_eq!(differs(&sse), None, "d {d} k {k}: widest vs SSE4");
+                }
+            }
         }
     }
 

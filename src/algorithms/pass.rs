@@ -155,8 +155,8 @@ pub fn linear_pass(
     total
 }
 
-/// Rows per group of the fused pass's kernel: four chunks of eight.
-const GROUP: usize = 32;
+/// Rows per group of the explicit-vector kernels: four chunks of eight.
+pub const GROUP: usize = 32;
 
 /// The pass over rows `start..end`, on the widest vector unit.
 fn chunk_pass(
@@ -326,14 +326,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
                 },
             });
         }
-        // Each quantity's eight lanes, added in one fixed order.
-        let mut eight = [0.0; 8];
-        let mut total = |acc: &[S::f64s]| {
-            S::as_mut_simd_f64s(&mut eight).0.copy_from_slice(acc);
-            ((eight[0] + eight[1]) + (eight[2] + eight[3]))
-                + ((eight[4] + eight[5]) + (eight[6] + eight[7]))
-        };
-        let mut quantities = lanes.chunks(per8).map(&mut total);
+        let mut quantities = lane_totals::<S>(&lanes).into_iter();
         for g in &mut sums.grad_w {
             *g += quantities.next().unwrap_or(0.0);
         }
@@ -341,6 +334,20 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
         sums.loss += quantities.next().unwrap_or(0.0);
         sums
     }
+}
+
+/// The total of each quantity's eight lanes in `lanes` (8 / lanes vectors
+/// each, as [`add_chunks`] fills them), added in one fixed order.
+pub fn lane_totals<S: pulp::Simd>(lanes: &[S::f64s]) -> Vec<f64> {
+    let mut eight = [0.0; 8];
+    lanes
+        .chunks(8 / S::F64_LANES)
+        .map(|acc| {
+            S::as_mut_simd_f64s(&mut eight).0.copy_from_slice(acc);
+            ((eight[0] + eight[1]) + (eight[2] + eight[3]))
+                + ((eight[4] + eight[5]) + (eight[6] + eight[7]))
+        })
+        .collect()
 }
 
 /// One group of [`GROUP`] rows of the fused pass: their scores from
@@ -379,9 +386,16 @@ fn fused_group<'a, S: pulp::Simd>(
 }
 
 /// Adds a group's vectors `v` (times `x`'s, when given) to eight lanes held
-/// in `acc`: lane l takes rows l, l + 8, l + 16 and l + 24 in that order.
+/// in `acc`: lane l takes rows l, l + 8, l + 16 and l + 24 in that order,
+/// whatever the vector width (`acc` holds 8 / lanes vectors), so that every
+/// CPU adds the same numbers in the same order.
 #[inline(always)]
-fn add_chunks<S: pulp::Simd>(simd: S, acc: &mut [S::f64s], v: &[S::f64s], x: Option<&[S::f64s]>) {
+pub fn add_chunks<S: pulp::Simd>(
+    simd: S,
+    acc: &mut [S::f64s],
+    v: &[S::f64s],
+    x: Option<&[S::f64s]>,
+) {
     let per8 = acc.len();
     for (p, a) in acc.iter_mut().enumerate() {
         for c in 0..GROUP / 8 {
