@@ -7,6 +7,7 @@
 
 use super::kmeans;
 use super::linear::J;
+use super::pass::{self, GROUP};
 use super::{
     AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol, Value,
 };
@@ -177,6 +178,170 @@ struct EBlock<'a> {
     maha: Vec<f64>,
 }
 
+/// Turns rows `lo..hi` of the log densities log w_c N(xᵢ | μ_c, Σ_c) in
+/// `resp` (a column per component) into responsibilities γ_ic = exp(log
+/// density − log Σ_c density), by each row's largest term, and returns
+/// their summed log-likelihood; `top` and `sum` are scratch of hi − lo rows.
+#[inline(always)]
+fn normalize(
+    resp: &mut [&mut [f64]],
+    lo: usize,
+    hi: usize,
+    top: &mut [f64],
+    sum: &mut [f64],
+) -> f64 {
+    top.fill(f64::NEG_INFINITY);
+    sum.fill(0.0);
+    for r in resp.iter() {
+        for (t, &v) in top.iter_mut().zip(&r[lo..hi]) {
+            *t = t.max(v);
+        }
+    }
+    for r in resp.iter() {
+        for ((s, &t), &v) in sum.iter_mut().zip(top.iter()).zip(&r[lo..hi]) {
+            *s += super::vmath::exp(v - t);
+        }
+    }
+    for (s, &t) in sum.iter_mut().zip(top.iter()) {
+        *s = t + super::vmath::ln(*s);
+    }
+    let total = super::pass::sum(sum);
+    for r in resp.iter_mut() {
+        for (v, &lse) in r[lo..hi].iter_mut().zip(sum.iter()) {
+            *v = super::vmath::exp(*v - lse);
+        }
+    }
+    total
+}
+
+/// The E-step on one row range (`resp`: its rows of γ, a column per
+/// component), on explicit vector registers, [`GROUP`] rows at a time:
+/// each component's log density (the forward solve L z = x − μ_c with z in
+/// the first-level cache), the responsibilities, then the group's share of
+/// the next M-step's sums. The range's last rows, fewer than a group, go
+/// through [`EBlock`]. Sums keep eight lanes whatever the vector width
+/// ([`pass::add_chunks`]), so every CPU gets the same bits. Returns the
+/// summed log-likelihood and the sums.
+struct GmmRange<'a, 'r> {
+    x: &'a DMatrix<f64>,
+    means: &'a DMatrix<f64>,
+    factors: &'a [(DMatrix<f64>, f64)],
+    start: usize,
+    resp: &'a mut [&'r mut [f64]],
+}
+
+impl pulp::WithSimd for GmmRange<'_, '_> {
+    type Output = (f64, Moments);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> (f64, Moments) {
+        let Self {
+            x,
+            means,
+            factors,
+            start,
+            resp,
+        } = self;
+        let (n, d) = x.shape();
+        let k = factors.len();
+        let data = x.as_slice();
+        let len = resp.first().map_or(0, |r| r.len());
+        let vectors = GROUP / S::F64_LANES;
+        let per8 = 8 / S::F64_LANES;
+        let zero = simd.splat_f64s(0.0);
+        // Per component, eight lanes each for N_c, the d first moments and
+        // the d(d + 1)/2 second moments (j ≥ m, row by row).
+        let per_c = 1 + d + d * (d + 1) / 2;
+        let mut lanes = vec![zero; k * per_c * per8];
+        // The group's solved z (E-step), then its offsets x − μ_c (M-step).
+        let mut z = vec![zero; d * vectors];
+        let (mut top, mut sum) = ([0.0; GROUP], [0.0; GROUP]);
+        let mut total = 0.0;
+        let whole = len / GROUP * GROUP;
+        for g in (0..whole).step_by(GROUP) {
+            let column = |j: usize| S::as_simd_f64s(&data[j * n + start + g..][..GROUP]).0;
+            for ((l, constant), (c, r)) in factors.iter().zip(resp.iter_mut().enumerate()) {
+                let mut acc = [zero; GROUP];
+                for j in 0..d {
+                    // z_j in registers while the solved z_m are subtracted.
+                    let mut v = [zero; GROUP];
+                    let (mu, xv) = (simd.splat_f64s(means[(c, j)]), column(j));
+                    for q in 0..vectors {
+                        v[q] = simd.sub_f64s(xv[q], mu);
+                    }
+                    for m in 0..j {
+                        let a = simd.splat_f64s(l[(j, m)]);
+                        let zm = &z[m * vectors..][..vectors];
+                        for q in 0..vectors {
+                            v[q] = simd.negate_mul_add_f64s(a, zm[q], v[q]);
+                        }
+                    }
+                    let inverse = simd.splat_f64s(1.0 / l[(j, j)]);
+                    for q in 0..vectors {
+                        v[q] = simd.mul_f64s(v[q], inverse);
+                        acc[q] = simd.mul_add_f64s(v[q], v[q], acc[q]);
+                    }
+                    z[j * vectors..][..vectors].copy_from_slice(&v[..vectors]);
+                }
+                let (half, constant) = (simd.splat_f64s(-0.5), simd.splat_f64s(*constant));
+                let out = S::as_mut_simd_f64s(&mut r[g..g + GROUP]).0;
+                for (o, &q) in out.iter_mut().zip(&acc) {
+                    *o = simd.mul_add_f64s(half, q, constant);
+                }
+            }
+            total += normalize(resp, g, g + GROUP, &mut top, &mut sum);
+            for (c, (r, sums)) in resp.iter().zip(lanes.chunks_mut(per_c * per8)).enumerate() {
+                let gamma = S::as_simd_f64s(&r[g..g + GROUP]).0;
+                let (count, moments) = sums.split_at_mut(per8);
+                let (first, second) = moments.split_at_mut(d * per8);
+                pass::add_chunks(simd, count, gamma, None);
+                for j in 0..d {
+                    let (mu, xv) = (simd.splat_f64s(means[(c, j)]), column(j));
+                    let e = &mut z[j * vectors..][..vectors];
+                    for q in 0..vectors {
+                        e[q] = simd.sub_f64s(xv[q], mu);
+                    }
+                }
+                let mut second = second.chunks_mut(per8);
+                for (j, (ej, first)) in z.chunks(vectors).zip(first.chunks_mut(per8)).enumerate() {
+                    let mut weighted = [zero; GROUP];
+                    for q in 0..vectors {
+                        weighted[q] = simd.mul_f64s(gamma[q], ej[q]);
+                    }
+                    let weighted = &weighted[..vectors];
+                    pass::add_chunks(simd, first, weighted, None);
+                    // The second moments of this row j: m = 0 ..= j.
+                    for (em, acc) in z.chunks(vectors).take(j + 1).zip(&mut second) {
+                        pass::add_chunks(simd, acc, weighted, Some(em));
+                    }
+                }
+            }
+        }
+        let mut moments = Moments::zeros(k, d);
+        if whole < len {
+            let mut block = EBlock::new(x, means, start, d);
+            total += block.densities(factors, whole, len, resp);
+            block.add_moments(whole, len, resp, &mut moments);
+        }
+        let totals = pass::lane_totals::<S>(&lanes);
+        for (c, sums) in totals.chunks(per_c).enumerate() {
+            moments.counts[c] += sums[0];
+            let mut second = sums[1 + d..].iter();
+            for j in 0..d {
+                moments.first[(c, j)] += sums[1 + j];
+                for m in 0..=j {
+                    let s = second.next().copied().unwrap_or(0.0);
+                    moments.second[c][(j, m)] += s;
+                    if m != j {
+                        moments.second[c][(m, j)] += s;
+                    }
+                }
+            }
+        }
+        (total, moments)
+    }
+}
+
 impl<'a> EBlock<'a> {
     fn new(x: &'a DMatrix<f64>, means: &'a DMatrix<f64>, start: usize, d: usize) -> Self {
         Self {
@@ -245,30 +410,7 @@ impl<'a> EBlock<'a> {
                 *r = constant - 0.5 * q;
             }
         }
-        // γ_ic = exp(log density − log Σ_c density), by each row's largest term.
-        let (top, sum) = (&mut self.maha[..len], &mut self.z[..len]);
-        top.fill(f64::NEG_INFINITY);
-        sum.fill(0.0);
-        for r in resp.iter() {
-            for (t, &v) in top.iter_mut().zip(&r[lo..hi]) {
-                *t = t.max(v);
-            }
-        }
-        for r in resp.iter() {
-            for ((s, &t), &v) in sum.iter_mut().zip(top.iter()).zip(&r[lo..hi]) {
-                *s += super::vmath::exp(v - t);
-            }
-        }
-        for (s, &t) in sum.iter_mut().zip(top.iter()) {
-            *s = t + super::vmath::ln(*s);
-        }
-        let total = super::pass::sum(sum);
-        for r in resp.iter_mut() {
-            for (v, &lse) in r[lo..hi].iter_mut().zip(sum.iter()) {
-                *v = super::vmath::exp(*v - lse);
-            }
-        }
-        total
+        normalize(resp, lo, hi, &mut self.maha[..len], &mut self.z[..len])
     }
 
     /// Adds rows `lo..hi` to the M-step's sums, around the current means.
@@ -347,26 +489,16 @@ impl Gmm {
         }
         let mut resp = self.spare.take_matrix(n, k);
         let means = &self.means;
-        let parts = super::pass::over_row_ranges_into(
-            n,
-            &mut [resp.as_mut_slice()],
-            |start, end, pieces| {
-                let mut block = EBlock::new(x, means, start, d);
-                let mut moments = Moments::zeros(k, d);
-                let mut total = 0.0;
-                super::pass::blocks(
-                    0,
-                    end - start,
-                    BLOCK,
-                    #[inline(always)]
-                    |lo, hi| {
-                        total += block.densities(&factors, lo, hi, &mut pieces[0]);
-                        block.add_moments(lo, hi, &pieces[0], &mut moments);
-                    },
-                );
-                (total, moments)
-            },
-        );
+        let parts =
+            super::pass::over_row_ranges_into(n, &mut [resp.as_mut_slice()], |start, _, pieces| {
+                pulp::Arch::new().dispatch(GmmRange {
+                    x,
+                    means,
+                    factors: &factors,
+                    start,
+                    resp: &mut pieces[0],
+                })
+            });
         let mut moments = Moments::zeros(k, d);
         let mut total = 0.0;
         for (t, m) in parts {
@@ -587,6 +719,99 @@ mod tests {
         }
         // The second blob's spread along b is about 0.5² = 0.25.
         assert!((g.covariances[1][(1, 1)] - 0.25).abs() < 0.1);
+    }
+
+    /// X, the means and each component's (L, constant).
+    type Model<'a> = (
+        &'a DMatrix<f64>,
+        &'a DMatrix<f64>,
+        &'a [(DMatrix<f64>, f64)],
+    );
+
+    /// The E-step of one range run by `run`: log-likelihood, sums and γ.
+    fn group_pass(
+        run: &dyn Fn(GmmRange) -> (f64, Moments),
+        (x, means, factors): Model,
+    ) -> (f64, Moments, DMatrix<f64>) {
+        let mut resp = DMatrix::zeros(x.nrows(), factors.len());
+        let mut columns: Vec<&mut [f64]> = resp.as_mut_slice().chunks_mut(x.nrows()).collect();
+        let (total, moments) = run(GmmRange {
+            x,
+            means,
+            factors,
+            start: 0,
+            resp: &mut columns,
+        });
+        (total, moments, resp)
+    }
+
+    #[test]
+    fn the_group_pass_matches_the_block_pass_and_gives_the_same_bits_everywhere() {
+        // Whole groups and a ragged end (which the block pass takes).
+        let (n, d, k) = (3 * GROUP + 11, 4, 3);
+        let mut rng = Rng::new(12);
+        let x = DMatrix::from_fn(n, d, |_, _| rng.normal());
+        let means = DMatrix::from_fn(k, d, |_, _| 0.5 * rng.normal());
+        // Cholesky factors of covariances AᵀA/d + I.
+        let factors: Vec<(DMatrix<f64>, f64)> = (0..k)
+            .map(|c| {
+                let a = DMatrix::from_fn(d, d, |_, _| rng.normal());
+                let sigma = a.tr_mul(&a) / d as f64 + DMatrix::identity(d, d);
+                (sigma.cholesky().unwrap().l(), -0.3 * c as f64)
+            })
+            .collect();
+        let input = (&x, &means, factors.as_slice());
+        let (total, moments, resp) = group_pass(&|r| pulp::Arch::new().dispatch(r), input);
+        // The block pass, block by block over the same rows.
+        let mut block_resp = DMatrix::zeros(n, k);
+        let mut columns: Vec<&mut [f64]> = block_resp.as_mut_slice().chunks_mut(n).collect();
+        let mut block = EBlock::new(&x, &means, 0, d);
+        let mut block_moments = Moments::zeros(k, d);
+        let mut block_total = 0.0;
+        for lo in (0..n).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(n);
+            block_total += block.densities(&factors, lo, hi, &mut columns);
+            block.add_moments(lo, hi, &columns, &mut block_moments);
+        }
+        drop(columns);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-11 * a.abs().max(1.0);
+        assert!(close(total, block_total), "{total} vs {block_total}");
+        assert!((&resp - &block_resp).abs().max() < 1e-13);
+        for c in 0..k {
+            assert!(close(moments.counts[c], block_moments.counts[c]));
+            for j in 0..d {
+                assert!(close(moments.first[(c, j)], block_moments.first[(c, j)]));
+                for m in 0..d {
+                    let (a, b) = (moments.second[c][(j, m)], block_moments.second[c][(j, m)]);
+                    assert!(close(a, b), "second moment {c} {j} {m}: {a} vs {b}");
+                }
+            }
+        }
+        let bits = |(total, m, resp): (f64, Moments, DMatrix<f64>)| {
+            let mut all = vec![total];
+            all.extend(m.counts);
+            all.extend(m.first.iter());
+            all.extend(m.second.iter().flat_map(|s| s.iter().copied()));
+            all.extend(resp.iter());
+            all.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        let widest = bits(group_pass(&|r| pulp::Arch::new().dispatch(r), input));
+        let scalar = bits(group_pass(
+            &|r| pulp::Simd::vectorize(pulp::Scalar, r),
+            input,
+        ));
+        assert!(widest == scalar, "widest vs scalar");
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(v3) = pulp::x86::V3::try_new() {
+                let avx2 = bits(group_pass(&|r| pulp::Simd::vectorize(v3, r), input));
+                assert!(widest == avx2, "widest vs AVX2");
+            }
+            if let Some(v2) = pulp::x86::V2::try_new() {
+                let sse = bits(group_pass(&|r| pulp::Simd::vectorize(v2, r), input));
+                assert!(widest == sse, "widest vs SSE4");
+            }
+        }
     }
 
     #[test]
