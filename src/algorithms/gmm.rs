@@ -728,21 +728,22 @@ mod tests {
         &'a [(DMatrix<f64>, f64)],
     );
 
-    /// The E-step of one range run by `run`: log-likelihood, sums and γ.
+    /// The E-step of one range on `isa`, if this CPU has it: the
+    /// log-likelihood, the sums and γ.
     fn group_pass(
-        run: &dyn Fn(GmmRange) -> (f64, Moments),
+        isa: pass::Isa,
         (x, means, factors): Model,
-    ) -> (f64, Moments, DMatrix<f64>) {
+    ) -> Option<(f64, Moments, DMatrix<f64>)> {
         let mut resp = DMatrix::zeros(x.nrows(), factors.len());
         let mut columns: Vec<&mut [f64]> = resp.as_mut_slice().chunks_mut(x.nrows()).collect();
-        let (total, moments) = run(GmmRange {
+        let (total, moments) = isa.run(GmmRange {
             x,
             means,
             factors,
             start: 0,
             resp: &mut columns,
-        });
-        (total, moments, resp)
+        })?;
+        Some((total, moments, resp))
     }
 
     #[test]
@@ -761,7 +762,7 @@ mod tests {
             })
             .collect();
         let input = (&x, &means, factors.as_slice());
-        let (total, moments, resp) = group_pass(&|r| pulp::Arch::new().dispatch(r), input);
+        let (total, moments, resp) = group_pass(pass::Isa::Widest, input).unwrap();
         // The block pass, block by block over the same rows.
         let mut block_resp = DMatrix::zeros(n, k);
         let mut columns: Vec<&mut [f64]> = block_resp.as_mut_slice().chunks_mut(n).collect();
@@ -787,31 +788,15 @@ mod tests {
                 }
             }
         }
-        let bits = |(total, m, resp): (f64, Moments, DMatrix<f64>)| {
+        pass::Isa::assert_same_bits("d 4, k 3", |isa| {
+            let (total, m, resp) = group_pass(isa, input)?;
             let mut all = vec![total];
             all.extend(m.counts);
             all.extend(m.first.iter());
             all.extend(m.second.iter().flat_map(|s| s.iter().copied()));
             all.extend(resp.iter());
-            all.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        };
-        let widest = bits(group_pass(&|r| pulp::Arch::new().dispatch(r), input));
-        let scalar = bits(group_pass(
-            &|r| pulp::Simd::vectorize(pulp::Scalar, r),
-            input,
-        ));
-        assert!(widest == scalar, "widest vs scalar");
-        #[cfg(target_arch = "x86_64")]
-        {
-            if let Some(v3) = pulp::x86::V3::try_new() {
-                let avx2 = bits(group_pass(&|r| pulp::Simd::vectorize(v3, r), input));
-                assert!(widest == avx2, "widest vs AVX2");
-            }
-            if let Some(v2) = pulp::x86::V2::try_new() {
-                let sse = bits(group_pass(&|r| pulp::Simd::vectorize(v2, r), input));
-                assert!(widest == sse, "widest vs SSE4");
-            }
-        }
+            Some(all.iter().map(|v| v.to_bits()).collect())
+        });
     }
 
     #[test]

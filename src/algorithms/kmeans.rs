@@ -661,38 +661,23 @@ mod tests {
         for (d, k) in [(1, 2), (4, 3), (10, MASKED_MAX_K + 3)] {
             let x = DMatrix::from_fn(n, d, |_, _| rng.normal());
             let centroids = DMatrix::from_fn(k, d, |_, _| rng.normal());
-            let bits = |run: &dyn Fn(AssignRange) -> RangeSums| {
+            pass::Isa::assert_same_bits(&format!("d {d} k {k}"), |isa| {
                 let (mut near, mut best_d) = (vec![0.0; n], vec![0.0; n]);
-                let part = run(AssignRange {
+                let part = isa.run(AssignRange {
                     x: &x,
                     centroids: &centroids,
                     previous: Some(&previous),
                     start: 0,
                     near: &mut near,
                     best_d: &mut best_d,
-                });
+                })?;
                 let mut all = vec![part.total, part.changed as f64];
                 all.extend(part.sizes.iter().map(|&s| s as f64));
                 all.extend(part.sums.iter());
                 all.extend(near);
                 all.extend(best_d);
-                all.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-            };
-            let widest = bits(&|r| pulp::Arch::new().dispatch(r));
-            let scalar = bits(&|r| pulp::Simd::vectorize(pulp::Scalar, r));
-            let differs = |other: &[u64]| widest.iter().zip(other).position(|(a, b)| a != b);
-            assert_eq!(differs(&scalar), None, "d {d} k {k}: widest vs scalar");
-            #[cfg(target_arch = "x86_64")]
-            {
-                if let Some(v3) = pulp::x86::V3::try_new() {
-                    let avx2 = bits(&|r| pulp::Simd::vectorize(v3, r));
-                    assert_eq!(differs(&avx2), None, "d {d} k {k}: widest vs AVX2");
-                }
-                if let Some(v2) = pulp::x86::V2::try_new() {
-                    let sse = bits(&|r| pulp::Simd::vectorize(v2, r));
-                    assert_eq!(differs(&sse), None, "d {d} k {k}: widest vs SSE4");
-                }
-            }
+                Some(all.iter().map(|v| v.to_bits()).collect())
+            });
         }
     }
 
