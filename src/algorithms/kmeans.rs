@@ -331,11 +331,8 @@ fn add_group_to_clusters<'a, S: pulp::Simd>(
     let per8 = 8 / S::F64_LANES;
     let (zero, one) = (simd.splat_f64s(0.0), simd.splat_f64s(1.0));
     let (sums, sizes) = lanes.split_at_mut(k * d * per8);
-    for (c, (size, cluster)) in sizes
-        .chunks_mut(per8)
-        .zip(sums.chunks_mut(d * per8))
-        .enumerate()
-    {
+    for (c, size) in sizes.chunks_mut(per8).enumerate() {
+        let cluster = &mut sums[c * d * per8..(c + 1) * d * per8];
         let cv = simd.splat_f64s(c as f64);
         let mut mine = [simd.equal_f64s(zero, zero); GROUP];
         let mut masked = [zero; GROUP];
