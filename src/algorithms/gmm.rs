@@ -14,7 +14,9 @@ use super::{
 use crate::data::Dataset;
 use nalgebra::DMatrix;
 
-/// Rows per block of the E- and M-step passes (stays in cache).
+/// Rows per block of the block pass ([`EBlock`]), which takes each row
+/// range's last rows, fewer than a group, and is the group pass's
+/// reference in the tests.
 const BLOCK: usize = 256;
 
 /// Added to every covariance diagonal after each M-step.

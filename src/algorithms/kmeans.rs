@@ -410,6 +410,12 @@ impl pulp::WithSimd for AssignRange<'_> {
         // rows of the range, fewer than a group.
         let mut sums = DMatrix::<f64>::zeros(k, d);
         let mut sizes = vec![0usize; k];
+        let mut add_row = |c: usize, i: usize| {
+            sizes[c] += 1;
+            for j in 0..d {
+                sums[(c, j)] += data[j * n + start + i];
+            }
+        };
         let (mut total, mut changed) = (0.0, 0usize);
         let whole = len / GROUP * GROUP;
         for g in (0..whole).step_by(GROUP) {
@@ -441,14 +447,10 @@ impl pulp::WithSimd for AssignRange<'_> {
                 add_group_to_clusters(simd, &best, (k, d, column), &mut lanes[..total_at]);
                 continue;
             }
-            for (i, &c) in near[rows].iter().enumerate() {
+            for i in rows {
                 // Exact: a cluster index below k.
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let c = c as usize;
-                sizes[c] += 1;
-                for j in 0..d {
-                    sums[(c, j)] += column(j)[i];
-                }
+                add_row(near[i] as usize, i);
             }
         }
         for i in whole..len {
@@ -470,10 +472,7 @@ impl pulp::WithSimd for AssignRange<'_> {
             #[allow(clippy::float_cmp)]
             let moved = previous.is_some_and(|p| p[i] != best as f64);
             changed += usize::from(moved);
-            sizes[best] += 1;
-            for j in 0..d {
-                sums[(best, j)] += data[j * n + start + i];
-            }
+            add_row(best, i);
         }
         let totals = pass::lane_totals::<S>(&lanes);
         for c in 0..k {
