@@ -23,7 +23,7 @@ fn a_million_rows_load_like_the_sequential_parser() {
     }
     let fast = parse_table(text.as_bytes(), "big.csv").unwrap();
     let slow = parse_sequential(&text, b',', false, "big.csv").unwrap();
-    // The streaming reader (blocks of 32 MB: this file takes two).
+    // The streaming reader: one part of the file per core, read a megabyte at a time.
     let dir = std::env::temp_dir().join(format!("steplab-large-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("big.csv");

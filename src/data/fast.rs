@@ -1,6 +1,6 @@
-//! The fast path of the loader for large, plain CSV files: the text is split
-//! at line boundaries into one chunk per core, each chunk parsed into its own
-//! columns, and the chunks appended in order. Cells go through the same
+//! The fast path of the loader for large, plain CSV files: the body is split
+//! at line boundaries into one part per core, each part parsed into its own
+//! columns, and the parts joined in order. Cells go through the same
 //! [`Column::push`] as the sequential parser, so both give the same table.
 //!
 //! It declines (returns `None`) files with quotes or lone carriage returns,
@@ -8,24 +8,130 @@
 
 use super::DataError;
 use super::table::{Column, Table, header_names, trim};
-use std::io::Read as _;
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Files smaller than this are parsed sequentially (threads would not pay off).
 pub const MIN_BYTES: usize = 1 << 20;
 
-/// One chunk's columns and the (chunk-relative, 0-based) line of each row.
-struct Chunk {
+/// Bytes a parsing thread reads from the file at a time: small enough to
+/// stay in its core's cache between the read and the parse, large enough
+/// that a read's fixed cost does not count.
+const BUFFER_BYTES: usize = 1 << 20;
+
+/// Rows parsed from a part of the file: columns, and the line of each row
+/// counted from the part's first line, `first`.
+struct Rows {
     columns: Vec<Column>,
     lines: Vec<usize>,
-    newlines: usize,
+    /// The line the next rows start on (for a part: `first` plus its newlines).
+    next_line: usize,
 }
 
-/// A ragged row inside a chunk (chunk-relative line).
+/// A ragged row: its line, and the number of fields it has.
 struct Ragged {
     line: usize,
     found: usize,
+}
+
+/// A part's outcome: its rows, a ragged row, or `None` when the fast path
+/// declines the part (a NUL byte, invalid UTF-8, quotes or lone carriage
+/// returns; the in-memory path then reports or handles them exactly).
+type Part = Option<Result<Rows, Ragged>>;
+
+impl Rows {
+    /// No rows yet, the first on line `first`, with room for about `rows`
+    /// rows (room never touched costs no memory).
+    fn new(columns: usize, first: usize, rows: usize) -> Self {
+        Self {
+            columns: (0..columns)
+                .map(|_| Column {
+                    values: Vec::with_capacity(rows),
+                    ..Column::default()
+                })
+                .collect(),
+            lines: Vec::with_capacity(rows),
+            next_line: first,
+        }
+    }
+
+    /// Appends a part's rows (whose lines count from 0) after these, the
+    /// columns shared among the cores (each a copy of megabytes).
+    fn extend(&mut self, part: Self) {
+        let first = self.next_line;
+        let mut pairs: Vec<(&mut Column, Column)> =
+            self.columns.iter_mut().zip(part.columns).collect();
+        for (_, theirs) in &mut pairs {
+            for r in theirs
+                .first_texts
+                .iter_mut()
+                .chain(theirs.first_missing.iter_mut())
+            {
+                r.line += first;
+            }
+        }
+        let per = pairs.len().div_ceil(threads()).max(1);
+        std::thread::scope(|scope| {
+            for group in pairs.chunks_mut(per) {
+                scope.spawn(move || {
+                    for (mine, theirs) in group {
+                        mine.append(std::mem::take(theirs));
+                    }
+                });
+            }
+            self.lines.extend(part.lines.iter().map(|l| first + l));
+        });
+        self.next_line += part.next_line;
+    }
+
+    fn into_table(
+        self,
+        names: Vec<String>,
+        delimiter: u8,
+        latin1: bool,
+        path: &str,
+    ) -> Result<Table, DataError> {
+        if self.lines.is_empty() {
+            return Err(DataError::NoRows { path: path.into() });
+        }
+        Ok(Table {
+            path: path.into(),
+            names,
+            columns: self.columns,
+            lines: self.lines,
+            delimiter,
+            decimal_comma: delimiter == b';',
+            latin1,
+        })
+    }
+}
+
+/// Joins the parts in file order: the first part's lines count from the
+/// file's first line, the others' from 0.
+fn join(parts: Vec<Part>, expected: usize, path: &str) -> Result<Option<Rows>, DataError> {
+    let mut all: Option<Rows> = None;
+    for part in parts {
+        let first = all.as_ref().map_or(0, |all| all.next_line);
+        match part {
+            None => return Ok(None),
+            Some(Err(r)) => {
+                return Err(DataError::Ragged {
+                    line: first + r.line,
+                    found: r.found,
+                    expected,
+                    path: path.into(),
+                });
+            }
+            Some(Ok(rows)) => match &mut all {
+                None => all = Some(rows),
+                Some(all) => all.extend(rows),
+            },
+        }
+    }
+    Ok(all)
 }
 
 /// Whether the fast path cannot read this text: quotes need a real CSV
@@ -60,120 +166,23 @@ fn header(
     Ok(None)
 }
 
-/// A parsing thread's buffers (column values, line numbers), kept from one
-/// block to the next so that each block does not map fresh memory.
-type Buffers = (Vec<Vec<f64>>, Vec<usize>);
-
-/// The rows read so far, and the physical line the next piece starts on.
-struct Body {
-    columns: Vec<Column>,
-    lines: Vec<usize>,
-    next_line: usize,
-    spare: Vec<Buffers>,
+/// The number of parsing threads: one per core.
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(16)
 }
 
-impl Body {
-    /// Room for about `rows` rows, so that appending never moves the columns.
-    fn new(columns: usize, first_line: usize, rows: usize) -> Self {
-        Self {
-            columns: (0..columns)
-                .map(|_| Column {
-                    values: Vec::with_capacity(rows),
-                    ..Column::default()
-                })
-                .collect(),
-            lines: Vec::with_capacity(rows),
-            next_line: first_line,
-            spare: Vec::new(),
-        }
+/// The rows in `bytes` of `total` bytes, from the length of its first lines
+/// (a little over, so that the columns seldom grow).
+fn estimate_rows(sample: &[u8], total: usize) -> usize {
+    let sample = &sample[..sample.len().min(1 << 16)];
+    if sample.is_empty() {
+        return 16;
     }
-
-    /// Parses `piece` (whole lines) on every core and appends its rows.
-    /// `false` when a part needs the in-memory path: a NUL byte, invalid
-    /// UTF-8, quotes or lone carriage returns (that path then reports or
-    /// handles them exactly).
-    fn append(&mut self, piece: &[u8], delim: char, path: &str) -> Result<bool, DataError> {
-        let expected = self.columns.len();
-        let decimal_comma = delim == ';';
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(16);
-        let chunks = split_at_lines(piece, threads);
-        let mut spare = std::mem::take(&mut self.spare);
-        let results: Vec<Option<Result<Chunk, Ragged>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .iter()
-                .enumerate()
-                .map(|(k, chunk)| {
-                    let buffers = spare.pop().unwrap_or_default();
-                    std::thread::Builder::new()
-                        .name(format!("steplab-load-{k}"))
-                        .spawn_scoped(scope, move || {
-                            parse_chunk(chunk, delim, expected, decimal_comma, buffers)
-                        })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.ok().and_then(|h| h.join().ok()).flatten())
-                .collect()
-        });
-        for result in results {
-            let Some(result) = result else {
-                return Ok(false);
-            };
-            let first_line = self.next_line;
-            match result {
-                Err(r) => {
-                    return Err(DataError::Ragged {
-                        line: first_line + r.line,
-                        found: r.found,
-                        expected,
-                        path: path.into(),
-                    });
-                }
-                Ok(chunk) => {
-                    self.lines
-                        .extend(chunk.lines.iter().map(|l| first_line + l));
-                    let mut values = Vec::with_capacity(expected);
-                    for (mine, mut theirs) in self.columns.iter_mut().zip(chunk.columns) {
-                        for r in theirs
-                            .first_texts
-                            .iter_mut()
-                            .chain(theirs.first_missing.iter_mut())
-                        {
-                            r.line += first_line;
-                        }
-                        values.push(mine.append(theirs));
-                    }
-                    self.next_line += chunk.newlines;
-                    self.spare.push((values, chunk.lines));
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    fn into_table(
-        self,
-        names: Vec<String>,
-        delimiter: u8,
-        latin1: bool,
-        path: &str,
-    ) -> Result<Table, DataError> {
-        if self.lines.is_empty() {
-            return Err(DataError::NoRows { path: path.into() });
-        }
-        Ok(Table {
-            path: path.into(),
-            names,
-            columns: self.columns,
-            lines: self.lines,
-            delimiter,
-            decimal_comma: delimiter == b';',
-            latin1,
-        })
-    }
+    let lines = memchr::memchr_iter(b'\n', sample).count().max(1);
+    let rows = total / sample.len().div_ceil(lines).max(1);
+    rows + rows / 16 + 16
 }
 
 /// Parses `text` in parallel, or returns `None` when the file needs the
@@ -194,15 +203,39 @@ pub fn parse(
     let Some((names, header_line, offset)) = header(text, delim, path)? else {
         return Ok(None);
     };
-    let mut body = Body::new(names.len(), header_line + 1, 0);
-    if !body.append(&text.as_bytes()[offset..], delim, path)? {
+    let body = &text.as_bytes()[offset..];
+    let pieces = split_at_lines(body, threads());
+    let parts: Vec<Part> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .iter()
+            .enumerate()
+            .map(|(k, piece)| {
+                let (first, room) = if k == 0 {
+                    (header_line + 1, estimate_rows(body, body.len()))
+                } else {
+                    (0, estimate_rows(piece, piece.len()))
+                };
+                let mut rows = Rows::new(names.len(), first, room);
+                std::thread::Builder::new()
+                    .name(format!("steplab-load-{k}"))
+                    .spawn_scoped(scope, move || {
+                        parse_lines(piece, delimiter, &mut rows).map(|r| r.map(|()| rows))
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.ok().and_then(|h| h.join().ok()).flatten())
+            .collect()
+    });
+    let Some(rows) = join(parts, names.len(), path)? else {
         return Ok(None);
-    }
-    body.into_table(names, delimiter, latin1, path).map(Some)
+    };
+    rows.into_table(names, delimiter, latin1, path).map(Some)
 }
 
 /// How far a load has come, shared with the thread that shows it; setting
-/// `cancel` stops the load at the next block.
+/// `cancel` stops the load at the next buffer.
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Bytes read so far.
@@ -223,12 +256,11 @@ impl Progress {
     }
 }
 
-/// Bytes read per block when streaming: memory stays at one block plus the columns.
-const BLOCK_BYTES: usize = 32 << 20;
-
-/// Reads a large plain CSV block by block, parsing each block on every core,
-/// so the whole file is never in memory at once. `None` means the file needs
-/// the in-memory path (small, quoted, not UTF-8, ...).
+/// Reads a large plain CSV straight from the file on every core: each
+/// thread reads its own part of the body, a cache-sized buffer at a time,
+/// and parses it into its own columns, so the whole file is never in memory
+/// at once and no byte makes a round trip through main memory. `None` means
+/// the file needs the in-memory path (small, quoted, not UTF-8, ...).
 ///
 /// # Errors
 /// Reading fails, the load is cancelled, or the same errors as the sequential parser.
@@ -237,123 +269,176 @@ pub fn read_streaming(
     shown: &str,
     progress: &Progress,
 ) -> Result<Option<Table>, DataError> {
+    read_parts(path, shown, progress, threads(), BUFFER_BYTES)
+}
+
+/// [`read_streaming`] with `parts` threads reading `buffer` bytes at a time.
+fn read_parts(
+    path: &Path,
+    shown: &str,
+    progress: &Progress,
+    parts: usize,
+    buffer: usize,
+) -> Result<Option<Table>, DataError> {
     let io = |e: std::io::Error| DataError::Io {
         reason: e.to_string(),
         path: shown.into(),
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     progress.total.store(size, Ordering::Relaxed);
-    if usize::try_from(size).is_ok_and(|s| s < MIN_BYTES) {
+    let Ok(size) = usize::try_from(size) else {
+        return Ok(None);
+    };
+    if size < MIN_BYTES {
         return Ok(None);
     }
-    // One thread reads the next block while the cores parse this one; parsed
-    // blocks go back to it to be filled again.
-    let (blocks, received) = std::sync::mpsc::sync_channel(1);
-    let (give_back, returned) = std::sync::mpsc::channel();
-    std::thread::scope(|scope| {
-        let reader = std::thread::Builder::new()
-            .name("steplab-read".into())
-            .spawn_scoped(scope, move || read_blocks(file, &blocks, &returned));
-        if reader.is_err() {
-            return Ok(None);
-        }
-        let mut state: Option<(Vec<String>, u8, Body)> = None;
-        let mut offset = 0usize;
-        for block in received {
-            if progress.cancel.load(Ordering::Relaxed) {
-                return Err(DataError::Cancelled { path: shown.into() });
-            }
-            let block = block.map_err(io)?;
-            let mut body_bytes: &[u8] = &block;
-            if state.is_none() {
-                // The header, from the start of the file: checked and parsed here,
-                // the rest of each block by the parsing threads.
-                let mut head = &block[..block.len().min(1 << 16)];
-                if head.len() < block.len() {
-                    let Some(cut) = head.iter().rposition(|&b| b == b'\n') else {
-                        return Ok(None);
-                    };
-                    head = &head[..=cut];
-                }
-                if let Some(nul) = head.iter().position(|&b| b == 0) {
-                    return Err(DataError::Binary {
-                        offset: nul,
-                        path: shown.into(),
-                    });
-                }
-                let Ok(text) = std::str::from_utf8(head) else {
-                    return Ok(None);
+    // The header, from the start of the file: checked and parsed here, the
+    // body by the parsing threads.
+    let mut head = vec![0; size.min(1 << 16)];
+    file.read_exact_at(&mut head, 0).map_err(io)?;
+    let Some(cut) = head.iter().rposition(|&b| b == b'\n') else {
+        return Ok(None);
+    };
+    let head = &head[..=cut];
+    if let Some(nul) = head.iter().position(|&b| b == 0) {
+        return Err(DataError::Binary {
+            offset: nul,
+            path: shown.into(),
+        });
+    }
+    let Ok(text) = std::str::from_utf8(head) else {
+        return Ok(None);
+    };
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let text = &text[bom..];
+    // Many control bytes mean binary content: the in-memory path says so.
+    if super::table::mostly_control(text.as_bytes()) || declines(text) {
+        return Ok(None);
+    }
+    let delimiter = super::table::sniff_delimiter(text);
+    let Some((names, header_line, after)) = header(text, char::from(delimiter), shown)? else {
+        return Ok(None);
+    };
+    let start = bom + after;
+    progress.done.store(start as u64, Ordering::Relaxed);
+    let body = start..size;
+    let bounds = part_bounds(&file, body.clone(), parts).map_err(io)?;
+    let results: Vec<Result<Part, DataError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .enumerate()
+            .map(|(k, w)| {
+                let (first, room) = if k == 0 {
+                    (header_line + 1, estimate_rows(&head[start..], body.len()))
+                } else {
+                    (0, estimate_rows(&head[start..], w[1] - w[0]))
                 };
-                let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-                let text = &text[bom..];
-                // Many control bytes mean binary content: the in-memory path says so.
-                if super::table::mostly_control(text.as_bytes()) || declines(text) {
-                    return Ok(None);
-                }
-                let delimiter = super::table::sniff_delimiter(text);
-                let Some((names, header_line, after)) = header(text, char::from(delimiter), shown)?
-                else {
-                    return Ok(None);
-                };
-                body_bytes = &block[bom + after..];
-                // Rows in the file, from the length of the first lines (a little over).
-                let sample = &body_bytes[..body_bytes.len().min(1 << 16)];
-                let lines = memchr::memchr_iter(b'\n', sample).count().max(1);
-                let rows = usize::try_from(size).unwrap_or(0) / sample.len().div_ceil(lines).max(1);
-                let body = Body::new(names.len(), header_line + 1, rows + rows / 16 + 16);
-                state = Some((names, delimiter, body));
-            }
-            let Some((_, delimiter, body)) = &mut state else {
-                return Ok(None);
-            };
-            if !body.append(body_bytes, char::from(*delimiter), shown)? {
-                return Ok(None);
-            }
-            offset += block.len();
-            progress.done.store(offset as u64, Ordering::Relaxed);
-            let _ = give_back.send(block);
-        }
-        let Some((names, delimiter, body)) = state else {
-            return Ok(None);
-        };
-        body.into_table(names, delimiter, false, shown).map(Some)
-    })
+                let rows = Rows::new(names.len(), first, room);
+                let file = &file;
+                std::thread::Builder::new()
+                    .name(format!("steplab-load-{k}"))
+                    .spawn_scoped(scope, move || {
+                        parse_part(file, w[0]..w[1], delimiter, buffer, progress, rows)
+                            .map_err(|e| e.map_or(DataError::Cancelled { path: shown.into() }, io))
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.ok().and_then(|h| h.join().ok()).unwrap_or(Ok(None)))
+            .collect()
+    });
+    // The first part's failure is the one the user would meet first.
+    let parts = results.into_iter().collect::<Result<Vec<Part>, _>>()?;
+    let Some(rows) = join(parts, names.len(), shown)? else {
+        return Ok(None);
+    };
+    rows.into_table(names, delimiter, false, shown).map(Some)
 }
 
-/// Sends `file` in blocks of whole lines (the last block takes what is left)
-/// until the end or until the receiver hangs up, refilling the blocks that
-/// come back through `returned`.
-fn read_blocks(
-    mut file: std::fs::File,
-    blocks: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
-    returned: &std::sync::mpsc::Receiver<Vec<u8>>,
-) {
-    let mut tail = Vec::new();
-    loop {
-        let mut block = returned.try_recv().unwrap_or_default();
-        block.clear();
-        block.reserve(BLOCK_BYTES + tail.len());
-        block.append(&mut tail);
-        let want = BLOCK_BYTES as u64;
-        let read = match (&mut file).take(want).read_to_end(&mut block) {
-            Ok(read) => read,
-            Err(e) => {
-                let _ = blocks.send(Err(e));
-                return;
+/// Where each of about `parts` parts of `body` starts (each just after a
+/// newline), then the body's end: `parts + 1` increasing offsets at most.
+fn part_bounds(file: &File, body: Range<usize>, parts: usize) -> std::io::Result<Vec<usize>> {
+    let mut bounds = vec![body.start];
+    let mut window = vec![0; 1 << 12];
+    for k in 1..parts {
+        let previous = bounds[bounds.len() - 1];
+        // The first newline at or after `at − 1`: the part starts just after it.
+        let mut at = (body.start + (body.end - body.start) * k / parts)
+            .saturating_sub(1)
+            .max(previous);
+        let start = loop {
+            let read = file.read_at(&mut window, at as u64)?;
+            if read == 0 {
+                break body.end;
             }
+            if let Some(p) = memchr::memchr(b'\n', &window[..read]) {
+                break (at + p + 1).min(body.end);
+            }
+            at += read;
         };
-        let eof = (read as u64) < want;
-        if !eof {
-            let cut = block.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            tail = block.split_off(cut);
-        }
-        if blocks.send(Ok(block)).is_err() || eof {
-            return;
+        if start > previous && start < body.end {
+            bounds.push(start);
         }
     }
+    bounds.push(body.end);
+    Ok(bounds)
 }
 
+/// Reads and parses the lines in `range` of `file`, a buffer at a time,
+/// into `rows`. `Err(None)`: the load was cancelled.
+fn parse_part(
+    file: &File,
+    range: Range<usize>,
+    delimiter: u8,
+    buffer: usize,
+    progress: &Progress,
+    mut rows: Rows,
+) -> Result<Part, Option<std::io::Error>> {
+    let mut buf = vec![0; buffer.max(1)];
+    // `buf[..filled]` holds the bytes read and not yet parsed (a line's start).
+    let mut filled = 0;
+    let mut at = range.start;
+    loop {
+        if progress.cancel.load(Ordering::Relaxed) {
+            return Err(None);
+        }
+        if filled == buf.len() {
+            // A line longer than the buffer.
+            buf.resize(2 * buf.len(), 0);
+        }
+        let want = (buf.len() - filled).min(range.end - at);
+        let read = if want == 0 {
+            0
+        } else {
+            file.read_at(&mut buf[filled..filled + want], at as u64)
+                .map_err(Some)?
+        };
+        at += read;
+        filled += read;
+        progress.done.fetch_add(read as u64, Ordering::Relaxed);
+        // The part's end (or the file's, if it shrank) ends its last line.
+        let last = read == 0;
+        let whole = if last {
+            filled
+        } else {
+            match memchr::memrchr(b'\n', &buf[..filled]) {
+                Some(p) => p + 1,
+                None => continue,
+            }
+        };
+        match parse_lines(&buf[..whole], delimiter, &mut rows) {
+            Some(Ok(())) => {}
+            declined_or_ragged => return Ok(declined_or_ragged.map(|r| r.map(|()| rows))),
+        }
+        if last {
+            return Ok(Some(Ok(rows)));
+        }
+        buf.copy_within(whole..filled, 0);
+        filled -= whole;
+    }
+}
 /// Splits `body` into about `parts` pieces, each ending just after a newline.
 fn split_at_lines(body: &[u8], parts: usize) -> Vec<&[u8]> {
     let mut out = Vec::with_capacity(parts);
@@ -413,58 +498,31 @@ fn checked_text(rest: &[u8]) -> Option<&str> {
         .filter(|t| !(unusual && declines(t)))
 }
 
-/// Parses one chunk of whole lines; `None` when the fast path declines it
-/// (see [`checked_text`]).
-fn parse_chunk(
-    bytes: &[u8],
-    delim: char,
-    expected: usize,
-    decimal_comma: bool,
-    (values, mut lines): Buffers,
-) -> Option<Result<Chunk, Ragged>> {
-    // Rows are about as long as the first one.
-    let first_len = memchr::memchr(b'\n', bytes)
-        .map_or(bytes.len(), |p| p + 1)
-        .max(1);
-    let chunk_len = bytes.len();
-    let estimate = chunk_len / first_len + 1;
-    let mut columns: Vec<Column> = values
-        .into_iter()
-        .chain(std::iter::repeat_with(Vec::new))
-        .take(expected)
-        .map(|mut values| {
-            values.clear();
-            values.reserve(estimate);
-            Column {
-                values,
-                ..Column::default()
-            }
-        })
-        .collect();
-    lines.clear();
-    lines.reserve(estimate);
-    let mut newlines = 0;
+/// Parses whole lines into `rows` (the first on line `rows.next_line`);
+/// `None` when the fast path declines them (see [`checked_text`]).
+fn parse_lines(bytes: &[u8], delim: u8, rows: &mut Rows) -> Option<Result<(), Ragged>> {
+    let expected = rows.columns.len();
+    let decimal_comma = delim == b';';
+    let first = rows.next_line;
     let mut fields: Vec<&str> = Vec::with_capacity(expected + 1);
     let mut row = vec![0.0; expected];
-    let delim = u8::try_from(delim).unwrap_or(b',');
     // The text from the first line that is not plain decimals on (`base` is
     // where it starts in `bytes`), checked once, when that line comes.
     let mut checked: Option<(usize, &str)> = None;
     // While no column holds text, lines of plain decimals are parsed in
     // place (one pass over their bytes); any other line takes the general
     // path below, which gives the same cells for plain lines.
-    let mut plain = true;
+    let mut plain = rows.columns.iter().all(|c| c.texts.is_none());
     let mut start = 0;
-    let mut line_index = 0;
+    let mut line = first;
     while start < bytes.len() {
-        let i = line_index;
-        line_index += 1;
+        let i = line;
         if plain && let Some((next, complete)) = plain_row(bytes, start, delim, &mut row) {
-            for (column, &v) in columns.iter_mut().zip(&row) {
+            for (column, &v) in rows.columns.iter_mut().zip(&row) {
                 column.push_number(v);
             }
-            lines.push(i);
-            newlines += usize::from(complete);
+            rows.lines.push(i);
+            line += usize::from(complete);
             start = next;
             continue;
         }
@@ -489,9 +547,7 @@ fn parse_chunk(
         }
         let last = &text[field_start - base..end - base];
         fields.push(trim(last.strip_suffix('\r').unwrap_or(last)));
-        if complete {
-            newlines += 1;
-        }
+        line += usize::from(complete);
         start = end + 1;
         let meaningful = fields
             .iter()
@@ -510,17 +566,14 @@ fn parse_chunk(
                 },
             }));
         }
-        for (column, field) in columns.iter_mut().zip(&fields) {
+        for (column, field) in rows.columns.iter_mut().zip(&fields) {
             column.push(field, i, decimal_comma);
         }
-        plain = plain && columns.iter().all(|c| c.texts.is_none());
-        lines.push(i);
+        plain = plain && rows.columns.iter().all(|c| c.texts.is_none());
+        rows.lines.push(i);
     }
-    Some(Ok(Chunk {
-        columns,
-        lines,
-        newlines,
-    }))
+    rows.next_line = line;
+    Some(Ok(()))
 }
 
 #[cfg(test)]
@@ -697,6 +750,110 @@ mod tests {
             "{err}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A file in a fresh temporary directory, removed when dropped.
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, bytes: &[u8]) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("steplab-parts-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    #[test]
+    fn parts_read_through_small_buffers_agree_with_the_sequential_parser() {
+        // Tiny buffers put buffer and part boundaries everywhere: inside
+        // CRLF pairs, in lines longer than the buffer, in blank lines, and
+        // after the text cell that turns the in-place path off.
+        let mut text = String::from("\u{feff}\n a , b ,label\r\n");
+        let mut i = 0;
+        while text.len() < MIN_BYTES + 5000 {
+            let a = match i % 211 {
+                0 => "NA".to_string(),
+                7 => "9".repeat(150),
+                _ => format!("{}.{}", i, i % 13),
+            };
+            let label = if i == 20_000 { "text" } else { "1" };
+            let end = if i % 3 == 0 { "\r\n" } else { "\n" };
+            let _ = write!(text, "{a},-{i}.25,{label}{end}");
+            if i % 500 == 0 {
+                text.push_str("\n,,\n");
+            }
+            i += 1;
+        }
+        text.push_str("1,2,3");
+        let file = TempFile::new("small.csv", text.as_bytes());
+        let slow = parse_sequential(text.trim_start_matches('\u{feff}'), b',', false, "p").unwrap();
+        for (parts, buffer) in [(1, 1 << 20), (2, 64), (3, 7), (7, 1000)] {
+            let progress = Progress::default();
+            let streamed = read_parts(&file.0, "p", &progress, parts, buffer)
+                .unwrap()
+                .unwrap();
+            same(&streamed, &slow);
+            assert_eq!(streamed.lines[0], 3);
+            assert!((progress.fraction() - 1.0).abs() < 1e-9, "{parts} parts");
+        }
+    }
+
+    #[test]
+    fn a_ragged_row_in_a_later_part_reports_its_line_and_cancelling_stops() {
+        let mut text = String::from("a,b\n");
+        let mut rows = 0;
+        while text.len() < 2 * MIN_BYTES {
+            let _ = writeln!(text, "{rows},{rows}");
+            rows += 1;
+        }
+        text.push_str("1,2,3\n4,5\n");
+        let file = TempFile::new("ragged.csv", text.as_bytes());
+        let slow = parse_sequential(&text, b',', false, "r").unwrap_err();
+        for parts in [1, 2, 5] {
+            let fast = read_parts(&file.0, "r", &Progress::default(), parts, 4096).unwrap_err();
+            assert_eq!(fast, slow);
+        }
+        assert_eq!(
+            slow.to_string(),
+            format!(
+                "line {} has 3 fields but the header has 2 columns: r",
+                rows + 2
+            )
+        );
+        let progress = Progress::default();
+        progress.cancel.store(true, Ordering::Relaxed);
+        let err = read_parts(&file.0, "r", &progress, 2, 4096).unwrap_err();
+        assert!(matches!(err, DataError::Cancelled { .. }), "{err}");
+    }
+
+    #[test]
+    fn parts_start_just_after_a_newline_and_are_never_empty() {
+        let text = b"h\n1\n22\n333\n4444\n55555";
+        let file = TempFile::new("bounds.csv", text);
+        let handle = File::open(&file.0).unwrap();
+        for parts in 1..12 {
+            let bounds = part_bounds(&handle, 2..text.len(), parts).unwrap();
+            assert_eq!(bounds.first(), Some(&2));
+            assert_eq!(bounds.last(), Some(&text.len()));
+            assert!(bounds.len() <= parts + 1);
+            assert!(bounds.windows(2).all(|w| w[0] < w[1]), "{bounds:?}");
+            assert!(
+                bounds
+                    .iter()
+                    .all(|&b| text[b - 1] == b'\n' || b == text.len())
+            );
+        }
     }
 
     #[test]

@@ -344,8 +344,10 @@ impl Dataset {
                 col.values.get(r).is_none_or(|v| v.is_nan())
             }
         };
-        let mut keep: Vec<usize> = (0..n_all).collect();
+        // The rows kept, in order; `None`: every row (no chosen cell is missing).
+        let mut keep: Option<Vec<usize>> = None;
         if !report.is_clean() {
+            let mut kept: Vec<usize> = (0..n_all).collect();
             match sel.missing {
                 MissingPolicy::Error => {
                     return Err(DataError::Missing {
@@ -353,16 +355,19 @@ impl Dataset {
                         path,
                     });
                 }
-                MissingPolicy::Drop => keep.retain(|&r| chosen.iter().all(|&i| !row_missing(i, r))),
+                MissingPolicy::Drop => kept.retain(|&r| chosen.iter().all(|&i| !row_missing(i, r))),
                 MissingPolicy::Mean => {
                     if let Some(t) = target_idx.filter(|_| target_text || sel.target_is_class) {
-                        keep.retain(|&r| !row_missing(t, r));
+                        kept.retain(|&r| !row_missing(t, r));
                     }
                 }
             }
-            report.dropped_rows = n_all - keep.len();
+            report.dropped_rows = n_all - kept.len();
+            keep = Some(kept);
         }
-        if keep.is_empty() {
+        let keep = keep.as_deref();
+        let n = keep.map_or(n_all, <[usize]>::len);
+        if n == 0 {
             return Err(DataError::Selection {
                 reason: format!(
                     "no rows are left after dropping the {n_all} rows with missing values"
@@ -370,9 +375,8 @@ impl Dataset {
                 path,
             });
         }
-        let n = keep.len();
         let d = feature_idx.len();
-        let all_rows = keep.len() == n_all;
+        let all_rows = n == n_all;
         // Each feature column copied (or gathered), under the mean policy
         // filled, and standardized, the columns shared among the cores.
         // `Err(())`: no values. A complete column is standardized as it is
@@ -389,8 +393,13 @@ impl Dataset {
                 }
                 return (Ok(None), scaling);
             }
-            for (v, &r) in column.iter_mut().zip(&keep) {
-                *v = source.values[r];
+            match keep {
+                Some(keep) => {
+                    for (v, &r) in column.iter_mut().zip(keep) {
+                        *v = source.values[r];
+                    }
+                }
+                None => column.copy_from_slice(&source.values),
             }
             let fill = fill_with_mean(column);
             let scaling = sel.standardize.then(|| {
@@ -425,21 +434,12 @@ impl Dataset {
                 let name = table.names[t].clone();
                 if target_text {
                     let texts = col.texts.as_deref().unwrap_or_default();
-                    Some(text_target(
-                        &name,
-                        &keep
-                            .iter()
-                            .map(|&r| texts.get(r).cloned().unwrap_or_default())
-                            .collect::<Vec<_>>(),
-                    ))
+                    Some(text_target(&name, &pick(texts, keep)))
                 } else if all_rows && col.missing_count == 0 {
                     Some(numeric_target(&name, col.values.clone()))
                 } else {
-                    let kept: Vec<f64> = keep
-                        .iter()
-                        .map(|&r| col.values[r])
-                        .filter(|v| !v.is_nan())
-                        .collect();
+                    let mut values = pick(&col.values, keep);
+                    let kept: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
                     let mean = kept.iter().sum::<f64>() / kept.len().max(1) as f64;
                     if let Some(c) = report
                         .columns
@@ -448,16 +448,9 @@ impl Dataset {
                     {
                         c.filled_with = Some(mean);
                     }
-                    let values = keep
-                        .iter()
-                        .map(|&r| {
-                            if col.values[r].is_nan() {
-                                mean
-                            } else {
-                                col.values[r]
-                            }
-                        })
-                        .collect();
+                    for v in values.iter_mut().filter(|v| v.is_nan()) {
+                        *v = mean;
+                    }
                     Some(numeric_target(&name, values))
                 }
             }
@@ -492,7 +485,7 @@ impl Dataset {
             target,
             scaling,
             report,
-            lines: keep.iter().map(|&r| table.lines[r]).collect(),
+            lines: pick(&table.lines, keep),
         })
     }
 
@@ -712,6 +705,17 @@ fn scale_column(column: &mut [f64], values: &[f64]) -> Result<Scaling, f64> {
         *c = (v - mean) / std;
     }
     Ok(Scaling { mean, std })
+}
+
+/// `all[r]` for each kept row `r` (`None`: every row).
+fn pick<T: Clone + Default>(all: &[T], keep: Option<&[usize]>) -> Vec<T> {
+    match keep {
+        None => all.to_vec(),
+        Some(keep) => keep
+            .iter()
+            .map(|&r| all.get(r).cloned().unwrap_or_default())
+            .collect(),
+    }
 }
 
 /// Σ f(vᵢ) with eight independent accumulators, so that a sum over a long
