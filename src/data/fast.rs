@@ -259,7 +259,8 @@ impl Progress {
 /// Reads a large plain CSV straight from the file on every core: each
 /// thread reads its own part of the body, a cache-sized buffer at a time,
 /// and parses it into its own columns, so the whole file is never in memory
-/// at once and no byte makes a round trip through main memory. `None` means
+/// at once and the bytes are parsed where the kernel copied them, in the
+/// core's cache. `None` means
 /// the file needs the in-memory path (small, quoted, not UTF-8, ...).
 ///
 /// # Errors
@@ -349,7 +350,7 @@ fn read_parts(
             .map(|h| h.ok().and_then(|h| h.join().ok()).unwrap_or(Ok(None)))
             .collect()
     });
-    // The first part's failure is the one the user would meet first.
+    // A failed read or a cancellation in any part ends the load.
     let parts = results.into_iter().collect::<Result<Vec<Part>, _>>()?;
     let Some(rows) = join(parts, names.len(), shown)? else {
         return Ok(None);

@@ -132,8 +132,8 @@ impl Column {
     }
 
     /// Appends another column's cells (rows in order; positions kept in file
-    /// order), and gives back its emptied value buffer for reuse.
-    pub(crate) fn append(&mut self, mut other: Column) -> Vec<f64> {
+    /// order).
+    pub(crate) fn append(&mut self, mut other: Column) {
         let theirs = other.texts.take();
         match (&mut self.texts, theirs) {
             (Some(mine), Some(theirs)) => mine.extend(theirs),
@@ -159,8 +159,6 @@ impl Column {
                 self.first_missing.push(r);
             }
         }
-        other.values.clear();
-        other.values
     }
 }
 
