@@ -205,33 +205,56 @@ pub fn parse(
     };
     let body = &text.as_bytes()[offset..];
     let pieces = split_at_lines(body, threads());
-    let parts: Vec<Part> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pieces
-            .iter()
-            .enumerate()
-            .map(|(k, piece)| {
-                let (first, room) = if k == 0 {
-                    (header_line + 1, estimate_rows(body, body.len()))
-                } else {
-                    (0, estimate_rows(piece, piece.len()))
-                };
-                let mut rows = Rows::new(names.len(), first, room);
-                std::thread::Builder::new()
-                    .name(format!("steplab-load-{k}"))
-                    .spawn_scoped(scope, move || {
-                        parse_lines(piece, delimiter, &mut rows).map(|r| r.map(|()| rows))
-                    })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.ok().and_then(|h| h.join().ok()).flatten())
-            .collect()
-    });
+    let lens: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
+    let parts = on_threads(
+        &lens,
+        (names.len(), header_line + 1),
+        |bytes| estimate_rows(body, bytes),
+        |k, mut rows| Ok(parse_lines(pieces[k], delimiter, &mut rows).map(|r| r.map(|()| rows))),
+    )?;
     let Some(rows) = join(parts, names.len(), path)? else {
         return Ok(None);
     };
     rows.into_table(names, delimiter, latin1, path).map(Some)
+}
+
+/// Parses parts of `lens` bytes on one thread each, `parse(k, rows)` taking
+/// part k into `rows` of `columns` columns. Part 0's lines count from
+/// `first_line`, and it has room for about all the rows (`room` of all the
+/// bytes), since the others are appended to it; the others count from 0,
+/// with room for their own. A thread that cannot start or that panics
+/// declines its part.
+///
+/// # Errors
+/// The first part's error, in file order.
+fn on_threads(
+    lens: &[usize],
+    (columns, first_line): (usize, usize),
+    room: impl Fn(usize) -> usize,
+    parse: impl Fn(usize, Rows) -> Result<Part, DataError> + Sync,
+) -> Result<Vec<Part>, DataError> {
+    let parse = &parse;
+    let results: Vec<Result<Part, DataError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = lens
+            .iter()
+            .enumerate()
+            .map(|(k, &len)| {
+                let rows = if k == 0 {
+                    Rows::new(columns, first_line, room(lens.iter().sum()))
+                } else {
+                    Rows::new(columns, 0, room(len))
+                };
+                std::thread::Builder::new()
+                    .name(format!("steplab-load-{k}"))
+                    .spawn_scoped(scope, move || parse(k, rows))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.ok().and_then(|h| h.join().ok()).unwrap_or(Ok(None)))
+            .collect()
+    });
+    results.into_iter().collect()
 }
 
 /// How far a load has come, shared with the thread that shows it; setting
@@ -323,35 +346,25 @@ fn read_parts(
     };
     let start = bom + after;
     progress.done.store(start as u64, Ordering::Relaxed);
-    let body = start..size;
-    let bounds = part_bounds(&file, body.clone(), parts).map_err(io)?;
-    let results: Vec<Result<Part, DataError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = bounds
-            .windows(2)
-            .enumerate()
-            .map(|(k, w)| {
-                let (first, room) = if k == 0 {
-                    (header_line + 1, estimate_rows(&head[start..], body.len()))
-                } else {
-                    (0, estimate_rows(&head[start..], w[1] - w[0]))
-                };
-                let rows = Rows::new(names.len(), first, room);
-                let file = &file;
-                std::thread::Builder::new()
-                    .name(format!("steplab-load-{k}"))
-                    .spawn_scoped(scope, move || {
-                        parse_part(file, w[0]..w[1], delimiter, buffer, progress, rows)
-                            .map_err(|e| e.map_or(DataError::Cancelled { path: shown.into() }, io))
-                    })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.ok().and_then(|h| h.join().ok()).unwrap_or(Ok(None)))
-            .collect()
-    });
+    let bounds = part_bounds(&file, start..size, parts).map_err(io)?;
+    let lens: Vec<usize> = bounds.windows(2).map(|w| w[1] - w[0]).collect();
     // A failed read or a cancellation in any part ends the load.
-    let parts = results.into_iter().collect::<Result<Vec<Part>, _>>()?;
+    let parts = on_threads(
+        &lens,
+        (names.len(), header_line + 1),
+        |bytes| estimate_rows(&head[start..], bytes),
+        |k, rows| {
+            parse_part(
+                &file,
+                bounds[k]..bounds[k + 1],
+                delimiter,
+                buffer,
+                progress,
+                rows,
+            )
+            .map_err(|e| e.map_or(DataError::Cancelled { path: shown.into() }, io))
+        },
+    )?;
     let Some(rows) = join(parts, names.len(), shown)? else {
         return Ok(None);
     };
