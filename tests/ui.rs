@@ -345,3 +345,25 @@ fn flat_hidden_units_are_flagged_with_what_to_do() {
     assert!(h.query_by_label_contains(warning).is_none());
     assert!(h.query_by_label_contains("saturated = ").is_some());
 }
+
+#[test]
+fn the_preview_shows_long_numbers_rounded_on_one_line() {
+    let path = std::env::temp_dir().join(format!("steplab-preview-{}.csv", std::process::id()));
+    std::fs::write(
+        &path,
+        "x,label,y\n-2.063050682434402,a,0.8953521224957158\n1.5,b,3.2002547448746492\n",
+    )
+    .unwrap();
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadFile(path.clone()));
+    h.state_mut().finish_loading();
+    h.run();
+    std::fs::remove_file(&path).unwrap();
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    // Numbers with about 6 significant digits; short ones and text as written.
+    for shown in ["-2.063051", "0.895352", "3.200255", "1.5", "a"] {
+        assert!(h.query_by_label(shown).is_some(), "preview shows {shown}");
+    }
+    assert!(h.query_by_label_contains("2.063050682434402").is_none());
+}

@@ -137,6 +137,21 @@ pub fn data_panel_ui(
     preview_ui(ui, table);
 }
 
+/// One cell of the preview on one line: a number with about 6 significant
+/// digits (all of them on hover), text as written.
+fn preview_cell(ui: &mut egui::Ui, column: &crate::data::table::Column, row: usize) {
+    let text = column.cell_text(row);
+    let number = column
+        .values
+        .get(row)
+        .filter(|v| column.texts.is_none() && v.is_finite());
+    let shown = number.map_or_else(|| text.clone(), |&v| format_number(v));
+    let label = ui.add(egui::Label::new(&shown).truncate());
+    if shown != text {
+        label.on_hover_text(text);
+    }
+}
+
 /// The first rows of the file, virtually scrolled.
 fn preview_ui(ui: &mut egui::Ui, table: &Table) {
     let rows = table.lines.len();
@@ -174,7 +189,7 @@ fn preview_ui(ui: &mut egui::Ui, table: &Table) {
                         });
                         for column in &table.columns {
                             row.col(|ui| {
-                                ui.label(column.cell_text(r));
+                                preview_cell(ui, column, r);
                             });
                         }
                     });
