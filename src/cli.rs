@@ -275,7 +275,7 @@ pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
         missing,
         target_is_class: entry.classifies,
     };
-    Ok(Dataset::from_table(&table, &selection)?)
+    Ok(Dataset::from_owned_table(table, &selection)?)
 }
 
 /// Runs `args` and builds the JSON object of SPEC section 4.

@@ -31,16 +31,34 @@ fn a_million_rows_load_like_the_sequential_parser() {
     let progress = Progress::default();
     let streamed = read_table_with(&path, &progress).unwrap();
     assert!((progress.fraction() - 1.0).abs() < 1e-6);
+    // Loading straight to a dataset builds the matrix in the table's own
+    // buffer (column c moved down over b): the same as from the reference.
+    let sel = Selection {
+        target: Some("label".into()),
+        features: Some(vec!["a".into(), "c".into()]),
+        standardize: true,
+        missing: MissingPolicy::Error,
+        target_is_class: true,
+    };
+    let loaded = Dataset::load(&path, &sel).unwrap();
+    let reference = Dataset::from_table(&slow, &sel).unwrap();
+    assert_eq!(loaded.x(), reference.x());
+    assert_eq!(loaded.target(), reference.target());
+    assert_eq!(loaded.lines(), reference.lines());
+    assert_eq!(loaded.scaling(), reference.scaling());
     std::fs::remove_dir_all(&dir).unwrap();
     for other in [&fast, &streamed] {
         assert_eq!(other.lines, slow.lines);
-        for (f, s) in other.columns.iter().zip(&slow.columns) {
+        for c in 0..slow.columns.len() {
             assert!(
-                f.values
+                other
+                    .values(c)
                     .iter()
-                    .zip(&s.values)
+                    .zip(slow.values(c))
                     .all(|(u, v)| u.to_bits() == v.to_bits())
             );
+        }
+        for (f, s) in other.columns.iter().zip(&slow.columns) {
             assert_eq!(f.texts, s.texts);
             assert_eq!(f.first_missing, s.first_missing);
             assert_eq!(f.missing_count, s.missing_count);
@@ -59,4 +77,64 @@ fn a_million_rows_load_like_the_sequential_parser() {
     assert_eq!(d1.n_rows(), 1_000_000 - 10);
     assert_eq!(d1.x(), d2.x());
     assert_eq!(d1.target(), d2.target());
+}
+
+/// `Dataset::load` (the matrix made in the table's buffer when every row is
+/// kept and the features are in file order, else copied) gives what
+/// `Dataset::from_table` gives, whatever the selection.
+#[test]
+fn loading_selects_like_from_table() {
+    let mut text = String::from("p,q,r,s,label\n");
+    for i in 0..300 {
+        let q = if i % 37 == 5 {
+            String::new()
+        } else {
+            format!("{}", (i * 7 % 11) as f64 * 0.5)
+        };
+        let _ = writeln!(
+            text,
+            "{i},{q},{},{},{}",
+            (i * i) % 13,
+            i % 5,
+            ["x", "y"][i % 2]
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("steplab-select-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("small.csv");
+    std::fs::write(&path, &text).unwrap();
+    let table = parse_table(text.as_bytes(), &path.display().to_string()).unwrap();
+    let names = |n: &[&str]| Some(n.iter().map(ToString::to_string).collect());
+    for (features, missing, standardize) in [
+        (None, MissingPolicy::Mean, true),
+        (None, MissingPolicy::Drop, true),
+        (names(&["p", "r", "s"]), MissingPolicy::Error, true),
+        (names(&["s", "p"]), MissingPolicy::Error, false),
+        (names(&["r"]), MissingPolicy::Error, false),
+        (names(&["q", "s"]), MissingPolicy::Mean, false),
+    ] {
+        for target in [None, Some("label".to_string()), Some("r".to_string())] {
+            let sel = Selection {
+                target,
+                features: features.clone(),
+                standardize,
+                missing,
+                target_is_class: false,
+            };
+            let loaded = Dataset::load(&path, &sel);
+            let reference = Dataset::from_table(&table, &sel);
+            match (loaded, reference) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.x(), b.x(), "{sel:?}");
+                    assert_eq!(a.target(), b.target());
+                    assert_eq!(a.lines(), b.lines());
+                    assert_eq!(a.scaling(), b.scaling());
+                    assert_eq!(a.missing_report(), b.missing_report());
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("{sel:?}: {:?} vs {:?}", a.err(), b.err()),
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

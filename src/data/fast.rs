@@ -7,7 +7,7 @@
 //! which the sequential csv-crate parser handles.
 
 use super::DataError;
-use super::table::{Column, Table, header_names, trim};
+use super::table::{Column, Grid, Table, header_names, trim};
 use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
@@ -22,10 +22,11 @@ pub const MIN_BYTES: usize = 1 << 20;
 /// that a read's fixed cost does not count.
 const BUFFER_BYTES: usize = 1 << 20;
 
-/// Rows parsed from a part of the file: columns, and the line of each row
-/// counted from the part's first line, `first`.
+/// Rows parsed from a part of the file: columns, their values, and the line
+/// of each row counted from the part's first line, `first`.
 struct Rows {
     columns: Vec<Column>,
+    values: Grid,
     lines: Vec<usize>,
     /// The line the next rows start on (for a part: `first` plus its newlines).
     next_line: usize,
@@ -47,24 +48,18 @@ impl Rows {
     /// rows (room never touched costs no memory).
     fn new(columns: usize, first: usize, rows: usize) -> Self {
         Self {
-            columns: (0..columns)
-                .map(|_| Column {
-                    values: Vec::with_capacity(rows),
-                    ..Column::default()
-                })
-                .collect(),
+            columns: vec![Column::default(); columns],
+            values: Grid::new(columns, rows),
             lines: Vec::with_capacity(rows),
             next_line: first,
         }
     }
 
     /// Appends a part's rows (whose lines count from 0) after these, the
-    /// columns shared among the cores (each a copy of megabytes).
+    /// columns' values copied by all cores.
     fn extend(&mut self, part: Self) {
         let first = self.next_line;
-        let mut pairs: Vec<(&mut Column, Column)> =
-            self.columns.iter_mut().zip(part.columns).collect();
-        for (_, theirs) in &mut pairs {
+        for (c, (mine, mut theirs)) in self.columns.iter_mut().zip(part.columns).enumerate() {
             for r in theirs
                 .first_texts
                 .iter_mut()
@@ -72,18 +67,10 @@ impl Rows {
             {
                 r.line += first;
             }
+            mine.append(theirs, self.values.column(c), part.values.column(c));
         }
-        let per = pairs.len().div_ceil(threads()).max(1);
-        std::thread::scope(|scope| {
-            for group in pairs.chunks_mut(per) {
-                scope.spawn(move || {
-                    for (mine, theirs) in group {
-                        mine.append(std::mem::take(theirs));
-                    }
-                });
-            }
-            self.lines.extend(part.lines.iter().map(|l| first + l));
-        });
+        self.values.append(&part.values, threads());
+        self.lines.extend(part.lines.iter().map(|l| first + l));
         self.next_line += part.next_line;
     }
 
@@ -101,6 +88,7 @@ impl Rows {
             path: path.into(),
             names,
             columns: self.columns,
+            values: self.values.into_values(),
             lines: self.lines,
             delimiter,
             decimal_comma: delimiter == b';',
@@ -529,12 +517,13 @@ fn parse_lines(bytes: &[u8], delim: u8, rows: &mut Rows) -> Option<Result<(), Ra
     let mut plain = rows.columns.iter().all(|c| c.texts.is_none());
     let mut start = 0;
     let mut line = first;
+    // Rows of plain decimals, counted into every column's numbers at the end.
+    let mut plain_rows = 0;
     while start < bytes.len() {
         let i = line;
         if plain && let Some((next, complete)) = plain_row(bytes, start, delim, &mut row) {
-            for (column, &v) in rows.columns.iter_mut().zip(&row) {
-                column.push_number(v);
-            }
+            rows.values.push_row(&row);
+            plain_rows += 1;
             rows.lines.push(i);
             line += usize::from(complete);
             start = next;
@@ -580,11 +569,15 @@ fn parse_lines(bytes: &[u8], delim: u8, rows: &mut Rows) -> Option<Result<(), Ra
                 },
             }));
         }
-        for (column, field) in rows.columns.iter_mut().zip(&fields) {
-            column.push(field, i, decimal_comma);
+        for (c, (column, field)) in rows.columns.iter_mut().zip(&fields).enumerate() {
+            row[c] = column.push(rows.values.column(c), field, i, decimal_comma);
         }
+        rows.values.push_row(&row);
         plain = plain && rows.columns.iter().all(|c| c.texts.is_none());
         rows.lines.push(i);
+    }
+    for column in &mut rows.columns {
+        column.numeric_count += plain_rows;
     }
     rows.next_line = line;
     Some(Ok(()))
@@ -609,12 +602,12 @@ mod tests {
             ))
         );
         assert_eq!(a.lines.len(), b.lines.len());
-        for (x, y) in a.columns.iter().zip(&b.columns) {
-            assert_eq!(x.values.len(), y.values.len());
+        assert_eq!(a.values.len(), b.values.len());
+        for (c, (x, y)) in a.columns.iter().zip(&b.columns).enumerate() {
             assert!(
-                x.values
+                a.values(c)
                     .iter()
-                    .zip(&y.values)
+                    .zip(b.values(c))
                     .all(|(u, v)| u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan()))
             );
             assert_eq!(x.texts, y.texts);

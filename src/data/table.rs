@@ -5,15 +5,19 @@ use super::DataError;
 /// How many non-numeric cells or missing positions are remembered per column.
 const KEEP_POSITIONS: usize = 3;
 
-/// A parsed CSV: header names and one [`Column`] each, rows aligned across columns.
+/// A parsed CSV: header names, one [`Column`] each, and every column's
+/// values in one buffer, column after column (the layout of a feature
+/// matrix, so that a dataset can take it over without a copy).
 #[derive(Debug, Clone)]
 pub struct Table {
     /// The file the table came from (used last in every message).
     pub path: String,
     /// Column names from the header, trimmed, in file order.
     pub names: Vec<String>,
-    /// One column per name.
+    /// One column per name: what its cells hold.
     pub columns: Vec<Column>,
+    /// Column `c`'s value of row `r` at `c · rows + r`; see [`Table::values`].
+    pub(crate) values: Vec<f64>,
     /// Physical (1-based) line on which each data row starts.
     pub lines: Vec<usize>,
     /// The delimiter that was detected.
@@ -33,12 +37,11 @@ pub struct CellRef {
     pub text: String,
 }
 
-/// One column: numeric values (NaN where missing or not a number) and, when
-/// any cell was not a number, the texts of all cells.
+/// What one column's cells hold (its values are the table's, see
+/// [`Table::values`]) and, when any cell was not a number, the texts of all
+/// cells.
 #[derive(Debug, Clone, Default)]
 pub struct Column {
-    /// Value per row; NaN where the cell is missing, non-finite or text.
-    pub values: Vec<f64>,
     /// The trimmed text of every cell, kept only once a non-numeric cell appeared.
     pub texts: Option<Vec<String>>,
     /// Cells that parsed as finite numbers.
@@ -67,20 +70,20 @@ impl Column {
         self.text_count == 0 && self.missing_count == 0 && self.numeric_count > 0
     }
 
-    /// Appends a cell already parsed as a finite number, while no text cell
-    /// has been seen (so no texts are kept).
-    pub(crate) fn push_number(&mut self, v: f64) {
-        debug_assert!(self.texts.is_none() && v.is_finite());
-        self.numeric_count += 1;
-        self.values.push(v);
-    }
-
-    pub(crate) fn push(&mut self, raw: &str, line: usize, decimal_comma: bool) {
+    /// Counts a cell of `raw` text on `line` after the column's values
+    /// `so_far`, and returns its value.
+    pub(crate) fn push(
+        &mut self,
+        so_far: &[f64],
+        raw: &str,
+        line: usize,
+        decimal_comma: bool,
+    ) -> f64 {
         let cell = parse_cell(raw, decimal_comma);
-        match cell {
+        let value = match cell {
             Cell::Number(v) => {
                 self.numeric_count += 1;
-                self.values.push(v);
+                v
             }
             Cell::Missing => {
                 self.missing_count += 1;
@@ -90,7 +93,7 @@ impl Column {
                         text: raw.to_string(),
                     });
                 }
-                self.values.push(f64::NAN);
+                f64::NAN
             }
             Cell::Text => {
                 self.text_count += 1;
@@ -103,49 +106,30 @@ impl Column {
                 if self.texts.is_none() {
                     // The first text cell: keep texts from now on, rebuilding
                     // the earlier ones from their values.
-                    self.texts = Some(self.backfilled_texts());
+                    self.texts = Some(texts_of(so_far));
                 }
-                self.values.push(f64::NAN);
+                f64::NAN
             }
-        }
+        };
         if let Some(texts) = &mut self.texts {
             texts.push(canonical_text(cell, raw));
         }
-    }
-
-    /// The texts of the cells so far, from their values: what
-    /// [`canonical_text`] gives for a column without text cells.
-    pub(crate) fn backfilled_texts(&self) -> Vec<String> {
-        self.values
-            .iter()
-            .map(|&v| {
-                canonical_text(
-                    if v.is_nan() {
-                        Cell::Missing
-                    } else {
-                        Cell::Number(v)
-                    },
-                    "",
-                )
-            })
-            .collect()
+        value
     }
 
     /// Appends another column's cells (rows in order; positions kept in file
-    /// order).
-    pub(crate) fn append(&mut self, mut other: Column) {
-        let theirs = other.texts.take();
-        match (&mut self.texts, theirs) {
-            (Some(mine), Some(theirs)) => mine.extend(theirs),
-            (Some(mine), None) => mine.extend(other.backfilled_texts()),
-            (None, Some(theirs)) => {
-                let mut texts = self.backfilled_texts();
-                texts.extend(theirs);
+    /// order), given both columns' values.
+    pub(crate) fn append(&mut self, mut other: Column, mine: &[f64], theirs: &[f64]) {
+        match (&mut self.texts, other.texts.take()) {
+            (Some(texts), Some(more)) => texts.extend(more),
+            (Some(texts), None) => texts.extend(texts_of(theirs)),
+            (None, Some(more)) => {
+                let mut texts = texts_of(mine);
+                texts.extend(more);
                 self.texts = Some(texts);
             }
             (None, None) => {}
         }
-        self.values.extend_from_slice(&other.values);
         self.numeric_count += other.numeric_count;
         self.text_count += other.text_count;
         self.missing_count += other.missing_count;
@@ -160,6 +144,24 @@ impl Column {
             }
         }
     }
+}
+
+/// The texts of cells from their values: what [`canonical_text`] gives for a
+/// column without text cells.
+fn texts_of(values: &[f64]) -> Vec<String> {
+    values
+        .iter()
+        .map(|&v| {
+            canonical_text(
+                if v.is_nan() {
+                    Cell::Missing
+                } else {
+                    Cell::Number(v)
+                },
+                "",
+            )
+        })
+        .collect()
 }
 
 /// The text kept for a cell of a column that has text cells: text as
@@ -202,43 +204,61 @@ pub struct ColumnSummary {
     pub text: usize,
 }
 
-impl Column {
-    /// Mean, std, min, max and counts of the column.
+impl Table {
+    /// Column `c`'s value per row; NaN where the cell is missing, non-finite or text.
+    ///
+    /// # Panics
+    /// If there is no column `c`.
     #[must_use]
-    pub fn summary(&self) -> ColumnSummary {
+    pub fn values(&self, c: usize) -> &[f64] {
+        let rows = self.lines.len();
+        &self.values[c * rows..(c + 1) * rows]
+    }
+
+    /// Mean, std, min, max and counts of column `c`.
+    ///
+    /// # Panics
+    /// If there is no column `c`.
+    #[must_use]
+    pub fn summary(&self, c: usize) -> ColumnSummary {
+        let column = &self.columns[c];
+        let values = self.values(c);
         let (mut n, mut sum, mut min, mut max) = (0usize, 0.0, f64::INFINITY, f64::NEG_INFINITY);
-        for &v in self.values.iter().filter(|v| !v.is_nan()) {
+        for &v in values.iter().filter(|v| !v.is_nan()) {
             n += 1;
             sum += v;
             min = min.min(v);
             max = max.max(v);
         }
         let mean = if n > 0 { sum / n as f64 } else { f64::NAN };
-        let var = self
-            .values
+        let var = values
             .iter()
             .filter(|v| !v.is_nan())
             .map(|v| (v - mean) * (v - mean))
             .sum::<f64>()
             / n.max(1) as f64;
         ColumnSummary {
-            numeric: self.is_numeric(),
+            numeric: column.is_numeric(),
             mean,
             std: var.sqrt(),
             min,
             max,
-            missing: self.missing_count,
-            text: self.text_count,
+            missing: column.missing_count,
+            text: column.text_count,
         }
     }
 
-    /// The cell of `row` as text (numbers formatted, missing cells empty).
+    /// The cell of column `c` and `row` as text (numbers formatted, missing
+    /// cells empty; empty outside the table).
     #[must_use]
-    pub fn cell_text(&self, row: usize) -> String {
-        if let Some(t) = self.texts.as_ref().and_then(|t| t.get(row)) {
+    pub fn cell_text(&self, c: usize, row: usize) -> String {
+        let Some(column) = self.columns.get(c) else {
+            return String::new();
+        };
+        if let Some(t) = column.texts.as_ref().and_then(|t| t.get(row)) {
             return t.clone();
         }
-        match self.values.get(row) {
+        match self.values(c).get(row) {
             Some(v) if !v.is_nan() => format!("{v}"),
             _ => String::new(),
         }
@@ -615,6 +635,8 @@ pub fn parse_sequential(
 
     let mut names: Vec<String> = Vec::new();
     let mut columns: Vec<Column> = Vec::new();
+    let mut grid = Grid::new(0, 0);
+    let mut row = Vec::new();
     let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header_seen = false;
@@ -646,6 +668,8 @@ pub fn parse_sequential(
             header_seen = true;
             names = header_names(&record, path)?;
             columns = vec![Column::default(); names.len()];
+            grid = Grid::new(names.len(), 1024);
+            row = vec![0.0; names.len()];
             continue;
         }
         let found = record.len();
@@ -660,9 +684,10 @@ pub fn parse_sequential(
                 path: path.into(),
             });
         }
-        for (column, field) in columns.iter_mut().zip(record.iter()) {
-            column.push(field, line, decimal_comma);
+        for (c, (column, field)) in columns.iter_mut().zip(record.iter()).enumerate() {
+            row[c] = column.push(grid.column(c), field, line, decimal_comma);
         }
+        grid.push_row(&row);
         lines.push(line);
     }
     if !header_seen {
@@ -675,11 +700,106 @@ pub fn parse_sequential(
         path: path.into(),
         names,
         columns,
+        values: grid.into_values(),
         lines,
         delimiter,
         decimal_comma,
         latin1,
     })
+}
+
+/// Values being parsed: column after column, with room for `stride` rows
+/// each (room never written costs no memory), so that joining parts and
+/// handing the buffer to a feature matrix need no new one.
+#[derive(Debug)]
+pub(crate) struct Grid {
+    data: Vec<f64>,
+    columns: usize,
+    stride: usize,
+    rows: usize,
+}
+
+impl Grid {
+    /// No rows yet, room for `room` (at least one).
+    pub(crate) fn new(columns: usize, room: usize) -> Self {
+        let stride = room.max(1);
+        Self {
+            data: vec![0.0; columns * stride],
+            columns,
+            stride,
+            rows: 0,
+        }
+    }
+
+    /// Column `c`'s values so far.
+    pub(crate) fn column(&self, c: usize) -> &[f64] {
+        &self.data[c * self.stride..c * self.stride + self.rows]
+    }
+
+    /// Room for `rows` rows at least, doubling: each column moved once.
+    fn reserve(&mut self, rows: usize) {
+        if rows <= self.stride {
+            return;
+        }
+        let stride = rows.max(2 * self.stride);
+        let mut data = vec![0.0; self.columns * stride];
+        for c in 0..self.columns {
+            data[c * stride..c * stride + self.rows].copy_from_slice(self.column(c));
+        }
+        self.data = data;
+        self.stride = stride;
+    }
+
+    /// Appends a row (one value per column).
+    #[inline]
+    pub(crate) fn push_row(&mut self, row: &[f64]) {
+        debug_assert_eq!(row.len(), self.columns);
+        self.reserve(self.rows + 1);
+        for (c, &v) in row.iter().enumerate() {
+            self.data[c * self.stride + self.rows] = v;
+        }
+        self.rows += 1;
+    }
+
+    /// Appends `other`'s rows after these, the columns shared among `threads`
+    /// threads (each a copy of megabytes).
+    pub(crate) fn append(&mut self, other: &Grid, threads: usize) {
+        debug_assert_eq!(other.columns, self.columns);
+        self.reserve(self.rows + other.rows);
+        let (rows, added) = (self.rows, other.rows);
+        let mut stripes: Vec<(&mut [f64], &[f64])> = self
+            .data
+            .chunks_mut(self.stride)
+            .enumerate()
+            .map(|(c, stripe)| (&mut stripe[rows..rows + added], other.column(c)))
+            .collect();
+        let per = stripes.len().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            for group in stripes.chunks_mut(per) {
+                scope.spawn(move || {
+                    for (to, from) in group {
+                        to.copy_from_slice(from);
+                    }
+                });
+            }
+        });
+        self.rows += added;
+    }
+
+    /// The values with no room left between columns: column `c` at
+    /// `c · rows`. The columns move down in place, so the pages already
+    /// written are reused.
+    pub(crate) fn into_values(mut self) -> Vec<f64> {
+        let (rows, stride) = (self.rows, self.stride);
+        for c in 1..self.columns {
+            self.data
+                .copy_within(c * stride..c * stride + rows, c * rows);
+        }
+        self.data.truncate(self.columns * rows);
+        // Shrinking a large buffer remaps it in place.
+        self.data.shrink_to_fit();
+        self.data
+    }
 }
 
 fn csv_reason(e: &csv::Error) -> String {
@@ -1086,7 +1206,7 @@ mod tests {
         assert_eq!(sniff_delimiter("\"x,y\";b\n1;2\n"), b';');
         let t = parse_table(b"a;b\n1,5;2\n", "f.csv").unwrap();
         assert!(t.decimal_comma);
-        assert_eq!(t.columns[0].values, vec![1.5]);
+        assert_eq!(t.values(0), [1.5]);
     }
 
     #[test]
@@ -1132,5 +1252,26 @@ mod tests {
             }
         );
         assert_eq!(t.lines, vec![2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn grids_grow_join_and_close_up_their_columns() {
+        // Room for one row: every push and the join outgrow it.
+        let mut a = Grid::new(3, 1);
+        for r in 0..5 {
+            let r = f64::from(r);
+            a.push_row(&[r, 10.0 + r, 20.0 + r]);
+        }
+        let mut b = Grid::new(3, 2);
+        b.push_row(&[5.0, 15.0, 25.0]);
+        b.push_row(&[6.0, 16.0, 26.0]);
+        a.append(&b, 2);
+        assert_eq!(a.column(1), [10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0]);
+        let expected: Vec<f64> = (0..3)
+            .flat_map(|c| (0..7).map(move |r| f64::from(10 * c + r)))
+            .collect();
+        assert_eq!(a.into_values(), expected);
+        // No columns, no rows.
+        assert!(Grid::new(0, 0).into_values().is_empty());
     }
 }

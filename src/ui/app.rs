@@ -471,11 +471,7 @@ impl App {
             std::mem::take(&mut self.roles),
             std::mem::take(&mut self.summaries),
         );
-        self.summaries = table
-            .columns
-            .iter()
-            .map(crate::data::table::Column::summary)
-            .collect();
+        self.summaries = (0..table.columns.len()).map(|c| table.summary(c)).collect();
         self.table = Some(table);
         self.source = source;
         self.default_roles();

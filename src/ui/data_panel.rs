@@ -137,14 +137,14 @@ pub fn data_panel_ui(
     preview_ui(ui, table);
 }
 
-/// One cell of the preview on one line: a number with about 6 significant
-/// digits (all of them on hover), text as written.
-fn preview_cell(ui: &mut egui::Ui, column: &crate::data::table::Column, row: usize) {
-    let text = column.cell_text(row);
-    let number = column
-        .values
+/// Cell `row` of column `c` in the preview, on one line: a number with about
+/// 6 significant digits (all of them on hover), text as written.
+fn preview_cell(ui: &mut egui::Ui, table: &Table, c: usize, row: usize) {
+    let text = table.cell_text(c, row);
+    let number = table
+        .values(c)
         .get(row)
-        .filter(|v| column.texts.is_none() && v.is_finite());
+        .filter(|v| table.columns[c].texts.is_none() && v.is_finite());
     let shown = number.map_or_else(|| text.clone(), |&v| format_number(v));
     let label = ui.add(egui::Label::new(&shown).truncate());
     if shown != text {
@@ -187,9 +187,9 @@ fn preview_ui(ui: &mut egui::Ui, table: &Table) {
                                     .map_or_else(String::new, ToString::to_string),
                             );
                         });
-                        for column in &table.columns {
+                        for c in 0..table.columns.len() {
                             row.col(|ui| {
-                                preview_cell(ui, column, r);
+                                preview_cell(ui, table, c, r);
                             });
                         }
                     });
