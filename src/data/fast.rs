@@ -7,7 +7,7 @@
 //! which the sequential csv-crate parser handles.
 
 use super::DataError;
-use super::table::{Column, Grid, Table, header_names, trim};
+use super::table::{Column, Grid, Table, header_names, texts_of, trim};
 use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
@@ -23,13 +23,65 @@ pub const MIN_BYTES: usize = 1 << 20;
 const BUFFER_BYTES: usize = 1 << 20;
 
 /// Rows parsed from a part of the file: columns, their values, and the line
-/// of each row counted from the part's first line, `first`.
-struct Rows {
+/// of each row counted from the part's first line.
+struct Rows<'g> {
     columns: Vec<Column>,
-    values: Grid,
+    values: Room<'g>,
     lines: Vec<usize>,
-    /// The line the next rows start on (for a part: `first` plus its newlines).
+    /// The line the next rows start on (the part's first plus its newlines).
     next_line: usize,
+}
+
+/// Where a part writes its values: its room in the grid all parts share
+/// (so that joining them copies nothing), or, once it outgrows that room,
+/// a grid of its own.
+enum Room<'g> {
+    Shared {
+        columns: Vec<&'g mut [f64]>,
+        room: usize,
+        rows: usize,
+    },
+    Own(Grid),
+}
+
+impl Room<'_> {
+    /// Column `c`'s values so far.
+    fn column(&self, c: usize) -> &[f64] {
+        match self {
+            Room::Shared { columns, rows, .. } => &columns[c][..*rows],
+            Room::Own(grid) => grid.column(c),
+        }
+    }
+
+    /// Appends a row (one value per column).
+    #[inline]
+    fn push_row(&mut self, row: &[f64]) {
+        if let Room::Shared {
+            columns,
+            room,
+            rows,
+        } = self
+        {
+            if rows < room {
+                for (column, &v) in columns.iter_mut().zip(row) {
+                    column[*rows] = v;
+                }
+                *rows += 1;
+                return;
+            }
+            // Outgrown (the rows were shorter than estimated): on in a grid
+            // of its own, which the join copies in.
+            let mut own = Grid::new(columns.len(), 2 * *room + 1);
+            for r in 0..*rows {
+                let earlier: Vec<f64> = columns.iter().map(|column| column[r]).collect();
+                own.push_row(&earlier);
+            }
+            *self = Room::Own(own);
+        }
+        if let Room::Own(grid) = self {
+            grid.push_row(row);
+        }
+    }
 }
 
 /// A ragged row: its line, and the number of fields it has.
@@ -41,85 +93,122 @@ struct Ragged {
 /// A part's outcome: its rows, a ragged row, or `None` when the fast path
 /// declines the part (a NUL byte, invalid UTF-8, quotes or lone carriage
 /// returns; the in-memory path then reports or handles them exactly).
-type Part = Option<Result<Rows, Ragged>>;
+type Part<'g> = Option<Result<Rows<'g>, Ragged>>;
 
-impl Rows {
-    /// No rows yet, the first on line `first`, with room for about `rows`
-    /// rows (room never touched costs no memory).
-    fn new(columns: usize, first: usize, rows: usize) -> Self {
-        Self {
-            columns: vec![Column::default(); columns],
-            values: Grid::new(columns, rows),
-            lines: Vec::with_capacity(rows),
-            next_line: first,
-        }
+/// Parses parts of the body on one thread each into one table: part k, of
+/// `lens[k]` bytes, by `parse(k, rows)`, with room for `room(lens[k])`
+/// rows. Part 0's lines count from `first_line`, the others' from 0 until
+/// they are joined in order. `Ok(None)`: a part was declined.
+///
+/// # Errors
+/// The first part's error, in file order.
+fn parse_in_parts(
+    lens: &[usize],
+    (names, first_line): (Vec<String>, usize),
+    room: impl Fn(usize) -> usize,
+    parse: impl for<'g> Fn(usize, Rows<'g>) -> Result<Part<'g>, DataError> + Sync,
+    (delimiter, latin1, path): (u8, bool, &str),
+) -> Result<Option<Table>, DataError> {
+    let rooms: Vec<usize> = lens.iter().map(|&len| room(len)).collect();
+    let mut grid = Grid::new(names.len(), rooms.iter().sum());
+    let parse = &parse;
+    let results: Vec<Result<Part<'_>, DataError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = grid
+            .split(&rooms)
+            .into_iter()
+            .enumerate()
+            .map(|(k, columns)| {
+                let rows = Rows {
+                    columns: vec![Column::default(); names.len()],
+                    values: Room::Shared {
+                        columns,
+                        room: rooms[k],
+                        rows: 0,
+                    },
+                    lines: Vec::with_capacity(rooms[k]),
+                    next_line: if k == 0 { first_line } else { 0 },
+                };
+                std::thread::Builder::new()
+                    .name(format!("steplab-load-{k}"))
+                    .spawn_scoped(scope, move || parse(k, rows))
+            })
+            .collect();
+        // A thread that cannot start or that panics declines its part.
+        handles
+            .into_iter()
+            .map(|h| h.ok().and_then(|h| h.join().ok()).unwrap_or(Ok(None)))
+            .collect()
+    });
+    let mut parts = Vec::with_capacity(results.len());
+    for result in results {
+        parts.push(result?);
     }
-
-    /// Appends a part's rows (whose lines count from 0) after these, the
-    /// columns' values copied by all cores.
-    fn extend(&mut self, part: Self) {
-        let first = self.next_line;
-        for (c, (mine, mut theirs)) in self.columns.iter_mut().zip(part.columns).enumerate() {
-            for r in theirs
-                .first_texts
-                .iter_mut()
-                .chain(theirs.first_missing.iter_mut())
-            {
-                r.line += first;
-            }
-            mine.append(theirs, self.values.column(c), part.values.column(c));
-        }
-        self.values.append(&part.values, threads());
-        self.lines.extend(part.lines.iter().map(|l| first + l));
-        self.next_line += part.next_line;
-    }
-
-    fn into_table(
-        self,
-        names: Vec<String>,
-        delimiter: u8,
-        latin1: bool,
-        path: &str,
-    ) -> Result<Table, DataError> {
-        if self.lines.is_empty() {
-            return Err(DataError::NoRows { path: path.into() });
-        }
-        Ok(Table {
-            path: path.into(),
-            names,
-            columns: self.columns,
-            values: self.values.into_values(),
-            lines: self.lines,
-            delimiter,
-            decimal_comma: delimiter == b';',
-            latin1,
+    let expected = names.len();
+    // Joined in file order: cell positions and lines shifted by the lines
+    // before each part; a column with text in any part keeps every cell's text.
+    let with_text: Vec<bool> = (0..expected)
+        .map(|c| {
+            parts
+                .iter()
+                .any(|p| matches!(p, Some(Ok(rows)) if rows.columns[c].texts.is_some()))
         })
-    }
-}
-
-/// Joins the parts in file order: the first part's lines count from the
-/// file's first line, the others' from 0.
-fn join(parts: Vec<Part>, expected: usize, path: &str) -> Result<Option<Rows>, DataError> {
-    let mut all: Option<Rows> = None;
+        .collect();
+    let mut columns: Vec<Column> = with_text
+        .iter()
+        .map(|&text| Column {
+            texts: text.then(Vec::new),
+            ..Column::default()
+        })
+        .collect();
+    let mut lines = Vec::new();
+    let mut placed = Vec::with_capacity(parts.len());
+    let mut line = 0;
     for part in parts {
-        let first = all.as_ref().map_or(0, |all| all.next_line);
-        match part {
+        let rows = match part {
             None => return Ok(None),
             Some(Err(r)) => {
                 return Err(DataError::Ragged {
-                    line: first + r.line,
+                    line: line + r.line,
                     found: r.found,
                     expected,
                     path: path.into(),
                 });
             }
-            Some(Ok(rows)) => match &mut all {
-                None => all = Some(rows),
-                Some(all) => all.extend(rows),
-            },
+            Some(Ok(rows)) => rows,
+        };
+        for (c, (all, mut column)) in columns.iter_mut().zip(rows.columns).enumerate() {
+            if with_text[c] && column.texts.is_none() {
+                column.texts = Some(texts_of(rows.values.column(c)));
+            }
+            for r in column
+                .first_texts
+                .iter_mut()
+                .chain(column.first_missing.iter_mut())
+            {
+                r.line += line;
+            }
+            all.append(column);
         }
+        lines.extend(rows.lines.iter().map(|l| line + l));
+        line += rows.next_line;
+        placed.push(match rows.values {
+            Room::Shared { rows, .. } => (rows, None),
+            Room::Own(grid) => (grid.rows(), Some(grid)),
+        });
     }
-    Ok(all)
+    if lines.is_empty() {
+        return Err(DataError::NoRows { path: path.into() });
+    }
+    Ok(Some(Table {
+        path: path.into(),
+        names,
+        columns,
+        values: grid.close_up(&rooms, &placed),
+        lines,
+        delimiter,
+        decimal_comma: delimiter == b';',
+        latin1,
+    }))
 }
 
 /// Whether the fast path cannot read this text: quotes need a real CSV
@@ -194,55 +283,13 @@ pub fn parse(
     let body = &text.as_bytes()[offset..];
     let pieces = split_at_lines(body, threads());
     let lens: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
-    let parts = on_threads(
+    parse_in_parts(
         &lens,
-        (names.len(), header_line + 1),
+        (names, header_line + 1),
         |bytes| estimate_rows(body, bytes),
         |k, mut rows| Ok(parse_lines(pieces[k], delimiter, &mut rows).map(|r| r.map(|()| rows))),
-    )?;
-    let Some(rows) = join(parts, names.len(), path)? else {
-        return Ok(None);
-    };
-    rows.into_table(names, delimiter, latin1, path).map(Some)
-}
-
-/// Parses parts of `lens` bytes on one thread each, `parse(k, rows)` taking
-/// part k into `rows` of `columns` columns. Part 0's lines count from
-/// `first_line`, and it has room for about all the rows (`room` of all the
-/// bytes), since the others are appended to it; the others count from 0,
-/// with room for their own. A thread that cannot start or that panics
-/// declines its part.
-///
-/// # Errors
-/// The first part's error, in file order.
-fn on_threads(
-    lens: &[usize],
-    (columns, first_line): (usize, usize),
-    room: impl Fn(usize) -> usize,
-    parse: impl Fn(usize, Rows) -> Result<Part, DataError> + Sync,
-) -> Result<Vec<Part>, DataError> {
-    let parse = &parse;
-    let results: Vec<Result<Part, DataError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = lens
-            .iter()
-            .enumerate()
-            .map(|(k, &len)| {
-                let rows = if k == 0 {
-                    Rows::new(columns, first_line, room(lens.iter().sum()))
-                } else {
-                    Rows::new(columns, 0, room(len))
-                };
-                std::thread::Builder::new()
-                    .name(format!("steplab-load-{k}"))
-                    .spawn_scoped(scope, move || parse(k, rows))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.ok().and_then(|h| h.join().ok()).unwrap_or(Ok(None)))
-            .collect()
-    });
-    results.into_iter().collect()
+        (delimiter, latin1, path),
+    )
 }
 
 /// How far a load has come, shared with the thread that shows it; setting
@@ -337,9 +384,9 @@ fn read_parts(
     let bounds = part_bounds(&file, start..size, parts).map_err(io)?;
     let lens: Vec<usize> = bounds.windows(2).map(|w| w[1] - w[0]).collect();
     // A failed read or a cancellation in any part ends the load.
-    let parts = on_threads(
+    parse_in_parts(
         &lens,
-        (names.len(), header_line + 1),
+        (names, header_line + 1),
         |bytes| estimate_rows(&head[start..], bytes),
         |k, rows| {
             parse_part(
@@ -352,11 +399,8 @@ fn read_parts(
             )
             .map_err(|e| e.map_or(DataError::Cancelled { path: shown.into() }, io))
         },
-    )?;
-    let Some(rows) = join(parts, names.len(), shown)? else {
-        return Ok(None);
-    };
-    rows.into_table(names, delimiter, false, shown).map(Some)
+        (delimiter, false, shown),
+    )
 }
 
 /// Where each of about `parts` parts of `body` starts (each just after a
@@ -390,14 +434,14 @@ fn part_bounds(file: &File, body: Range<usize>, parts: usize) -> std::io::Result
 
 /// Reads and parses the lines in `range` of `file`, a buffer at a time,
 /// into `rows`. `Err(None)`: the load was cancelled.
-fn parse_part(
+fn parse_part<'g>(
     file: &File,
     range: Range<usize>,
     delimiter: u8,
     buffer: usize,
     progress: &Progress,
-    mut rows: Rows,
-) -> Result<Part, Option<std::io::Error>> {
+    mut rows: Rows<'g>,
+) -> Result<Part<'g>, Option<std::io::Error>> {
     let mut buf = vec![0; buffer.max(1)];
     // `buf[..filled]` holds the bytes read and not yet parsed (a line's start).
     let mut filled = 0;
@@ -814,6 +858,32 @@ mod tests {
             assert_eq!(streamed.lines[0], 3);
             assert!((progress.fraction() - 1.0).abs() < 1e-9, "{parts} parts");
         }
+    }
+
+    #[test]
+    fn parts_that_outgrow_their_estimated_room_agree_with_the_sequential_parser() {
+        // The first 64 KB (the sample the rows are estimated from) hold
+        // long lines, the rest short ones: every part has many more rows
+        // than its room and goes on in a grid of its own.
+        let mut text = String::from("a,b\n");
+        while text.len() < 1 << 16 {
+            let _ = writeln!(text, "{},{}", "1".repeat(60), text.len());
+        }
+        let mut i = 0;
+        while text.len() < MIN_BYTES + 5000 {
+            let _ = writeln!(text, "{},{}", i % 10, i % 7);
+            i += 1;
+        }
+        let file = TempFile::new("outgrown.csv", text.as_bytes());
+        let slow = parse_sequential(&text, b',', false, "p").unwrap();
+        for parts in [1, 2, 3] {
+            let streamed = read_parts(&file.0, "p", &Progress::default(), parts, 1 << 20)
+                .unwrap()
+                .unwrap();
+            same(&streamed, &slow);
+        }
+        let parsed = parse(&text, b',', false, "p").unwrap().unwrap();
+        same(&parsed, &slow);
     }
 
     #[test]

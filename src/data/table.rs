@@ -118,17 +118,11 @@ impl Column {
     }
 
     /// Appends another column's cells (rows in order; positions kept in file
-    /// order), given both columns' values.
-    pub(crate) fn append(&mut self, mut other: Column, mine: &[f64], theirs: &[f64]) {
-        match (&mut self.texts, other.texts.take()) {
-            (Some(texts), Some(more)) => texts.extend(more),
-            (Some(texts), None) => texts.extend(texts_of(theirs)),
-            (None, Some(more)) => {
-                let mut texts = texts_of(mine);
-                texts.extend(more);
-                self.texts = Some(texts);
-            }
-            (None, None) => {}
+    /// order). Both keep their cells' texts, or neither does (see [`texts_of`]).
+    pub(crate) fn append(&mut self, other: Column) {
+        debug_assert_eq!(self.texts.is_some(), other.texts.is_some());
+        if let (Some(texts), Some(more)) = (&mut self.texts, other.texts) {
+            texts.extend(more);
         }
         self.numeric_count += other.numeric_count;
         self.text_count += other.text_count;
@@ -148,7 +142,7 @@ impl Column {
 
 /// The texts of cells from their values: what [`canonical_text`] gives for a
 /// column without text cells.
-fn texts_of(values: &[f64]) -> Vec<String> {
+pub(crate) fn texts_of(values: &[f64]) -> Vec<String> {
     values
         .iter()
         .map(|&v| {
@@ -761,44 +755,72 @@ impl Grid {
         self.rows += 1;
     }
 
-    /// Appends `other`'s rows after these, the columns shared among `threads`
-    /// threads (each a copy of megabytes).
-    pub(crate) fn append(&mut self, other: &Grid, threads: usize) {
-        debug_assert_eq!(other.columns, self.columns);
-        self.reserve(self.rows + other.rows);
-        let (rows, added) = (self.rows, other.rows);
-        let mut stripes: Vec<(&mut [f64], &[f64])> = self
-            .data
-            .chunks_mut(self.stride)
-            .enumerate()
-            .map(|(c, stripe)| (&mut stripe[rows..rows + added], other.column(c)))
-            .collect();
-        let per = stripes.len().div_ceil(threads.max(1)).max(1);
-        std::thread::scope(|scope| {
-            for group in stripes.chunks_mut(per) {
-                scope.spawn(move || {
-                    for (to, from) in group {
-                        to.copy_from_slice(from);
-                    }
-                });
+    /// The rows so far.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Each column's room split into parts of `rooms` rows (all the room,
+    /// in order): per part, its stretch of every column.
+    pub(crate) fn split(&mut self, rooms: &[usize]) -> Vec<Vec<&mut [f64]>> {
+        debug_assert_eq!(rooms.iter().sum::<usize>(), self.stride);
+        let mut parts: Vec<Vec<&mut [f64]>> = rooms.iter().map(|_| Vec::new()).collect();
+        for mut rest in self.data.chunks_mut(self.stride) {
+            for (part, &room) in parts.iter_mut().zip(rooms) {
+                let (mine, tail) = rest.split_at_mut(room);
+                part.push(mine);
+                rest = tail;
             }
-        });
-        self.rows += added;
+        }
+        parts
     }
 
     /// The values with no room left between columns: column `c` at
     /// `c · rows`. The columns move down in place, so the pages already
     /// written are reused.
-    pub(crate) fn into_values(mut self) -> Vec<f64> {
+    pub(crate) fn into_values(self) -> Vec<f64> {
         let (rows, stride) = (self.rows, self.stride);
-        for c in 1..self.columns {
-            self.data
-                .copy_within(c * stride..c * stride + rows, c * rows);
+        self.close_up(&[stride], &[(rows, None)])
+    }
+
+    /// The values of parts written into this grid's rooms of `rooms` rows
+    /// (see [`Grid::split`]) — `placed[k].0` rows of part k, or, when it
+    /// outgrew its room, all of them in its own grid `placed[k].1` — joined
+    /// in order and closed up: column `c` at `c · n` for `n` rows in all.
+    /// With every part in its room, the columns move down in place, in
+    /// order, so the pages already written are reused; otherwise they are
+    /// copied into a new buffer.
+    pub(crate) fn close_up(
+        mut self,
+        rooms: &[usize],
+        placed: &[(usize, Option<Grid>)],
+    ) -> Vec<f64> {
+        let n: usize = placed.iter().map(|p| p.0).sum();
+        let stride = self.stride;
+        let mut out = placed
+            .iter()
+            .any(|p| p.1.is_some())
+            .then(|| vec![0.0; self.columns * n]);
+        for c in 0..self.columns {
+            let (mut to, mut from) = (c * n, c * stride);
+            for (&room, (rows, own)) in rooms.iter().zip(placed) {
+                match (&mut out, own) {
+                    (None, _) => self.data.copy_within(from..from + rows, to),
+                    (Some(out), None) => {
+                        out[to..to + rows].copy_from_slice(&self.data[from..from + rows]);
+                    }
+                    (Some(out), Some(own)) => out[to..to + rows].copy_from_slice(own.column(c)),
+                }
+                to += rows;
+                from += room;
+            }
         }
-        self.data.truncate(self.columns * rows);
-        // Shrinking a large buffer remaps it in place.
-        self.data.shrink_to_fit();
-        self.data
+        out.unwrap_or_else(|| {
+            self.data.truncate(self.columns * n);
+            // Shrinking a large buffer remaps it in place.
+            self.data.shrink_to_fit();
+            self.data
+        })
     }
 }
 
@@ -1255,23 +1277,57 @@ mod tests {
     }
 
     #[test]
-    fn grids_grow_join_and_close_up_their_columns() {
-        // Room for one row: every push and the join outgrow it.
+    fn grids_grow_split_and_close_up_their_columns() {
+        // Room for one row: every push outgrows it.
         let mut a = Grid::new(3, 1);
         for r in 0..5 {
             let r = f64::from(r);
             a.push_row(&[r, 10.0 + r, 20.0 + r]);
         }
-        let mut b = Grid::new(3, 2);
-        b.push_row(&[5.0, 15.0, 25.0]);
-        b.push_row(&[6.0, 16.0, 26.0]);
-        a.append(&b, 2);
-        assert_eq!(a.column(1), [10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0]);
         let expected: Vec<f64> = (0..3)
-            .flat_map(|c| (0..7).map(move |r| f64::from(10 * c + r)))
+            .flat_map(|c| (0..5).map(move |r| f64::from(10 * c + r)))
             .collect();
         assert_eq!(a.into_values(), expected);
-        // No columns, no rows.
         assert!(Grid::new(0, 0).into_values().is_empty());
+        // Three parts with rooms of 3, 4 and 2 rows per column; part 1
+        // outgrew its room and brings its own grid.
+        let rooms = [3, 4, 2];
+        let mut shared = Grid::new(2, 9);
+        let mut own = Grid::new(2, 1);
+        for (k, part) in shared.split(&rooms).into_iter().enumerate() {
+            assert_eq!(part.len(), 2);
+            for (c, column) in part.into_iter().enumerate() {
+                assert_eq!(column.len(), rooms[k]);
+                for (r, v) in column.iter_mut().enumerate() {
+                    *v = (100 * c + 10 * k + r) as f64;
+                }
+            }
+        }
+        for r in 0..6 {
+            own.push_row(&[f64::from(90 + r), f64::from(190 + r)]);
+        }
+        let in_rooms = [(2, None), (3, None), (1, None)];
+        let mut again = Grid::new(2, 9);
+        for (k, part) in again.split(&rooms).into_iter().enumerate() {
+            for (c, column) in part.into_iter().enumerate() {
+                for (r, v) in column.iter_mut().enumerate() {
+                    *v = (100 * c + 10 * k + r) as f64;
+                }
+            }
+        }
+        assert_eq!(
+            again.close_up(&rooms, &in_rooms),
+            [
+                0.0, 1.0, 10.0, 11.0, 12.0, 20.0, 100.0, 101.0, 110.0, 111.0, 112.0, 120.0
+            ]
+        );
+        let spilled = [(2, None), (6, Some(own)), (1, None)];
+        assert_eq!(
+            shared.close_up(&rooms, &spilled),
+            [
+                0.0, 1.0, 90.0, 91.0, 92.0, 93.0, 94.0, 95.0, 20.0, //
+                100.0, 101.0, 190.0, 191.0, 192.0, 193.0, 194.0, 195.0, 120.0
+            ]
+        );
     }
 }
