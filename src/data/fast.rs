@@ -1,7 +1,8 @@
 //! The fast path of the loader for large, plain CSV files: the body is split
 //! at line boundaries into one part per core, each part parsed into its own
-//! columns, and the parts joined in order. Cells go through the same
-//! [`Column::push`] as the sequential parser, so both give the same table.
+//! stretch of every column of one shared grid, and the parts joined in
+//! order. Cells go through the same [`Column::push`] as the sequential
+//! parser, so both give the same table.
 //!
 //! It declines (returns `None`) files with quotes or lone carriage returns,
 //! which the sequential csv-crate parser handles.
@@ -143,9 +144,37 @@ fn parse_in_parts(
     for result in results {
         parts.push(result?);
     }
-    let expected = names.len();
-    // Joined in file order: cell positions and lines shifted by the lines
-    // before each part; a column with text in any part keeps every cell's text.
+    let Some(joined) = join(parts, names.len(), path)? else {
+        return Ok(None);
+    };
+    Ok(Some(Table {
+        path: path.into(),
+        names,
+        columns: joined.columns,
+        values: grid.close_up(&rooms, &joined.placed),
+        lines: joined.lines,
+        delimiter,
+        decimal_comma: delimiter == b';',
+        latin1,
+    }))
+}
+
+/// Parts joined: their columns and lines in file order, and where each
+/// part's values are.
+struct Joined {
+    columns: Vec<Column>,
+    lines: Vec<usize>,
+    /// Per part, its rows and, if it outgrew its room, its own grid.
+    placed: Vec<(usize, Option<Grid>)>,
+}
+
+/// Joins the parts in file order: cell positions and lines shifted by the
+/// lines before each part, and a column with text in any part keeps every
+/// cell's text. `Ok(None)`: a part was declined.
+///
+/// # Errors
+/// The first ragged row, in file order; no rows at all.
+fn join(parts: Vec<Part<'_>>, expected: usize, path: &str) -> Result<Option<Joined>, DataError> {
     let with_text: Vec<bool> = (0..expected)
         .map(|c| {
             parts
@@ -199,15 +228,10 @@ fn parse_in_parts(
     if lines.is_empty() {
         return Err(DataError::NoRows { path: path.into() });
     }
-    Ok(Some(Table {
-        path: path.into(),
-        names,
+    Ok(Some(Joined {
         columns,
-        values: grid.close_up(&rooms, &placed),
         lines,
-        delimiter,
-        decimal_comma: delimiter == b';',
-        latin1,
+        placed,
     }))
 }
 
