@@ -20,6 +20,16 @@ pub enum DataError {
         /// The file.
         path: String,
     },
+    /// The file's values need more memory than the system will give.
+    #[error(
+        "the file's values need about {megabytes} MB of memory, more than the system will give: {path}"
+    )]
+    TooLarge {
+        /// Memory the values need, in megabytes.
+        megabytes: usize,
+        /// The file.
+        path: String,
+    },
     /// The file is empty or holds only blank lines.
     #[error("the file is empty: {path}")]
     Empty {

@@ -111,7 +111,13 @@ fn parse_in_parts(
     (delimiter, latin1, path): (u8, bool, &str),
 ) -> Result<Option<Table>, DataError> {
     let rooms: Vec<usize> = lens.iter().map(|&len| room(len)).collect();
-    let mut grid = Grid::new(names.len(), rooms.iter().sum());
+    let room: usize = rooms.iter().sum();
+    let Some(mut grid) = Grid::try_new(names.len(), room) else {
+        return Err(DataError::TooLarge {
+            megabytes: names.len().saturating_mul(room).saturating_mul(8) / 1_000_000,
+            path: path.into(),
+        });
+    };
     let parse = &parse;
     let results: Vec<Result<Part<'_>, DataError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = grid

@@ -725,6 +725,15 @@ impl Grid {
         }
     }
 
+    /// [`Grid::new`], or `None` when the system will not give that much
+    /// memory. Asking first turns a refusal into an error the user reads
+    /// instead of an abort; the zeroed buffer is then mapped as it is written.
+    pub(crate) fn try_new(columns: usize, room: usize) -> Option<Self> {
+        let len = columns.checked_mul(room.max(1))?;
+        Vec::<f64>::new().try_reserve_exact(len).ok()?;
+        Some(Self::new(columns, room))
+    }
+
     /// Column `c`'s values so far.
     pub(crate) fn column(&self, c: usize) -> &[f64] {
         &self.data[c * self.stride..c * self.stride + self.rows]
@@ -1289,6 +1298,10 @@ mod tests {
             .collect();
         assert_eq!(a.into_values(), expected);
         assert!(Grid::new(0, 0).into_values().is_empty());
+        // More than any system gives: refused, not aborted.
+        assert!(Grid::try_new(1 << 20, 1 << 40).is_none());
+        assert!(Grid::try_new(usize::MAX, 2).is_none());
+        assert!(Grid::try_new(3, 1000).is_some());
         // Three parts with rooms of 3, 4 and 2 rows per column; part 1
         // outgrew its room and brings its own grid.
         let rooms = [3, 4, 2];
