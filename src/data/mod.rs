@@ -428,6 +428,9 @@ impl Dataset {
                     }
                 }
                 buffer.truncate(n * d);
+                // The columns after the features (the target's among them)
+                // are given back; a large buffer shrinks in place.
+                buffer.shrink_to_fit();
                 (buffer, None)
             }
             ref owned => (
