@@ -111,10 +111,10 @@ fn parse_in_parts(
     (delimiter, latin1, path): (u8, bool, &str),
 ) -> Result<Option<Table>, DataError> {
     let rooms: Vec<usize> = lens.iter().map(|&len| room(len)).collect();
-    let room: usize = rooms.iter().sum();
-    let Some(mut grid) = Grid::try_new(names.len(), room) else {
+    let total: usize = rooms.iter().sum();
+    let Some(mut grid) = Grid::try_new(names.len(), total) else {
         return Err(DataError::TooLarge {
-            megabytes: names.len().saturating_mul(room).saturating_mul(8) / 1_000_000,
+            megabytes: names.len().saturating_mul(total).saturating_mul(8) / 1_000_000,
             path: path.into(),
         });
     };

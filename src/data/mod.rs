@@ -323,8 +323,8 @@ impl Dataset {
 
         // Missing cells in the chosen columns.
         let n_all = table.lines.len();
-        let values = owned.as_deref().unwrap_or(&table.values);
-        let column_values = |i: usize| &values[i * n_all..(i + 1) * n_all];
+        let all_values = owned.as_deref().unwrap_or(&table.values);
+        let column_values = |i: usize| &all_values[i * n_all..(i + 1) * n_all];
         let mut report = MissingReport {
             total_rows: n_all,
             ..MissingReport::default()
@@ -433,18 +433,15 @@ impl Dataset {
                 buffer.shrink_to_fit();
                 (buffer, None)
             }
-            ref owned => (
-                vec![0.0; n * d],
-                Some(owned.as_deref().unwrap_or(&table.values)),
-            ),
+            _ => (vec![0.0; n * d], Some(all_values)),
         };
         // Each feature column copied (unless in place), under the mean
         // policy filled, and standardized, the columns shared among the cores.
         // `Err(())`: no values.
         let columns = per_column(&mut data, n, |j, column| {
-            if let Some(values) = source {
+            if let Some(all_values) = source {
                 let i = feature_idx[j];
-                let all = &values[i * n_all..(i + 1) * n_all];
+                let all = &all_values[i * n_all..(i + 1) * n_all];
                 match keep {
                     Some(keep) => {
                         for (v, &r) in column.iter_mut().zip(keep) {
