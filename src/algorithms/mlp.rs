@@ -6,7 +6,7 @@
 #![allow(clippy::inline_always)]
 
 use super::linear::{J, LAMBDA};
-use super::pass::{Pieces, add_unit_gradient, dense_unit, rows};
+use super::pass::{GradientLanes, Pieces, dense_layer, rows};
 use super::{
     Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol,
     Value,
@@ -532,9 +532,10 @@ impl Mlp {
         for (loss, part, f) in parts {
             data_loss += loss;
             flat += f;
-            for (g, p) in grads.iter_mut().zip(part) {
-                g.w += p.w;
-                g.b += p.b;
+            for (g, lanes) in grads.iter_mut().zip(part) {
+                let (w, b) = lanes.totals();
+                g.w += w;
+                g.b += b;
             }
         }
         for (g, layer) in grads.iter_mut().zip(layers) {
@@ -559,8 +560,8 @@ impl Mlp {
     /// [`Self::pass`] over rows `start..end`, block by block. `pieces` holds
     /// the hidden activations, the output and the errors of every layer,
     /// column by column: those rows of them when `whole`, else one block
-    /// that each block overwrites. Returns the summed loss and gradients, and
-    /// how many hidden activations had a flat slope.
+    /// that each block overwrites. Returns the summed loss, each layer's
+    /// gradient sums, and how many hidden activations had a flat slope.
     #[allow(clippy::too_many_arguments)]
     fn rows_pass(
         &self,
@@ -571,7 +572,7 @@ impl Mlp {
         end: usize,
         pieces: &mut Pieces,
         whole: bool,
-    ) -> (f64, Vec<Layer>, usize) {
+    ) -> (f64, Vec<GradientLanes>, usize) {
         let n = x.nrows();
         let data = x.as_slice();
         let targets = y.as_slice();
@@ -580,7 +581,10 @@ impl Mlp {
         let (forward, deltas) = pieces.split_at_mut(last + 1);
         let mut loss = 0.0;
         let mut flat = 0;
-        let mut grads = Layer::zeros_like(layers);
+        let mut sums: Vec<GradientLanes> = layers
+            .iter()
+            .map(|l| GradientLanes::new(l.w.nrows(), l.w.ncols()))
+            .collect();
         // Output pre-activations, and softmax's scratch rows.
         let mut z = vec![0.0; outputs * BLOCK];
         let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
@@ -602,7 +606,7 @@ impl Mlp {
                 // Forward: z = W·input + b, column by column over the block.
                 for (l, layer) in layers.iter().enumerate() {
                     let (before, rest) = forward.split_at_mut(l);
-                    let target: Vec<&mut [f64]> = if l == last {
+                    let mut target: Vec<&mut [f64]> = if l == last {
                         z.chunks_mut(BLOCK).map(|c| &mut c[..len]).collect()
                     } else {
                         rows(&mut rest[0], lo, hi)
@@ -614,9 +618,15 @@ impl Mlp {
                             &before[l - 1][m][lo..hi]
                         }
                     };
-                    for (u, zu) in target.into_iter().enumerate() {
-                        dense_unit(zu, layer.b[u], layer.w.row(u).iter().copied(), input);
-                        if l < last {
+                    dense_layer(
+                        &mut target,
+                        |u, m| layer.w[(u, m)],
+                        |u| layer.b[u],
+                        layer.w.ncols(),
+                        input,
+                    );
+                    if l < last {
+                        for zu in target {
                             activate_rows(self.activation, zu);
                         }
                     }
@@ -656,7 +666,7 @@ impl Mlp {
                     }
                 }
                 // Gradients: Σ δᵢ inputᵢᵀ and Σ δᵢ over the block.
-                for (l, g) in grads.iter_mut().enumerate() {
+                for (l, g) in sums.iter_mut().enumerate() {
                     let input = |m: usize| {
                         if l == 0 {
                             x_col(m)
@@ -664,14 +674,12 @@ impl Mlp {
                             &forward[l - 1][m][lo..hi]
                         }
                     };
-                    for (u, du) in deltas[l].iter().enumerate() {
-                        let mut weights = g.w.row_mut(u);
-                        add_unit_gradient(weights.iter_mut(), &mut g.b[u], &du[lo..hi], input);
-                    }
+                    let du: Vec<&[f64]> = deltas[l].iter().map(|d| &d[lo..hi]).collect();
+                    g.add(&du, input);
                 }
             },
         );
-        (loss, grads, flat)
+        (loss, sums, flat)
     }
 
     fn flatten(layers: &[Layer]) -> Vec<f64> {

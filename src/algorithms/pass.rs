@@ -1,8 +1,9 @@
 //! Passes over the rows of X, split across the cores: the fused pass of
 //! the linear classifiers (scores, per-row loss and gradient in one sweep),
 //! the column moments behind linear regression's O(d²) steps, the
-//! row-range splitting the other algorithms' passes use, and the dense-unit
-//! kernels shared by softmax and the MLP.
+//! row-range splitting the other algorithms' passes use, and the dense-layer
+//! kernels (a layer's outputs, its gradient sums) that the MLP, softmax and
+//! the perceptron share.
 //!
 //! X is column-major, so a block of rows is processed column by column twice
 //! (scores, then gradient); the block stays in cache between the two, so X is
@@ -310,10 +311,16 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
                     &mut ls[tail.clone()],
                 );
                 let column = |j: usize| column(j, whole, hi - lo);
-                dense_unit(s, b, w.iter().copied(), column);
+                dense_layer(&mut [&mut *s], |_, j| w[j], |_| b, d, column);
                 loss.eval_rows(s, &y[tail], ls, dv);
                 sums.loss += sum(ls);
-                add_unit_gradient(sums.grad_w.iter_mut(), &mut sums.grad_b, dv, column);
+                let mut tail = GradientLanes::new(1, d);
+                tail.add(&[&*dv], column);
+                let (gw, gb) = tail.totals();
+                for (g, t) in sums.grad_w.iter_mut().zip(&gw) {
+                    *g += t;
+                }
+                sums.grad_b += gb[0];
             }
             sums.tally += finish(FinishRows {
                 scores: s,
@@ -514,57 +521,272 @@ pub fn over_row_ranges_into<R: Send>(
     })
 }
 
-/// One dense unit over a block of rows: z = b + Σ_m w_m · input(m), where
-/// `input(m)` is the block's column of input m. Four inputs per sweep over
-/// z, so z is loaded and stored a quarter as often.
+/// Rows and units per tile of [`dense_layer`]: 4 units × 16 rows of sums
+/// stay in eight 8-lane registers while the inputs stream past.
+const TILE_ROWS: usize = 16;
+const TILE_UNITS: usize = 4;
+
+/// A dense layer over a block of rows: zᵤ = bᵤ + Σₘ wᵤₘ · input(m) for
+/// every unit u (`z[u]`, one block-long column each), added in input order
+/// on fused multiply-adds. Four units share each load of an input: one unit
+/// at a time, each input column came from the second-level cache once per
+/// unit, and that traffic was most of the MLP's forward pass.
 #[inline(always)]
-pub fn dense_unit<'a>(
-    z: &mut [f64],
-    bias: f64,
-    weights: impl Iterator<Item = f64>,
+pub fn dense_layer<'a>(
+    z: &mut [&mut [f64]],
+    weight: impl Fn(usize, usize) -> f64,
+    bias: impl Fn(usize) -> f64,
+    inputs: usize,
     input: impl Fn(usize) -> &'a [f64],
 ) {
-    z.fill(bias);
-    let mut weights = weights.enumerate().fuse();
-    loop {
-        match [
-            weights.next(),
-            weights.next(),
-            weights.next(),
-            weights.next(),
-        ] {
-            [Some((a, wa)), Some((b, wb)), Some((c, wc)), Some((d, wd))] => {
-                let rows = z.iter_mut().zip(input(a)).zip(input(b));
-                for (((zi, &xa), &xb), (&xc, &xd)) in rows.zip(input(c).iter().zip(input(d))) {
-                    *zi += wa * xa + wb * xb + (wc * xc + wd * xd);
+    let mut first = 0;
+    for units in z.chunks_mut(TILE_UNITS) {
+        if let Ok(four) = <&mut [&mut [f64]; TILE_UNITS]>::try_from(&mut *units) {
+            dense_tile(four, first, &weight, &bias, inputs, &input);
+        } else {
+            for (t, unit) in units.iter_mut().enumerate() {
+                dense_tile(
+                    &mut [&mut **unit],
+                    first + t,
+                    &weight,
+                    &bias,
+                    inputs,
+                    &input,
+                );
+            }
+        }
+        first += units.len();
+    }
+}
+
+/// [`dense_layer`] for the `U` units from `first` on.
+#[inline(always)]
+fn dense_tile<'a, const U: usize>(
+    z: &mut [&mut [f64]; U],
+    first: usize,
+    weight: &impl Fn(usize, usize) -> f64,
+    bias: &impl Fn(usize) -> f64,
+    inputs: usize,
+    input: &impl Fn(usize) -> &'a [f64],
+) {
+    let len = z[0].len();
+    let w: Vec<[f64; U]> = (0..inputs)
+        .map(|m| std::array::from_fn(|t| weight(first + t, m)))
+        .collect();
+    let b: [f64; U] = std::array::from_fn(|t| bias(first + t));
+    let whole = len / TILE_ROWS * TILE_ROWS;
+    for r in (0..whole).step_by(TILE_ROWS) {
+        let mut acc = [[0.0; TILE_ROWS]; U];
+        for (a, &bt) in acc.iter_mut().zip(&b) {
+            *a = [bt; TILE_ROWS];
+        }
+        for (m, wm) in w.iter().enumerate() {
+            let x = &input(m)[r..r + TILE_ROWS];
+            for (a, &wt) in acc.iter_mut().zip(wm) {
+                for k in 0..TILE_ROWS {
+                    a[k] = wt.mul_add(x[k], a[k]);
                 }
             }
-            rest => {
-                for (m, w) in rest.into_iter().flatten() {
-                    for (zi, &xi) in z.iter_mut().zip(input(m)) {
-                        *zi += w * xi;
-                    }
-                }
-                return;
-            }
+        }
+        for (zt, a) in z.iter_mut().zip(&acc) {
+            zt[r..r + TILE_ROWS].copy_from_slice(a);
+        }
+    }
+    for i in whole..len {
+        for (t, zt) in z.iter_mut().enumerate() {
+            zt[i] = w
+                .iter()
+                .enumerate()
+                .fold(b[t], |a, (m, wm)| wm[t].mul_add(input(m)[i], a));
         }
     }
 }
 
-/// A dense unit's gradient over a block of rows with errors δ: adds
-/// Σᵢ δᵢ · input(m)ᵢ to each weight's and Σᵢ δᵢ to the bias's, one [`dot`]
-/// per input. (Four inputs per sweep over δ, with sixteen accumulators, was
-/// compiled into 4 × 4 transposes instead of wide lanes, and took longer.)
-#[inline(always)]
-pub fn add_unit_gradient<'a, 'g>(
-    weights: impl Iterator<Item = &'g mut f64>,
-    bias: &mut f64,
-    delta: &[f64],
-    input: impl Fn(usize) -> &'a [f64],
-) {
-    *bias += sum(delta);
-    for (m, g) in weights.enumerate() {
-        *g += dot(delta, input(m));
+/// The gradient sums of a dense layer, Σᵢ δᵤᵢ · input(m)ᵢ for each unit u
+/// and input m, and Σᵢ δᵤᵢ for its bias, built block by block over a range
+/// of rows. Each sum is held in eight lanes, lane l taking rows l, l + 8,
+/// l + 16, … of each block in order (as [`add_chunks`] does), so every CPU
+/// adds the same numbers in the same order and the additions of one lane
+/// do not wait for each other's across the block.
+#[derive(Debug, Clone)]
+pub struct GradientLanes {
+    /// Per unit: one lane set per input, then the bias's.
+    lanes: Vec<[f64; 8]>,
+    inputs: usize,
+}
+
+impl GradientLanes {
+    #[must_use]
+    pub fn new(units: usize, inputs: usize) -> Self {
+        Self {
+            lanes: vec![[0.0; 8]; units * (inputs + 1)],
+            inputs,
+        }
+    }
+
+    /// Adds a block: `deltas[u]` holds unit u's errors for the block's
+    /// rows, `input(m)` the block's column of input m. Tiles of 4 units × 2
+    /// inputs keep their eight sums in vector registers down the whole
+    /// block, so each chunk of 8 rows costs 6 loads for 8 multiply-adds and
+    /// no sum waits long on its own previous addition (one dot product at a
+    /// time did, and reread the inputs from the second-level cache).
+    pub fn add<'a>(&mut self, deltas: &[&[f64]], input: impl Fn(usize) -> &'a [f64]) {
+        self.add_on(pulp::Arch::new(), deltas, &input);
+    }
+
+    /// [`Self::add`] with the tiles run by `isa`.
+    fn add_on<'a>(
+        &mut self,
+        isa: impl RunTile,
+        deltas: &[&[f64]],
+        input: &impl Fn(usize) -> &'a [f64],
+    ) {
+        let mut u = 0;
+        while u < deltas.len() {
+            if u + 4 <= deltas.len() {
+                self.tiles::<4>(isa, u, deltas, input);
+                u += 4;
+            } else {
+                self.tiles::<1>(isa, u, deltas, input);
+                u += 1;
+            }
+        }
+    }
+
+    /// Units `u..u + U`: their inputs two at a time, the odd one, the biases.
+    fn tiles<'a, const U: usize>(
+        &mut self,
+        isa: impl RunTile,
+        u: usize,
+        deltas: &[&[f64]],
+        input: &impl Fn(usize) -> &'a [f64],
+    ) {
+        let d: [&[f64]; U] = std::array::from_fn(|t| deltas[u + t]);
+        let mut m = 0;
+        while m + 2 <= self.inputs {
+            let x = [input(m), input(m + 1)];
+            isa.run_tile(self.tile(u, m, d, x));
+            m += 2;
+        }
+        if m < self.inputs {
+            isa.run_tile(self.tile(u, m, d, [input(m)]));
+        }
+        isa.run_tile(self.tile(u, self.inputs, d, []));
+    }
+
+    fn tile<'a, const U: usize, const M: usize>(
+        &mut self,
+        u: usize,
+        m: usize,
+        d: [&'a [f64]; U],
+        x: [&'a [f64]; M],
+    ) -> GradientTile<'_, 'a, U, M> {
+        GradientTile {
+            lanes: &mut self.lanes,
+            per_unit: self.inputs + 1,
+            u,
+            m,
+            d,
+            x,
+        }
+    }
+
+    /// The sums, each one's lanes added in one fixed order: the weights'
+    /// (units × inputs) and the biases'.
+    #[must_use]
+    pub fn totals(&self) -> (DMatrix<f64>, DVector<f64>) {
+        let per_unit = self.inputs + 1;
+        let units = self.lanes.len() / per_unit;
+        let total = |u: usize, m: usize| {
+            let l = &self.lanes[u * per_unit + m];
+            ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+        };
+        (
+            DMatrix::from_fn(units, self.inputs, total),
+            DVector::from_fn(units, |u, _| total(u, self.inputs)),
+        )
+    }
+}
+
+/// What runs a [`GradientTile`]: the widest instruction set in use, any
+/// other in the tests.
+trait RunTile: Copy {
+    fn run_tile<Op: pulp::WithSimd<Output = ()>>(self, op: Op);
+}
+
+impl RunTile for pulp::Arch {
+    fn run_tile<Op: pulp::WithSimd<Output = ()>>(self, op: Op) {
+        self.dispatch(op);
+    }
+}
+
+/// Units `u..u + U` × inputs `m..m + M` of a [`GradientLanes`] (with no
+/// inputs, the units' biases: m is then the number of inputs), over one
+/// block: their lane sets held in registers from the first row to the last.
+struct GradientTile<'l, 'a, const U: usize, const M: usize> {
+    lanes: &'l mut [[f64; 8]],
+    per_unit: usize,
+    u: usize,
+    m: usize,
+    d: [&'a [f64]; U],
+    x: [&'a [f64]; M],
+}
+
+impl<const U: usize, const M: usize> pulp::WithSimd for GradientTile<'_, '_, U, M> {
+    type Output = ();
+
+    // q picks the vector within a lane set and the row chunk's vector both.
+    #[allow(clippy::needless_range_loop)]
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Self {
+            lanes,
+            per_unit,
+            u,
+            m,
+            d,
+            x,
+        } = self;
+        // Each lane set is 8 / lanes vectors; row 8c + k goes to lane k.
+        let per8 = 8 / S::F64_LANES;
+        let len = d.first().map_or(0, |d| d.len());
+        let body = len / 8 * 8;
+        let at = |t: usize, j: usize| (u + t) * per_unit + m + j;
+        let mut acc = [[[simd.splat_f64s(0.0); 8]; 2]; U];
+        for (t, unit) in acc.iter_mut().enumerate() {
+            for (j, a) in unit.iter_mut().enumerate().take(M.max(1)) {
+                a[..per8].copy_from_slice(S::as_simd_f64s(&lanes[at(t, j)]).0);
+            }
+        }
+        let dv: [&[S::f64s]; U] = std::array::from_fn(|t| S::as_simd_f64s(&d[t][..body]).0);
+        let xv: [&[S::f64s]; M] = std::array::from_fn(|j| S::as_simd_f64s(&x[j][..body]).0);
+        for i in (0..body / S::F64_LANES).step_by(per8) {
+            for q in 0..per8 {
+                let i = i + q;
+                for t in 0..U {
+                    let dt = dv[t][i];
+                    if M == 0 {
+                        acc[t][0][q] = simd.add_f64s(acc[t][0][q], dt);
+                    }
+                    for j in 0..M {
+                        acc[t][j][q] = simd.mul_add_f64s(dt, xv[j][i], acc[t][j][q]);
+                    }
+                }
+            }
+        }
+        for (t, unit) in acc.iter().enumerate() {
+            for (j, a) in unit.iter().enumerate().take(M.max(1)) {
+                let lane = &mut lanes[at(t, j)];
+                S::as_mut_simd_f64s(lane).0.copy_from_slice(&a[..per8]);
+                for r in body..len {
+                    lane[r % 8] = if M == 0 {
+                        lane[r % 8] + d[t][r]
+                    } else {
+                        d[t][r].mul_add(x[j][r], lane[r % 8])
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -650,7 +872,7 @@ pub fn scores_and_residuals(
             |lo, hi| {
                 let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
                 let s = &mut s[lo..hi];
-                dense_unit(s, b, w.iter().copied(), block);
+                dense_layer(&mut [&mut *s], |_, j| w[j], |_| b, w.len(), block);
                 for ((r, &s), &y) in r[lo..hi]
                     .iter_mut()
                     .zip(&*s)
@@ -708,6 +930,14 @@ pub enum Isa {
     Avx2,
     /// SSE4.2.
     Sse4,
+}
+
+#[cfg(test)]
+impl RunTile for Isa {
+    fn run_tile<Op: pulp::WithSimd<Output = ()>>(self, op: Op) {
+        let ran = self.run(op);
+        assert!(ran.is_some(), "{self:?} is not on this CPU");
+    }
 }
 
 #[cfg(test)]
@@ -772,32 +1002,94 @@ mod tests {
     }
 
     #[test]
-    fn dense_units_and_their_gradients_match_plain_sums_for_any_input_count() {
-        // Inputs in groups of four plus every possible remainder, blocks
-        // whose length is not a multiple of four.
+    fn dense_layers_and_their_gradients_match_plain_sums_for_any_shape() {
+        // Units and inputs in tiles plus every remainder, blocks whose
+        // length is not a multiple of a tile's rows or of eight.
         let mut rng = crate::rng::Rng::new(3);
-        for inputs in 0..=9 {
-            for len in [0, 1, 3, 4, 7, 33] {
-                let cols: Vec<Vec<f64>> = (0..inputs)
-                    .map(|_| (0..len).map(|_| rng.normal()).collect())
-                    .collect();
-                let w: Vec<f64> = (0..inputs).map(|_| rng.normal()).collect();
-                let delta: Vec<f64> = (0..len).map(|_| rng.normal()).collect();
-                let mut z = vec![f64::NAN; len];
-                dense_unit(&mut z, 0.5, w.iter().copied(), |m| &cols[m]);
-                for (i, zi) in z.iter().enumerate() {
-                    let want = 0.5 + (0..inputs).map(|m| w[m] * cols[m][i]).sum::<f64>();
-                    assert!((zi - want).abs() < 1e-12, "{inputs} inputs, {len} rows");
-                }
-                let mut g = vec![1.0; inputs];
-                let mut gb = 2.0;
-                add_unit_gradient(g.iter_mut(), &mut gb, &delta, |m| &cols[m]);
-                assert!((gb - 2.0 - delta.iter().sum::<f64>()).abs() < 1e-12);
-                for (m, gm) in g.iter().enumerate() {
-                    let want = 1.0 + (0..len).map(|i| delta[i] * cols[m][i]).sum::<f64>();
-                    assert!((gm - want).abs() < 1e-12, "{inputs} inputs, {len} rows");
+        for units in 1..=9 {
+            for inputs in 0..=9 {
+                for len in [0, 1, 7, 8, 15, 16, 17, 33] {
+                    let cols: Vec<Vec<f64>> = (0..inputs)
+                        .map(|_| (0..len).map(|_| rng.normal()).collect())
+                        .collect();
+                    let w = DMatrix::from_fn(units, inputs, |_, _| rng.normal());
+                    let b: Vec<f64> = (0..units).map(|_| rng.normal()).collect();
+                    let mut z = vec![vec![f64::NAN; len]; units];
+                    let mut zs: Vec<&mut [f64]> = z.iter_mut().map(|z| &mut z[..]).collect();
+                    dense_layer(&mut zs, |u, m| w[(u, m)], |u| b[u], inputs, |m| &cols[m]);
+                    let deltas: Vec<Vec<f64>> = (0..units)
+                        .map(|_| (0..len).map(|_| rng.normal()).collect())
+                        .collect();
+                    let ds: Vec<&[f64]> = deltas.iter().map(|d| &d[..]).collect();
+                    let mut sums = GradientLanes::new(units, inputs);
+                    // Twice: the sums go on across blocks.
+                    sums.add(&ds, |m| &cols[m]);
+                    sums.add(&ds, |m| &cols[m]);
+                    let shape = format!("{units} units, {inputs} inputs, {len} rows");
+                    let (gw, gb) = sums.totals();
+                    for u in 0..units {
+                        for i in 0..len {
+                            let want =
+                                b[u] + (0..inputs).map(|m| w[(u, m)] * cols[m][i]).sum::<f64>();
+                            assert!((z[u][i] - want).abs() < 1e-12, "{shape}");
+                        }
+                        for (m, col) in cols.iter().enumerate() {
+                            let want: f64 = (0..len).map(|i| 2.0 * deltas[u][i] * col[i]).sum();
+                            assert!((gw[(u, m)] - want).abs() < 1e-11, "{shape}");
+                        }
+                        let want: f64 = 2.0 * deltas[u].iter().sum::<f64>();
+                        assert!((gb[u] - want).abs() < 1e-11, "{shape}");
+                    }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn dense_layers_and_their_gradients_give_the_same_bits_on_every_instruction_set() {
+        struct Probe;
+        impl pulp::WithSimd for Probe {
+            type Output = ();
+            fn with_simd<S: pulp::Simd>(self, _: S) {}
+        }
+        let mut rng = crate::rng::Rng::new(5);
+        let len = 2 * 64 + 13;
+        for (units, inputs) in [(1, 1), (3, 10), (9, 5)] {
+            let cols: Vec<Vec<f64>> = (0..inputs)
+                .map(|_| (0..len).map(|_| rng.normal()).collect())
+                .collect();
+            let deltas: Vec<Vec<f64>> = (0..units)
+                .map(|_| (0..len).map(|_| rng.normal()).collect())
+                .collect();
+            let ds: Vec<&[f64]> = deltas.iter().map(|d| &d[..]).collect();
+            let w = DMatrix::from_fn(units, inputs, |_, _| rng.normal());
+            Isa::assert_same_bits(&format!("{units} × {inputs}"), |isa| {
+                isa.run(Probe)?;
+                let mut sums = GradientLanes::new(units, inputs);
+                sums.add_on(isa, &ds, &|m| &cols[m][..]);
+                let (gw, gb) = sums.totals();
+                let mut all: Vec<f64> = gw.iter().chain(&gb).copied().collect();
+                // The dense layer is plain arithmetic: inside `wide` (fused
+                // multiply-adds in hardware) or out (libm's fma), same bits.
+                let mut z = vec![vec![0.0; len]; units];
+                let mut zs: Vec<&mut [f64]> = z.iter_mut().map(|z| &mut z[..]).collect();
+                let layer = |zs: &mut [&mut [f64]]| {
+                    dense_layer(
+                        zs,
+                        |u, m| w[(u, m)],
+                        |u| 0.1 * u as f64,
+                        inputs,
+                        |m| &cols[m],
+                    );
+                };
+                if matches!(isa, Isa::Widest) {
+                    vmath::wide(|| layer(&mut zs));
+                } else {
+                    layer(&mut zs);
+                }
+                all.extend(z.into_iter().flatten());
+                Some(all.iter().map(|v| v.to_bits()).collect())
+            });
         }
     }
 

@@ -112,7 +112,13 @@ fn mistakes(x: &DMatrix<f64>, y: &[f64], w: &[f64], b: f64) -> f64 {
             #[inline(always)]
             |lo, hi| {
                 let s = &mut scores[..hi - lo];
-                pass::dense_unit(s, b, w.iter().copied(), |j| &data[j * n + lo..j * n + hi]);
+                pass::dense_layer(
+                    &mut [&mut *s],
+                    |_, j| w[j],
+                    |_| b,
+                    w.len(),
+                    |j| &data[j * n + lo..j * n + hi],
+                );
                 for (s, y) in s.iter().zip(&y[lo..hi]) {
                     count += if s * y <= 0.0 { 1.0 } else { 0.0 };
                 }

@@ -271,7 +271,8 @@ impl SoftmaxRegression {
             n,
             if keep { &mut outs } else { &mut [] },
             |start, end, pieces| {
-                let (mut nll, mut gw, mut gb) = (0.0, DMatrix::<f64>::zeros(k, d), vec![0.0; k]);
+                let mut nll = 0.0;
+                let mut sums = pass::GradientLanes::new(k, d);
                 let mut logits = vec![0.0; k * BLOCK];
                 let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
                 let mut local = vec![0.0; if keep { 0 } else { 2 * k * BLOCK }];
@@ -282,10 +283,13 @@ impl SoftmaxRegression {
                     #[inline(always)]
                     |lo, hi| {
                         let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
-                        for (c, zc) in logits.chunks_mut(BLOCK).enumerate() {
-                            let zc = &mut zc[..hi - lo];
-                            pass::dense_unit(zc, self.b[c], self.w.row(c).iter().copied(), x_col);
-                            if keep {
+                        let mut zs: Vec<&mut [f64]> = logits
+                            .chunks_mut(BLOCK)
+                            .map(|zc| &mut zc[..hi - lo])
+                            .collect();
+                        pass::dense_layer(&mut zs, |c, j| self.w[(c, j)], |c| self.b[c], d, x_col);
+                        if keep {
+                            for (c, zc) in zs.iter().enumerate() {
                                 pieces[0][c][lo..hi].copy_from_slice(zc);
                             }
                         }
@@ -305,21 +309,20 @@ impl SoftmaxRegression {
                         };
                         nll +=
                             cross_entropy_rows(&logits, BLOCK, &t, &mut ps, &mut es, &mut scratch);
-                        for (c, e) in es.iter().enumerate() {
-                            let mut weights = gw.row_mut(c);
-                            pass::add_unit_gradient(weights.iter_mut(), &mut gb[c], e, x_col);
-                        }
+                        let es: Vec<&[f64]> = es.iter().map(|e| &**e).collect();
+                        sums.add(&es, x_col);
                     },
                 );
-                (nll, gw, gb)
+                (nll, sums)
             },
         );
         let inv_n = 1.0 / n as f64;
         let (mut nll, mut grad_w, mut grad_b) = (0.0, DMatrix::zeros(k, d), DVector::zeros(k));
-        for (l, gw, gb) in parts {
+        for (l, sums) in parts {
             nll += l;
+            let (gw, gb) = sums.totals();
             grad_w += gw;
-            grad_b += DVector::from_vec(gb);
+            grad_b += gb;
         }
         grad_w *= inv_n;
         grad_b *= inv_n;
