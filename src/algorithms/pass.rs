@@ -626,10 +626,11 @@ impl GradientLanes {
 
     /// Adds a block: `deltas[u]` holds unit u's errors for the block's
     /// rows, `input(m)` the block's column of input m. Tiles of 4 units × 2
-    /// inputs keep their eight sums in vector registers down the whole
-    /// block, so each chunk of 8 rows costs 6 loads for 8 multiply-adds and
-    /// no sum waits long on its own previous addition (one dot product at a
-    /// time did, and reread the inputs from the second-level cache).
+    /// inputs (2 × 4, 1 × 8 for fewer units) keep their eight sums in vector
+    /// registers down the whole block, so each chunk of 8 rows costs 6 to 9
+    /// loads for 8 multiply-adds and no sum waits long on its own previous
+    /// addition (one dot product at a time did, and reread the inputs from
+    /// the second-level cache).
     pub fn add<'a>(&mut self, deltas: &[&[f64]], input: impl Fn(usize) -> &'a [f64]) {
         self.add_on(pulp::Arch::new(), deltas, &input);
     }
@@ -643,18 +644,24 @@ impl GradientLanes {
     ) {
         let mut u = 0;
         while u < deltas.len() {
-            if u + 4 <= deltas.len() {
-                self.tiles::<4>(isa, u, deltas, input);
+            let left = deltas.len() - u;
+            if left >= 4 {
+                self.tiles::<4, 2>(isa, u, deltas, input);
                 u += 4;
+            } else if left >= 2 {
+                self.tiles::<2, 4>(isa, u, deltas, input);
+                u += 2;
             } else {
-                self.tiles::<1>(isa, u, deltas, input);
+                self.tiles::<1, 8>(isa, u, deltas, input);
                 u += 1;
             }
         }
     }
 
-    /// Units `u..u + U`: their inputs two at a time, the odd one, the biases.
-    fn tiles<'a, const U: usize>(
+    /// Units `u..u + U`: their inputs `M` at a time, then two, then one,
+    /// then the biases. Each tile holds about eight sums, enough to keep
+    /// both multiply-add units busy.
+    fn tiles<'a, const U: usize, const M: usize>(
         &mut self,
         isa: impl RunTile,
         u: usize,
@@ -663,9 +670,13 @@ impl GradientLanes {
     ) {
         let d: [&[f64]; U] = std::array::from_fn(|t| deltas[u + t]);
         let mut m = 0;
-        while m + 2 <= self.inputs {
-            let x = [input(m), input(m + 1)];
+        while m + M <= self.inputs {
+            let x: [&[f64]; M] = std::array::from_fn(|j| input(m + j));
             isa.run_tile(self.tile(u, m, d, x));
+            m += M;
+        }
+        while m + 2 <= self.inputs {
+            isa.run_tile(self.tile(u, m, d, [input(m), input(m + 1)]));
             m += 2;
         }
         if m < self.inputs {
@@ -752,10 +763,16 @@ impl<const U: usize, const M: usize> pulp::WithSimd for GradientTile<'_, '_, U, 
         let len = d.first().map_or(0, |d| d.len());
         let body = len / 8 * 8;
         let at = |t: usize, j: usize| (u + t) * per_unit + m + j;
-        let mut acc = [[[simd.splat_f64s(0.0); 8]; 2]; U];
-        for (t, unit) in acc.iter_mut().enumerate() {
-            for (j, a) in unit.iter_mut().enumerate().take(M.max(1)) {
-                a[..per8].copy_from_slice(S::as_simd_f64s(&lanes[at(t, j)]).0);
+        // The weights' sums, or (no inputs) the biases'.
+        let zero = simd.splat_f64s(0.0);
+        let mut acc = [[[zero; 8]; M]; U];
+        let mut bias = [[zero; 8]; U];
+        for t in 0..U {
+            for j in 0..M {
+                acc[t][j][..per8].copy_from_slice(S::as_simd_f64s(&lanes[at(t, j)]).0);
+            }
+            if M == 0 {
+                bias[t][..per8].copy_from_slice(S::as_simd_f64s(&lanes[at(t, 0)]).0);
             }
         }
         let dv: [&[S::f64s]; U] = std::array::from_fn(|t| S::as_simd_f64s(&d[t][..body]).0);
@@ -766,7 +783,7 @@ impl<const U: usize, const M: usize> pulp::WithSimd for GradientTile<'_, '_, U, 
                 for t in 0..U {
                     let dt = dv[t][i];
                     if M == 0 {
-                        acc[t][0][q] = simd.add_f64s(acc[t][0][q], dt);
+                        bias[t][q] = simd.add_f64s(bias[t][q], dt);
                     }
                     for j in 0..M {
                         acc[t][j][q] = simd.mul_add_f64s(dt, xv[j][i], acc[t][j][q]);
@@ -774,16 +791,24 @@ impl<const U: usize, const M: usize> pulp::WithSimd for GradientTile<'_, '_, U, 
                 }
             }
         }
-        for (t, unit) in acc.iter().enumerate() {
-            for (j, a) in unit.iter().enumerate().take(M.max(1)) {
+        // Back to the lane sets, then the block's last rows, fewer than 8.
+        for t in 0..U {
+            for j in 0..M {
                 let lane = &mut lanes[at(t, j)];
-                S::as_mut_simd_f64s(lane).0.copy_from_slice(&a[..per8]);
+                S::as_mut_simd_f64s(lane)
+                    .0
+                    .copy_from_slice(&acc[t][j][..per8]);
                 for r in body..len {
-                    lane[r % 8] = if M == 0 {
-                        lane[r % 8] + d[t][r]
-                    } else {
-                        d[t][r].mul_add(x[j][r], lane[r % 8])
-                    };
+                    lane[r % 8] = d[t][r].mul_add(x[j][r], lane[r % 8]);
+                }
+            }
+            if M == 0 {
+                let lane = &mut lanes[at(t, 0)];
+                S::as_mut_simd_f64s(lane)
+                    .0
+                    .copy_from_slice(&bias[t][..per8]);
+                for r in body..len {
+                    lane[r % 8] += d[t][r];
                 }
             }
         }
