@@ -4,8 +4,10 @@
 //! order. Cells go through the same [`Column::push`] as the sequential
 //! parser, so both give the same table.
 //!
-//! It declines (returns `None`) files with quotes or lone carriage returns,
-//! which the sequential csv-crate parser handles.
+//! Quoted cells are read when each closes on its own line with nothing but
+//! a delimiter after it; the fast path declines (returns `None`) other
+//! quoting and lone carriage returns, which the sequential csv-crate parser
+//! handles.
 
 use super::DataError;
 use super::table::{Column, Grid, Table, header_names, texts_of, trim};
@@ -244,16 +246,59 @@ fn join(parts: Vec<Part<'_>>, expected: usize, path: &str) -> Result<Option<Join
 /// Whether the fast path cannot read this text: quotes need a real CSV
 /// state machine, and lone carriage returns are line ends it does not split on.
 fn declines(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.contains(&b'"')
-        || (bytes.contains(&b'\r') && text.matches('\r').count() != text.matches("\r\n").count())
+    text.as_bytes().contains(&b'\r') && text.matches('\r').count() != text.matches("\r\n").count()
+}
+
+/// Splits the line `bytes[start..end]` (no newline in it; `text` is the
+/// same bytes as text from `base` on) at `delim` into trimmed fields, as
+/// the csv crate does when a field that starts with a quote is quoted to
+/// the next quote. `None` (the fast path declines) for what needs the
+/// crate's fuller rules: a quote anywhere else in a field, a doubled quote,
+/// anything but the delimiter or the line's end after a closing quote, or a
+/// quote left open (a field going on to the next line).
+fn split_fields<'t>(
+    text: &'t str,
+    base: usize,
+    (bytes, start, end): (&[u8], usize, usize),
+    delim: u8,
+    fields: &mut Vec<&'t str>,
+) -> Option<()> {
+    // The line's end, before a carriage return that ends it.
+    let stop = if end > start && bytes[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    };
+    let mut at = start;
+    loop {
+        if at < stop && bytes[at] == b'"' {
+            let close = at + 1 + memchr::memchr(b'"', &bytes[at + 1..stop])?;
+            fields.push(trim(&text[at + 1 - base..close - base]));
+            at = close + 1;
+            if at == stop {
+                return Some(());
+            }
+            (bytes[at] == delim).then_some(())?;
+        } else {
+            let next = memchr::memchr(delim, &bytes[at..stop]).map_or(stop, |p| at + p);
+            if memchr::memchr(b'"', &bytes[at..next]).is_some() {
+                return None;
+            }
+            fields.push(trim(&text[at - base..next - base]));
+            if next == stop {
+                return Some(());
+            }
+            at = next;
+        }
+        at += 1;
+    }
 }
 
 /// The header (first line with a non-empty field): names, its physical line,
 /// and the byte offset just after it; `None` when `text` has no such line.
 fn header(
     text: &str,
-    delim: char,
+    delim: u8,
     path: &str,
 ) -> Result<Option<(Vec<String>, usize, usize)>, DataError> {
     let mut offset = 0;
@@ -264,9 +309,13 @@ fn header(
             return Ok(None);
         }
         let line = line.trim_end_matches(['\n', '\r']);
-        if line.split(delim).any(|f| !f.trim().is_empty()) {
-            let record =
-                csv::StringRecord::from(line.split(delim).map(str::trim).collect::<Vec<_>>());
+        let mut fields = Vec::new();
+        let bytes = line.as_bytes();
+        if split_fields(line, 0, (bytes, 0, bytes.len()), delim, &mut fields).is_none() {
+            return Ok(None);
+        }
+        if fields.iter().any(|f| !f.is_empty()) {
+            let record = csv::StringRecord::from(fields);
             return Ok(Some((header_names(&record, path)?, i + 1, offset)));
         }
     }
@@ -303,11 +352,10 @@ pub fn parse(
     latin1: bool,
     path: &str,
 ) -> Result<Option<Table>, DataError> {
-    let delim = char::from(delimiter);
     if declines(text) {
         return Ok(None);
     }
-    let Some((names, header_line, offset)) = header(text, delim, path)? else {
+    let Some((names, header_line, offset)) = header(text, delimiter, path)? else {
         return Ok(None);
     };
     let body = &text.as_bytes()[offset..];
@@ -349,7 +397,7 @@ impl Progress {
 /// and parses it into its own columns, so the whole file is never in memory
 /// at once and the bytes are parsed where the kernel copied them, in the
 /// core's cache. `None` means
-/// the file needs the in-memory path (small, quoted, not UTF-8, ...).
+/// the file needs the in-memory path (small, not UTF-8, unusual quoting, ...).
 ///
 /// # Errors
 /// Reading fails, the load is cancelled, or the same errors as the sequential parser.
@@ -406,7 +454,7 @@ fn read_parts(
         return Ok(None);
     }
     let delimiter = super::table::sniff_delimiter(text);
-    let Some((names, header_line, after)) = header(text, char::from(delimiter), shown)? else {
+    let Some((names, header_line, after)) = header(text, delimiter, shown)? else {
         return Ok(None);
     };
     let start = bom + after;
@@ -537,15 +585,22 @@ fn split_at_lines(body: &[u8], parts: usize) -> Vec<&[u8]> {
 }
 
 /// Parses the line at `start` when it is exactly `row.len()` plain decimals
-/// (no spaces, quotes or exponents) separated by `delim`: fills `row` and
+/// (no spaces or exponents; each may be quoted) separated by `delim`: fills `row` and
 /// returns where the next line starts and whether this one ended in a newline.
 fn plain_row(bytes: &[u8], start: usize, delim: u8, row: &mut [f64]) -> Option<(usize, bool)> {
     let last = row.len().checked_sub(1)?;
     let mut at = start;
     for (k, value) in row.iter_mut().enumerate() {
+        // A quoted decimal is the same cell to the csv crate.
+        let quoted = bytes.get(at) == Some(&b'"');
+        at += usize::from(quoted);
         let (v, used) = super::table::decimal_prefix(&bytes[at..])?;
         *value = v;
         at += used;
+        if quoted {
+            (bytes.get(at) == Some(&b'"')).then_some(())?;
+            at += 1;
+        }
         if k < last {
             (bytes.get(at) == Some(&delim)).then_some(())?;
             at += 1;
@@ -561,11 +616,11 @@ fn plain_row(bytes: &[u8], start: usize, delim: u8, row: &mut [f64]) -> Option<(
 
 /// The text of `rest` (the chunk from its first line that is not plain
 /// decimals on), or `None` when the fast path declines it: a NUL byte,
-/// invalid UTF-8, quotes or lone carriage returns. Lines of plain decimals
-/// hold none of these, so checking from there on checks the whole chunk.
+/// invalid UTF-8 or lone carriage returns. Lines of plain decimals hold
+/// none of these, so checking from there on checks the whole chunk.
 fn checked_text(rest: &[u8]) -> Option<&str> {
     // One scan for the bytes the fast path may decline.
-    let unusual = memchr::memchr3(0, b'"', b'\r', rest).is_some();
+    let unusual = memchr::memchr2(0, b'\r', rest).is_some();
     if unusual && rest.contains(&0) {
         return None;
     }
@@ -607,24 +662,13 @@ fn parse_lines(bytes: &[u8], delim: u8, rows: &mut Rows) -> Option<Result<(), Ra
             Some(c) => c,
             None => *checked.insert((start, checked_text(&bytes[start..])?)),
         };
-        // One vectorized scan for delimiters and the newline splits the
-        // line; both are ASCII, so every slice boundary is a char boundary.
+        // The delimiter, the newline and quotes are ASCII, so every slice
+        // boundary is a char boundary.
         fields.clear();
-        let mut field_start = start;
-        let mut end = bytes.len();
-        let mut complete = false;
-        for at in memchr::memchr2_iter(delim, b'\n', &bytes[start..]).map(|at| start + at) {
-            if bytes[at] == b'\n' {
-                end = at;
-                complete = true;
-                break;
-            }
-            fields.push(trim(&text[field_start - base..at - base]));
-            field_start = at + 1;
-        }
-        let last = &text[field_start - base..end - base];
-        fields.push(trim(last.strip_suffix('\r').unwrap_or(last)));
-        line += usize::from(complete);
+        let newline = memchr::memchr(b'\n', &bytes[start..]).map(|at| start + at);
+        let end = newline.unwrap_or(bytes.len());
+        split_fields(text, base, (bytes, start, end), delim, &mut fields)?;
+        line += usize::from(newline.is_some());
         start = end + 1;
         let meaningful = fields
             .iter()
@@ -784,7 +828,7 @@ mod tests {
     }
 
     #[test]
-    fn streamed_files_fall_back_for_nul_bytes_quotes_and_keep_the_bom_out() {
+    fn streamed_files_fall_back_for_nul_bytes_doubled_quotes_and_keep_the_bom_out() {
         let dir = std::env::temp_dir().join(format!("steplab-stream-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut text = String::from("\u{feff}a,b\n");
@@ -800,8 +844,9 @@ mod tests {
         let slow = parse_sequential(text.trim_start_matches('\u{feff}'), b',', false, "p").unwrap();
         same(&streamed, &slow);
         assert_eq!(streamed.names, ["a", "b"]);
-        // A quoted cell far from the header: the streaming path declines the file.
-        let quoted = format!("{text}\"1\",2\n");
+        // A doubled quote far from the header: the streaming path declines
+        // the file (the csv crate reads it).
+        let quoted = format!("{text}\"1\"\"\",2\n");
         std::fs::write(&path, &quoted).unwrap();
         assert!(
             read_streaming(&path, "p", &Progress::default())
@@ -890,6 +935,84 @@ mod tests {
         }
     }
 
+    /// Quoted header names and cells the fast path reads: numbers, text
+    /// holding the delimiter, padded and empty cells, CRLF line ends.
+    fn quoted_text(min_len: usize) -> String {
+        let mut text = String::from("\"a\",\"b, c\",label\r\n");
+        let mut i = 0;
+        while text.len() < min_len {
+            let label = match i % 6 {
+                0 => "\"x, y\"",
+                1 => "\" 7 \"",
+                2 => "\"\"",
+                3 => "plain",
+                4 => "\" z \"",
+                _ => "\"-2.5\"",
+            };
+            let end = if i % 3 == 0 { "\r\n" } else { "\n" };
+            let _ = write!(text, "\"{i}\",{}.5,{label}{end}", i % 10);
+            i += 1;
+        }
+        text
+    }
+
+    /// Lines the fast path declines: each needs more of the csv crate's
+    /// rules (a doubled quote, a quote inside a field or after a padded
+    /// start, text after a closing quote, a cell over two lines).
+    const DECLINED: [&str; 6] = [
+        "\"a\"\"b\"",
+        "x\"y",
+        " \"x\"",
+        "\"x\" ",
+        "\"x\"y",
+        "\"two\nlines\"",
+    ];
+
+    #[test]
+    fn quoted_cells_agree_with_the_sequential_parser_or_are_declined() {
+        let text = quoted_text(20_000);
+        let fast = parse(&text, b',', false, "q").unwrap().unwrap();
+        let slow = parse_sequential(&text, b',', false, "q").unwrap();
+        same(&fast, &slow);
+        assert_eq!(fast.names, ["a", "b, c", "label"]);
+        assert!(
+            fast.columns[0].texts.is_none(),
+            "quoted numbers are numbers"
+        );
+        assert!(fast.columns[2].texts.is_some());
+        for odd in DECLINED {
+            let t = format!("{text}1,2,{odd}\n3,4,5\n");
+            assert!(parse(&t, b',', false, "q").unwrap().is_none(), "{odd:?}");
+            let header = format!("a,b,{odd}\n1,2,3\n");
+            assert!(
+                parse(&header, b',', false, "q").unwrap().is_none(),
+                "{odd:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn quoted_files_read_in_parts_agree_or_are_declined_wherever_the_parts_split() {
+        let text = quoted_text(MIN_BYTES + 5000);
+        let file = TempFile::new("quoted.csv", text.as_bytes());
+        let slow = parse_sequential(&text, b',', false, "q").unwrap();
+        // A cell over two lines in the middle of the file: wherever a part
+        // starts, in it or not, the file is declined, never misread.
+        let middle = text.len() / 2;
+        let cut = middle + text[middle..].find('\n').unwrap_or(0) + 1;
+        let split = format!("{}1,2,\"two\nlines\"\n{}", &text[..cut], &text[cut..]);
+        let split_file = TempFile::new("split.csv", split.as_bytes());
+        for (parts, buffer) in [(1, 1 << 20), (2, 64), (3, 7), (7, 1000)] {
+            let progress = Progress::default();
+            let streamed = read_parts(&file.0, "q", &progress, parts, buffer)
+                .unwrap()
+                .unwrap();
+            same(&streamed, &slow);
+            let declined = read_parts(&split_file.0, "q", &progress, parts, buffer).unwrap();
+            assert!(declined.is_none(), "{parts} parts");
+        }
+    }
+
     #[test]
     fn parts_that_outgrow_their_estimated_room_agree_with_the_sequential_parser() {
         // The first 64 KB (the sample the rows are estimated from) hold
@@ -964,8 +1087,7 @@ mod tests {
     }
 
     #[test]
-    fn quoted_files_are_declined() {
-        assert!(parse("a,b\n\"1\",2\n", b',', false, "f").unwrap().is_none());
+    fn lone_carriage_returns_are_declined() {
         assert!(parse("a,b\r1,2\r", b',', false, "f").unwrap().is_none());
     }
 }

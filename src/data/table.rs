@@ -609,7 +609,8 @@ pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
 }
 
 /// The reference parser: the csv crate, one record at a time. Handles every
-/// CSV the fast path declines (quotes, lone carriage returns, small files).
+/// CSV the fast path declines (unusual quoting, lone carriage returns, small
+/// files).
 ///
 /// # Errors
 /// Any [`DataError`] about the structure.
