@@ -585,16 +585,34 @@ fn split_at_lines(body: &[u8], parts: usize) -> Vec<&[u8]> {
 }
 
 /// Parses the line at `start` when it is exactly `row.len()` plain decimals
-/// (no spaces or exponents; each may be quoted) separated by `delim`: fills `row` and
-/// returns where the next line starts and whether this one ended in a newline.
+/// (no spaces; each may be quoted, have an exponent, or with `;` between
+/// them a decimal comma) separated by `delim`: fills `row` and returns
+/// where the next line starts and whether this one ended in a newline.
 fn plain_row(bytes: &[u8], start: usize, delim: u8, row: &mut [f64]) -> Option<(usize, bool)> {
+    // Semicolons separate decimals written with commas (as in parse_cell).
+    if delim == b';' {
+        plain_row_with::<true>(bytes, start, delim, row)
+    } else {
+        plain_row_with::<false>(bytes, start, delim, row)
+    }
+}
+
+/// [`plain_row`] with or without decimal commas.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn plain_row_with<const COMMA: bool>(
+    bytes: &[u8],
+    start: usize,
+    delim: u8,
+    row: &mut [f64],
+) -> Option<(usize, bool)> {
     let last = row.len().checked_sub(1)?;
     let mut at = start;
     for (k, value) in row.iter_mut().enumerate() {
         // A quoted decimal is the same cell to the csv crate.
         let quoted = bytes.get(at) == Some(&b'"');
         at += usize::from(quoted);
-        let (v, used) = super::table::decimal_prefix(&bytes[at..])?;
+        let (v, used) = super::table::decimal_prefix::<COMMA>(&bytes[at..])?;
         *value = v;
         at += used;
         if quoted {
@@ -932,6 +950,25 @@ mod tests {
             same(&streamed, &slow);
             assert_eq!(streamed.lines[0], 3);
             assert!((progress.fraction() - 1.0).abs() < 1e-9, "{parts} parts");
+        }
+    }
+
+    #[test]
+    fn exponents_and_decimal_commas_agree_with_the_sequential_parser() {
+        // numpy's savetxt format, and a European export with semicolons and
+        // decimal commas, with a few cells the in-place path cannot take.
+        let mut sci = String::from("a,b,c\n");
+        let mut eu = String::from("a;b;c\n");
+        for i in 0..3000 {
+            let v = f64::from(i) * 0.37 - 400.0;
+            let odd = if i % 97 == 0 { "1,234.5" } else { "7,25" };
+            let _ = writeln!(sci, "{v:.18e},{:.6e},{}", v * 1e-9, v * 1e30);
+            let _ = writeln!(eu, "{};{:e};{odd}", format!("{v}").replace('.', ","), v);
+        }
+        for (text, delim) in [(sci, b','), (eu, b';')] {
+            let fast = parse(&text, delim, false, "e").unwrap().unwrap();
+            let slow = parse_sequential(&text, delim, false, "e").unwrap();
+            same(&fast, &slow);
         }
     }
 

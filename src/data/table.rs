@@ -298,22 +298,71 @@ pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
 /// at most 19 significant digits and 27 decimals. Anything else is left to
 /// the full parser.
 fn plain_decimal(s: &[u8]) -> Option<f64> {
-    decimal_prefix(s).and_then(|(v, used)| (used == s.len()).then_some(v))
+    decimal_prefix::<false>(s).and_then(|(v, used)| (used == s.len()).then_some(v))
 }
 
 /// [`plain_decimal`] of the longest plain decimal at the start of `s`, and
-/// how many bytes it takes (the CSV fast path parses fields in place).
+/// how many bytes it takes (the CSV fast path parses fields in place). A
+/// decimal with a point may end in an exponent (`1.5e-03`, as numpy's
+/// `savetxt` writes); with `COMMA`, the point may be a decimal comma.
 ///
 /// At most 19 significant digits make an exact integer mantissa m < 2⁶⁴,
-/// and the value is m / 10ᵈ for d decimals, rounded once by
-/// [`eisel_lemire`].
+/// and the value is m / 10ᵈ for d decimals less the exponent, rounded once
+/// by [`eisel_lemire`] (for 0 ≤ d ≤ 27; other exponents are left to the
+/// full parser).
 #[inline(always)] // Into the row loop, with the rare case kept out of it.
 #[allow(clippy::inline_always)]
-pub(crate) fn decimal_prefix(s: &[u8]) -> Option<(f64, usize)> {
-    if let Some(parsed) = short_decimal(s) {
+pub(crate) fn decimal_prefix<const COMMA: bool>(s: &[u8]) -> Option<(f64, usize)> {
+    if let Some(parsed) = short_decimal::<COMMA>(s) {
         return Some(parsed);
     }
-    any_decimal(s)
+    any_decimal(s, COMMA)
+}
+
+/// Whether `b` is the decimal point (or, with `comma`, a decimal comma).
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn is_point(b: u8, comma: bool) -> bool {
+    b == b'.' || (comma && b == b',')
+}
+
+/// The exponent at the start of `s`, `e` or `E`, an optional sign and one to
+/// three digits, and the bytes it takes; (0, 0) when there is none.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn exponent(s: &[u8]) -> Option<(i32, usize)> {
+    if !matches!(s.first(), Some(b'e' | b'E')) {
+        return Some((0, 0));
+    }
+    let negative = s.get(1) == Some(&b'-');
+    let at = 1 + usize::from(negative || s.get(1) == Some(&b'+'));
+    let digits = s[at..]
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 || digits > 3 {
+        return None;
+    }
+    let value = s[at..at + digits]
+        .iter()
+        .fold(0, |v, &b| v * 10 + i32::from(b - b'0'));
+    Some((if negative { -value } else { value }, at + digits))
+}
+
+/// m / 10^(decimals − exponent) when that power is 10⁰ ..= 10⁻²⁷.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn scaled(mantissa: u64, decimals: usize, exponent: i32) -> Option<f64> {
+    let d = usize::try_from(i32::try_from(decimals).ok()? - exponent).ok()?;
+    if d >= INV_POW5.len() {
+        return None;
+    }
+    Some(if mantissa == 0 {
+        0.0
+    } else {
+        eisel_lemire(mantissa, d)
+    })
 }
 
 /// [`decimal_prefix`] for the common case, with no branch that depends on
@@ -325,7 +374,7 @@ pub(crate) fn decimal_prefix(s: &[u8]) -> Option<(f64, usize)> {
 /// [`any_decimal`].
 #[inline(always)] // Into the row loop: a call per field costs as much as the parse.
 #[allow(clippy::inline_always)]
-fn short_decimal(s: &[u8]) -> Option<(f64, usize)> {
+fn short_decimal<const COMMA: bool>(s: &[u8]) -> Option<(f64, usize)> {
     let word = |at: usize| {
         s.get(at..at + 8)?
             .first_chunk::<8>()
@@ -339,7 +388,7 @@ fn short_decimal(s: &[u8]) -> Option<(f64, usize)> {
     // One integer digit (standardized and most measured data) needs no
     // digit run.
     let first = s[at].wrapping_sub(b'0');
-    let (int_len, int) = if first <= 9 && s[at + 1] == b'.' {
+    let (int_len, int) = if first <= 9 && is_point(s[at + 1], COMMA) {
         (1, u64::from(first))
     } else {
         let (len, int) = leading_digits(word(at)?);
@@ -352,7 +401,7 @@ fn short_decimal(s: &[u8]) -> Option<(f64, usize)> {
     // The sign bit set by arithmetic: signs vary from field to field, and a
     // branch on them is mispredicted about half the time.
     let sign = |v: f64| f64::from_bits(v.to_bits() | (u64::from(negative) << 63));
-    if s[point] != b'.' {
+    if !is_point(s[point], COMMA) {
         #[allow(clippy::cast_precision_loss)] // Exact: at most 7 digits.
         return Some((sign(int as f64), point));
     }
@@ -368,12 +417,25 @@ fn short_decimal(s: &[u8]) -> Option<(f64, usize)> {
     }
     // Below 10¹⁹ < 2⁶⁴: at most 19 digits.
     let mantissa = ((int * POW10[len_a] + a) * POW10[len_b] + b) * POW10[len_c] + c;
+    let end = point + 1 + decimals;
+    if s[end] | 0x20 == b'e' {
+        return with_exponent(&s[end..], mantissa, decimals).map(|(v, used)| (sign(v), end + used));
+    }
     let value = if mantissa == 0 {
         0.0
     } else {
         eisel_lemire(mantissa, decimals)
     };
-    Some((sign(value), point + 1 + decimals))
+    Some((sign(value), end))
+}
+
+/// m / 10ᵈ for `decimals` = d and the exponent at the start of `s`, and the
+/// exponent's length: kept out of the row loop, where most fields have none.
+#[cold]
+#[inline(never)]
+fn with_exponent(s: &[u8], mantissa: u64, decimals: usize) -> Option<(f64, usize)> {
+    let (e, used) = exponent(s)?;
+    Some((scaled(mantissa, decimals, e)?, used))
 }
 
 /// 10ᵏ for the k ≤ 8 digits of one word.
@@ -416,13 +478,14 @@ fn leading_digits(v: u64) -> (usize, u64) {
 /// a missing integer part, 20 or more digits with leading zeros.
 #[cold]
 #[inline(never)]
-fn any_decimal(s: &[u8]) -> Option<(f64, usize)> {
+fn any_decimal(s: &[u8], comma: bool) -> Option<(f64, usize)> {
     let signed = usize::from(s.first() == Some(&b'-') || s.first() == Some(&b'+'));
     let mut at = signed;
     let (mut mantissa, mut digits) = digit_run(s, at, 0);
     at += digits;
     let mut decimals = 0;
-    if s.get(at) == Some(&b'.') {
+    let pointed = s.get(at).is_some_and(|&b| is_point(b, comma));
+    if pointed {
         (mantissa, decimals) = digit_run(s, at + 1, mantissa);
         at += 1 + decimals;
         digits += decimals;
@@ -436,15 +499,13 @@ fn any_decimal(s: &[u8]) -> Option<(f64, usize)> {
                 .filter(|&&b| b == b'0')
                 .count()
     };
-    if digits == 0 || decimals >= INV_POW5.len() || (digits > 19 && significant() > 19) {
+    if digits == 0 || (digits > 19 && significant() > 19) {
         return None;
     }
-    let value = if mantissa == 0 {
-        0.0
-    } else {
-        eisel_lemire(mantissa, decimals)
-    };
-    Some((if s[0] == b'-' { -value } else { value }, at))
+    // Only a decimal with a point takes an exponent here.
+    let (e, used) = if pointed { exponent(&s[at..])? } else { (0, 0) };
+    let value = scaled(mantissa, decimals, e)?;
+    Some((if s[0] == b'-' { -value } else { value }, at + used))
 }
 
 /// For d = 0 ..= 27: 5⁻ᵈ as a 128-bit fraction with its top bit set,
@@ -1084,7 +1145,7 @@ mod tests {
         ] {
             let row = format!("{text}{rest}");
             let expected = text.parse::<f64>().ok().map(f64::to_bits);
-            match decimal_prefix(row.as_bytes()) {
+            match decimal_prefix::<false>(row.as_bytes()) {
                 Some((v, used)) if used == text.len() => {
                     assert_eq!(Some(v.to_bits()), expected, "{text} in {row}");
                 }
@@ -1163,6 +1224,72 @@ mod tests {
         ] {
             assert_eq!(plain_decimal(text.as_bytes()), None, "{text}");
         }
+    }
+
+    #[test]
+    fn exponents_and_decimal_commas_parse_bit_for_bit_as_the_standard_parser() {
+        let mut next = xorshift(0x0DDB_A11C_AFE5_0001);
+        let mut taken = 0;
+        for _ in 0..100_000 {
+            let r = next();
+            // Any double, or one of measured data's magnitudes (the range
+            // the fast path takes).
+            let v = if r.is_multiple_of(2) {
+                f64::from_bits(next()).abs()
+            } else {
+                let unit = (next() >> 11) as f64 / (1u64 << 53) as f64;
+                unit * 10f64.powi(((r >> 20) % 25) as i32 - 12)
+            };
+            if !v.is_finite() {
+                continue;
+            }
+            // numpy's savetxt ("%.18e": e+05, e-123) and Rust's own ("e5").
+            let rust = format!("{:.*e}", (r % 19) as usize, v);
+            let (digits, e) = rust.split_once('e').unwrap_or((&rust, "0"));
+            let e: i32 = e.parse().unwrap_or(0);
+            let numpy = format!("{digits}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+            for text in [numpy, rust] {
+                // Without a point the exponent is left to the full parser
+                // (the field then ends early and the row takes the general path).
+                if text.contains('.') {
+                    check_in_a_row(&text);
+                }
+                let expected = text.parse::<f64>().ok().map(f64::to_bits);
+                if let Some(v) = plain_decimal(text.as_bytes()) {
+                    taken += 1;
+                    assert_eq!(Some(v.to_bits()), expected, "{text}");
+                }
+                // The same digits with a decimal comma, before a semicolon.
+                let comma = format!("{};1,5;2", text.replace('.', ","));
+                match decimal_prefix::<true>(comma.as_bytes()) {
+                    Some((v, used)) if used == text.len() => {
+                        assert_eq!(Some(v.to_bits()), expected, "{comma}");
+                    }
+                    Some(_) => assert!(!text.contains('.'), "{comma}"),
+                    None => {}
+                }
+            }
+        }
+        assert!(taken > 40_000, "fast path taken {taken} times");
+        for text in [
+            "1.5e+00",
+            "-1.5E-26",
+            "1.288184753155462881e+00",
+            "9.999999999999999999e-09",
+            "0.0e+00",
+            "-0.0e-05",
+        ] {
+            check(text);
+        }
+        // Outside 10⁰ ..= 10⁻²⁷ (left to the full parser), or malformed.
+        for text in [
+            "1.5e30", "1.5e-30", "1.5e", "1.5e+", "1.5e1234", "1.5ee1", "1e5", "1.5e+-1",
+        ] {
+            assert_eq!(plain_decimal(text.as_bytes()), None, "{text}");
+        }
+        assert_eq!(decimal_prefix::<false>(b"1,5;0"), Some((1.0, 1)));
+        assert_eq!(decimal_prefix::<true>(b"1,5;0"), Some((1.5, 3)));
+        assert_eq!(decimal_prefix::<true>(b"-2.5e1;0"), Some((-25.0, 6)));
     }
 
     #[test]
