@@ -298,7 +298,19 @@ pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
 /// at most 19 significant digits and 27 decimals. Anything else is left to
 /// the full parser.
 fn plain_decimal(s: &[u8]) -> Option<f64> {
-    decimal_prefix::<false>(s).and_then(|(v, used)| (used == s.len()).then_some(v))
+    // A cell shorter than the 40 bytes the short path reads goes there
+    // padded with zero bytes (which end any digit run), not to the slow
+    // path: cells parsed one at a time (text columns in the file, missing
+    // markers) are mostly short.
+    let mut padded = [0u8; 48];
+    let parsed = match padded.get_mut(..s.len()) {
+        Some(head) => {
+            head.copy_from_slice(s);
+            short_decimal::<false>(&padded).or_else(|| any_decimal(s, false))
+        }
+        None => decimal_prefix::<false>(s),
+    };
+    parsed.and_then(|(v, used)| (used == s.len()).then_some(v))
 }
 
 /// [`plain_decimal`] of the longest plain decimal at the start of `s`, and
