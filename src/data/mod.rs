@@ -392,8 +392,8 @@ impl Dataset {
                 let col = &table.columns[t];
                 let name = table.names[t].clone();
                 if target_text {
-                    let texts = col.texts.as_deref().unwrap_or_default();
-                    Some(text_target(&name, &pick(texts, keep)))
+                    let texts: Vec<&str> = col.texts.iter().flatten().map(String::as_str).collect();
+                    Some(text_target(&name, &pick(&texts, keep)))
                 } else if all_rows && col.missing_count == 0 {
                     Some(numeric_target(&name, column_values(t).to_vec()))
                 } else {
@@ -687,10 +687,12 @@ fn numeric_target(name: &str, values: Vec<f64>) -> Target {
     }
 }
 
-fn text_target(name: &str, labels: &[String]) -> Target {
-    let mut classes = labels.to_vec();
-    classes.sort();
-    classes.dedup();
+fn text_target(name: &str, labels: &[&str]) -> Target {
+    // The distinct labels by hashing, then sorted: sorting every row's
+    // label (a copy of each) was most of the time and memory it took.
+    let distinct: std::collections::HashSet<&str> = labels.iter().copied().collect();
+    let mut classes: Vec<&str> = distinct.into_iter().collect();
+    classes.sort_unstable();
     let class_ids = labels
         .iter()
         .map(|l| classes.partition_point(|c| c < l))
@@ -698,7 +700,7 @@ fn text_target(name: &str, labels: &[String]) -> Target {
     Target {
         name: name.into(),
         values: None,
-        classes: classes.into_iter().map(Label::Text).collect(),
+        classes: classes.into_iter().map(|c| Label::Text(c.into())).collect(),
         class_ids,
     }
 }
@@ -810,4 +812,18 @@ fn per_column<R: Send>(
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_targets_number_their_classes_in_sorted_order() {
+        let t = text_target("y", &["b", "a", "b", "Z", "ä", "a"]);
+        let names: Vec<String> = t.classes.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["Z", "a", "b", "ä"]);
+        assert_eq!(t.class_ids, [2, 1, 2, 0, 3, 1]);
+        assert!(t.values.is_none());
+    }
 }
