@@ -606,8 +606,7 @@ fn dense_tile<'a, const U: usize>(
 /// and input m, and Σᵢ δᵤᵢ for its bias, built block by block over a range
 /// of rows. Each sum is held in eight lanes, lane l taking rows l, l + 8,
 /// l + 16, … of each block in order (as [`add_chunks`] does), so every CPU
-/// adds the same numbers in the same order and the additions of one lane
-/// do not wait for each other's across the block.
+/// adds the same numbers in the same order, whatever its vector width.
 #[derive(Debug, Clone)]
 pub struct GradientLanes {
     /// Per unit: one lane set per input, then the bias's.
