@@ -352,10 +352,14 @@ pub fn lane_totals<S: pulp::Simd>(lanes: &[S::f64s]) -> Vec<f64> {
         .chunks(8 / S::F64_LANES)
         .map(|acc| {
             S::as_mut_simd_f64s(&mut eight).0.copy_from_slice(acc);
-            ((eight[0] + eight[1]) + (eight[2] + eight[3]))
-                + ((eight[4] + eight[5]) + (eight[6] + eight[7]))
+            lane_total(&eight)
         })
         .collect()
+}
+
+/// One quantity's eight lanes added in the fixed order every kernel uses.
+fn lane_total(l: &[f64; 8]) -> f64 {
+    ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
 }
 
 /// One group of [`GROUP`] rows of the fused pass: their scores from
@@ -707,10 +711,7 @@ impl GradientLanes {
     pub fn totals(&self) -> (DMatrix<f64>, DVector<f64>) {
         let per_unit = self.inputs + 1;
         let units = self.lanes.len() / per_unit;
-        let total = |u: usize, m: usize| {
-            let l = &self.lanes[u * per_unit + m];
-            ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
-        };
+        let total = |u: usize, m: usize| lane_total(&self.lanes[u * per_unit + m]);
         (
             DMatrix::from_fn(units, self.inputs, total),
             DVector::from_fn(units, |u, _| total(u, self.inputs)),

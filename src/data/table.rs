@@ -303,14 +303,14 @@ fn plain_decimal(s: &[u8]) -> Option<f64> {
     // path: cells parsed one at a time (text columns in the file, missing
     // markers) are mostly short.
     let mut padded = [0u8; 48];
-    let parsed = match padded.get_mut(..s.len()) {
+    let bytes = match padded.get_mut(..s.len()) {
         Some(head) => {
             head.copy_from_slice(s);
-            short_decimal::<false>(&padded).or_else(|| any_decimal(s, false))
+            &padded[..]
         }
-        None => decimal_prefix::<false>(s),
+        None => s,
     };
-    parsed.and_then(|(v, used)| (used == s.len()).then_some(v))
+    decimal_prefix::<false>(bytes).and_then(|(v, used)| (used == s.len()).then_some(v))
 }
 
 /// [`plain_decimal`] of the longest plain decimal at the start of `s`, and
@@ -375,11 +375,11 @@ fn scaled(mantissa: u64, decimals: usize, exponent: i32) -> Option<f64> {
 
 /// [`decimal_prefix`] for the common case, with no branch that depends on
 /// the digits: at least 40 bytes to read, 1 to 7 integer digits, and at
-/// most 19 digits in all with 1 to 23 decimals, no exponent. It measures the integer
-/// part and three 8-byte words of decimals at once and keeps the words the
-/// run reaches by selects, where a loop over the run would stop at a place
-/// the branch predictor cannot guess. `None` leaves the field to
-/// [`any_decimal`].
+/// most 19 digits in all with 1 to 23 decimals, no exponent. It measures
+/// the integer part and three 8-byte words of decimals at once and keeps
+/// the words the run reaches by selects, where a loop over the run would
+/// stop at a place the branch predictor cannot guess. `None` leaves the
+/// field to [`any_decimal`].
 #[inline(always)] // Into the row loop: a call per field costs as much as the parse.
 #[allow(clippy::inline_always)]
 fn short_decimal<const COMMA: bool>(s: &[u8]) -> Option<(f64, usize)> {
