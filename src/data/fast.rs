@@ -243,8 +243,9 @@ fn join(parts: Vec<Part<'_>>, expected: usize, path: &str) -> Result<Option<Join
     }))
 }
 
-/// Whether the fast path cannot read this text: quotes need a real CSV
-/// state machine, and lone carriage returns are line ends it does not split on.
+/// Whether the fast path cannot read this text: lone carriage returns are
+/// line ends it does not split on. (Quoting it cannot read is found line by
+/// line, by [`split_fields`].)
 fn declines(text: &str) -> bool {
     text.as_bytes().contains(&b'\r') && text.matches('\r').count() != text.matches("\r\n").count()
 }
@@ -609,21 +610,36 @@ fn plain_row_with<const COMMA: bool>(
     let last = row.len().checked_sub(1)?;
     let mut at = start;
     for (k, value) in row.iter_mut().enumerate() {
-        // A quoted decimal is the same cell to the csv crate.
-        let quoted = bytes.get(at) == Some(&b'"');
-        at += usize::from(quoted);
-        let (v, used) = super::table::decimal_prefix::<COMMA>(&bytes[at..])?;
-        *value = v;
-        at += used;
-        if quoted {
-            (bytes.get(at) == Some(&b'"')).then_some(())?;
-            at += 1;
-        }
+        (*value, at) = number_cell::<COMMA>(bytes, at)?;
         if k < last {
             (bytes.get(at) == Some(&delim)).then_some(())?;
             at += 1;
         }
     }
+    line_end(bytes, at)
+}
+
+/// The plain decimal at `at`, quoted or not (the same cell to the csv
+/// crate), and where it ends.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn number_cell<const COMMA: bool>(bytes: &[u8], mut at: usize) -> Option<(f64, usize)> {
+    let quoted = bytes.get(at) == Some(&b'"');
+    at += usize::from(quoted);
+    let (v, used) = super::table::decimal_prefix::<COMMA>(&bytes[at..])?;
+    at += used;
+    if quoted {
+        (bytes.get(at) == Some(&b'"')).then_some(())?;
+        at += 1;
+    }
+    Some((v, at))
+}
+
+/// Where the next line starts after a row's last cell, which ends at `at`,
+/// and whether a newline ended it; `None` when anything else follows.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn line_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     match bytes.get(at) {
         None => Some((at, false)),
         Some(b'\n') => Some((at + 1, true)),
@@ -643,7 +659,23 @@ fn mixed_row<'b>(
     text_columns: &[bool],
     texts: &mut Vec<&'b str>,
 ) -> Option<(usize, bool)> {
-    let comma = delim == b';';
+    if delim == b';' {
+        mixed_row_with::<true>(bytes, (start, delim), row, text_columns, texts)
+    } else {
+        mixed_row_with::<false>(bytes, (start, delim), row, text_columns, texts)
+    }
+}
+
+/// [`mixed_row`] with or without decimal commas.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn mixed_row_with<'b, const COMMA: bool>(
+    bytes: &'b [u8],
+    (start, delim): (usize, u8),
+    row: &mut [f64],
+    text_columns: &[bool],
+    texts: &mut Vec<&'b str>,
+) -> Option<(usize, bool)> {
     let last = row.len().checked_sub(1)?;
     let mut at = start;
     for (k, (value, &text)) in row.iter_mut().zip(text_columns).enumerate() {
@@ -659,35 +691,14 @@ fn mixed_row<'b>(
             texts.push(trim(std::str::from_utf8(cell).ok()?));
             at = end;
         } else {
-            // As in plain_row_with, written out again: through a helper
-            // shared with it, all-number lines cost 4 instructions more a
-            // field.
-            let quoted = bytes.get(at) == Some(&b'"');
-            at += usize::from(quoted);
-            let rest = &bytes[at..];
-            let (v, used) = if comma {
-                super::table::decimal_prefix::<true>(rest)?
-            } else {
-                super::table::decimal_prefix::<false>(rest)?
-            };
-            *value = v;
-            at += used;
-            if quoted {
-                (bytes.get(at) == Some(&b'"')).then_some(())?;
-                at += 1;
-            }
+            (*value, at) = number_cell::<COMMA>(bytes, at)?;
         }
         if k < last {
             (bytes.get(at) == Some(&delim)).then_some(())?;
             at += 1;
         }
     }
-    match bytes.get(at) {
-        None => Some((at, false)),
-        Some(b'\n') => Some((at + 1, true)),
-        Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => Some((at + 2, true)),
-        Some(_) => None,
-    }
+    line_end(bytes, at)
 }
 
 /// The text of `rest` (the chunk from its first line that is not plain
@@ -750,6 +761,8 @@ fn parse_lines_with<const MIXED: bool>(
         let text_columns: Vec<bool> = rows.columns.iter().map(|c| c.texts.is_some()).collect();
         (text_columns, vec![0; expected])
     });
+    // A line's text cells.
+    let mut texts: Vec<&str> = Vec::new();
     while start < bytes.len() {
         let i = line;
         if !MIXED
@@ -764,7 +777,7 @@ fn parse_lines_with<const MIXED: bool>(
             continue;
         }
         if MIXED && let Some((text_columns, in_place)) = &mut mixed {
-            let mut texts: Vec<&str> = Vec::with_capacity(expected);
+            texts.clear();
             if let Some((next, complete)) =
                 mixed_row(bytes, (start, delim), &mut row, text_columns, &mut texts)
             {
