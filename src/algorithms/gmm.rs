@@ -181,9 +181,11 @@ struct EBlock<'a> {
 }
 
 /// Turns rows `lo..hi` of the log densities log w_c N(xᵢ | μ_c, Σ_c) in
-/// `resp` (a column per component) into responsibilities γ_ic = exp(log
-/// density − log Σ_c density), by each row's largest term, and returns
-/// their summed log-likelihood; `top` and `sum` are scratch of hi − lo rows.
+/// `resp` (a column per component) into responsibilities γ_ic = e^{v_c − t}
+/// / Σ_c e^{v_c − t}, t each row's largest term, and returns their summed
+/// log-likelihood, Σᵢ t + ln Σ_c e^{v_c − t}; `top` and `sum` are scratch
+/// of hi − lo rows. One exponential per density: the exponentials are the
+/// most expensive part of the E-step.
 #[inline(always)]
 fn normalize(
     resp: &mut [&mut [f64]],
@@ -199,21 +201,70 @@ fn normalize(
             *t = t.max(v);
         }
     }
-    for r in resp.iter() {
-        for ((s, &t), &v) in sum.iter_mut().zip(top.iter()).zip(&r[lo..hi]) {
-            *s += super::vmath::exp(v - t);
-        }
-    }
-    for (s, &t) in sum.iter_mut().zip(top.iter()) {
-        *s = t + super::vmath::ln(*s);
-    }
-    let total = super::pass::sum(sum);
     for r in resp.iter_mut() {
-        for (v, &lse) in r[lo..hi].iter_mut().zip(sum.iter()) {
-            *v = super::vmath::exp(*v - lse);
+        for ((s, &t), v) in sum.iter_mut().zip(top.iter()).zip(&mut r[lo..hi]) {
+            *v = super::vmath::exp(*v - t);
+            *s += *v;
         }
     }
-    total
+    for (s, t) in sum.iter_mut().zip(top.iter_mut()) {
+        *t += super::vmath::ln(*s);
+        *s = 1.0 / *s;
+    }
+    for r in resp.iter_mut() {
+        for (v, &inverse) in r[lo..hi].iter_mut().zip(sum.iter()) {
+            *v *= inverse;
+        }
+    }
+    super::pass::sum(top)
+}
+
+/// ‖z‖² for a group's rows, z solving L z = x − μ (`column(j)`: the
+/// group's rows of column j), on `z`, d × the group's vectors, which
+/// keeps each solved z_j: z_j = (x_j − μ_j − Σ_{m<j} L_jm z_m) / L_jj.
+#[inline(always)]
+fn squared_distances<'x, S: pulp::Simd>(
+    simd: S,
+    l: &DMatrix<f64>,
+    mu: impl Fn(usize) -> f64,
+    column: impl Fn(usize) -> &'x [S::f64s],
+    z: &mut [S::f64s],
+) -> [S::f64s; GROUP] {
+    let vectors = GROUP / S::F64_LANES;
+    let zero = simd.splat_f64s(0.0);
+    let mut acc = [zero; GROUP];
+    for j in 0..l.nrows() {
+        // z_j in registers while the solved z_m are subtracted.
+        let mut v = [zero; GROUP];
+        let (mu, xv) = (simd.splat_f64s(mu(j)), column(j));
+        for q in 0..vectors {
+            v[q] = simd.sub_f64s(xv[q], mu);
+        }
+        // Two chains of multiply-adds (even and odd m) per vector: with
+        // one, a group of four AVX-512 vectors waited on their latency.
+        let mut w = [zero; GROUP];
+        for m in (0..j).step_by(2) {
+            let a = simd.splat_f64s(l[(j, m)]);
+            let zm = &z[m * vectors..][..vectors];
+            for q in 0..vectors {
+                v[q] = simd.negate_mul_add_f64s(a, zm[q], v[q]);
+            }
+            if m + 1 < j {
+                let a = simd.splat_f64s(l[(j, m + 1)]);
+                let zm = &z[(m + 1) * vectors..][..vectors];
+                for q in 0..vectors {
+                    w[q] = simd.negate_mul_add_f64s(a, zm[q], w[q]);
+                }
+            }
+        }
+        let inverse = simd.splat_f64s(1.0 / l[(j, j)]);
+        for q in 0..vectors {
+            v[q] = simd.mul_f64s(simd.add_f64s(v[q], w[q]), inverse);
+            acc[q] = simd.mul_add_f64s(v[q], v[q], acc[q]);
+        }
+        z[j * vectors..][..vectors].copy_from_slice(&v[..vectors]);
+    }
+    acc
 }
 
 /// The E-step on one row range (`resp`: its rows of γ, a column per
@@ -263,28 +314,8 @@ impl pulp::WithSimd for GmmRange<'_, '_> {
         for g in (0..whole).step_by(GROUP) {
             let column = |j: usize| S::as_simd_f64s(&data[j * n + start + g..][..GROUP]).0;
             for ((l, constant), (c, r)) in factors.iter().zip(resp.iter_mut().enumerate()) {
-                let mut acc = [zero; GROUP];
-                for j in 0..d {
-                    // z_j in registers while the solved z_m are subtracted.
-                    let mut v = [zero; GROUP];
-                    let (mu, xv) = (simd.splat_f64s(means[(c, j)]), column(j));
-                    for q in 0..vectors {
-                        v[q] = simd.sub_f64s(xv[q], mu);
-                    }
-                    for m in 0..j {
-                        let a = simd.splat_f64s(l[(j, m)]);
-                        let zm = &z[m * vectors..][..vectors];
-                        for q in 0..vectors {
-                            v[q] = simd.negate_mul_add_f64s(a, zm[q], v[q]);
-                        }
-                    }
-                    let inverse = simd.splat_f64s(1.0 / l[(j, j)]);
-                    for q in 0..vectors {
-                        v[q] = simd.mul_f64s(v[q], inverse);
-                        acc[q] = simd.mul_add_f64s(v[q], v[q], acc[q]);
-                    }
-                    z[j * vectors..][..vectors].copy_from_slice(&v[..vectors]);
-                }
+                let mu = |j: usize| means[(c, j)];
+                let acc = squared_distances(simd, l, mu, column, &mut z);
                 let (half, constant) = (simd.splat_f64s(-0.5), simd.splat_f64s(*constant));
                 let out = S::as_mut_simd_f64s(&mut r[g..g + GROUP]).0;
                 for (o, &q) in out.iter_mut().zip(&acc) {

@@ -408,15 +408,22 @@ pub fn add_chunks<S: pulp::Simd>(
     v: &[S::f64s],
     x: Option<&[S::f64s]>,
 ) {
-    let per8 = acc.len();
-    for (p, a) in acc.iter_mut().enumerate() {
+    // Lengths fixed up front, and each sum in a local: with a bounds check
+    // inside the chain, every partial sum was stored back to `acc` before
+    // the next multiply-add (a store per vector, not per lane set).
+    let per8 = 8 / S::F64_LANES;
+    let v = &v[..GROUP / S::F64_LANES];
+    let x = x.map(|x| &x[..GROUP / S::F64_LANES]);
+    for (p, a) in acc[..per8].iter_mut().enumerate() {
+        let mut sum = *a;
         for c in 0..GROUP / 8 {
             let q = c * per8 + p;
-            *a = match x {
-                Some(x) => simd.mul_add_f64s(v[q], x[q], *a),
-                None => simd.add_f64s(*a, v[q]),
+            sum = match x {
+                Some(x) => simd.mul_add_f64s(v[q], x[q], sum),
+                None => simd.add_f64s(sum, v[q]),
             };
         }
+        *a = sum;
     }
 }
 
