@@ -310,7 +310,7 @@ fn plain_decimal(s: &[u8]) -> Option<f64> {
         }
         None => s,
     };
-    decimal_prefix::<false>(bytes).and_then(|(v, used)| (used == s.len()).then_some(v))
+    decimal_prefix::<false, false>(bytes).and_then(|(v, used)| (used == s.len()).then_some(v))
 }
 
 /// [`plain_decimal`] of the longest plain decimal at the start of `s`, and
@@ -324,8 +324,8 @@ fn plain_decimal(s: &[u8]) -> Option<f64> {
 /// full parser).
 #[inline(always)] // Into the row loop, with the rare case kept out of it.
 #[allow(clippy::inline_always)]
-pub(crate) fn decimal_prefix<const COMMA: bool>(s: &[u8]) -> Option<(f64, usize)> {
-    if let Some(parsed) = short_decimal::<COMMA>(s) {
+pub(crate) fn decimal_prefix<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, usize)> {
+    if let Some(parsed) = short_decimal::<COMMA, EXP>(s) {
         return Some(parsed);
     }
     any_decimal(s, COMMA)
@@ -375,14 +375,15 @@ fn scaled(mantissa: u64, decimals: usize, exponent: i32) -> Option<f64> {
 
 /// [`decimal_prefix`] for the common case, with no branch that depends on
 /// the digits: at least 40 bytes to read, 1 to 7 integer digits, and at
-/// most 19 digits in all with 1 to 23 decimals, no exponent. It measures
+/// most 19 digits in all with 1 to 23 decimals, and with `EXP` an optional
+/// exponent (numpy's `savetxt` writes `-2.063050682434401915e+00`). It measures
 /// the integer part and three 8-byte words of decimals at once and keeps
 /// the words the run reaches by selects, where a loop over the run would
 /// stop at a place the branch predictor cannot guess. `None` leaves the
 /// field to [`any_decimal`].
 #[inline(always)] // Into the row loop: a call per field costs as much as the parse.
 #[allow(clippy::inline_always)]
-fn short_decimal<const COMMA: bool>(s: &[u8]) -> Option<(f64, usize)> {
+fn short_decimal<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, usize)> {
     let word = |at: usize| {
         s.get(at..at + 8)?
             .first_chunk::<8>()
@@ -421,8 +422,17 @@ fn short_decimal<const COMMA: bool>(s: &[u8]) -> Option<(f64, usize)> {
     let (len_c, c) = std::hint::select_unpredictable(len_b == 8, (len_c, c), (0, 0));
     let decimals = len_a + len_b + len_c;
     let end = point + 1 + decimals;
-    // An exponent is left to `any_decimal`: a test of its own here cost
-    // about 13 instructions a field (callgrind) on files that have none.
+    if EXP {
+        if decimals == 0 || len_c == 8 || int_len + decimals > 19 {
+            return None;
+        }
+        let (e, used) = exponent(&s[end..])?;
+        let mantissa = ((int * POW10[len_a] + a) * POW10[len_b] + b) * POW10[len_c] + c;
+        return Some((sign(scaled(mantissa, decimals, e)?), end + used));
+    }
+    // Without `EXP` an exponent is left to `any_decimal`: reading it here
+    // cost about 13 instructions a field (callgrind) on files that have
+    // none, so the CSV reader picks `EXP` per chunk, from its first line.
     if decimals == 0 || len_c == 8 || int_len + decimals > 19 || s[end] | 0x20 == b'e' {
         return None;
     }
@@ -1143,18 +1153,29 @@ mod tests {
         ] {
             let row = format!("{text}{rest}");
             let expected = text.parse::<f64>().ok().map(f64::to_bits);
-            match decimal_prefix::<false>(row.as_bytes()) {
-                Some((v, used)) if used == text.len() => {
-                    assert_eq!(Some(v.to_bits()), expected, "{text} in {row}");
+            for parse in PREFIXES {
+                match parse(row.as_bytes()) {
+                    Some((v, used)) if used == text.len() => {
+                        assert_eq!(Some(v.to_bits()), expected, "{text} in {row}");
+                    }
+                    Some((_, used)) => panic!("{text} in {row}: took {used} bytes"),
+                    None => assert!(
+                        plain_decimal(text.as_bytes()).is_none(),
+                        "declined {text} in {row}"
+                    ),
                 }
-                Some((_, used)) => panic!("{text} in {row}: took {used} bytes"),
-                None => assert!(
-                    plain_decimal(text.as_bytes()).is_none(),
-                    "declined {text} in {row}"
-                ),
             }
         }
     }
+
+    /// [`decimal_prefix`] without and with exponents in its short path.
+    type Prefix = fn(&[u8]) -> Option<(f64, usize)>;
+    const PREFIXES: [Prefix; 2] = [
+        decimal_prefix::<false, false>,
+        decimal_prefix::<false, true>,
+    ];
+    const COMMA_PREFIXES: [Prefix; 2] =
+        [decimal_prefix::<true, false>, decimal_prefix::<true, true>];
 
     #[test]
     fn plain_decimals_parse_bit_for_bit_as_the_standard_parser() {
@@ -1259,12 +1280,14 @@ mod tests {
                 }
                 // The same digits with a decimal comma, before a semicolon.
                 let comma = format!("{};1,5;2", text.replace('.', ","));
-                match decimal_prefix::<true>(comma.as_bytes()) {
-                    Some((v, used)) if used == text.len() => {
-                        assert_eq!(Some(v.to_bits()), expected, "{comma}");
+                for parse in COMMA_PREFIXES {
+                    match parse(comma.as_bytes()) {
+                        Some((v, used)) if used == text.len() => {
+                            assert_eq!(Some(v.to_bits()), expected, "{comma}");
+                        }
+                        Some(_) => assert!(!text.contains('.'), "{comma}"),
+                        None => {}
                     }
-                    Some(_) => assert!(!text.contains('.'), "{comma}"),
-                    None => {}
                 }
             }
         }
@@ -1284,10 +1307,16 @@ mod tests {
             "1.5e30", "1.5e-30", "1.5e", "1.5e+", "1.5e1234", "1.5ee1", "1e5", "1.5e+-1",
         ] {
             assert_eq!(plain_decimal(text.as_bytes()), None, "{text}");
+            // Nor in a row, where the short path reads with `EXP` too.
+            for parse in PREFIXES {
+                let row = format!("{text},0.25,-1.5,3,4.75,99,100,7.125,8");
+                let used = parse(row.as_bytes()).map_or(0, |(_, used)| used);
+                assert!(used < text.len(), "{row}");
+            }
         }
-        assert_eq!(decimal_prefix::<false>(b"1,5;0"), Some((1.0, 1)));
-        assert_eq!(decimal_prefix::<true>(b"1,5;0"), Some((1.5, 3)));
-        assert_eq!(decimal_prefix::<true>(b"-2.5e1;0"), Some((-25.0, 6)));
+        assert_eq!(decimal_prefix::<false, false>(b"1,5;0"), Some((1.0, 1)));
+        assert_eq!(decimal_prefix::<true, false>(b"1,5;0"), Some((1.5, 3)));
+        assert_eq!(decimal_prefix::<true, false>(b"-2.5e1;0"), Some((-25.0, 6)));
     }
 
     #[test]
