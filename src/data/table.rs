@@ -277,6 +277,13 @@ pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
     if s.is_empty() {
         return Cell::Missing;
     }
+    if !may_be_number(s.as_bytes(), decimal_comma) {
+        return if is_missing_marker(s) {
+            Cell::Missing
+        } else {
+            Cell::Text
+        };
+    }
     if let Some(v) = plain_decimal(s.as_bytes()) {
         return Cell::Number(v);
     }
@@ -620,6 +627,16 @@ fn digit_run(s: &[u8], mut at: usize, mut mantissa: u64) -> (u64, usize) {
         at += 1;
     }
     (mantissa, at - start)
+}
+
+/// Whether `s` could parse as a number (`str::parse::<f64>` takes a sign,
+/// then a digit, a point, `inf`, `infinity` or `nan`; a decimal comma may
+/// stand for the point): text labels such as `yes` skip both parsers.
+fn may_be_number(s: &[u8], decimal_comma: bool) -> bool {
+    let signed = usize::from(matches!(s.first(), Some(b'+' | b'-')));
+    s.get(signed).is_some_and(|&b| {
+        b.is_ascii_digit() || is_point(b, decimal_comma) || matches!(b | 0x20, b'i' | b'n')
+    })
 }
 
 fn is_missing_marker(s: &str) -> bool {
@@ -1405,6 +1422,64 @@ mod tests {
             err.to_string().starts_with("line 3 cannot be parsed"),
             "{err}"
         );
+    }
+
+    #[test]
+    #[allow(clippy::cast_possible_truncation)] // An index below the alphabet's length.
+    fn cells_that_cannot_be_numbers_are_classified_as_by_both_parsers() {
+        // The classification without the shortcut for cells that cannot
+        // start a number.
+        let reference = |raw: &str, comma: bool| {
+            let s = trim(raw);
+            if s.is_empty() {
+                return Cell::Missing;
+            }
+            let parsed = if comma && s.contains(',') && !s.contains('.') {
+                s.replacen(',', ".", 1).parse::<f64>()
+            } else {
+                s.parse::<f64>()
+            };
+            match parsed {
+                Ok(v) if v.is_finite() => Cell::Number(v),
+                Ok(_) => Cell::Missing,
+                Err(_) if is_missing_marker(s) => Cell::Missing,
+                Err(_) => Cell::Text,
+            }
+        };
+        let alphabet = b"0123456789+-.,eEiInNfFaAtyY#/ x";
+        let mut next = xorshift(0xC311_5EED_0000_0001);
+        for _ in 0..200_000 {
+            let r = next();
+            let len = 1 + (r % 9) as usize;
+            let cell: String = (0..len)
+                .map(|k| {
+                    char::from(alphabet[((r >> (8 + 5 * k)) % alphabet.len() as u64) as usize])
+                })
+                .collect();
+            for comma in [false, true] {
+                assert_eq!(
+                    parse_cell(&cell, comma),
+                    reference(&cell, comma),
+                    "{cell:?}"
+                );
+            }
+        }
+        for cell in [
+            "inf",
+            "-Infinity",
+            "+nan",
+            "NaN",
+            "#N/A",
+            "n/a",
+            ",5",
+            "yes",
+            "No",
+            "-",
+        ] {
+            for comma in [false, true] {
+                assert_eq!(parse_cell(cell, comma), reference(cell, comma), "{cell:?}");
+            }
+        }
     }
 
     #[test]
