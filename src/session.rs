@@ -64,9 +64,28 @@ pub struct Snapshot {
 pub struct Session {
     algorithm: Box<dyn Algorithm>,
     latest: StepRecord,
+    /// The record before the latest, whose per-row buffers the next step
+    /// taken with [`Session::begin_step`] writes into.
+    spare: Option<StepRecord>,
     history: Vec<Snapshot>,
     checkpoints: Vec<Box<dyn Algorithm>>,
     stop: Option<Stop>,
+}
+
+/// One step taken out of a [`Session`] to run elsewhere (the window runs
+/// slow steps on another thread, so that frames keep coming): the
+/// algorithm itself, then the outcome of its step.
+#[derive(Debug)]
+pub struct StepJob {
+    algorithm: Box<dyn Algorithm>,
+    outcome: Option<Result<StepRecord, AlgoError>>,
+}
+
+impl StepJob {
+    /// Applies the update (the same call as [`Session::step`] makes).
+    pub fn run(&mut self, data: &Dataset) {
+        self.outcome = Some(self.algorithm.step(data));
+    }
 }
 
 impl Session {
@@ -80,6 +99,7 @@ impl Session {
             checkpoints: vec![algorithm.boxed_clone()],
             history: Vec::new(),
             latest: StepRecord::new(0, record.loss),
+            spare: None,
             algorithm,
             stop: None,
         };
@@ -128,16 +148,53 @@ impl Session {
         if self.stop.is_some() {
             return false;
         }
-        let step = self.latest.step + 1;
         // The latest record's per-row values go back to the algorithm first,
         // so that the next record can be written into their memory: one set
         // of per-row arrays is alive at a time, not two.
         let per_row = self.latest.take_per_row(data.n_rows());
         self.algorithm.recycle(per_row);
-        match self.algorithm.step(data) {
+        let outcome = self.algorithm.step(data);
+        self.finish(outcome, data)
+    }
+
+    /// The next update as a [`StepJob`] to run elsewhere and hand back to
+    /// [`Self::finish_step`]; `None` once the run has stopped. Meanwhile the
+    /// session shows its latest record whole and holds a copy of the
+    /// algorithm at that step (its parameters, for display); the step
+    /// writes into the per-row buffers of the record before the latest, so
+    /// two sets of them are alive, not one.
+    pub fn begin_step(&mut self) -> Option<StepJob> {
+        if self.stop.is_some() {
+            return None;
+        }
+        let copy = self.algorithm.boxed_clone();
+        let mut algorithm = std::mem::replace(&mut self.algorithm, copy);
+        if let Some(spare) = self.spare.take() {
+            algorithm.recycle(spare);
+        }
+        Some(StepJob {
+            algorithm,
+            outcome: None,
+        })
+    }
+
+    /// Takes a [`StepJob`] back (run or not) and records its step as
+    /// [`Self::step`] does. Returns false once the run has stopped.
+    pub fn finish_step(&mut self, job: StepJob, data: &Dataset) -> bool {
+        self.algorithm = job.algorithm;
+        match job.outcome {
+            Some(outcome) => self.finish(outcome, data),
+            None => self.stop.is_none(),
+        }
+    }
+
+    /// Records the outcome of the algorithm's step.
+    fn finish(&mut self, outcome: Result<StepRecord, AlgoError>, data: &Dataset) -> bool {
+        let step = self.latest.step + 1;
+        match outcome {
             Ok(record) => {
                 self.push(&record, data);
-                self.latest = record;
+                self.spare = Some(std::mem::replace(&mut self.latest, record));
                 if step.is_multiple_of(CHECKPOINT_EVERY) {
                     self.checkpoints.push(self.algorithm.boxed_clone());
                 }
@@ -422,5 +479,43 @@ mod tests {
         assert!(!s.step(&d));
         s.resume();
         assert!(s.step(&d));
+    }
+
+    #[test]
+    fn steps_run_on_another_thread_are_the_steps_run_in_place() {
+        // A classifier with per-row records (σ, residuals), on a few hundred rows.
+        let n = 300;
+        let mut rng = crate::rng::Rng::new(5);
+        let x: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&v| f64::from(u8::from(v + 0.5 * rng.normal() > 0.0)))
+            .collect();
+        let data = Dataset::from_columns(&["x"], &[x], Some(("y", y))).unwrap();
+        let new = || {
+            let create = entry("logistic-regression").unwrap().create;
+            Session::new(create(&Hyper::default()).unwrap(), &data).unwrap()
+        };
+        let (mut here, mut there) = (new(), new());
+        for _ in 0..40 {
+            assert!(here.step(&data));
+            let mut job = there.begin_step().unwrap();
+            // Meanwhile the session shows its latest step whole.
+            assert!(
+                there
+                    .latest()
+                    .values
+                    .iter()
+                    .any(|(_, v)| matches!(v, crate::algorithms::Value::Vector(v) if v.len() == n))
+            );
+            std::thread::scope(|s| s.spawn(|| job.run(&data)).join().unwrap());
+            assert!(there.finish_step(job, &data));
+        }
+        assert_eq!(here.history(), there.history());
+        assert_eq!(here.latest(), there.latest());
+        // A job handed back unrun changes nothing.
+        let job = there.begin_step().unwrap();
+        assert!(there.finish_step(job, &data));
+        assert_eq!(here.history(), there.history());
     }
 }

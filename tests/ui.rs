@@ -367,3 +367,46 @@ fn the_preview_shows_long_numbers_rounded_on_one_line() {
     }
     assert!(h.query_by_label_contains("2.063050682434402").is_none());
 }
+
+#[test]
+fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
+    // Every running step after the first goes to its own thread.
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    h.state_mut()
+        .set_background_after(std::time::Duration::ZERO);
+    h.state_mut().apply(Command::ToggleRun);
+    let mut seen_out = false;
+    for _ in 0..2000 {
+        h.state_mut().run_budget(0.05);
+        // While a step is out, the window still draws the latest one.
+        if h.state().stepping_in_background() {
+            seen_out = true;
+            h.step();
+        }
+        if h.state().session().unwrap().step_count() >= 8 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(seen_out, "no step ran in the background");
+    // Stopping waits for the step that is out.
+    h.state_mut().apply(Command::ToggleRun);
+    assert!(!h.state().stepping_in_background());
+    let app = h.state();
+    let steps = app.session().unwrap().step_count();
+    assert!(steps >= 8);
+    assert_eq!(app.shown_step(), steps);
+    // The same steps taken one at a time in the frame.
+    let mut reference = harness();
+    reference.run();
+    reference
+        .state_mut()
+        .apply(Command::SelectAlgorithm("mlp".into()));
+    reference.state_mut().apply(Command::Step(steps));
+    assert_eq!(
+        reference.state().session().unwrap().history(),
+        h.state().session().unwrap().history()
+    );
+}

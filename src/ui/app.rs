@@ -8,11 +8,12 @@ use crate::data::{
     Dataset, MissingPolicy, Progress, Selection, Table, parse_table, read_table_with,
 };
 use crate::export::{self, Format};
-use crate::session::Session;
+use crate::session::{Session, StepJob};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
 
 /// A bundled example dataset.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +103,11 @@ pub enum Command {
     ToggleHelp,
 }
 
+/// While running, a step that took longer than this (a third of a 60 fps
+/// frame) is followed by steps on their own thread: a 30 ms MLP step on a
+/// million rows held every frame to 30 ms.
+pub const BACKGROUND_STEP: Duration = Duration::from_millis(6);
+
 /// Settings that persist across restarts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -151,8 +157,16 @@ pub struct App {
     summaries: Vec<crate::data::table::ColumnSummary>,
     source: String,
     roles: Vec<Role>,
-    data: Option<Dataset>,
+    /// Shared with the thread of a step in the background.
+    data: Option<Arc<Dataset>>,
     session: Option<Session>,
+    /// A step taken out of the session, running on its own thread, and
+    /// how long it took.
+    job: Option<std::thread::JoinHandle<(StepJob, Duration)>>,
+    /// How long the last step took: while running, steps slower than
+    /// `background_after` ([`BACKGROUND_STEP`]) go to their own thread.
+    last_step: Duration,
+    background_after: Duration,
     /// The data's second moments for the step-size card, read once per dataset.
     curvature: Option<algorithms::conditioning::Curvature>,
     shown: usize,
@@ -194,6 +208,9 @@ impl App {
             roles: Vec::new(),
             data: None,
             session: None,
+            job: None,
+            last_step: Duration::ZERO,
+            background_after: BACKGROUND_STEP,
             curvature: None,
             shown: 0,
             replayed: None,
@@ -223,7 +240,7 @@ impl App {
     /// The loaded dataset.
     #[must_use]
     pub fn data(&self) -> Option<&Dataset> {
-        self.data.as_ref()
+        self.data.as_deref()
     }
 
     /// The step shown.
@@ -284,6 +301,8 @@ impl App {
     /// Applies one command.
     #[allow(clippy::too_many_lines)] // One arm per command, each short.
     pub fn apply(&mut self, command: Command) {
+        // Every command sees the session with its step in, if one is out.
+        self.settle();
         match command {
             Command::LoadFile(path) => self.start_loading(path),
             Command::LoadExample(i) => {
@@ -398,7 +417,7 @@ impl App {
     }
 
     fn step(&mut self, n: usize) {
-        let (Some(session), Some(data)) = (&mut self.session, &self.data) else {
+        let (Some(session), Some(data)) = (&mut self.session, self.data.as_deref()) else {
             return;
         };
         if self.shown < session.step_count() {
@@ -406,7 +425,10 @@ impl App {
         } else {
             session.resume();
             for _ in 0..n {
-                if !session.step(data) {
+                let started = Instant::now();
+                let going = session.step(data);
+                self.last_step = started.elapsed();
+                if !going {
                     self.running = false;
                     break;
                 }
@@ -414,6 +436,68 @@ impl App {
             self.shown = session.step_count();
         }
         self.refresh_record();
+    }
+
+    /// Starts the next step on a thread of its own: the window goes on
+    /// drawing the latest record (and answering) while it runs.
+    fn step_in_background(&mut self) {
+        let (Some(session), Some(data)) = (&mut self.session, &self.data) else {
+            return;
+        };
+        session.resume();
+        self.shown = session.step_count();
+        let Some(mut job) = session.begin_step() else {
+            self.running = false;
+            return;
+        };
+        let data = Arc::clone(data);
+        let spawned = std::thread::Builder::new()
+            .name("steplab-step".into())
+            .spawn(move || {
+                let started = Instant::now();
+                job.run(&data);
+                (job, started.elapsed())
+            });
+        match spawned {
+            Ok(handle) => self.job = Some(handle),
+            // The session keeps the algorithm as it was at its latest step.
+            Err(e) => {
+                self.running = false;
+                self.error = Some(format!("cannot start a thread for the next step: {e}"));
+            }
+        }
+    }
+
+    /// Records the step running in the background once it is done, or
+    /// first waits for it with `wait`.
+    fn collect(&mut self, wait: bool) {
+        let Some(handle) = self.job.take_if(|h| wait || h.is_finished()) else {
+            return;
+        };
+        let (Some(session), Some(data)) = (&mut self.session, self.data.as_deref()) else {
+            return;
+        };
+        if let Ok((job, took)) = handle.join() {
+            self.last_step = took;
+            if !session.finish_step(job, data) {
+                self.running = false;
+            }
+        } else {
+            // The session still holds the algorithm as it was at its latest step.
+            self.running = false;
+            self.error = Some(format!(
+                "step {} failed unexpectedly; the run stopped at step {}",
+                session.step_count() + 1,
+                session.step_count()
+            ));
+        }
+        self.shown = session.step_count();
+        self.refresh_record();
+    }
+
+    /// Waits for a step running in the background, and records it.
+    fn settle(&mut self) {
+        self.collect(true);
     }
 
     fn start_loading(&mut self, path: PathBuf) {
@@ -521,6 +605,7 @@ impl App {
     /// Rebuilds the dataset and the session from the table and the choices.
     /// Returns false (with the error set) when they do not fit.
     fn rebuild(&mut self) -> bool {
+        self.settle();
         self.running = false;
         self.shown = 0;
         self.replayed = None;
@@ -570,7 +655,7 @@ impl App {
                 self.view.data_changed();
                 self.curvature = algorithms::conditioning::applies(entry.id)
                     .then(|| algorithms::conditioning::Curvature::of(&data));
-                self.data = Some(data);
+                self.data = Some(Arc::new(data));
                 self.session = Some(session);
                 self.error = None;
                 self.refresh_record();
@@ -585,7 +670,7 @@ impl App {
     }
 
     fn refresh_record(&mut self) {
-        self.replayed = match (&self.session, &self.data) {
+        self.replayed = match (&self.session, self.data.as_deref()) {
             (Some(s), Some(d)) if self.shown < s.step_count() => s.record_at(d, self.shown),
             _ => None,
         };
@@ -965,7 +1050,7 @@ impl App {
                         &self.summaries,
                         &self.roles,
                         &self.settings,
-                        self.data.as_ref(),
+                        self.data.as_deref(),
                         &mut self.commands,
                     );
                 }
@@ -975,7 +1060,7 @@ impl App {
             .show(ui, |ui| self.derivation_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.plot_rect = ui.max_rect();
-            if let (Some(session), Some(data)) = (&self.session, &self.data) {
+            if let (Some(session), Some(data)) = (&self.session, self.data.as_deref()) {
                 let record = record_of(session, self.replayed.as_ref(), self.shown);
                 self.view.ui(ui, data, session, record, self.shown);
             }
@@ -991,18 +1076,38 @@ impl App {
         }
     }
 
-    /// Runs steps within a per-frame time budget while playing.
+    /// Runs steps within a per-frame time budget while playing: fast
+    /// steps in the frame, slow ones ([`BACKGROUND_STEP`]) one at a time on
+    /// a thread of their own, collected by the first frame after they end.
     pub fn run_budget(&mut self, dt: f64) {
-        if !self.running {
+        self.collect(false);
+        if !self.running || self.job.is_some() {
             return;
         }
         let rate = self.settings.steps_per_second;
         self.run_credit = (self.run_credit + dt * rate).min(rate.max(1.0));
-        let budget = std::time::Instant::now();
+        let budget = Instant::now();
         while self.run_credit >= 1.0 && self.running && budget.elapsed().as_secs_f64() < 0.008 {
             self.run_credit -= 1.0;
+            if self.last_step >= self.background_after {
+                self.step_in_background();
+                return;
+            }
             self.step(1);
         }
+    }
+
+    /// Whether a step is running in the background.
+    #[must_use]
+    pub fn stepping_in_background(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Sets how slow a step must be for the next ones to run in the
+    /// background while running (default [`BACKGROUND_STEP`]; zero sends
+    /// every step after the first there).
+    pub fn set_background_after(&mut self, slower_than: Duration) {
+        self.background_after = slower_than;
     }
 }
 
