@@ -287,6 +287,11 @@ pub fn parse_cell(raw: &str, decimal_comma: bool) -> Cell {
     if let Some(v) = plain_decimal(s.as_bytes()) {
         return Cell::Number(v);
     }
+    standard_cell(s, decimal_comma)
+}
+
+/// A trimmed, non-empty cell classified by the standard library's parser.
+fn standard_cell(s: &str, decimal_comma: bool) -> Cell {
     let parsed = if decimal_comma && s.contains(',') && !s.contains('.') {
         s.replacen(',', ".", 1).parse::<f64>()
     } else {
@@ -1427,23 +1432,14 @@ mod tests {
     #[test]
     #[allow(clippy::cast_possible_truncation)] // An index below the alphabet's length.
     fn cells_that_cannot_be_numbers_are_classified_as_by_both_parsers() {
-        // The classification without the shortcut for cells that cannot
-        // start a number.
+        // The standard parser alone, without the shortcut for cells that
+        // cannot start a number or the fast decimal path.
         let reference = |raw: &str, comma: bool| {
             let s = trim(raw);
             if s.is_empty() {
-                return Cell::Missing;
-            }
-            let parsed = if comma && s.contains(',') && !s.contains('.') {
-                s.replacen(',', ".", 1).parse::<f64>()
+                Cell::Missing
             } else {
-                s.parse::<f64>()
-            };
-            match parsed {
-                Ok(v) if v.is_finite() => Cell::Number(v),
-                Ok(_) => Cell::Missing,
-                Err(_) if is_missing_marker(s) => Cell::Missing,
-                Err(_) => Cell::Text,
+                standard_cell(s, comma)
             }
         };
         let alphabet = b"0123456789+-.,eEiInNfFaAtyY#/ x";
