@@ -398,6 +398,14 @@ fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
     let steps = app.session().unwrap().step_count();
     assert!(steps >= 8);
     assert_eq!(app.shown_step(), steps);
+    // Running while the view shows the past moves the view, in the frame.
+    h.state_mut().apply(Command::ToggleRun);
+    h.state_mut().apply(Command::Show(2));
+    h.state_mut().run_budget(0.05);
+    assert_eq!(h.state().shown_step(), 3);
+    assert!(!h.state().stepping_in_background());
+    h.state_mut().apply(Command::ToggleRun);
+    assert_eq!(h.state().session().unwrap().step_count(), steps);
     // The same steps taken one at a time in the frame.
     let mut reference = harness();
     reference.run();

@@ -445,7 +445,6 @@ impl App {
             return;
         };
         session.resume();
-        self.shown = session.step_count();
         let Some(mut job) = session.begin_step() else {
             self.running = false;
             return;
@@ -1089,7 +1088,12 @@ impl App {
         let budget = Instant::now();
         while self.run_credit >= 1.0 && self.running && budget.elapsed().as_secs_f64() < 0.008 {
             self.run_credit -= 1.0;
-            if self.last_step >= self.background_after {
+            // A view of the past moves forward in the frame, as Step does.
+            let at_latest = self
+                .session
+                .as_ref()
+                .is_some_and(|s| self.shown >= s.step_count());
+            if at_latest && self.last_step >= self.background_after {
                 self.step_in_background();
                 return;
             }
