@@ -10,7 +10,7 @@
 //! handles.
 
 use super::DataError;
-use super::table::{Column, Grid, Table, header_names, texts_of, trim};
+use super::table::{Column, Grid, Table, Texts, header_names, trim};
 use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
@@ -193,7 +193,7 @@ fn join(parts: Vec<Part<'_>>, expected: usize, path: &str) -> Result<Option<Join
     let mut columns: Vec<Column> = with_text
         .iter()
         .map(|&text| Column {
-            texts: text.then(Vec::new),
+            texts: text.then(Texts::default),
             ..Column::default()
         })
         .collect();
@@ -215,7 +215,7 @@ fn join(parts: Vec<Part<'_>>, expected: usize, path: &str) -> Result<Option<Join
         };
         for (c, (all, mut column)) in columns.iter_mut().zip(rows.columns).enumerate() {
             if with_text[c] && column.texts.is_none() {
-                column.texts = Some(texts_of(rows.values.column(c)));
+                column.texts = Some(Texts::of_values(rows.values.column(c)));
             }
             for r in column
                 .first_texts

@@ -7,7 +7,9 @@ pub mod table;
 
 pub use error::DataError;
 pub use fast::Progress;
-pub use table::{CellRef, Column, ColumnSummary, Table, parse_table, read_table, read_table_with};
+pub use table::{
+    CellRef, Column, ColumnSummary, Table, Texts, parse_table, read_table, read_table_with,
+};
 
 use nalgebra::{DMatrix, DVector};
 use std::fmt::Write as _;
@@ -349,7 +351,7 @@ impl Dataset {
                 col.texts
                     .as_ref()
                     .and_then(|t| t.get(r))
-                    .is_none_or(|s| parse_missing(s))
+                    .is_none_or(parse_missing)
             } else {
                 column_values(i).get(r).is_none_or(|v| v.is_nan())
             }
@@ -392,7 +394,7 @@ impl Dataset {
                 let col = &table.columns[t];
                 let name = table.names[t].clone();
                 if target_text {
-                    let texts: Vec<&str> = col.texts.iter().flatten().map(String::as_str).collect();
+                    let texts: Vec<&str> = col.texts.iter().flat_map(Texts::iter).collect();
                     Some(text_target(&name, &pick(&texts, keep)))
                 } else if all_rows && col.missing_count == 0 {
                     Some(numeric_target(&name, column_values(t).to_vec()))

@@ -43,7 +43,7 @@ pub struct CellRef {
 #[derive(Debug, Clone, Default)]
 pub struct Column {
     /// The trimmed text of every cell, kept only once a non-numeric cell appeared.
-    pub texts: Option<Vec<String>>,
+    pub texts: Option<Texts>,
     /// Cells that parsed as finite numbers.
     pub numeric_count: usize,
     /// Cells that are text (not numbers, not missing markers).
@@ -106,13 +106,13 @@ impl Column {
                 if self.texts.is_none() {
                     // The first text cell: keep texts from now on, rebuilding
                     // the earlier ones from their values.
-                    self.texts = Some(texts_of(so_far));
+                    self.texts = Some(Texts::of_values(so_far));
                 }
                 f64::NAN
             }
         };
         if let Some(texts) = &mut self.texts {
-            texts.push(canonical_text(cell, raw));
+            texts.push_cell(cell, raw);
         }
         value
     }
@@ -122,7 +122,7 @@ impl Column {
     pub(crate) fn append(&mut self, other: Column) {
         debug_assert_eq!(self.texts.is_some(), other.texts.is_some());
         if let (Some(texts), Some(more)) = (&mut self.texts, other.texts) {
-            texts.extend(more);
+            texts.append(more);
         }
         self.numeric_count += other.numeric_count;
         self.text_count += other.text_count;
@@ -140,32 +140,144 @@ impl Column {
     }
 }
 
-/// The texts of cells from their values: what [`canonical_text`] gives for a
-/// column without text cells.
-pub(crate) fn texts_of(values: &[f64]) -> Vec<String> {
-    values
-        .iter()
-        .map(|&v| {
-            canonical_text(
-                if v.is_nan() {
-                    Cell::Missing
-                } else {
-                    Cell::Number(v)
-                },
-                "",
-            )
-        })
-        .collect()
+/// The texts of a column's cells, each distinct text kept once: row r's is
+/// the name with id `ids[r]`. A label column of a million rows holds a few
+/// strings, not a million (they were a quarter of a label file's memory).
+/// Past [`MAX_DISTINCT`] names (identifiers, free text) the column stops
+/// looking for repeats and keeps every further row's text as it comes:
+/// hashing a million distinct names took longer than the rest of the load.
+#[derive(Clone, Default)]
+pub struct Texts {
+    ids: Vec<usize>,
+    names: Vec<String>,
+    /// The ids of `names`, found by their hashes (empty once `plain`).
+    index: hashbrown::HashTable<usize>,
+    hasher: hashbrown::DefaultHashBuilder,
+    /// Past `MAX_DISTINCT` names: no more looking for repeats.
+    plain: bool,
 }
 
-/// The text kept for a cell of a column that has text cells: text as
-/// written, numbers as their value, missing cells empty — the same whatever
-/// order the cells were read in.
-fn canonical_text(cell: Cell, raw: &str) -> String {
-    match cell {
-        Cell::Text => raw.to_string(),
-        Cell::Number(v) => format!("{v}"),
-        Cell::Missing => String::new(),
+/// How many distinct texts a column looks up repeats among.
+const MAX_DISTINCT: usize = 4096;
+
+impl Texts {
+    /// The texts of cells from their values: what [`Self::push_cell`] keeps
+    /// for a column without text cells.
+    pub(crate) fn of_values(values: &[f64]) -> Self {
+        let mut texts = Self::default();
+        for &v in values {
+            let cell = if v.is_nan() {
+                Cell::Missing
+            } else {
+                Cell::Number(v)
+            };
+            texts.push_cell(cell, "");
+        }
+        texts
+    }
+
+    /// Keeps the text of a cell of a column that has text cells: text as
+    /// written, numbers as their value, missing cells empty (the same
+    /// whatever order the cells were read in).
+    pub(crate) fn push_cell(&mut self, cell: Cell, raw: &str) {
+        match cell {
+            Cell::Text => self.push(raw),
+            Cell::Number(v) => self.push(&format!("{v}")),
+            Cell::Missing => self.push(""),
+        }
+    }
+
+    /// Appends a row's text.
+    pub fn push(&mut self, text: &str) {
+        let id = match self.lookup(text) {
+            Ok(id) => id,
+            Err(hash) => self.insert(hash, text.to_string()),
+        };
+        self.ids.push(id);
+    }
+
+    /// Appends another column's texts, row by row.
+    pub(crate) fn append(&mut self, other: Self) {
+        let ids: Vec<usize> = other
+            .names
+            .into_iter()
+            .map(|name| match self.lookup(&name) {
+                Ok(id) => id,
+                Err(hash) => self.insert(hash, name),
+            })
+            .collect();
+        self.ids.extend(other.ids.iter().map(|&i| ids[i]));
+    }
+
+    /// The id of `text` if it is known, else its hash (`None` once `plain`).
+    fn lookup(&self, text: &str) -> Result<usize, Option<u64>> {
+        use std::hash::BuildHasher as _;
+        if self.plain {
+            return Err(None);
+        }
+        let hash = self.hasher.hash_one(text);
+        let names = &self.names;
+        self.index
+            .find(hash, |&id| names[id] == text)
+            .copied()
+            .ok_or(Some(hash))
+    }
+
+    /// Keeps a new name (with its hash, while repeats are looked up) and
+    /// returns its id.
+    fn insert(&mut self, hash: Option<u64>, name: String) -> usize {
+        use std::hash::BuildHasher as _;
+        let id = self.names.len();
+        if let Some(hash) = hash {
+            if id < MAX_DISTINCT {
+                let (hasher, names) = (&self.hasher, &self.names);
+                self.index
+                    .insert_unique(hash, id, |&i| hasher.hash_one(names[i].as_str()));
+            } else {
+                self.plain = true;
+                self.index = hashbrown::HashTable::new();
+            }
+        }
+        self.names.push(name);
+        id
+    }
+
+    /// Row `row`'s text.
+    #[must_use]
+    pub fn get(&self, row: usize) -> Option<&str> {
+        self.ids.get(row).map(|&id| self.names[id].as_str())
+    }
+
+    /// Every row's text, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ids.iter().map(|&id| self.names[id].as_str())
+    }
+
+    /// The number of rows.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no rows.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+impl PartialEq for Texts {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Texts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Texts")
+            .field("rows", &self.ids.len())
+            .field("distinct", &self.names.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -250,7 +362,7 @@ impl Table {
             return String::new();
         };
         if let Some(t) = column.texts.as_ref().and_then(|t| t.get(row)) {
-            return t.clone();
+            return t.to_string();
         }
         match self.values(c).get(row) {
             Some(v) if !v.is_nan() => format!("{v}"),
@@ -1421,7 +1533,7 @@ mod tests {
     fn windows_1252_text_is_decoded_and_undefined_bytes_are_refused() {
         let t = parse_table(b"city,x\nK\xf6ln \x80,1\n", "f.csv").unwrap();
         assert!(t.latin1);
-        assert_eq!(t.columns[0].texts.as_ref().unwrap()[0], "Köln €");
+        assert_eq!(t.columns[0].texts.as_ref().unwrap().get(0), Some("Köln €"));
         let err = parse_table(b"city,x\nok,1\nbad\x81,2\n", "f.csv").unwrap_err();
         assert!(
             err.to_string().starts_with("line 3 cannot be parsed"),
@@ -1476,6 +1588,57 @@ mod tests {
                 assert_eq!(parse_cell(cell, comma), reference(cell, comma), "{cell:?}");
             }
         }
+    }
+
+    #[test]
+    fn texts_keep_each_distinct_text_once_and_every_row_in_order() {
+        let rows = ["yes", "no", "", "yes", "maybe", "no"];
+        let (mut a, mut b) = (Texts::default(), Texts::default());
+        for r in &rows[..3] {
+            a.push(r);
+        }
+        for r in &rows[3..] {
+            b.push(r);
+        }
+        a.append(b);
+        assert_eq!(a.iter().collect::<Vec<_>>(), rows);
+        assert_eq!((a.get(4), a.get(6), a.len()), (Some("maybe"), None, 6));
+        assert_eq!(a.names.len(), 4);
+        // Few labels over many rows, and as many texts as rows, through
+        // the index's growth.
+        let (mut labels, mut unique) = (Texts::default(), Texts::default());
+        for i in 0..10_000 {
+            labels.push(&format!("label {}", i % 37));
+            unique.push(&i.to_string());
+        }
+        // The identifiers stop being looked up past MAX_DISTINCT.
+        assert_eq!((labels.names.len(), unique.names.len()), (37, 10_000));
+        assert!(!labels.plain && unique.plain);
+        // Appending either to the other keeps every row.
+        let mut both = labels.clone();
+        both.append(unique.clone());
+        let mut other_way = unique.clone();
+        other_way.append(labels.clone());
+        assert!(both.iter().eq(labels.iter().chain(unique.iter())));
+        assert!(other_way.iter().eq(unique.iter().chain(labels.iter())));
+        for (i, (l, u)) in labels.iter().zip(unique.iter()).enumerate() {
+            assert_eq!(
+                (l, u),
+                (format!("label {}", i % 37).as_str(), i.to_string().as_str())
+            );
+        }
+        // Equal when every row's text is, however the texts were gathered.
+        let of = |rows: &[&str]| {
+            let mut t = Texts::default();
+            for r in rows {
+                t.push(r);
+            }
+            t
+        };
+        let mut joined = of(&["yes"]);
+        joined.append(of(&["no", "yes"]));
+        assert_eq!(joined, of(&["yes", "no", "yes"]));
+        assert_ne!(joined, of(&["yes", "no", "no"]));
     }
 
     #[test]
