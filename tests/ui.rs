@@ -370,7 +370,15 @@ fn the_preview_shows_long_numbers_rounded_on_one_line() {
 
 #[test]
 fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
-    // Every running step after the first goes to its own thread.
+    // A session's first running step, of unknown speed, goes to its own thread.
+    let mut first = harness();
+    first.run();
+    first.state_mut().apply(Command::ToggleRun);
+    first.state_mut().run_budget(0.05);
+    assert!(first.state().stepping_in_background());
+    first.state_mut().apply(Command::ToggleRun);
+    assert_eq!(first.state().session().unwrap().step_count(), 1);
+    // Every running step goes to its own thread.
     let mut h = harness();
     h.run();
     h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));

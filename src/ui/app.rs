@@ -104,8 +104,8 @@ pub enum Command {
 }
 
 /// While running, a step that took longer than this (a third of a 60 fps
-/// frame) is followed by steps on their own thread: a 30 ms MLP step on a
-/// million rows held every frame to 30 ms.
+/// frame) is followed by steps on their own thread, and so is a session's
+/// first step: a 30 ms MLP step on a million rows held every frame to 30 ms.
 pub const BACKGROUND_STEP: Duration = Duration::from_millis(6);
 
 /// Settings that persist across restarts.
@@ -163,9 +163,10 @@ pub struct App {
     /// A step taken out of the session, running on its own thread, and
     /// how long it took.
     job: Option<std::thread::JoinHandle<(StepJob, Duration)>>,
-    /// How long the last step took: while running, steps slower than
-    /// `background_after` ([`BACKGROUND_STEP`]) go to their own thread.
-    last_step: Duration,
+    /// How long the session's last step took (`None` before its first):
+    /// while running, steps after one slower than `background_after`
+    /// ([`BACKGROUND_STEP`]) or of unknown speed go to their own thread.
+    last_step: Option<Duration>,
     background_after: Duration,
     /// The data's second moments for the step-size card, read once per dataset.
     curvature: Option<algorithms::conditioning::Curvature>,
@@ -209,7 +210,7 @@ impl App {
             data: None,
             session: None,
             job: None,
-            last_step: Duration::ZERO,
+            last_step: None,
             background_after: BACKGROUND_STEP,
             curvature: None,
             shown: 0,
@@ -427,7 +428,7 @@ impl App {
             for _ in 0..n {
                 let started = Instant::now();
                 let going = session.step(data);
-                self.last_step = started.elapsed();
+                self.last_step = Some(started.elapsed());
                 if !going {
                     self.running = false;
                     break;
@@ -477,7 +478,7 @@ impl App {
             return;
         };
         if let Ok((job, took)) = handle.join() {
-            self.last_step = took;
+            self.last_step = Some(took);
             if !session.finish_step(job, data) {
                 self.running = false;
             }
@@ -606,6 +607,7 @@ impl App {
     fn rebuild(&mut self) -> bool {
         self.settle();
         self.running = false;
+        self.last_step = None;
         self.shown = 0;
         self.replayed = None;
         let Some(table) = &self.table else {
@@ -1093,7 +1095,8 @@ impl App {
                 .session
                 .as_ref()
                 .is_some_and(|s| self.shown >= s.step_count());
-            if at_latest && self.last_step >= self.background_after {
+            let slow = self.last_step.is_none_or(|t| t >= self.background_after);
+            if at_latest && slow {
                 self.step_in_background();
                 return;
             }
@@ -1109,7 +1112,7 @@ impl App {
 
     /// Sets how slow a step must be for the next ones to run in the
     /// background while running (default [`BACKGROUND_STEP`]; zero sends
-    /// every step after the first there).
+    /// every running step there).
     pub fn set_background_after(&mut self, slower_than: Duration) {
         self.background_after = slower_than;
     }
