@@ -138,3 +138,41 @@ fn loading_selects_like_from_table() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn numpy_savetxt_files_load_like_the_sequential_parser() {
+    // numpy's default format, an exponent in every field, with a few
+    // fields its short path leaves to the others (exponents past 10²⁷,
+    // no decimals, a missing marker).
+    let mut rng = Rng::new(8);
+    let mut text = String::from("x,y,z\n");
+    for i in 0..300_000 {
+        let z = match i % 50_000 {
+            11 => "1.5e+40".to_string(),
+            12 => "3e-02".to_string(),
+            13 => "nan".to_string(),
+            _ => format!("{:.18e}", rng.normal() * 10f64.powi((i % 9) - 4)),
+        };
+        let (x, y) = (rng.normal(), rng.normal() * 1e-7);
+        let _ = writeln!(text, "{x:.18e},{y:.18e},{z}");
+    }
+    let slow = parse_sequential(&text, b',', false, "np.csv").unwrap();
+    let dir = std::env::temp_dir().join(format!("steplab-numpy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("np.csv");
+    std::fs::write(&path, &text).unwrap();
+    let streamed = read_table_with(&path, &Progress::default()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for table in [&streamed, &parse_table(text.as_bytes(), "np.csv").unwrap()] {
+        assert_eq!(table.lines, slow.lines);
+        for c in 0..3 {
+            let same = table.values(c).iter().zip(slow.values(c));
+            assert!(
+                same.clone().all(|(u, v)| u.to_bits() == v.to_bits()),
+                "column {c}"
+            );
+            assert_eq!(table.values(c).len(), 300_000);
+        }
+        assert_eq!(table.columns[2].missing_count, 6);
+    }
+}
