@@ -532,9 +532,9 @@ pub fn over_row_ranges_into<R: Send>(
     })
 }
 
-/// Rows and units per tile of [`dense_layer`]: 4 units × 16 rows of sums
-/// stay in eight 8-lane registers while the inputs stream past.
-const TILE_ROWS: usize = 16;
+/// Units per tile of [`dense_layer`]: 4 units × 16 rows of sums stay in
+/// eight 8-lane registers while the inputs stream past; fewer units take
+/// 32 rows at a time.
 const TILE_UNITS: usize = 4;
 
 /// A dense layer over a block of rows: zᵤ = bᵤ + Σₘ wᵤₘ · input(m) for
@@ -553,26 +553,28 @@ pub fn dense_layer<'a>(
     let mut first = 0;
     for units in z.chunks_mut(TILE_UNITS) {
         if let Ok(four) = <&mut [&mut [f64]; TILE_UNITS]>::try_from(&mut *units) {
-            dense_tile(four, first, &weight, &bias, inputs, &input);
+            dense_tile::<4, 16>(four, first, &weight, &bias, inputs, &input);
         } else {
-            for (t, unit) in units.iter_mut().enumerate() {
-                dense_tile(
-                    &mut [&mut **unit],
-                    first + t,
-                    &weight,
-                    &bias,
-                    inputs,
-                    &input,
-                );
+            // Fewer units read each input over more rows at a time: one
+            // unit at 16 rows kept two cache lines of each column in
+            // flight, and the first layer waited on memory.
+            for (t, pair) in units.chunks_mut(2).enumerate() {
+                let at = first + 2 * t;
+                if let Ok(two) = <&mut [&mut [f64]; 2]>::try_from(&mut *pair) {
+                    dense_tile::<2, 32>(two, at, &weight, &bias, inputs, &input);
+                } else {
+                    let one = &mut [&mut *pair[0]];
+                    dense_tile::<1, 32>(one, at, &weight, &bias, inputs, &input);
+                }
             }
         }
         first += units.len();
     }
 }
 
-/// [`dense_layer`] for the `U` units from `first` on.
+/// [`dense_layer`] for the `U` units from `first` on, `R` rows at a time.
 #[inline(always)]
-fn dense_tile<'a, const U: usize>(
+fn dense_tile<'a, const U: usize, const R: usize>(
     z: &mut [&mut [f64]; U],
     first: usize,
     weight: &impl Fn(usize, usize) -> f64,
@@ -585,22 +587,22 @@ fn dense_tile<'a, const U: usize>(
         .map(|m| std::array::from_fn(|t| weight(first + t, m)))
         .collect();
     let b: [f64; U] = std::array::from_fn(|t| bias(first + t));
-    let whole = len / TILE_ROWS * TILE_ROWS;
-    for r in (0..whole).step_by(TILE_ROWS) {
-        let mut acc = [[0.0; TILE_ROWS]; U];
+    let whole = len / R * R;
+    for r in (0..whole).step_by(R) {
+        let mut acc = [[0.0; R]; U];
         for (a, &bt) in acc.iter_mut().zip(&b) {
-            *a = [bt; TILE_ROWS];
+            *a = [bt; R];
         }
         for (m, wm) in w.iter().enumerate() {
-            let x = &input(m)[r..r + TILE_ROWS];
+            let x = &input(m)[r..r + R];
             for (a, &wt) in acc.iter_mut().zip(wm) {
-                for k in 0..TILE_ROWS {
+                for k in 0..R {
                     a[k] = wt.mul_add(x[k], a[k]);
                 }
             }
         }
         for (zt, a) in z.iter_mut().zip(&acc) {
-            zt[r..r + TILE_ROWS].copy_from_slice(a);
+            zt[r..r + R].copy_from_slice(a);
         }
     }
     for i in whole..len {
