@@ -7,12 +7,17 @@
 
 use super::kmeans;
 use super::linear::J;
-use super::pass::{self, GROUP};
+use super::pass;
 use super::{
     AlgoError, Algorithm, Cached, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol, Value,
 };
 use crate::data::Dataset;
 use nalgebra::DMatrix;
+
+/// Rows per group of the E-step: twice the other group kernels' (on
+/// AVX-512 a group's solve then runs eight chains of multiply-adds, and
+/// each of the M-step's lane sums takes eight rows per lane a call).
+const GROUP: usize = 2 * pass::GROUP;
 
 /// Rows per block of the block pass ([`EBlock`]), which takes each row
 /// range's last rows, fewer than a group, and is the group pass's
@@ -273,7 +278,7 @@ fn squared_distances<'x, S: pulp::Simd>(
 /// the first-level cache), the responsibilities, then the group's share of
 /// the next M-step's sums. The range's last rows, fewer than a group, go
 /// through [`EBlock`]. Sums keep eight lanes whatever the vector width
-/// ([`pass::add_chunks`]), so every CPU gets the same bits. Returns the
+/// ([`pass::add_group_chunks`]), so every CPU gets the same bits. Returns the
 /// summed log-likelihood and the sums.
 struct GmmRange<'a, 'r> {
     x: &'a DMatrix<f64>,
@@ -327,7 +332,7 @@ impl pulp::WithSimd for GmmRange<'_, '_> {
                 let gamma = S::as_simd_f64s(&r[g..g + GROUP]).0;
                 let (count, moments) = sums.split_at_mut(per8);
                 let (first, second) = moments.split_at_mut(d * per8);
-                pass::add_chunks(simd, count, gamma, None);
+                pass::add_group_chunks::<S, GROUP>(simd, count, gamma, None);
                 for j in 0..d {
                     let (mu, xv) = (simd.splat_f64s(means[(c, j)]), column(j));
                     let e = &mut z[j * vectors..][..vectors];
@@ -342,10 +347,10 @@ impl pulp::WithSimd for GmmRange<'_, '_> {
                         weighted[q] = simd.mul_f64s(gamma[q], ej[q]);
                     }
                     let weighted = &weighted[..vectors];
-                    pass::add_chunks(simd, first, weighted, None);
+                    pass::add_group_chunks::<S, GROUP>(simd, first, weighted, None);
                     // The second moments of this row j: m = 0 ..= j.
                     for (em, acc) in z.chunks(vectors).take(j + 1).zip(&mut second) {
-                        pass::add_chunks(simd, acc, weighted, Some(em));
+                        pass::add_group_chunks::<S, GROUP>(simd, acc, weighted, Some(em));
                     }
                 }
             }

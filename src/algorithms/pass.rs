@@ -408,15 +408,27 @@ pub fn add_chunks<S: pulp::Simd>(
     v: &[S::f64s],
     x: Option<&[S::f64s]>,
 ) {
+    add_group_chunks::<S, GROUP>(simd, acc, v, x);
+}
+
+/// [`add_chunks`] for a group of `G` rows (a multiple of 8): lane l takes
+/// rows l, l + 8, … , l + G − 8 in that order.
+#[inline(always)]
+pub fn add_group_chunks<S: pulp::Simd, const G: usize>(
+    simd: S,
+    acc: &mut [S::f64s],
+    v: &[S::f64s],
+    x: Option<&[S::f64s]>,
+) {
     // Lengths fixed up front, and each sum in a local: with a bounds check
     // inside the chain, every partial sum was stored back to `acc` before
     // the next multiply-add (a store per vector, not per lane set).
     let per8 = 8 / S::F64_LANES;
-    let v = &v[..GROUP / S::F64_LANES];
-    let x = x.map(|x| &x[..GROUP / S::F64_LANES]);
+    let v = &v[..G / S::F64_LANES];
+    let x = x.map(|x| &x[..G / S::F64_LANES]);
     for (p, a) in acc[..per8].iter_mut().enumerate() {
         let mut sum = *a;
-        for c in 0..GROUP / 8 {
+        for c in 0..G / 8 {
             let q = c * per8 + p;
             sum = match x {
                 Some(x) => simd.mul_add_f64s(v[q], x[q], sum),
