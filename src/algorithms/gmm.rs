@@ -245,26 +245,16 @@ fn squared_distances<'x, S: pulp::Simd>(
         for q in 0..vectors {
             v[q] = simd.sub_f64s(xv[q], mu);
         }
-        // Two chains of multiply-adds (even and odd m) per vector: with
-        // one, a group of four AVX-512 vectors waited on their latency.
-        let mut w = [zero; GROUP];
-        for m in (0..j).step_by(2) {
+        for m in 0..j {
             let a = simd.splat_f64s(l[(j, m)]);
             let zm = &z[m * vectors..][..vectors];
             for q in 0..vectors {
                 v[q] = simd.negate_mul_add_f64s(a, zm[q], v[q]);
             }
-            if m + 1 < j {
-                let a = simd.splat_f64s(l[(j, m + 1)]);
-                let zm = &z[(m + 1) * vectors..][..vectors];
-                for q in 0..vectors {
-                    w[q] = simd.negate_mul_add_f64s(a, zm[q], w[q]);
-                }
-            }
         }
         let inverse = simd.splat_f64s(1.0 / l[(j, j)]);
         for q in 0..vectors {
-            v[q] = simd.mul_f64s(simd.add_f64s(v[q], w[q]), inverse);
+            v[q] = simd.mul_f64s(v[q], inverse);
             acc[q] = simd.mul_add_f64s(v[q], v[q], acc[q]);
         }
         z[j * vectors..][..vectors].copy_from_slice(&v[..vectors]);
