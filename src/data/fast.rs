@@ -1061,6 +1061,20 @@ mod tests {
         }
     }
 
+    /// Part counts and buffer sizes (in bytes) that put part and buffer
+    /// boundaries all over a file of a few hundred kilobytes.
+    const SPLITS: [(usize, usize); 4] = [(1, 1 << 20), (2, 64), (3, 7), (7, 1000)];
+
+    /// `path` read in `parts` parts through `buffer`-byte buffers: `None`
+    /// when the fast path declines it.
+    fn read_in_parts(
+        path: &Path,
+        progress: &Progress,
+        (parts, buffer): (usize, usize),
+    ) -> Option<Table> {
+        read_parts(path, "p", progress, parts, buffer).unwrap()
+    }
+
     #[test]
     fn parts_read_through_small_buffers_agree_with_the_sequential_parser() {
         // Tiny buffers put buffer and part boundaries everywhere: inside
@@ -1085,14 +1099,12 @@ mod tests {
         text.push_str("1,2,3");
         let file = TempFile::new("small.csv", text.as_bytes());
         let slow = parse_sequential(text.trim_start_matches('\u{feff}'), b',', false, "p").unwrap();
-        for (parts, buffer) in [(1, 1 << 20), (2, 64), (3, 7), (7, 1000)] {
+        for split in SPLITS {
             let progress = Progress::default();
-            let streamed = read_parts(&file.0, "p", &progress, parts, buffer)
-                .unwrap()
-                .unwrap();
+            let streamed = read_in_parts(&file.0, &progress, split).unwrap();
             same(&streamed, &slow);
             assert_eq!(streamed.lines[0], 3);
-            assert!((progress.fraction() - 1.0).abs() < 1e-9, "{parts} parts");
+            assert!((progress.fraction() - 1.0).abs() < 1e-9, "{split:?}");
         }
     }
 
@@ -1150,11 +1162,8 @@ mod tests {
         assert!(slow.columns[2].texts.is_some());
         same(&parse(&text, b',', false, "t").unwrap().unwrap(), &slow);
         let file = TempFile::new("texts.csv", text.as_bytes());
-        for (parts, buffer) in [(1, 1 << 20), (2, 64), (3, 7), (7, 1000)] {
-            let progress = Progress::default();
-            let streamed = read_parts(&file.0, "t", &progress, parts, buffer)
-                .unwrap()
-                .unwrap();
+        for split in SPLITS {
+            let streamed = read_in_parts(&file.0, &Progress::default(), split).unwrap();
             same(&streamed, &slow);
         }
     }
@@ -1226,14 +1235,12 @@ mod tests {
         let cut = middle + text[middle..].find('\n').unwrap_or(0) + 1;
         let split = format!("{}1,2,\"two\nlines\"\n{}", &text[..cut], &text[cut..]);
         let split_file = TempFile::new("split.csv", split.as_bytes());
-        for (parts, buffer) in [(1, 1 << 20), (2, 64), (3, 7), (7, 1000)] {
+        for split in SPLITS {
             let progress = Progress::default();
-            let streamed = read_parts(&file.0, "q", &progress, parts, buffer)
-                .unwrap()
-                .unwrap();
+            let streamed = read_in_parts(&file.0, &progress, split).unwrap();
             same(&streamed, &slow);
-            let declined = read_parts(&split_file.0, "q", &progress, parts, buffer).unwrap();
-            assert!(declined.is_none(), "{parts} parts");
+            let declined = read_in_parts(&split_file.0, &progress, split);
+            assert!(declined.is_none(), "{split:?}");
         }
     }
 
@@ -1254,9 +1261,7 @@ mod tests {
         let file = TempFile::new("outgrown.csv", text.as_bytes());
         let slow = parse_sequential(&text, b',', false, "p").unwrap();
         for parts in [1, 2, 3] {
-            let streamed = read_parts(&file.0, "p", &Progress::default(), parts, 1 << 20)
-                .unwrap()
-                .unwrap();
+            let streamed = read_in_parts(&file.0, &Progress::default(), (parts, 1 << 20)).unwrap();
             same(&streamed, &slow);
         }
         let parsed = parse(&text, b',', false, "p").unwrap().unwrap();
