@@ -260,7 +260,7 @@ pub struct Mlp {
     grad: Vec<f64>,
     /// Per-row matrices of earlier records, reused by the next pass.
     spare: Spare,
-    /// The targets as the output layer sees them (one-hot for classes).
+    /// The targets as the output layer sees them (the class id for classes).
     y: Arc<DMatrix<f64>>,
     /// Whether records keep the per-row activations and errors.
     per_row: bool,
@@ -333,19 +333,19 @@ fn scale_by_slope(a: Activation, delta: &mut [f64], activations: &[f64]) {
 }
 
 /// The output layer on one block of rows: from the pre-activations `z`
-/// (one column of `BLOCK` per output unit) and the targets `t` (one column
-/// per unit), writes the outputs ŷ and the errors ŷ − y, and returns the
+/// (one column of `BLOCK` per output unit) and the targets `t` (the target
+/// value, 0/1, or the class id), writes the outputs ŷ and the errors ŷ − y, and returns the
 /// block's summed loss.
 #[inline(always)]
 fn output_rows(
     output: Output,
     z: &[f64],
-    t: &[&[f64]],
+    t: &[f64],
     out: &mut [&mut [f64]],
     delta: &mut [&mut [f64]],
     scratch: &mut [Vec<f64>; 2],
 ) -> f64 {
-    let len = t[0].len();
+    let len = t.len();
     let mut loss = 0.0;
     match output {
         Output::Binary => {
@@ -355,7 +355,7 @@ fn output_rows(
             for (((l, &zi), &y), (p, d)) in losses
                 .iter_mut()
                 .zip(&z[..len])
-                .zip(t[0])
+                .zip(t)
                 .zip(out[0].iter_mut().zip(delta[0].iter_mut()))
             {
                 let (sigma, softplus) = super::vmath::sigmoid_softplus(zi);
@@ -367,7 +367,7 @@ fn output_rows(
         }
         Output::Regression => {
             for (i, &zi) in z[..len].iter().enumerate() {
-                let r = zi - t[0][i];
+                let r = zi - t[i];
                 loss += 0.5 * r * r;
                 out[0][i] = zi;
                 delta[0][i] = r;
@@ -458,7 +458,7 @@ impl Mlp {
             Output::Binary => {
                 DMatrix::from_fn(n, 1, |i, _| f64::from(u8::from(t.class_ids[i] == 1)))
             }
-            Output::Multiclass(k) => super::softmax::one_hot(&t.class_ids, k),
+            Output::Multiclass(_) => super::softmax::class_column(&t.class_ids),
             Output::Regression => {
                 let Some(v) = t.values.as_ref() else {
                     return Err(AlgoError::Invalid(
@@ -632,13 +632,10 @@ impl Mlp {
                     }
                 }
                 // Output, loss and the output error ŷ − y.
-                let t: Vec<&[f64]> = (0..outputs)
-                    .map(|c| &targets[c * n + first..][..len])
-                    .collect();
                 loss += output_rows(
                     self.output,
                     &z,
-                    &t,
+                    &targets[first..][..len],
                     &mut rows(&mut forward[last], lo, hi),
                     &mut rows(&mut deltas[last], lo, hi),
                     &mut scratch,
@@ -1013,6 +1010,10 @@ mod tests {
     /// The pass written directly with whole-matrix products, one thread.
     fn reference_pass(m: &Mlp, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Pass {
         let n = x.nrows() as f64;
+        let y = &match m.output {
+            Output::Multiclass(k) => super::super::softmax::one_hot(y, k),
+            _ => y.clone(),
+        };
         let last = m.layers.len() - 1;
         let mut inputs = vec![x.clone()];
         let mut z_out = DMatrix::zeros(0, 0);

@@ -105,7 +105,7 @@ pub struct SoftmaxRegression {
     classes: Vec<Label>,
     features: Vec<String>,
     grad: Vec<f64>,
-    /// The one-hot targets, built once per dataset.
+    /// Each row's class id, built once per dataset.
     y: Arc<DMatrix<f64>>,
     /// Per-row matrices of earlier records, reused by the next pass.
     /// Whether records carry the per-row values (the window's plots).
@@ -127,18 +127,17 @@ pub(super) fn softmax_rows(z: &DMatrix<f64>) -> DMatrix<f64> {
     p
 }
 
-/// The n × k indicator matrix of class ids (ids ≥ k give a zero row).
+/// Each row's class id as a number (n × 1): the targets the pass reads.
 #[must_use]
-pub fn one_hot(class_ids: &[usize], k: usize) -> DMatrix<f64> {
-    let n = class_ids.len();
-    let mut y = DMatrix::zeros(n, k);
-    let data = y.as_mut_slice();
-    for (i, &c) in class_ids.iter().enumerate() {
-        if c < k {
-            data[c * n + i] = 1.0;
-        }
-    }
-    y
+pub fn class_column(class_ids: &[usize]) -> DMatrix<f64> {
+    DMatrix::from_iterator(class_ids.len(), 1, class_ids.iter().map(|&c| c as f64))
+}
+
+/// The n × k one-hot matrix [yᵢ = c] of a class column, for the tests'
+/// references.
+#[cfg(test)]
+pub(super) fn one_hot(y: &DMatrix<f64>, k: usize) -> DMatrix<f64> {
+    DMatrix::from_fn(y.nrows(), k, |i, c| f64::from(u8::from(y[i] == c as f64)))
 }
 
 /// Rows per block of the pass.
@@ -163,32 +162,34 @@ fn block_columns(m: &mut [f64], len: usize) -> Vec<&mut [f64]> {
 }
 
 /// Softmax and cross-entropy on one block of rows: from the logits (column
-/// c of the block at `z[c * stride..]`) and the one-hot targets `t` (one
-/// column per class), writes the probabilities p and the errors p − y, and
-/// returns the block's summed −log p_{i,yᵢ} = log Σ_c e^{z_ic} − z_{i,yᵢ}.
+/// c of the block at `z[c * stride..]`) and each row's class `y` (its index
+/// as a number, so the one-hot yᵢ꜀ = [yᵢ = c] is never stored), writes the
+/// probabilities p and the errors p − y, and returns the block's summed
+/// −log p_{i,yᵢ} = log Σ_c e^{z_ic} − z_{i,yᵢ}.
 #[inline(always)]
 pub(super) fn cross_entropy_rows(
     z: &[f64],
     stride: usize,
-    t: &[&[f64]],
+    y: &[f64],
     p: &mut [&mut [f64]],
     err: &mut [&mut [f64]],
     scratch: &mut [Vec<f64>; 2],
 ) -> f64 {
-    let len = t[0].len();
+    let len = y.len();
     // Per row e_c = exp(z_c − max z) into p, and their sum.
-    let [row_max, sum] = scratch;
-    row_max[..len].fill(f64::NEG_INFINITY);
+    let [row_loss, sum] = scratch;
+    let row_loss = &mut row_loss[..len];
+    row_loss.fill(f64::NEG_INFINITY);
     sum[..len].fill(0.0);
     for zc in z.chunks(stride) {
-        for (m, &v) in row_max.iter_mut().zip(&zc[..len]) {
+        for (m, &v) in row_loss.iter_mut().zip(&zc[..len]) {
             *m = m.max(v);
         }
     }
     for (zc, pc) in z.chunks(stride).zip(p.iter_mut()) {
         for (((s, &m), &v), e) in sum
             .iter_mut()
-            .zip(row_max.iter())
+            .zip(row_loss.iter())
             .zip(&zc[..len])
             .zip(pc.iter_mut())
         {
@@ -196,23 +197,25 @@ pub(super) fn cross_entropy_rows(
             *s += *e;
         }
     }
-    // −log p_{i,yᵢ} = max z + ln Σ e − z·y; p_c = e_c / Σ e.
-    for (m, &s) in row_max[..len].iter_mut().zip(sum.iter()) {
+    // −log p_{i,yᵢ} = max z + ln Σ e − z_{i,yᵢ}; p_c = e_c / Σ e.
+    for (m, &s) in row_loss.iter_mut().zip(sum.iter()) {
         *m += super::vmath::ln(s);
     }
-    let mut loss = super::pass::sum(&row_max[..len]);
-    for ((zc, pc), (ec, tc)) in z
-        .chunks(stride)
-        .zip(p.iter_mut())
-        .zip(err.iter_mut().zip(t))
-    {
-        loss -= super::pass::dot(&zc[..len], tc);
-        for ((p, e), (&s, &t)) in pc.iter_mut().zip(ec.iter_mut()).zip(sum.iter().zip(*tc)) {
+    for (c, ((zc, pc), ec)) in z.chunks(stride).zip(p.iter_mut()).zip(err.iter_mut()).enumerate() {
+        let class = c as f64;
+        for (((l, &v), (p, e)), (&s, &yi)) in row_loss
+            .iter_mut()
+            .zip(&zc[..len])
+            .zip(pc.iter_mut().zip(ec.iter_mut()))
+            .zip(sum.iter().zip(y))
+        {
+            let hit = yi == class;
+            *l -= if hit { v } else { 0.0 };
             *p /= s;
-            *e = *p - t;
+            *e = *p - if hit { 1.0 } else { 0.0 };
         }
     }
-    loss
+    super::pass::sum(row_loss)
 }
 
 impl SoftmaxRegression {
@@ -240,17 +243,17 @@ impl SoftmaxRegression {
         })
     }
 
-    /// The one-hot targets of `data` (rebuilt when the rows changed).
-    fn one_hot(&mut self, data: &Dataset) -> Result<Arc<DMatrix<f64>>, AlgoError> {
-        if self.y.nrows() != data.n_rows() || self.y.ncols() != self.w.nrows() {
+    /// The class column of `data` (rebuilt when the rows changed).
+    fn targets(&mut self, data: &Dataset) -> Result<Arc<DMatrix<f64>>, AlgoError> {
+        if self.y.nrows() != data.n_rows() {
             let t = data.require_target(ENTRY.id)?;
-            self.y = Arc::new(one_hot(&t.class_ids, self.w.nrows()));
+            self.y = Arc::new(class_column(&t.class_ids));
         }
         Ok(Arc::clone(&self.y))
     }
 
     /// Logits, probabilities, errors, loss and gradient on rows `x` with
-    /// one-hot targets `y`, in one pass over blocks of rows on every core
+    /// class column `y`, in one pass over blocks of rows on every core
     /// (the per-row matrices are taken from `spare`, then overwritten).
     fn forward(
         &self,
@@ -293,9 +296,7 @@ impl SoftmaxRegression {
                                 pieces[0][c][lo..hi].copy_from_slice(zc);
                             }
                         }
-                        let t: Vec<&[f64]> = (0..k)
-                            .map(|c| &targets[c * n + start + lo..c * n + start + hi])
-                            .collect();
+                        let t = &targets[start + lo..start + hi];
                         let (mut ps, mut es) = if keep {
                             let (_, rest) = pieces.split_at_mut(1);
                             let (ps, es) = rest.split_at_mut(1);
@@ -308,7 +309,7 @@ impl SoftmaxRegression {
                             (block_columns(ps, hi - lo), block_columns(es, hi - lo))
                         };
                         nll +=
-                            cross_entropy_rows(&logits, BLOCK, &t, &mut ps, &mut es, &mut scratch);
+                            cross_entropy_rows(&logits, BLOCK, t, &mut ps, &mut es, &mut scratch);
                         let es: Vec<&[f64]> = es.iter().map(|e| &**e).collect();
                         sums.add(&es, x_col);
                     },
@@ -413,12 +414,12 @@ impl Algorithm for SoftmaxRegression {
         self.batches = self.batches_init.clone();
         self.features = data.feature_names().to_vec();
         self.y = Arc::new(DMatrix::zeros(0, 0));
-        let y = self.one_hot(data)?;
+        let y = self.targets(data)?;
         Ok(self.evaluate(data, &y))
     }
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let y = self.one_hot(data)?;
+        let y = self.targets(data)?;
         let grad = match self.batches.next_batch(data.n_rows()) {
             None => std::mem::take(&mut self.grad),
             Some(rows) => {
@@ -510,7 +511,7 @@ impl Algorithm for SoftmaxRegression {
         }
         let mut other = self.clone();
         other.set_flat(flat);
-        let y = other.one_hot(data).ok()?;
+        let y = other.targets(data).ok()?;
         Some(
             other
                 .forward(data.x(), &y, &mut Spare::default(), false)
@@ -564,7 +565,7 @@ mod tests {
         for _ in 0..3 {
             s.step(&d).unwrap();
         }
-        let y = s.one_hot(&d).unwrap();
+        let y = s.targets(&d).unwrap();
         let f = s.forward(d.x(), &y, &mut Spare::default(), true);
         // The same quantities from whole-matrix products, one thread.
         let mut z = d.x() * s.w.transpose();
@@ -572,11 +573,12 @@ mod tests {
             row += s.b.transpose();
         }
         let p = softmax_rows(&z);
+        let y = one_hot(&y, 3);
         let nll: f64 = (0..n)
             .map(|i| -(0..3).map(|c| y[(i, c)] * p[(i, c)].ln()).sum::<f64>())
             .sum();
         let loss = nll / n as f64 + optim::penalty(s.w.as_slice(), s.l2, s.l1);
-        let err = &p - &*y;
+        let err = &p - &y;
         let mut grad_w = err.tr_mul(d.x()) / n as f64;
         optim::add_penalty_gradient(grad_w.as_mut_slice(), s.w.as_slice(), s.l2, s.l1);
         let grad_b: Vec<f64> = err.column_iter().map(|c| c.sum() / n as f64).collect();
@@ -595,16 +597,6 @@ mod tests {
     }
 
     #[test]
-    fn one_hot_marks_each_rows_class() {
-        let expected = DMatrix::from_row_slice(
-            4,
-            3,
-            &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0],
-        );
-        assert_eq!(one_hot(&[1, 0, 2, 1], 3), expected);
-    }
-
-    #[test]
     fn gradient_matches_finite_differences() {
         let d = data(3);
         let mut s = SoftmaxRegression::new(&Hyper {
@@ -616,7 +608,7 @@ mod tests {
         for _ in 0..5 {
             s.step(&d).unwrap();
         }
-        let y = s.one_hot(&d).unwrap();
+        let y = s.targets(&d).unwrap();
         s.evaluate(&d, &y);
         let theta = s.params();
         for k in 0..theta.len() {
@@ -669,7 +661,7 @@ mod tests {
         assert!((p[3] - p[1] - lw[1]).abs() < 1e-6);
         assert!((p[5] - p[4] - lw[2]).abs() < 1e-6);
         // And so the probabilities of class 1 agree row by row.
-        let y = s.one_hot(&d).unwrap();
+        let y = s.targets(&d).unwrap();
         let probs = s.forward(d.x(), &y, &mut Spare::default(), true).p;
         let lp =
             crate::algorithms::linear::scores(d.x(), &DVector::from_column_slice(&lw[..2]), lw[2])
