@@ -102,6 +102,8 @@ pub struct KMeans {
     spare: Spare,
     t: usize,
     features: Vec<String>,
+    /// Whether records carry each row's distance (the window's plots).
+    per_row: bool,
 }
 
 impl KMeans {
@@ -121,6 +123,7 @@ impl KMeans {
             spare: Spare::default(),
             t: 0,
             features: Vec::new(),
+            per_row: true,
         })
     }
 
@@ -128,7 +131,7 @@ impl KMeans {
     /// left `previous`), keeps the assignment for the next step, and starts
     /// the record with its objective.
     fn evaluate(&mut self, x: &DMatrix<f64>, previous: Option<&[f64]>) -> StepRecord {
-        let current = assign(x, &self.centroids, previous, &mut self.spare);
+        let current = assign(x, &self.centroids, previous, self.per_row, &mut self.spare);
         let loss = current.total / x.nrows() as f64;
         self.current.set(current);
         let mut rec = StepRecord::new(self.t, loss);
@@ -224,7 +227,7 @@ fn dist2_rows(x: &DMatrix<f64>, a: usize, b: usize) -> f64 {
 pub struct Assignment {
     /// Nearest centroid of each row (a cluster index, as the record holds it).
     pub nearest: Vec<f64>,
-    /// Squared distance of each row to it.
+    /// Squared distance of each row to it (empty unless asked for).
     pub dist: Vec<f64>,
     /// Σ dist: n times the objective J.
     pub total: f64,
@@ -240,18 +243,20 @@ pub struct Assignment {
 /// small enough to stay in cache while every centroid is measured against
 /// them and their rows are added to their clusters' sums ([`AssignRange`]).
 /// The per-row vectors are taken from `spare`; with `previous`, the pass
-/// also counts the rows whose cluster differs from it.
+/// also counts the rows whose cluster differs from it. Each row's distance
+/// is written only `with_dist` (the window's records show it).
 #[must_use]
 pub fn assign(
     x: &DMatrix<f64>,
     centroids: &DMatrix<f64>,
     previous: Option<&[f64]>,
+    with_dist: bool,
     spare: &mut Spare,
 ) -> Assignment {
     let (n, d) = x.shape();
     let k = centroids.nrows();
     let mut nearest = spare.take(n);
-    let mut dist = spare.take(n);
+    let mut dist = spare.take(if with_dist { n } else { 0 });
     let parts =
         pass::over_row_ranges_into(n, &mut [&mut nearest, &mut dist], |start, end, pieces| {
             let (near, rest) = pieces.split_at_mut(1);
@@ -261,7 +266,7 @@ pub fn assign(
                 previous: previous.map(|p| &p[start..end]),
                 start,
                 near: &mut *near[0][0],
-                best_d: &mut *rest[0][0],
+                best_d: rest[0].first_mut().map(|d| &mut **d),
             })
         });
     let mut all = Assignment {
@@ -377,7 +382,7 @@ struct AssignRange<'a> {
     previous: Option<&'a [f64]>,
     start: usize,
     near: &'a mut [f64],
-    best_d: &'a mut [f64],
+    best_d: Option<&'a mut [f64]>,
 }
 
 impl pulp::WithSimd for AssignRange<'_> {
@@ -392,7 +397,7 @@ impl pulp::WithSimd for AssignRange<'_> {
             previous,
             start,
             near,
-            best_d,
+            mut best_d,
         } = self;
         let (n, d) = x.shape();
         let k = centroids.nrows();
@@ -425,9 +430,11 @@ impl pulp::WithSimd for AssignRange<'_> {
             S::as_mut_simd_f64s(&mut near[rows.clone()])
                 .0
                 .copy_from_slice(&best[..vectors]);
-            S::as_mut_simd_f64s(&mut best_d[rows.clone()])
-                .0
-                .copy_from_slice(&bd[..vectors]);
+            if let Some(best_d) = best_d.as_deref_mut() {
+                S::as_mut_simd_f64s(&mut best_d[rows.clone()])
+                    .0
+                    .copy_from_slice(&bd[..vectors]);
+            }
             pass::add_chunks(
                 simd,
                 &mut lanes[total_at..total_at + per8],
@@ -466,7 +473,9 @@ impl pulp::WithSimd for AssignRange<'_> {
                 }
             }
             near[i] = best as f64;
-            best_d[i] = bd;
+            if let Some(best_d) = best_d.as_deref_mut() {
+                best_d[i] = bd;
+            }
             total += bd;
             // Exact comparison: both hold small integers.
             #[allow(clippy::float_cmp)]
@@ -512,7 +521,9 @@ impl Algorithm for KMeans {
         self.features = data.feature_names().to_vec();
         let mut rec = self.evaluate(data.x(), None);
         if let Some(current) = self.current.get() {
-            rec.vector(DISTANCE, current.dist.clone());
+            if self.per_row {
+                rec.vector(DISTANCE, current.dist.clone());
+            }
             rec.vector(ASSIGNMENT, current.nearest.clone());
         }
         Ok(rec)
@@ -529,8 +540,8 @@ impl Algorithm for KMeans {
             let before = self
                 .previous_centroids
                 .as_ref()
-                .map(|c| assign(x, c, None, &mut self.spare).nearest);
-            assign(x, &self.centroids, before.as_deref(), &mut self.spare)
+                .map(|c| assign(x, c, None, false, &mut self.spare).nearest);
+            assign(x, &self.centroids, before.as_deref(), self.per_row, &mut self.spare)
         });
         let Assignment {
             nearest: assignment,
@@ -555,7 +566,9 @@ impl Algorithm for KMeans {
         self.t += 1;
         let mut rec = self.evaluate(x, Some(&assignment));
         rec.vector(ASSIGNMENT, assignment);
-        rec.vector(DISTANCE, dist_before);
+        if self.per_row {
+            rec.vector(DISTANCE, dist_before);
+        }
         rec.vector(SIZES, sizes.iter().map(|&s| s as f64).collect::<Vec<_>>());
         rec.scalar(CHANGED, changed.unwrap_or(n) as f64);
         if !empty.is_empty() {
@@ -607,6 +620,10 @@ impl Algorithm for KMeans {
         self.spare.keep(old, &[ASSIGNMENT, DISTANCE]);
     }
 
+    fn keep_per_row(&mut self, keep: bool) {
+        self.per_row = keep;
+    }
+
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
         // The cells: every point belongs to its nearest centroid.
         let (k, d) = (self.centroids.nrows(), x.ncols());
@@ -614,7 +631,7 @@ impl Algorithm for KMeans {
             return None;
         }
         let centroids = DMatrix::from_row_slice(k, d, flat);
-        let nearest = assign(x, &centroids, None, &mut Spare::default()).nearest;
+        let nearest = assign(x, &centroids, None, false, &mut Spare::default()).nearest;
         // Exact: cluster indices are small non-negative integers.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         Some(nearest.iter().map(|&c| c as usize).collect())
@@ -626,7 +643,7 @@ impl Algorithm for KMeans {
             return None;
         }
         let c = DMatrix::from_row_slice(flat.len() / d, d, flat);
-        let total = assign(data.x(), &c, None, &mut Spare::default()).total;
+        let total = assign(data.x(), &c, None, false, &mut Spare::default()).total;
         Some(total / data.n_rows() as f64)
     }
 }
@@ -665,7 +682,7 @@ mod tests {
                     previous: Some(&previous),
                     start: 0,
                     near: &mut near,
-                    best_d: &mut best_d,
+                    best_d: Some(&mut best_d),
                 })?;
                 let mut all = vec![part.total, part.changed as f64];
                 all.extend(part.sizes.iter().map(|&s| s as f64));
@@ -693,7 +710,15 @@ mod tests {
             stale.vector(DISTANCE, vec![f64::NAN; n]);
             spare.keep(stale, &[ASSIGNMENT, DISTANCE]);
             let previous: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
-            let a = assign(&x, &centroids, Some(&previous), &mut spare);
+            let a = assign(&x, &centroids, Some(&previous), true, &mut spare);
+            // Without the distances, the same pass writes only the clusters.
+            let lean = assign(&x, &centroids, Some(&previous), false, &mut spare);
+            assert!(lean.dist.is_empty());
+            assert_eq!(lean.nearest, a.nearest);
+            assert_eq!(
+                (lean.total.to_bits(), lean.changed, &lean.sizes, &lean.sums),
+                (a.total.to_bits(), a.changed, &a.sizes, &a.sums)
+            );
             let (mut sums, mut sizes, mut total, mut changed) =
                 (DMatrix::<f64>::zeros(k, 3), vec![0usize; k], 0.0, 0);
             for i in 0..n {
