@@ -24,6 +24,10 @@ const GROUP: usize = 2 * pass::GROUP;
 /// reference in the tests.
 const BLOCK: usize = 256;
 
+/// Rows per call of the E-step's kernel ([`GmmRange`]), a whole number of
+/// groups: without per-row records, this many rows of γ are all it keeps.
+const CHUNK: usize = 64 * GROUP;
+
 /// Added to every covariance diagonal after each M-step.
 pub const RIDGE: f64 = 1e-6;
 /// EM stops when the loss falls by less than this in a step.
@@ -131,12 +135,14 @@ pub struct Gmm {
     loss: f64,
     t: usize,
     features: Vec<String>,
+    /// Whether records carry every row's responsibilities (the window's plots).
+    per_row: bool,
 }
 
 /// What one E-step found.
 #[derive(Debug)]
 struct EStep {
-    /// γ (n × k).
+    /// γ (n × k; 0 × k without per-row records).
     resp: DMatrix<f64>,
     /// The negative mean log-likelihood.
     loss: f64,
@@ -491,6 +497,7 @@ impl Gmm {
             loss: f64::NAN,
             t: 0,
             features: Vec::new(),
+            per_row: true,
         })
     }
 
@@ -515,18 +522,36 @@ impl Gmm {
             let constant = self.weights[c].ln() - 0.5 * (d as f64 * log_2pi + log_det);
             factors.push((l, constant));
         }
-        let mut resp = self.spare.take_matrix(n, k);
+        let keep = self.per_row;
+        let mut resp = self.spare.take_matrix(if keep { n } else { 0 }, k);
         let means = &self.means;
-        let parts =
-            super::pass::over_row_ranges_into(n, &mut [resp.as_mut_slice()], |start, _, pieces| {
-                pulp::Arch::new().dispatch(GmmRange {
-                    x,
-                    means,
-                    factors: &factors,
-                    start,
-                    resp: &mut pieces[0],
-                })
-            });
+        let parts = super::pass::over_row_ranges_into(
+            n,
+            &mut [resp.as_mut_slice()],
+            |start, end, pieces| {
+                // Without per-row records, γ lives in one chunk's scratch.
+                let mut local = vec![0.0; if keep { 0 } else { k * CHUNK }];
+                let mut sums = (0.0, Moments::zeros(k, d));
+                for lo in (0..end - start).step_by(CHUNK) {
+                    let hi = (lo + CHUNK).min(end - start);
+                    let mut gamma: Vec<&mut [f64]> = if keep {
+                        super::pass::rows(&mut pieces[0], lo, hi)
+                    } else {
+                        local.chunks_mut(CHUNK).map(|c| &mut c[..hi - lo]).collect()
+                    };
+                    let (total, moments) = pulp::Arch::new().dispatch(GmmRange {
+                        x,
+                        means,
+                        factors: &factors,
+                        start: start + lo,
+                        resp: &mut gamma,
+                    });
+                    sums.0 += total;
+                    sums.1.add(&moments);
+                }
+                sums
+            },
+        );
         let mut moments = Moments::zeros(k, d);
         let mut total = 0.0;
         for (t, m) in parts {
@@ -587,7 +612,9 @@ impl Algorithm for Gmm {
         let e = self.e_step(x)?;
         self.loss = e.loss;
         let mut rec = self.record();
-        rec.set(RESPONSIBILITIES, Value::Matrix(e.resp.clone()));
+        if self.per_row {
+            rec.set(RESPONSIBILITIES, Value::Matrix(e.resp.clone()));
+        }
         self.last.set(e);
         Ok(rec)
     }
@@ -631,7 +658,9 @@ impl Algorithm for Gmm {
         self.loss = loss;
         let mut rec = self.record();
         // The M-step used the previous responsibilities; the record shows those.
-        rec.set(RESPONSIBILITIES, Value::Matrix(resp));
+        if self.per_row {
+            rec.set(RESPONSIBILITIES, Value::Matrix(resp));
+        }
         rec.vector(COUNTS, counts);
         if !empty.is_empty() {
             rec.note = Some(format!(
@@ -695,6 +724,10 @@ impl Algorithm for Gmm {
 
     fn recycle(&mut self, old: StepRecord) {
         self.spare.keep(old, &[RESPONSIBILITIES]);
+    }
+
+    fn keep_per_row(&mut self, keep: bool) {
+        self.per_row = keep;
     }
 }
 
@@ -847,9 +880,18 @@ mod tests {
             ..Hyper::default()
         })
         .unwrap();
+        // Without per-row records, γ stays in each chunk's scratch: the
+        // same steps, bit for bit, and records without it.
+        let mut lean = g.clone();
+        lean.keep_per_row(false);
         g.reset(&d).unwrap();
+        lean.reset(&d).unwrap();
         for _ in 0..2 {
             let rec = g.step(&d).unwrap();
+            let lean_rec = lean.step(&d).unwrap();
+            assert!(lean_rec.get(RESPONSIBILITIES).is_none());
+            assert_eq!(lean_rec.loss.to_bits(), rec.loss.to_bits());
+            assert_eq!(lean.params(), g.params());
             for row in [0, 20_003, n - 1] {
                 assert_responsibilities_match_direct_densities(&g, &d, row);
             }
