@@ -321,6 +321,24 @@ fn nearest_in_group<'a, S: pulp::Simd>(
     (best, bd)
 }
 
+/// The nearest centroid of one row (`value(j)` its feature j), ties to the
+/// lowest index, and the squared distance to it: [`nearest_in_group`] for
+/// the rows left after the last whole group.
+fn nearest_of_row(centroids: &DMatrix<f64>, value: impl Fn(usize) -> f64) -> (usize, f64) {
+    let (mut best, mut bd) = (0, f64::INFINITY);
+    for (c, mu) in centroids.row_iter().enumerate() {
+        let mut acc = 0.0;
+        for (j, &m) in mu.iter().enumerate() {
+            let t = value(j) - m;
+            acc = t.mul_add(t, acc);
+        }
+        if acc < bd {
+            (best, bd) = (c, acc);
+        }
+    }
+    (best, bd)
+}
+
 /// Adds a group's rows to their clusters: for each cluster c, a masked sum
 /// of each column into the eight lanes at `lanes[(c·d + j)·per8..]`, and
 /// its count at `lanes[(k·d + c)·per8..]` (per8 = 8 / lanes vectors).
@@ -461,17 +479,7 @@ impl pulp::WithSimd for AssignRange<'_> {
             }
         }
         for i in whole..len {
-            let (mut bd, mut best) = (f64::INFINITY, 0);
-            for c in 0..k {
-                let mut acc = 0.0;
-                for j in 0..d {
-                    let t = data[j * n + start + i] - centroids[(c, j)];
-                    acc = t.mul_add(t, acc);
-                }
-                if acc < bd {
-                    (bd, best) = (acc, c);
-                }
-            }
+            let (best, bd) = nearest_of_row(centroids, |j| data[j * n + start + i]);
             near[i] = best as f64;
             if let Some(best_d) = best_d.as_deref_mut() {
                 best_d[i] = bd;
@@ -541,7 +549,13 @@ impl Algorithm for KMeans {
                 .previous_centroids
                 .as_ref()
                 .map(|c| assign(x, c, None, false, &mut self.spare).nearest);
-            assign(x, &self.centroids, before.as_deref(), self.per_row, &mut self.spare)
+            assign(
+                x,
+                &self.centroids,
+                before.as_deref(),
+                self.per_row,
+                &mut self.spare,
+            )
         });
         let Assignment {
             nearest: assignment,

@@ -136,6 +136,7 @@ pub fn class_column(class_ids: &[usize]) -> DMatrix<f64> {
 /// The n × k one-hot matrix [yᵢ = c] of a class column, for the tests'
 /// references.
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // Class ids are small integers, exact.
 pub(super) fn one_hot(y: &DMatrix<f64>, k: usize) -> DMatrix<f64> {
     DMatrix::from_fn(y.nrows(), k, |i, c| f64::from(u8::from(y[i] == c as f64)))
 }
@@ -201,7 +202,12 @@ pub(super) fn cross_entropy_rows(
     for (m, &s) in row_loss.iter_mut().zip(sum.iter()) {
         *m += super::vmath::ln(s);
     }
-    for (c, ((zc, pc), ec)) in z.chunks(stride).zip(p.iter_mut()).zip(err.iter_mut()).enumerate() {
+    for (c, ((zc, pc), ec)) in z
+        .chunks(stride)
+        .zip(p.iter_mut())
+        .zip(err.iter_mut())
+        .enumerate()
+    {
         let class = c as f64;
         for (((l, &v), (p, e)), (&s, &yi)) in row_loss
             .iter_mut()
@@ -209,6 +215,8 @@ pub(super) fn cross_entropy_rows(
             .zip(pc.iter_mut().zip(ec.iter_mut()))
             .zip(sum.iter().zip(y))
         {
+            // Exact: both are small integers.
+            #[allow(clippy::float_cmp)]
             let hit = yi == class;
             *l -= if hit { v } else { 0.0 };
             *p /= s;
