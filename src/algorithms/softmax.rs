@@ -107,9 +107,9 @@ pub struct SoftmaxRegression {
     grad: Vec<f64>,
     /// Each row's class id, built once per dataset.
     y: Arc<DMatrix<f64>>,
-    /// Per-row matrices of earlier records, reused by the next pass.
     /// Whether records carry the per-row values (the window's plots).
     per_row: bool,
+    /// Per-row matrices of earlier records, reused by the next pass.
     spare: Spare,
 }
 
