@@ -56,34 +56,40 @@ impl Room<'_> {
         }
     }
 
-    /// Appends a row (one value per column).
+    /// Appends a row (one value per column); false when a grid of its own
+    /// needs memory the system will not give.
     #[inline]
-    fn push_row(&mut self, row: &[f64]) {
-        if let Room::Shared {
-            columns,
-            room,
-            rows,
-        } = self
-        {
-            if rows < room {
-                for (column, &v) in columns.iter_mut().zip(row) {
-                    column[*rows] = v;
-                }
-                *rows += 1;
-                return;
+    #[must_use]
+    fn push_row(&mut self, row: &[f64]) -> bool {
+        let (columns, room, rows) = match self {
+            Room::Own(grid) => return grid.push_row(row),
+            Room::Shared {
+                columns,
+                room,
+                rows,
+            } => (columns, *room, rows),
+        };
+        if *rows < room {
+            for (column, &v) in columns.iter_mut().zip(row) {
+                column[*rows] = v;
             }
-            // Outgrown (the rows were shorter than estimated): on in a grid
-            // of its own, which the join copies in.
-            let mut own = Grid::new(columns.len(), 2 * *room + 1);
-            for r in 0..*rows {
-                let earlier: Vec<f64> = columns.iter().map(|column| column[r]).collect();
-                own.push_row(&earlier);
+            *rows += 1;
+            return true;
+        }
+        // Outgrown (the rows were shorter than estimated): on in a grid of
+        // its own, which the join copies in.
+        let Some(mut own) = Grid::try_new(columns.len(), 2 * room + 1) else {
+            return false;
+        };
+        for r in 0..*rows {
+            let earlier: Vec<f64> = columns.iter().map(|column| column[r]).collect();
+            if !own.push_row(&earlier) {
+                return false;
             }
-            *self = Room::Own(own);
         }
-        if let Room::Own(grid) = self {
-            grid.push_row(row);
-        }
+        let pushed = own.push_row(row);
+        *self = Room::Own(own);
+        pushed
     }
 }
 
@@ -95,7 +101,8 @@ struct Ragged {
 
 /// A part's outcome: its rows, a ragged row, or `None` when the fast path
 /// declines the part (a NUL byte, invalid UTF-8, quotes or lone carriage
-/// returns; the in-memory path then reports or handles them exactly).
+/// returns, or a part that outgrew its room with no memory left to grow;
+/// the in-memory path then reports or handles them exactly).
 type Part<'g> = Option<Result<Rows<'g>, Ragged>>;
 
 /// Parses parts of the body on one thread each into one table: part k, of
@@ -725,7 +732,8 @@ fn checked_text(rest: &[u8]) -> Option<&str> {
 }
 
 /// Parses whole lines into `rows` (the first on line `rows.next_line`);
-/// `None` when the fast path declines them (see [`checked_text`]).
+/// `None` when the fast path declines them (see [`checked_text`], and
+/// [`Room::push_row`]).
 fn parse_lines(bytes: &[u8], delim: u8, rows: &mut Rows) -> Option<Result<(), Ragged>> {
     // Two copies of one loop: a single loop that could take either kind of
     // line cost all-number lines 10 to 13 instructions more a field
@@ -785,7 +793,9 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool>(
             && plain
             && let Some((next, complete)) = plain_row::<EXP>(bytes, start, delim, &mut row)
         {
-            rows.values.push_row(&row);
+            if !rows.values.push_row(&row) {
+                return None;
+            }
             plain_rows += 1;
             rows.lines.push(i);
             line += usize::from(complete);
@@ -805,7 +815,9 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool>(
                         row[c] = column.push(rows.values.column(c), cell, i, decimal_comma);
                     }
                 }
-                rows.values.push_row(&row);
+                if !rows.values.push_row(&row) {
+                    return None;
+                }
                 rows.lines.push(i);
                 line += usize::from(complete);
                 start = next;
@@ -844,7 +856,9 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool>(
         for (c, (column, field)) in rows.columns.iter_mut().zip(&fields).enumerate() {
             row[c] = column.push(rows.values.column(c), field, i, decimal_comma);
         }
-        rows.values.push_row(&row);
+        if !rows.values.push_row(&row) {
+            return None;
+        }
         plain = plain && rows.columns.iter().all(|c| c.texts.is_none());
         if let Some((text_columns, _)) = &mut mixed {
             // A column may have turned to text on this line.

@@ -435,7 +435,15 @@ impl Dataset {
                 buffer.shrink_to_fit();
                 (buffer, None)
             }
-            _ => (vec![0.0; n * d], Some(all_values)),
+            _ => {
+                let Some(data) = table::zeroed(n.checked_mul(d)) else {
+                    return Err(DataError::TooLarge {
+                        megabytes: n.saturating_mul(d).saturating_mul(8) / 1_000_000,
+                        path,
+                    });
+                };
+                (data, Some(all_values))
+            }
         };
         // Each feature column copied (unless in place), under the mean
         // policy filled, and standardized, the columns shared among the cores.

@@ -885,7 +885,12 @@ pub fn parse_sequential(
         for (c, (column, field)) in columns.iter_mut().zip(record.iter()).enumerate() {
             row[c] = column.push(grid.column(c), field, line, decimal_comma);
         }
-        grid.push_row(&row);
+        if !grid.push_row(&row) {
+            return Err(DataError::TooLarge {
+                megabytes: names.len().saturating_mul(lines.len()).saturating_mul(16) / 1_000_000,
+                path: path.into(),
+            });
+        }
         lines.push(line);
     }
     if !header_seen {
@@ -904,6 +909,16 @@ pub fn parse_sequential(
         decimal_comma,
         latin1,
     })
+}
+
+/// `len` zeros, or `None` when the system will not give that much memory
+/// (or no buffer can hold `len`). Asking first turns a refusal into an
+/// error the user reads instead of an abort; the zeroed buffer is then
+/// mapped as it is written.
+pub(crate) fn zeroed(len: Option<usize>) -> Option<Vec<f64>> {
+    let len = len?;
+    Vec::<f64>::new().try_reserve_exact(len).ok()?;
+    Some(vec![0.0; len])
 }
 
 /// Values being parsed: column after column, with room for `stride` rows
@@ -930,12 +945,15 @@ impl Grid {
     }
 
     /// [`Grid::new`], or `None` when the system will not give that much
-    /// memory. Asking first turns a refusal into an error the user reads
-    /// instead of an abort; the zeroed buffer is then mapped as it is written.
+    /// memory ([`zeroed`]).
     pub(crate) fn try_new(columns: usize, room: usize) -> Option<Self> {
-        let len = columns.checked_mul(room.max(1))?;
-        Vec::<f64>::new().try_reserve_exact(len).ok()?;
-        Some(Self::new(columns, room))
+        let stride = room.max(1);
+        Some(Self {
+            data: zeroed(columns.checked_mul(stride))?,
+            columns,
+            stride,
+            rows: 0,
+        })
     }
 
     /// Column `c`'s values so far.
@@ -944,28 +962,38 @@ impl Grid {
     }
 
     /// Room for `rows` rows at least, doubling: each column moved once.
-    fn reserve(&mut self, rows: usize) {
+    /// False when the system will not give the memory ([`zeroed`]).
+    #[must_use]
+    fn reserve(&mut self, rows: usize) -> bool {
         if rows <= self.stride {
-            return;
+            return true;
         }
         let stride = rows.max(2 * self.stride);
-        let mut data = vec![0.0; self.columns * stride];
+        let Some(mut data) = zeroed(self.columns.checked_mul(stride)) else {
+            return false;
+        };
         for c in 0..self.columns {
             data[c * stride..c * stride + self.rows].copy_from_slice(self.column(c));
         }
         self.data = data;
         self.stride = stride;
+        true
     }
 
-    /// Appends a row (one value per column).
+    /// Appends a row (one value per column); false, and nothing appended,
+    /// when growing past the room needs memory the system will not give.
     #[inline]
-    pub(crate) fn push_row(&mut self, row: &[f64]) {
+    #[must_use]
+    pub(crate) fn push_row(&mut self, row: &[f64]) -> bool {
+        if !self.reserve(self.rows + 1) {
+            return false;
+        }
         debug_assert_eq!(row.len(), self.columns);
-        self.reserve(self.rows + 1);
         for (c, &v) in row.iter().enumerate() {
             self.data[c * self.stride + self.rows] = v;
         }
         self.rows += 1;
+        true
     }
 
     /// The rows so far.
@@ -1680,7 +1708,7 @@ mod tests {
         let mut a = Grid::new(3, 1);
         for r in 0..5 {
             let r = f64::from(r);
-            a.push_row(&[r, 10.0 + r, 20.0 + r]);
+            assert!(a.push_row(&[r, 10.0 + r, 20.0 + r]));
         }
         let expected: Vec<f64> = (0..3)
             .flat_map(|c| (0..5).map(move |r| f64::from(10 * c + r)))
@@ -1691,6 +1719,18 @@ mod tests {
         assert!(Grid::try_new(1 << 20, 1 << 40).is_none());
         assert!(Grid::try_new(usize::MAX, 2).is_none());
         assert!(Grid::try_new(3, 1000).is_some());
+        assert!(zeroed(None).is_none() && zeroed(Some(usize::MAX / 8)).is_none());
+        assert_eq!(zeroed(Some(3)), Some(vec![0.0; 3]));
+        // A grid whose next room is past any buffer refuses the row, and
+        // keeps what it has.
+        let mut full = Grid {
+            data: Vec::new(),
+            columns: usize::MAX / 2,
+            stride: 0,
+            rows: 0,
+        };
+        assert!(!full.push_row(&[]));
+        assert_eq!((full.rows(), full.stride), (0, 0));
         // Three parts with rooms of 3, 4 and 2 rows per column; part 1
         // outgrew its room and brings its own grid.
         let rooms = [3, 4, 2];
@@ -1706,7 +1746,7 @@ mod tests {
             }
         }
         for r in 0..6 {
-            own.push_row(&[f64::from(90 + r), f64::from(190 + r)]);
+            assert!(own.push_row(&[f64::from(90 + r), f64::from(190 + r)]));
         }
         let in_rooms = [(2, None), (3, None), (1, None)];
         let mut again = Grid::new(2, 9);
