@@ -109,11 +109,6 @@ fn frames(c: &mut Criterion) {
             .apply(Command::SelectAlgorithm(entry.id.to_string()));
         harness.run_steps(2);
         // Only frames that did step count: a run that converged stops.
-        let steps = |h: &egui_kittest::Harness<App>| {
-            h.state()
-                .session()
-                .map_or(0, steplab::session::Session::step_count)
-        };
         let mut times = Vec::new();
         for _ in 0..12 {
             let before = steps(&harness);
@@ -130,32 +125,74 @@ fn frames(c: &mut Criterion) {
             let label = format!("frame + step, {} ({} steps)", entry.id, times.len());
             report(&label, median);
         }
-        // Running (Play): frames at 60 fps, slow steps in the background.
-        harness.state_mut().apply(Command::Reset);
-        harness.state_mut().apply(Command::ToggleRun);
-        let (before, started) = (steps(&harness), Instant::now());
-        let mut frames = Vec::new();
-        for _ in 0..60 {
-            let t = Instant::now();
-            harness.state_mut().run_budget(FRAME);
-            harness.step();
-            let took = t.elapsed().as_secs_f64();
-            frames.push(took);
-            // The rest of the frame, as with vsync.
-            std::thread::sleep(Duration::from_secs_f64((FRAME - took).max(0.0)));
-        }
-        let rate = (steps(&harness) - before) as f64 / started.elapsed().as_secs_f64();
-        harness.state_mut().apply(Command::ToggleRun);
-        frames.sort_by(f64::total_cmp);
-        let worst = frames[frames.len() * 9 / 10];
-        let label = format!(
-            "running, {} ({rate:.0} steps/s, 90th {:.1} ms)",
-            entry.id,
-            worst * 1e3
-        );
-        report(&label, frames[frames.len() / 2]);
+        running(&mut harness, entry.id);
+        step_hundred(&mut harness, entry.id);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The session's steps so far.
+fn steps(h: &egui_kittest::Harness<App>) -> usize {
+    h.state()
+        .session()
+        .map_or(0, steplab::session::Session::step_count)
+}
+
+/// One frame of the app as eframe runs it (its steps, then its drawing),
+/// then the rest of a 60 fps frame, as with vsync: returns the frame's time.
+fn paced_frame(harness: &mut egui_kittest::Harness<App>) -> f64 {
+    let t = Instant::now();
+    harness.state_mut().run_budget(FRAME);
+    harness.step();
+    let took = t.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_secs_f64((FRAME - took).max(0.0)));
+    took
+}
+
+/// Running (Play): frames at 60 fps, slow steps in the background.
+fn running(harness: &mut egui_kittest::Harness<App>, id: &str) {
+    harness.state_mut().apply(Command::Reset);
+    harness.state_mut().apply(Command::ToggleRun);
+    let (before, started) = (steps(harness), Instant::now());
+    let mut frames = Vec::new();
+    for _ in 0..60 {
+        frames.push(paced_frame(harness));
+    }
+    let rate = (steps(harness) - before) as f64 / started.elapsed().as_secs_f64();
+    harness.state_mut().apply(Command::ToggleRun);
+    frames.sort_by(f64::total_cmp);
+    let worst = frames[frames.len() * 9 / 10];
+    let label = format!(
+        "running, {id} ({rate:.0} steps/s, 90th {:.1} ms)",
+        worst * 1e3
+    );
+    report(&label, frames[frames.len() / 2]);
+}
+
+/// Step ×100: its first step in the frame, the rest over later frames at
+/// 60 fps (in the frame while the budget lasts, slow ones in the background).
+fn step_hundred(harness: &mut egui_kittest::Harness<App>, id: &str) {
+    harness.state_mut().apply(Command::Reset);
+    // The frames that redraw the reset session are not the Step's.
+    harness.run_steps(2);
+    let (before, started) = (steps(harness), Instant::now());
+    let mut frames = Vec::new();
+    let t = Instant::now();
+    harness.state_mut().apply(Command::Step(100));
+    harness.step();
+    frames.push(t.elapsed().as_secs_f64());
+    while harness.state().steps_left() > 0 || harness.state().stepping_in_background() {
+        frames.push(paced_frame(harness));
+    }
+    let (took, done) = (started.elapsed().as_secs_f64(), steps(harness) - before);
+    let first = frames[0];
+    frames.sort_by(f64::total_cmp);
+    let label = format!(
+        "Step ×100, {id} ({done} steps in {took:.2} s, first frame {:.1} ms, longest {:.1} ms)",
+        first * 1e3,
+        frames[frames.len() - 1] * 1e3
+    );
+    report(&label, frames[frames.len() / 2]);
 }
 
 criterion_group! {

@@ -426,3 +426,71 @@ fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
         h.state().session().unwrap().history()
     );
 }
+
+#[test]
+fn a_long_step_command_goes_on_over_frames_and_pause_stops_it() {
+    use std::time::Duration;
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    // As on a million rows: a Step ×N keeps only its first step in its
+    // frame, and each later step goes to a thread of its own.
+    h.state_mut().set_step_budget(Duration::ZERO, 0);
+    h.state_mut().set_background_after(Duration::ZERO);
+    h.get_by_label("Step ×10").click();
+    h.run();
+    assert_eq!(h.state().session().unwrap().step_count(), 1);
+    assert_eq!(h.state().steps_left(), 9);
+    assert!(h.query_by_label_contains("9 more to take").is_some());
+    assert!(h.query_by_label("Pause").is_some());
+    let mut seen_out = false;
+    for _ in 0..2000 {
+        h.state_mut().run_budget(0.05);
+        if h.state().stepping_in_background() {
+            seen_out = true;
+            h.step();
+        }
+        if h.state().steps_left() == 0 && !h.state().stepping_in_background() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(seen_out, "no step ran in the background");
+    let app = h.state();
+    assert_eq!(app.session().unwrap().step_count(), 10);
+    assert_eq!(app.shown_step(), 10);
+    assert!(!app.running());
+    // The same steps as a Step ×10 taken at once.
+    let mut reference = harness();
+    reference.run();
+    reference
+        .state_mut()
+        .apply(Command::SelectAlgorithm("mlp".into()));
+    reference.state_mut().apply(Command::Step(10));
+    assert_eq!(
+        reference.state().session().unwrap().history(),
+        h.state().session().unwrap().history()
+    );
+    // Pause stops what is left, and does not start a run.
+    h.run();
+    h.get_by_label("Step ×100").click();
+    h.run();
+    assert_eq!(h.state().steps_left(), 99);
+    h.get_by_label("Pause").click();
+    h.run();
+    let app = h.state();
+    assert_eq!((app.steps_left(), app.running()), (0, false));
+    assert_eq!(app.session().unwrap().step_count(), 11);
+    assert!(h.query_by_label("Run").is_some());
+    // Fast steps go on in the frame, each frame as many as its budget
+    // allows (here one).
+    h.state_mut().set_background_after(Duration::MAX);
+    h.get_by_label("Step ×10").click();
+    h.run();
+    for left in (0..9).rev() {
+        h.state_mut().run_budget(0.05);
+        assert!(!h.state().stepping_in_background());
+        assert_eq!(h.state().steps_left(), left);
+        assert_eq!(h.state().session().unwrap().step_count(), 21 - left);
+    }
+}

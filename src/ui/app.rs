@@ -108,6 +108,15 @@ pub enum Command {
 /// first step: a 30 ms MLP step on a million rows held every frame to 30 ms.
 pub const BACKGROUND_STEP: Duration = Duration::from_millis(6);
 
+/// On data of at least `DEFER_ROWS` rows, a Step ×N takes steps in its
+/// frame only for this long; the rest go on frame by frame, under the same
+/// budget, a slow step on a thread of its own, so the window stays live
+/// (a Step ×100 of the MLP on a million rows held it for 2.5 s).
+pub const STEP_BUDGET: Duration = Duration::from_millis(8);
+
+/// See [`STEP_BUDGET`]: on fewer rows a Step ×N takes every step at once.
+pub const DEFER_ROWS: usize = 100_000;
+
 /// Settings that persist across restarts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -168,6 +177,10 @@ pub struct App {
     /// ([`BACKGROUND_STEP`]) or of unknown speed go to their own thread.
     last_step: Option<Duration>,
     background_after: Duration,
+    /// The steps of a Step ×N still to take, and when a Step ×N leaves
+    /// them for later frames ([`STEP_BUDGET`], [`DEFER_ROWS`]).
+    steps_left: usize,
+    step_budget: (Duration, usize),
     /// The data's second moments for the step-size card, read once per dataset.
     curvature: Option<algorithms::conditioning::Curvature>,
     shown: usize,
@@ -212,6 +225,8 @@ impl App {
             job: None,
             last_step: None,
             background_after: BACKGROUND_STEP,
+            steps_left: 0,
+            step_budget: (STEP_BUDGET, DEFER_ROWS),
             curvature: None,
             shown: 0,
             replayed: None,
@@ -302,8 +317,10 @@ impl App {
     /// Applies one command.
     #[allow(clippy::too_many_lines)] // One arm per command, each short.
     pub fn apply(&mut self, command: Command) {
-        // Every command sees the session with its step in, if one is out.
+        // Every command sees the session with its step in, if one is out,
+        // and stops what is left of a Step ×N.
         self.settle();
+        let stepping = std::mem::take(&mut self.steps_left) > 0;
         match command {
             Command::LoadFile(path) => self.start_loading(path),
             Command::LoadExample(i) => {
@@ -373,7 +390,8 @@ impl App {
                 self.refresh_record();
             }
             Command::ToggleRun => {
-                self.running = !self.running && self.session.is_some();
+                // Pause, shown while a Step ×N goes on, stops it.
+                self.running = !stepping && !self.running && self.session.is_some();
                 if let Some(s) = &mut self.session {
                     s.resume();
                     self.shown = s.step_count();
@@ -425,18 +443,38 @@ impl App {
             self.shown = (self.shown + n).min(session.step_count());
         } else {
             session.resume();
-            for _ in 0..n {
+            let (budget, from_rows) = self.step_budget;
+            let began = Instant::now();
+            for done in 0..n {
+                if done > 0 && data.n_rows() >= from_rows && began.elapsed() >= budget {
+                    self.steps_left = n - done;
+                    break;
+                }
                 let started = Instant::now();
                 let going = session.step(data);
                 self.last_step = Some(started.elapsed());
                 if !going {
                     self.running = false;
+                    self.steps_left = 0;
                     break;
                 }
             }
             self.shown = session.step_count();
         }
         self.refresh_record();
+    }
+
+    /// Takes more of a Step ×N: in the frame while [`STEP_BUDGET`] lasts, a
+    /// slow step on a thread of its own.
+    fn continue_steps(&mut self) {
+        let left = std::mem::take(&mut self.steps_left);
+        let slow = self.last_step.is_none_or(|t| t >= self.background_after);
+        if slow {
+            self.steps_left = left - 1;
+            self.step_in_background();
+        } else {
+            self.step(left);
+        }
     }
 
     /// Starts the next step on a thread of its own: the window goes on
@@ -448,6 +486,7 @@ impl App {
         session.resume();
         let Some(mut job) = session.begin_step() else {
             self.running = false;
+            self.steps_left = 0;
             return;
         };
         let data = Arc::clone(data);
@@ -463,6 +502,7 @@ impl App {
             // The session keeps the algorithm as it was at its latest step.
             Err(e) => {
                 self.running = false;
+                self.steps_left = 0;
                 self.error = Some(format!("cannot start a thread for the next step: {e}"));
             }
         }
@@ -481,10 +521,12 @@ impl App {
             self.last_step = Some(took);
             if !session.finish_step(job, data) {
                 self.running = false;
+                self.steps_left = 0;
             }
         } else {
             // The session still holds the algorithm as it was at its latest step.
             self.running = false;
+            self.steps_left = 0;
             self.error = Some(format!(
                 "step {} failed unexpectedly; the run stopped at step {}",
                 session.step_count() + 1,
@@ -607,6 +649,7 @@ impl App {
     fn rebuild(&mut self) -> bool {
         self.settle();
         self.running = false;
+        self.steps_left = 0;
         self.last_step = None;
         self.shown = 0;
         self.replayed = None;
@@ -812,7 +855,11 @@ impl App {
             if ui.button("Step ×100").clicked() {
                 self.commands.push(Command::Step(100));
             }
-            let label = if self.running { "Pause" } else { "Run" };
+            let label = if self.running || self.steps_left > 0 {
+                "Pause"
+            } else {
+                "Run"
+            };
             if ui
                 .button(label)
                 .on_hover_text("Run or pause (Space)")
@@ -881,6 +928,9 @@ impl App {
                 self.shown,
                 snap.map_or_else(String::new, |s| export::format_number(s.loss))
             );
+            if self.steps_left > 0 {
+                let _ = write!(status, "    {} more to take", self.steps_left);
+            }
             if let Some(g) = snap.and_then(|s| s.grad_norm) {
                 let _ = write!(status, "    gradient norm {}", export::format_number(g));
             }
@@ -1082,7 +1132,14 @@ impl App {
     /// a thread of their own, collected by the first frame after they end.
     pub fn run_budget(&mut self, dt: f64) {
         self.collect(false);
-        if !self.running || self.job.is_some() {
+        if self.job.is_some() {
+            return;
+        }
+        if self.steps_left > 0 {
+            self.continue_steps();
+            return;
+        }
+        if !self.running {
             return;
         }
         let rate = self.settings.steps_per_second;
@@ -1102,6 +1159,18 @@ impl App {
             }
             self.step(1);
         }
+    }
+
+    /// The steps of a Step ×N still to take (see [`STEP_BUDGET`]).
+    #[must_use]
+    pub fn steps_left(&self) -> usize {
+        self.steps_left
+    }
+
+    /// Sets how long a Step ×N takes steps in its frame, on data of at
+    /// least `from_rows` rows (default [`STEP_BUDGET`] from [`DEFER_ROWS`]).
+    pub fn set_step_budget(&mut self, budget: Duration, from_rows: usize) {
+        self.step_budget = (budget, from_rows);
     }
 
     /// Whether a step is running in the background.
@@ -1169,7 +1238,7 @@ impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let dt = f64::from(ctx.input(|i| i.stable_dt)).min(0.1);
         self.run_budget(dt);
-        if self.running {
+        if self.running || self.steps_left > 0 || self.job.is_some() {
             ctx.request_repaint();
         }
     }
