@@ -385,19 +385,7 @@ fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
     h.state_mut()
         .set_background_after(std::time::Duration::ZERO);
     h.state_mut().apply(Command::ToggleRun);
-    let mut seen_out = false;
-    for _ in 0..2000 {
-        h.state_mut().run_budget(0.05);
-        // While a step is out, the window still draws the latest one.
-        if h.state().stepping_in_background() {
-            seen_out = true;
-            h.step();
-        }
-        if h.state().session().unwrap().step_count() >= 8 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    let seen_out = drive_until(&mut h, |app| app.session().unwrap().step_count() >= 8);
     assert!(seen_out, "no step ran in the background");
     // Stopping waits for the step that is out.
     h.state_mut().apply(Command::ToggleRun);
@@ -415,16 +403,40 @@ fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
     h.state_mut().apply(Command::ToggleRun);
     assert_eq!(h.state().session().unwrap().step_count(), steps);
     // The same steps taken one at a time in the frame.
+    assert_eq!(
+        mlp_in_the_frame(steps).state().session().unwrap().history(),
+        h.state().session().unwrap().history()
+    );
+}
+
+/// Drives frames as eframe does (`run_budget`, and a drawn frame while a
+/// step is out) until `done`; returns whether a step ran in the background.
+fn drive_until(h: &mut Harness<'_, App>, done: impl Fn(&App) -> bool) -> bool {
+    let mut seen_out = false;
+    for _ in 0..2000 {
+        h.state_mut().run_budget(0.05);
+        // While a step is out, the window still draws the latest one.
+        if h.state().stepping_in_background() {
+            seen_out = true;
+            h.step();
+        }
+        if done(h.state()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    seen_out
+}
+
+/// The MLP on the opening example after `steps` steps taken in the frame.
+fn mlp_in_the_frame(steps: usize) -> Harness<'static, App> {
     let mut reference = harness();
     reference.run();
     reference
         .state_mut()
         .apply(Command::SelectAlgorithm("mlp".into()));
     reference.state_mut().apply(Command::Step(steps));
-    assert_eq!(
-        reference.state().session().unwrap().history(),
-        h.state().session().unwrap().history()
-    );
+    reference
 }
 
 #[test]
@@ -443,32 +455,17 @@ fn a_long_step_command_goes_on_over_frames_and_pause_stops_it() {
     assert_eq!(h.state().steps_left(), 9);
     assert!(h.query_by_label_contains("9 more to take").is_some());
     assert!(h.query_by_label("Pause").is_some());
-    let mut seen_out = false;
-    for _ in 0..2000 {
-        h.state_mut().run_budget(0.05);
-        if h.state().stepping_in_background() {
-            seen_out = true;
-            h.step();
-        }
-        if h.state().steps_left() == 0 && !h.state().stepping_in_background() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let seen_out = drive_until(&mut h, |app| {
+        app.steps_left() == 0 && !app.stepping_in_background()
+    });
     assert!(seen_out, "no step ran in the background");
     let app = h.state();
     assert_eq!(app.session().unwrap().step_count(), 10);
     assert_eq!(app.shown_step(), 10);
     assert!(!app.running());
     // The same steps as a Step ×10 taken at once.
-    let mut reference = harness();
-    reference.run();
-    reference
-        .state_mut()
-        .apply(Command::SelectAlgorithm("mlp".into()));
-    reference.state_mut().apply(Command::Step(10));
     assert_eq!(
-        reference.state().session().unwrap().history(),
+        mlp_in_the_frame(10).state().session().unwrap().history(),
         h.state().session().unwrap().history()
     );
     // Pause stops what is left, and does not start a run.
