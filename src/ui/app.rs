@@ -108,10 +108,10 @@ pub enum Command {
 /// first step: a 30 ms MLP step on a million rows held every frame to 30 ms.
 pub const BACKGROUND_STEP: Duration = Duration::from_millis(6);
 
-/// On data of at least `DEFER_ROWS` rows, a Step ×N takes steps in its
-/// frame only for this long; the rest go on frame by frame, under the same
-/// budget, a slow step on a thread of its own, so the window stays live
-/// (a Step ×100 of the MLP on a million rows held it for 2.5 s).
+/// How long a frame takes steps: while running, and for a Step ×N on data
+/// of at least `DEFER_ROWS` rows, whose rest goes on frame by frame under
+/// the same budget, a slow step on a thread of its own, so the window stays
+/// live (a Step ×100 of the MLP on a million rows held it for 2.5 s).
 pub const STEP_BUDGET: Duration = Duration::from_millis(8);
 
 /// See [`STEP_BUDGET`]: on fewer rows a Step ×N takes every step at once.
@@ -468,13 +468,18 @@ impl App {
     /// slow step on a thread of its own.
     fn continue_steps(&mut self) {
         let left = std::mem::take(&mut self.steps_left);
-        let slow = self.last_step.is_none_or(|t| t >= self.background_after);
-        if slow {
+        if self.next_step_is_slow() {
             self.steps_left = left - 1;
             self.step_in_background();
         } else {
             self.step(left);
         }
+    }
+
+    /// Whether the next step goes to a thread of its own: the last one took
+    /// `background_after` or longer, or none was timed yet.
+    fn next_step_is_slow(&self) -> bool {
+        self.last_step.is_none_or(|t| t >= self.background_after)
     }
 
     /// Starts the next step on a thread of its own: the window goes on
@@ -1145,15 +1150,14 @@ impl App {
         let rate = self.settings.steps_per_second;
         self.run_credit = (self.run_credit + dt * rate).min(rate.max(1.0));
         let budget = Instant::now();
-        while self.run_credit >= 1.0 && self.running && budget.elapsed().as_secs_f64() < 0.008 {
+        while self.run_credit >= 1.0 && self.running && budget.elapsed() < STEP_BUDGET {
             self.run_credit -= 1.0;
             // A view of the past moves forward in the frame, as Step does.
             let at_latest = self
                 .session
                 .as_ref()
                 .is_some_and(|s| self.shown >= s.step_count());
-            let slow = self.last_step.is_none_or(|t| t >= self.background_after);
-            if at_latest && slow {
+            if at_latest && self.next_step_is_slow() {
                 self.step_in_background();
                 return;
             }
