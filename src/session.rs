@@ -7,6 +7,9 @@
 
 use crate::algorithms::{AlgoError, Algorithm, StepRecord};
 use crate::data::Dataset;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// A full copy of the algorithm's state is kept every this many steps.
 pub const CHECKPOINT_EVERY: usize = 32;
@@ -72,19 +75,94 @@ pub struct Session {
     stop: Option<Stop>,
 }
 
-/// One step taken out of a [`Session`] to run elsewhere (the window runs
+/// Steps taken out of a [`Session`] to run elsewhere (the window runs
 /// slow steps on another thread, so that frames keep coming): the
-/// algorithm itself, then the outcome of its step.
+/// algorithm itself, how many steps to take, and what each step left.
 #[derive(Debug)]
 pub struct StepJob {
     algorithm: Box<dyn Algorithm>,
-    outcome: Option<Result<StepRecord, AlgoError>>,
+    /// The session's step count when the job was taken out.
+    from: usize,
+    /// At most this many steps, and no new one after this long.
+    most: usize,
+    budget: Duration,
+    /// Set from elsewhere to take no new step.
+    cancel: Arc<AtomicBool>,
+    taken: Vec<Taken>,
+}
+
+/// One step as the session records it: the outcome, the parameters after
+/// it, and a copy of the algorithm when the step is a checkpoint.
+#[derive(Debug)]
+struct Taken {
+    outcome: Result<StepRecord, AlgoError>,
+    params: Vec<f64>,
+    checkpoint: Option<Box<dyn Algorithm>>,
+}
+
+impl Taken {
+    /// Applies `algorithm`'s update, which is step number `step`.
+    fn step(algorithm: &mut dyn Algorithm, data: &Dataset, step: usize) -> Self {
+        let outcome = algorithm.step(data);
+        let checkpoint = (outcome.is_ok() && step.is_multiple_of(CHECKPOINT_EVERY))
+            .then(|| algorithm.boxed_clone());
+        Self {
+            outcome,
+            params: algorithm.params(),
+            checkpoint,
+        }
+    }
+
+    /// Whether the run stops at this step (it failed, diverged or converged).
+    fn stops(&self) -> bool {
+        self.outcome
+            .as_ref()
+            .map_or(true, |r| r.converged || !finite(r, &self.params))
+    }
+}
+
+/// Whether a step's loss and parameters are finite numbers.
+fn finite(record: &StepRecord, params: &[f64]) -> bool {
+    record.loss.is_finite() && params.iter().all(|v| v.is_finite())
 }
 
 impl StepJob {
-    /// Applies the update (the same call as [`Session::step`] makes).
+    /// Applies updates (the same calls as [`Session::step`] makes): at
+    /// least one, then more while fewer than the job's most have been
+    /// taken, its budget lasts, it is not cancelled and the run goes on.
+    /// Each step's per-row values go back to the algorithm for the next
+    /// one; the last step keeps them.
     pub fn run(&mut self, data: &Dataset) {
-        self.outcome = Some(self.algorithm.step(data));
+        let started = Instant::now();
+        while self.taken.len() < self.most {
+            if let Some(last) = self.taken.last_mut() {
+                if last.stops()
+                    || started.elapsed() >= self.budget
+                    || self.cancel.load(Ordering::Relaxed)
+                {
+                    break;
+                }
+                if let Ok(record) = &mut last.outcome {
+                    self.algorithm.recycle(record.take_per_row(data.n_rows()));
+                }
+            }
+            let step = self.from + self.taken.len() + 1;
+            self.taken
+                .push(Taken::step(self.algorithm.as_mut(), data, step));
+        }
+    }
+
+    /// How many steps it took.
+    #[must_use]
+    pub fn taken(&self) -> usize {
+        self.taken.len()
+    }
+
+    /// A flag that, once set, makes [`Self::run`] stop after the step it
+    /// is taking.
+    #[must_use]
+    pub fn canceller(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancel)
     }
 }
 
@@ -103,7 +181,8 @@ impl Session {
             algorithm,
             stop: None,
         };
-        session.push(&record, data);
+        let params = session.algorithm.params();
+        session.push(&record, params, data);
         session.latest = record;
         Ok(session)
     }
@@ -153,17 +232,18 @@ impl Session {
         // of per-row arrays is alive at a time, not two.
         let per_row = self.latest.take_per_row(data.n_rows());
         self.algorithm.recycle(per_row);
-        let outcome = self.algorithm.step(data);
-        self.finish(outcome, data)
+        let taken = Taken::step(self.algorithm.as_mut(), data, self.latest.step + 1);
+        self.finish(taken, data)
     }
 
-    /// The next update as a [`StepJob`] to run elsewhere and hand back to
+    /// The next updates as a [`StepJob`] of at most `most` steps, taking
+    /// no new one after `budget`, to run elsewhere and hand back to
     /// [`Self::finish_step`]; `None` once the run has stopped. Meanwhile the
     /// session shows its latest record whole and holds a copy of the
-    /// algorithm at that step (its parameters, for display); the step
-    /// writes into the per-row buffers of the record before the latest, so
-    /// two sets of them are alive, not one.
-    pub fn begin_step(&mut self) -> Option<StepJob> {
+    /// algorithm at that step (its parameters, for display); the job writes
+    /// into the per-row buffers of the record before the latest, so two
+    /// sets of them are alive, not one.
+    pub fn begin_steps(&mut self, most: usize, budget: Duration) -> Option<StepJob> {
         if self.stop.is_some() {
             return None;
         }
@@ -174,30 +254,39 @@ impl Session {
         }
         Some(StepJob {
             algorithm,
-            outcome: None,
+            from: self.latest.step,
+            most,
+            budget,
+            cancel: Arc::default(),
+            taken: Vec::new(),
         })
     }
 
-    /// Takes a [`StepJob`] back (run or not) and records its step as
+    /// Takes a [`StepJob`] back (run or not) and records its steps as
     /// [`Self::step`] does. Returns false once the run has stopped.
     pub fn finish_step(&mut self, job: StepJob, data: &Dataset) -> bool {
         self.algorithm = job.algorithm;
-        match job.outcome {
-            Some(outcome) => self.finish(outcome, data),
-            None => self.stop.is_none(),
+        let mut going = self.stop.is_none();
+        // The record shown while the job ran keeps its per-row buffers for
+        // the next job; the steps in between kept none.
+        let mut shown = None;
+        for taken in job.taken {
+            going = self.finish(taken, data);
+            shown = shown.or_else(|| self.spare.take());
         }
+        if shown.is_some() {
+            self.spare = shown;
+        }
+        going
     }
 
-    /// Records the outcome of the algorithm's step.
-    fn finish(&mut self, outcome: Result<StepRecord, AlgoError>, data: &Dataset) -> bool {
-        let step = self.latest.step + 1;
-        match outcome {
+    /// Records a step's outcome.
+    fn finish(&mut self, taken: Taken, data: &Dataset) -> bool {
+        match taken.outcome {
             Ok(record) => {
-                self.push(&record, data);
+                self.push(&record, taken.params, data);
                 self.spare = Some(std::mem::replace(&mut self.latest, record));
-                if step.is_multiple_of(CHECKPOINT_EVERY) {
-                    self.checkpoints.push(self.algorithm.boxed_clone());
-                }
+                self.checkpoints.extend(taken.checkpoint);
             }
             Err(e) => {
                 // The latest record is shown whole again, rebuilt by replay.
@@ -265,19 +354,14 @@ impl Session {
         record
     }
 
-    fn push(&mut self, record: &StepRecord, data: &Dataset) {
-        let params = self.algorithm.params();
+    fn push(&mut self, record: &StepRecord, params: Vec<f64>, data: &Dataset) {
+        let finite = finite(record, &params);
         self.history.push(Snapshot {
             step: record.step,
             loss: record.loss,
             grad_norm: gradient_norm(record),
             params,
         });
-        let finite = record.loss.is_finite()
-            && self
-                .history
-                .last()
-                .is_some_and(|s| s.params.iter().all(|v| v.is_finite()));
         if !finite {
             let what = if record.loss.is_finite() {
                 "a parameter"
@@ -356,6 +440,26 @@ mod tests {
             &data(),
         )
         .unwrap()
+    }
+
+    /// Logistic regression on a few hundred rows (per-row records: σ, residuals).
+    fn classifier() -> (Dataset, impl Fn() -> Session) {
+        let n = 300;
+        let mut rng = crate::rng::Rng::new(5);
+        let x: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&v| f64::from(u8::from(v + 0.5 * rng.normal() > 0.0)))
+            .collect();
+        let data = Dataset::from_columns(&["x"], &[x], Some(("y", y))).unwrap();
+        let new = {
+            let data = data.clone();
+            move || {
+                let create = entry("logistic-regression").unwrap().create;
+                Session::new(create(&Hyper::default()).unwrap(), &data).unwrap()
+            }
+        };
+        (data, new)
     }
 
     #[test]
@@ -483,23 +587,12 @@ mod tests {
 
     #[test]
     fn steps_run_on_another_thread_are_the_steps_run_in_place() {
-        // A classifier with per-row records (σ, residuals), on a few hundred rows.
-        let n = 300;
-        let mut rng = crate::rng::Rng::new(5);
-        let x: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
-        let y: Vec<f64> = x
-            .iter()
-            .map(|&v| f64::from(u8::from(v + 0.5 * rng.normal() > 0.0)))
-            .collect();
-        let data = Dataset::from_columns(&["x"], &[x], Some(("y", y))).unwrap();
-        let new = || {
-            let create = entry("logistic-regression").unwrap().create;
-            Session::new(create(&Hyper::default()).unwrap(), &data).unwrap()
-        };
+        let (data, new) = classifier();
+        let n = data.n_rows();
         let (mut here, mut there) = (new(), new());
         for _ in 0..40 {
             assert!(here.step(&data));
-            let mut job = there.begin_step().unwrap();
+            let mut job = there.begin_steps(1, Duration::MAX).unwrap();
             // Meanwhile the session shows its latest step whole.
             assert!(
                 there
@@ -514,8 +607,103 @@ mod tests {
         assert_eq!(here.history(), there.history());
         assert_eq!(here.latest(), there.latest());
         // A job handed back unrun changes nothing.
-        let job = there.begin_step().unwrap();
+        let job = there.begin_steps(1, Duration::MAX).unwrap();
         assert!(there.finish_step(job, &data));
+        assert_eq!(here.history(), there.history());
+    }
+
+    #[test]
+    fn a_job_of_many_steps_records_each_step_and_checkpoint() {
+        let (data, new) = classifier();
+        let (mut here, mut there) = (new(), new());
+        // 76 steps in jobs of 1, 45 and 30: across two checkpoints.
+        for most in [1, 45, 30] {
+            let mut job = there.begin_steps(most, Duration::MAX).unwrap();
+            std::thread::scope(|s| s.spawn(|| job.run(&data)).join().unwrap());
+            assert_eq!(job.taken(), most);
+            assert!(there.finish_step(job, &data));
+        }
+        for _ in 0..76 {
+            assert!(here.step(&data));
+        }
+        assert_eq!(here.history(), there.history());
+        assert_eq!(here.latest(), there.latest());
+        // Earlier steps replay from the same checkpoints.
+        for t in [1, 31, 32, 33, 47, 64, 65, 75] {
+            assert_eq!(
+                here.record_at(&data, t),
+                there.record_at(&data, t),
+                "step {t}"
+            );
+        }
+        // The record shown before the last job keeps its per-row buffers
+        // for the next one, which steps on alike.
+        let per_row = |r: &StepRecord| {
+            r.values
+                .iter()
+                .any(|(_, v)| matches!(v, crate::algorithms::Value::Vector(v) if v.len() == 300))
+        };
+        assert!(there.spare.as_ref().is_some_and(per_row));
+        let mut job = there.begin_steps(3, Duration::MAX).unwrap();
+        job.run(&data);
+        assert!(there.finish_step(job, &data));
+        for _ in 0..3 {
+            here.step(&data);
+        }
+        assert_eq!(here.latest(), there.latest());
+    }
+
+    #[test]
+    fn a_job_stops_when_cancelled_out_of_budget_or_when_the_run_stops() {
+        let (data, new) = classifier();
+        let mut s = new();
+        // At least one step, whatever the flag and the budget.
+        let mut job = s.begin_steps(50, Duration::MAX).unwrap();
+        job.canceller().store(true, Ordering::Relaxed);
+        job.run(&data);
+        assert_eq!(job.taken(), 1);
+        assert!(s.finish_step(job, &data));
+        let mut job = s.begin_steps(50, Duration::ZERO).unwrap();
+        job.run(&data);
+        assert_eq!(job.taken(), 1);
+        assert!(s.finish_step(job, &data));
+        assert_eq!(s.step_count(), 2);
+        // A diverging run: the job ends at the first non-finite step, and
+        // the session stops there as in place.
+        let d = super::tests::data();
+        let (mut here, mut there) = (session(10.0), session(10.0));
+        here.run(&d, 10_000);
+        let mut job = there.begin_steps(10_000, Duration::MAX).unwrap();
+        job.run(&d);
+        assert_eq!(job.taken(), here.step_count());
+        assert!(!there.finish_step(job, &d));
+        assert_eq!(here.stop(), there.stop());
+        assert_eq!(here.history(), there.history());
+        // A failing step ends it too.
+        let failing = || {
+            let h = Hyper {
+                learning_rate: Some(0.05),
+                ..Hyper::default()
+            };
+            let inner = (entry("linear-regression").unwrap().create)(&h).unwrap();
+            Session::new(
+                Box::new(FailsAt {
+                    inner,
+                    at: 40,
+                    t: 0,
+                }),
+                &d,
+            )
+            .unwrap()
+        };
+        let (mut here, mut there) = (failing(), failing());
+        here.run(&d, 100);
+        let mut job = there.begin_steps(100, Duration::MAX).unwrap();
+        job.run(&d);
+        assert_eq!(job.taken(), 40);
+        assert!(!there.finish_step(job, &d));
+        assert_eq!(here.stop(), there.stop());
+        assert_eq!(here.latest(), there.latest());
         assert_eq!(here.history(), there.history());
     }
 }

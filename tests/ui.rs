@@ -445,15 +445,16 @@ fn a_long_step_command_goes_on_over_frames_and_pause_stops_it() {
     let mut h = harness();
     h.run();
     h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
-    // As on a million rows: a Step ×N keeps only its first step in its
-    // frame, and each later step goes to a thread of its own.
+    // As on a million rows with slow steps: a Step ×N sends its steps to
+    // a thread of their own, here one step a thread.
     h.state_mut().set_step_budget(Duration::ZERO, 0);
     h.state_mut().set_background_after(Duration::ZERO);
+    h.state_mut().set_job_budget(Duration::ZERO);
     h.get_by_label("Step ×10").click();
     h.run();
-    assert_eq!(h.state().session().unwrap().step_count(), 1);
-    assert_eq!(h.state().steps_left(), 9);
-    assert!(h.query_by_label_contains("9 more to take").is_some());
+    assert!(h.state().stepping_in_background());
+    assert_eq!(h.state().steps_left(), 10);
+    assert!(h.query_by_label_contains("10 more to take").is_some());
     assert!(h.query_by_label("Pause").is_some());
     let seen_out = drive_until(&mut h, |app| {
         app.steps_left() == 0 && !app.stepping_in_background()
@@ -472,22 +473,54 @@ fn a_long_step_command_goes_on_over_frames_and_pause_stops_it() {
     h.run();
     h.get_by_label("Step ×100").click();
     h.run();
-    assert_eq!(h.state().steps_left(), 99);
+    assert_eq!(h.state().steps_left(), 100);
     h.get_by_label("Pause").click();
     h.run();
     let app = h.state();
     assert_eq!((app.steps_left(), app.running()), (0, false));
     assert_eq!(app.session().unwrap().step_count(), 11);
     assert!(h.query_by_label("Run").is_some());
+    // A thread with time to spare takes all the steps left at once, and
+    // Pause stops it after the step it is taking.
+    h.state_mut().set_job_budget(Duration::MAX);
+    for pause in [false, true] {
+        let before = h.state().session().unwrap().step_count();
+        h.get_by_label("Step ×100").click();
+        h.run();
+        assert!(h.state().stepping_in_background());
+        if pause {
+            h.get_by_label("Pause").click();
+            h.run();
+        } else {
+            drive_until(&mut h, |app| !app.stepping_in_background());
+        }
+        let app = h.state();
+        let steps = app.session().unwrap().step_count();
+        assert_eq!((app.steps_left(), app.running()), (0, false));
+        assert_eq!(app.shown_step(), steps);
+        if pause {
+            assert!(
+                (before + 1..=before + 100).contains(&steps),
+                "{before} → {steps}"
+            );
+        } else {
+            assert_eq!(steps, before + 100);
+        }
+        assert_eq!(
+            mlp_in_the_frame(steps).state().session().unwrap().history(),
+            app.session().unwrap().history()
+        );
+    }
     // Fast steps go on in the frame, each frame as many as its budget
     // allows (here one).
     h.state_mut().set_background_after(Duration::MAX);
     h.get_by_label("Step ×10").click();
     h.run();
+    let base = h.state().session().unwrap().step_count() - 1;
     for left in (0..9).rev() {
         h.state_mut().run_budget(0.05);
         assert!(!h.state().stepping_in_background());
         assert_eq!(h.state().steps_left(), left);
-        assert_eq!(h.state().session().unwrap().step_count(), 21 - left);
+        assert_eq!(h.state().session().unwrap().step_count(), base + 10 - left);
     }
 }

@@ -12,6 +12,7 @@ use crate::session::{Session, StepJob};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -103,19 +104,28 @@ pub enum Command {
     ToggleHelp,
 }
 
-/// While running, a step that took longer than this (a third of a 60 fps
-/// frame) is followed by steps on their own thread, and so is a session's
-/// first step: a 30 ms MLP step on a million rows held every frame to 30 ms.
+/// A step that took longer than this (a third of a 60 fps frame) is
+/// followed by steps on their own thread, and so is a session's first step:
+/// while running, and for Step and Step ×N on data of at least
+/// [`DEFER_ROWS`] rows. A 30 ms MLP step on a million rows held every frame
+/// to 30 ms.
 pub const BACKGROUND_STEP: Duration = Duration::from_millis(6);
 
-/// How long a frame takes steps: while running, and for a Step ×N on data
-/// of at least `DEFER_ROWS` rows, whose rest goes on frame by frame under
-/// the same budget, a slow step on a thread of its own, so the window stays
-/// live (a Step ×100 of the MLP on a million rows held it for 2.5 s).
+/// How long a frame takes fast steps: while running, and for a Step ×N on
+/// data of at least [`DEFER_ROWS`] rows, whose rest goes on frame by frame,
+/// so the window stays live (a Step ×100 of the MLP on a million rows held
+/// it for 2.5 s).
 pub const STEP_BUDGET: Duration = Duration::from_millis(8);
 
 /// See [`STEP_BUDGET`]: on fewer rows a Step ×N takes every step at once.
 pub const DEFER_ROWS: usize = 100_000;
+
+/// A Step ×N's slow steps go to their thread together, as many as start
+/// within this long: the window collects them at its next frame, and that
+/// wait (8 ms on average at 60 fps), paid after every single step, made a
+/// Step ×100 of the MLP on a million rows take 3.8 s instead of 2.7 s.
+/// The window shows the last step of each batch, ten times a second.
+pub const JOB_BUDGET: Duration = Duration::from_millis(100);
 
 /// Settings that persist across restarts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -158,6 +168,13 @@ struct Loading {
     result: Receiver<Result<Table, String>>,
 }
 
+/// Steps running on their own thread (which returns how long they took),
+/// and the flag that stops them after the step they are taking.
+struct Job {
+    thread: std::thread::JoinHandle<(StepJob, Duration)>,
+    cancel: Arc<AtomicBool>,
+}
+
 /// The application state.
 pub struct App {
     settings: Settings,
@@ -169,18 +186,19 @@ pub struct App {
     /// Shared with the thread of a step in the background.
     data: Option<Arc<Dataset>>,
     session: Option<Session>,
-    /// A step taken out of the session, running on its own thread, and
-    /// how long it took.
-    job: Option<std::thread::JoinHandle<(StepJob, Duration)>>,
+    /// Steps taken out of the session, running on their own thread.
+    job: Option<Job>,
     /// How long the session's last step took (`None` before its first):
     /// while running, steps after one slower than `background_after`
     /// ([`BACKGROUND_STEP`]) or of unknown speed go to their own thread.
     last_step: Option<Duration>,
     background_after: Duration,
-    /// The steps of a Step ×N still to take, and when a Step ×N leaves
-    /// them for later frames ([`STEP_BUDGET`], [`DEFER_ROWS`]).
+    /// The steps of a Step ×N still to take, when a Step ×N leaves them
+    /// for later frames ([`STEP_BUDGET`], [`DEFER_ROWS`]), and how long a
+    /// thread takes them for ([`JOB_BUDGET`]).
     steps_left: usize,
     step_budget: (Duration, usize),
+    job_budget: Duration,
     /// The data's second moments for the step-size card, read once per dataset.
     curvature: Option<algorithms::conditioning::Curvature>,
     shown: usize,
@@ -227,6 +245,7 @@ impl App {
             background_after: BACKGROUND_STEP,
             steps_left: 0,
             step_budget: (STEP_BUDGET, DEFER_ROWS),
+            job_budget: JOB_BUDGET,
             curvature: None,
             shown: 0,
             replayed: None,
@@ -317,10 +336,12 @@ impl App {
     /// Applies one command.
     #[allow(clippy::too_many_lines)] // One arm per command, each short.
     pub fn apply(&mut self, command: Command) {
-        // Every command sees the session with its step in, if one is out,
-        // and stops what is left of a Step ×N.
+        // Every command sees the session with its steps in, if some are
+        // out, and stops what is left of a Step ×N (as the window showed it:
+        // the steps out may have been its last).
+        let stepping = self.steps_left > 0;
         self.settle();
-        let stepping = std::mem::take(&mut self.steps_left) > 0;
+        self.steps_left = 0;
         match command {
             Command::LoadFile(path) => self.start_loading(path),
             Command::LoadExample(i) => {
@@ -337,9 +358,7 @@ impl App {
             }
             Command::CancelLoad => {
                 if let Some(l) = &self.loading {
-                    l.progress
-                        .cancel
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    l.progress.cancel.store(true, Ordering::Relaxed);
                 }
             }
             Command::SelectAlgorithm(id) => {
@@ -436,14 +455,20 @@ impl App {
     }
 
     fn step(&mut self, n: usize) {
+        let slow = self.next_step_is_slow();
+        let (budget, from_rows) = self.step_budget;
         let (Some(session), Some(data)) = (&mut self.session, self.data.as_deref()) else {
             return;
         };
         if self.shown < session.step_count() {
             self.shown = (self.shown + n).min(session.step_count());
+        } else if slow && data.n_rows() >= from_rows {
+            // On large data a slow step never holds up the frame.
+            self.steps_left = n;
+            self.step_in_background(n, self.job_budget);
+            return;
         } else {
             session.resume();
-            let (budget, from_rows) = self.step_budget;
             let began = Instant::now();
             for done in 0..n {
                 if done > 0 && data.n_rows() >= from_rows && began.elapsed() >= budget {
@@ -464,37 +489,27 @@ impl App {
         self.refresh_record();
     }
 
-    /// Takes more of a Step ×N: in the frame while [`STEP_BUDGET`] lasts, a
-    /// slow step on a thread of its own.
-    fn continue_steps(&mut self) {
-        let left = std::mem::take(&mut self.steps_left);
-        if self.next_step_is_slow() {
-            self.steps_left = left - 1;
-            self.step_in_background();
-        } else {
-            self.step(left);
-        }
-    }
-
     /// Whether the next step goes to a thread of its own: the last one took
     /// `background_after` or longer, or none was timed yet.
     fn next_step_is_slow(&self) -> bool {
         self.last_step.is_none_or(|t| t >= self.background_after)
     }
 
-    /// Starts the next step on a thread of its own: the window goes on
-    /// drawing the latest record (and answering) while it runs.
-    fn step_in_background(&mut self) {
+    /// Starts the next steps (at most `most`, as many as start within
+    /// `budget`) on a thread of their own: the window goes on drawing the
+    /// latest record (and answering) while they run.
+    fn step_in_background(&mut self, most: usize, budget: Duration) {
         let (Some(session), Some(data)) = (&mut self.session, &self.data) else {
             return;
         };
         session.resume();
-        let Some(mut job) = session.begin_step() else {
+        let Some(mut job) = session.begin_steps(most, budget) else {
             self.running = false;
             self.steps_left = 0;
             return;
         };
         let data = Arc::clone(data);
+        let cancel = job.canceller();
         let spawned = std::thread::Builder::new()
             .name("steplab-step".into())
             .spawn(move || {
@@ -503,7 +518,7 @@ impl App {
                 (job, started.elapsed())
             });
         match spawned {
-            Ok(handle) => self.job = Some(handle),
+            Ok(thread) => self.job = Some(Job { thread, cancel }),
             // The session keeps the algorithm as it was at its latest step.
             Err(e) => {
                 self.running = false;
@@ -513,17 +528,19 @@ impl App {
         }
     }
 
-    /// Records the step running in the background once it is done, or
-    /// first waits for it with `wait`.
+    /// Records the steps running in the background once they are done, or
+    /// first waits for them with `wait`.
     fn collect(&mut self, wait: bool) {
-        let Some(handle) = self.job.take_if(|h| wait || h.is_finished()) else {
+        let Some(job) = self.job.take_if(|j| wait || j.thread.is_finished()) else {
             return;
         };
         let (Some(session), Some(data)) = (&mut self.session, self.data.as_deref()) else {
             return;
         };
-        if let Ok((job, took)) = handle.join() {
-            self.last_step = Some(took);
+        if let Ok((job, took)) = job.thread.join() {
+            let taken = job.taken();
+            self.last_step = Some(took / u32::try_from(taken.max(1)).unwrap_or(u32::MAX));
+            self.steps_left = self.steps_left.saturating_sub(taken);
             if !session.finish_step(job, data) {
                 self.running = false;
                 self.steps_left = 0;
@@ -542,8 +559,12 @@ impl App {
         self.refresh_record();
     }
 
-    /// Waits for a step running in the background, and records it.
+    /// Waits for the steps running in the background, which stop after
+    /// the one they are taking, and records them.
     fn settle(&mut self) {
+        if let Some(job) = &self.job {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
         self.collect(true);
     }
 
@@ -1141,7 +1162,10 @@ impl App {
             return;
         }
         if self.steps_left > 0 {
-            self.continue_steps();
+            // More of a Step ×N: in the frame while the budget lasts, slow
+            // steps on a thread of their own.
+            let left = std::mem::take(&mut self.steps_left);
+            self.step(left);
             return;
         }
         if !self.running {
@@ -1158,7 +1182,7 @@ impl App {
                 .as_ref()
                 .is_some_and(|s| self.shown >= s.step_count());
             if at_latest && self.next_step_is_slow() {
-                self.step_in_background();
+                self.step_in_background(1, Duration::ZERO);
                 return;
             }
             self.step(1);
@@ -1175,6 +1199,12 @@ impl App {
     /// least `from_rows` rows (default [`STEP_BUDGET`] from [`DEFER_ROWS`]).
     pub fn set_step_budget(&mut self, budget: Duration, from_rows: usize) {
         self.step_budget = (budget, from_rows);
+    }
+
+    /// Sets how long a thread takes a Step ×N's slow steps for (default
+    /// [`JOB_BUDGET`]; zero takes one step a thread).
+    pub fn set_job_budget(&mut self, budget: Duration) {
+        self.job_budget = budget;
     }
 
     /// Whether a step is running in the background.
