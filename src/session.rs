@@ -68,7 +68,7 @@ pub struct Session {
     algorithm: Box<dyn Algorithm>,
     latest: StepRecord,
     /// The record before the latest, whose per-row buffers the next step
-    /// taken with [`Session::begin_step`] writes into.
+    /// taken with [`Session::begin_steps`] writes into.
     spare: Option<StepRecord>,
     history: Vec<Snapshot>,
     checkpoints: Vec<Box<dyn Algorithm>>,

@@ -241,7 +241,7 @@ pub struct Assignment {
 
 /// [`Assignment`] in one pass over X on every core, in groups of rows
 /// small enough to stay in cache while every centroid is measured against
-/// them and their rows are added to their clusters' sums ([`AssignRange`]).
+/// them and their rows are added to their clusters' sums (`AssignRange`).
 /// The per-row vectors are taken from `spare`; with `previous`, the pass
 /// also counts the rows whose cluster differs from it. Each row's distance
 /// is written only `with_dist` (the window's records show it).

@@ -612,7 +612,7 @@ impl Moments {
     }
 }
 
-/// Names w[feature] …, bias.
+/// Names `w[feature]` …, `bias`.
 #[must_use]
 pub fn weight_names(features: &[String]) -> Vec<String> {
     features

@@ -8,7 +8,7 @@
 //! X is column-major, so a block of rows is processed column by column twice
 //! (scores, then gradient); the block stays in cache between the two, so X is
 //! read from memory once per step. The fused pass does both for each group
-//! of 32 rows in turn, on explicit vector registers ([`FusedPass`]).
+//! of 32 rows in turn, on explicit vector registers (`FusedPass`).
 
 // Inlined into the loops `vmath::wide` compiles for wider vector units.
 #![allow(clippy::inline_always)]

@@ -1,7 +1,7 @@
 //! The fast path of the loader for large, plain CSV files: the body is split
 //! at line boundaries into one part per core, each part parsed into its own
 //! stretch of every column of one shared grid, and the parts joined in
-//! order. Cells go through the same [`Column::push`] as the sequential
+//! order. Cells go through the same `Column::push` as the sequential
 //! parser, so both give the same table.
 //!
 //! Quoted cells are read when each closes on its own line with nothing but

@@ -143,7 +143,7 @@ impl Column {
 /// The texts of a column's cells, each distinct text kept once: row r's is
 /// the name with id `ids[r]`. A label column of a million rows holds a few
 /// strings, not a million (they were a quarter of a label file's memory).
-/// Past [`MAX_DISTINCT`] names (identifiers, free text) the column stops
+/// Past `MAX_DISTINCT` names (identifiers, free text) the column stops
 /// looking for repeats and keeps every further row's text as it comes:
 /// hashing a million distinct names took longer than the rest of the load.
 #[derive(Clone, Default)]

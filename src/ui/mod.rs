@@ -6,7 +6,10 @@ mod formula;
 mod plots;
 mod theme;
 
-pub use app::{App, Command, EXAMPLES, Example, Role, Settings};
+pub use app::{
+    App, BACKGROUND_STEP, Command, DEFER_ROWS, EXAMPLES, Example, JOB_BUDGET, Role, STEP_BUDGET,
+    Settings,
+};
 
 use crate::algorithms::conditioning::StepSizeCard;
 use crate::export::format_number;
