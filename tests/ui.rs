@@ -4,6 +4,7 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use std::path::Path;
+use steplab::algorithms::Hyper;
 use steplab::ui::{App, Command, Role, Settings};
 
 fn harness() -> Harness<'static, App> {
@@ -132,6 +133,45 @@ fn a_bad_file_shows_its_error_and_keeps_the_old_data() {
     h.run();
     assert!(h.state().error().is_none());
     assert_eq!(h.state().data().unwrap().feature_names(), ["x1", "x2"]);
+}
+
+#[test]
+fn the_dataset_is_built_again_only_when_the_choices_or_the_file_change() {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadFile(fixture("clean.csv")));
+    h.state_mut().finish_loading();
+    let address = |h: &Harness<'_, App>| std::ptr::from_ref(h.state().data().unwrap());
+    let first = address(&h);
+    h.get_by_label("Step").click();
+    h.run();
+    // Reset, a new learning rate and an algorithm of the same kind keep it.
+    h.get_by_label("Reset").click();
+    h.run();
+    assert_eq!(h.state().session().unwrap().step_count(), 0);
+    let hyper = Hyper {
+        learning_rate: Some(0.01),
+        ..Hyper::default()
+    };
+    h.state_mut().apply(Command::SetHyper(Box::new(hyper)));
+    assert_eq!(h.state().algorithm(), "linear-regression");
+    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    assert!(h.state().error().is_none());
+    assert_eq!(address(&h), first);
+    // Standardizing builds it again, with other values.
+    let standardized = h.state().settings().standardize;
+    h.state_mut().apply(Command::SetStandardize(!standardized));
+    assert_ne!(address(&h), first);
+    h.state_mut().apply(Command::SetStandardize(standardized));
+    let data = h.state().data().unwrap().clone();
+    // So does a file with the same columns and the same choices.
+    h.state_mut()
+        .apply(Command::LoadFile(fixture("semicolon_decimal_comma.csv")));
+    h.state_mut().finish_loading();
+    assert!(h.state().error().is_none());
+    let other = h.state().data().unwrap();
+    assert_eq!(other.feature_names(), data.feature_names());
+    assert_eq!((other.n_rows(), data.n_rows()), (3, 5));
 }
 
 #[test]

