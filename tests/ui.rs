@@ -449,6 +449,44 @@ fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
     );
 }
 
+#[test]
+fn running_slow_steps_keep_the_pace_they_were_asked_for() {
+    use std::time::Duration;
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    h.state_mut().set_background_after(Duration::ZERO);
+    h.state_mut().set_job_budget(Duration::MAX);
+    let rate = h.state().settings().steps_per_second;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let second = rate as usize;
+    h.state_mut().apply(Command::ToggleRun);
+    // A second's worth of credit: its steps go out on one thread.
+    h.state_mut().run_budget(1.0);
+    assert!(h.state().stepping_in_background());
+    // Another second passes while they run (or after they landed): the
+    // credit builds up either way, and the next thread takes its steps.
+    h.state_mut().run_budget(1.0);
+    for _ in 0..10_000 {
+        if !h.state().stepping_in_background() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        h.state_mut().run_budget(0.0);
+    }
+    assert!(!h.state().stepping_in_background());
+    assert_eq!(h.state().session().unwrap().step_count(), 2 * second);
+    h.state_mut().apply(Command::ToggleRun);
+    assert_eq!(
+        mlp_in_the_frame(2 * second)
+            .state()
+            .session()
+            .unwrap()
+            .history(),
+        h.state().session().unwrap().history()
+    );
+}
+
 /// Drives frames as eframe does (`run_budget`, and a drawn frame while a
 /// step is out) until `done`; returns whether a step ran in the background.
 fn drive_until(h: &mut Harness<'_, App>, done: impl Fn(&App) -> bool) -> bool {
