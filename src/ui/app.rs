@@ -191,8 +191,9 @@ pub struct App {
     /// Steps taken out of the session, running on their own thread.
     job: Option<Job>,
     /// How long the session's last step took (`None` before its first):
-    /// while running, steps after one slower than `background_after`
-    /// ([`BACKGROUND_STEP`]) or of unknown speed go to their own thread.
+    /// steps after one slower than `background_after` ([`BACKGROUND_STEP`])
+    /// or of unknown speed go to their own thread (while running, and any
+    /// step on [`DEFER_ROWS`] rows or more).
     last_step: Option<Duration>,
     background_after: Duration,
     /// The steps of a Step ×N still to take, when a Step ×N leaves them
