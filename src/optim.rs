@@ -2,7 +2,7 @@
 //! adagrad, rmsprop, adam), with their derivation lines and state; plus
 //! mini-batches and the L1/L2 penalty shared by every gradient algorithm.
 
-use crate::algorithms::{AlgoError, DerivationStep, Hyper, StepRecord, Symbol};
+use crate::algorithms::{AlgoError, Cached, DerivationStep, Hyper, StepRecord, Symbol};
 use crate::rng::Rng;
 
 /// The ε added under square roots (adagrad, rmsprop, adam).
@@ -417,11 +417,16 @@ pub fn check_learning_rate(learning_rate: f64) -> Result<(), AlgoError> {
 }
 
 /// Mini-batches drawn from seeded shuffles of the rows, epoch after epoch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Batches {
     size: Option<usize>,
     rng: Rng,
-    order: Vec<usize>,
+    /// The generator before the current epoch's shuffle, and that epoch's
+    /// rows: the order (n indices) is shuffled again from it when missing,
+    /// since a clone (a checkpoint of the algorithm) does not copy it.
+    epoch: Rng,
+    order: Cached<Vec<usize>>,
+    rows: usize,
     pos: usize,
 }
 
@@ -437,7 +442,9 @@ impl Batches {
         Ok(Self {
             size,
             rng: Rng::new(seed),
-            order: Vec::new(),
+            epoch: Rng::new(seed),
+            order: Cached::default(),
+            rows: 0,
             pos: 0,
         })
     }
@@ -446,16 +453,28 @@ impl Batches {
     /// batch size is at least `n`).
     pub fn next_batch(&mut self, n: usize) -> Option<Vec<usize>> {
         let size = self.size.filter(|&s| s < n)?;
-        if self.order.len() != n || self.pos >= n {
-            self.order = (0..n).collect();
-            self.rng.shuffle(&mut self.order);
+        if self.rows != n || self.pos >= n {
+            self.epoch = self.rng.clone();
+            self.order.set(shuffled(n, &mut self.rng));
+            self.rows = n;
             self.pos = 0;
         }
+        if self.order.get().is_none() {
+            self.order.set(shuffled(n, &mut self.epoch.clone()));
+        }
+        let order = self.order.get()?;
         let end = (self.pos + size).min(n);
-        let batch = self.order[self.pos..end].to_vec();
+        let batch = order[self.pos..end].to_vec();
         self.pos = end;
         Some(batch)
     }
+}
+
+/// 0, 1, …, n − 1 in the order of one shuffle with `rng`.
+fn shuffled(n: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut order);
+    order
 }
 
 /// (λ/2)‖w‖² + λ₁‖w‖₁.
@@ -588,6 +607,20 @@ mod tests {
         assert_eq!(seen, (0..10).collect::<Vec<_>>());
         assert!(Batches::new(None, 1).unwrap().next_batch(10).is_none());
         assert!(Batches::new(Some(0), 1).is_err());
+    }
+
+    #[test]
+    fn a_copy_draws_the_same_batches_without_copying_the_order() {
+        let mut b = Batches::new(Some(4), 7).unwrap();
+        for _ in 0..4 {
+            b.next_batch(10);
+        }
+        // Mid-way through the second epoch: the copy shuffles it again.
+        let mut copy = b.clone();
+        assert!(copy.order.get().is_none());
+        for _ in 0..7 {
+            assert_eq!(copy.next_batch(10), b.next_batch(10));
+        }
     }
 
     #[test]

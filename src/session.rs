@@ -11,8 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// A full copy of the algorithm's state is kept every this many steps.
+/// A full copy of the algorithm's state is kept at most this many steps
+/// apart.
 pub const CHECKPOINT_EVERY: usize = 32;
+
+/// A copy is also kept once the steps since the last one took this long,
+/// so that showing an earlier step replays about this much at most: with a
+/// copy every 32 steps, a million-row MLP replayed up to 31 steps (3 s, in
+/// the frame) for each position of the timeline.
+pub const REPLAY_BUDGET: Duration = Duration::from_millis(50);
 
 /// Why a run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -71,8 +78,18 @@ pub struct Session {
     /// taken with [`Session::begin_steps`] writes into.
     spare: Option<StepRecord>,
     history: Vec<Snapshot>,
-    checkpoints: Vec<Box<dyn Algorithm>>,
+    /// Copies of the algorithm after the step numbered with each, in order
+    /// from step 0, and what was stepped since the last one.
+    checkpoints: Vec<(usize, Box<dyn Algorithm>)>,
+    since: Since,
     stop: Option<Stop>,
+}
+
+/// The steps taken since the last checkpoint, and how long they took.
+#[derive(Debug, Clone, Copy, Default)]
+struct Since {
+    steps: usize,
+    time: Duration,
 }
 
 /// Steps taken out of a [`Session`] to run elsewhere (the window runs
@@ -88,24 +105,34 @@ pub struct StepJob {
     budget: Duration,
     /// Set from elsewhere to take no new step.
     cancel: Arc<AtomicBool>,
+    since: Since,
     taken: Vec<Taken>,
 }
 
 /// One step as the session records it: the outcome, the parameters after
-/// it, and a copy of the algorithm when the step is a checkpoint.
+/// it, and a copy of the algorithm (with the step's number) when the step
+/// is a checkpoint.
 #[derive(Debug)]
 struct Taken {
     outcome: Result<StepRecord, AlgoError>,
     params: Vec<f64>,
-    checkpoint: Option<Box<dyn Algorithm>>,
+    checkpoint: Option<(usize, Box<dyn Algorithm>)>,
 }
 
 impl Taken {
-    /// Applies `algorithm`'s update, which is step number `step`.
-    fn step(algorithm: &mut dyn Algorithm, data: &Dataset, step: usize) -> Self {
+    /// Applies `algorithm`'s update, which is step number `step`, and
+    /// copies the algorithm after it when [`CHECKPOINT_EVERY`] steps or
+    /// [`REPLAY_BUDGET`] have passed `since` the last copy.
+    fn step(algorithm: &mut dyn Algorithm, data: &Dataset, step: usize, since: &mut Since) -> Self {
+        let started = Instant::now();
         let outcome = algorithm.step(data);
-        let checkpoint = (outcome.is_ok() && step.is_multiple_of(CHECKPOINT_EVERY))
-            .then(|| algorithm.boxed_clone());
+        since.steps += 1;
+        since.time += started.elapsed();
+        let due = since.steps >= CHECKPOINT_EVERY || since.time >= REPLAY_BUDGET;
+        let checkpoint = (outcome.is_ok() && due).then(|| {
+            *since = Since::default();
+            (step, algorithm.boxed_clone())
+        });
         Self {
             outcome,
             params: algorithm.params(),
@@ -147,8 +174,8 @@ impl StepJob {
                 }
             }
             let step = self.from + self.taken.len() + 1;
-            self.taken
-                .push(Taken::step(self.algorithm.as_mut(), data, step));
+            let taken = Taken::step(self.algorithm.as_mut(), data, step, &mut self.since);
+            self.taken.push(taken);
         }
     }
 
@@ -174,7 +201,8 @@ impl Session {
     pub fn new(mut algorithm: Box<dyn Algorithm>, data: &Dataset) -> Result<Self, AlgoError> {
         let record = algorithm.reset(data)?;
         let mut session = Self {
-            checkpoints: vec![algorithm.boxed_clone()],
+            checkpoints: vec![(0, algorithm.boxed_clone())],
+            since: Since::default(),
             history: Vec::new(),
             latest: StepRecord::new(0, record.loss),
             spare: None,
@@ -232,7 +260,8 @@ impl Session {
         // of per-row arrays is alive at a time, not two.
         let per_row = self.latest.take_per_row(data.n_rows());
         self.algorithm.recycle(per_row);
-        let taken = Taken::step(self.algorithm.as_mut(), data, self.latest.step + 1);
+        let step = self.latest.step + 1;
+        let taken = Taken::step(self.algorithm.as_mut(), data, step, &mut self.since);
         self.finish(taken, data)
     }
 
@@ -258,6 +287,7 @@ impl Session {
             most,
             budget,
             cancel: Arc::default(),
+            since: self.since,
             taken: Vec::new(),
         })
     }
@@ -266,6 +296,7 @@ impl Session {
     /// [`Self::step`] does. Returns false once the run has stopped.
     pub fn finish_step(&mut self, job: StepJob, data: &Dataset) -> bool {
         self.algorithm = job.algorithm;
+        self.since = job.since;
         let mut going = self.stop.is_none();
         // The record shown while the job ran keeps its per-row buffers for
         // the next job; the steps in between kept none.
@@ -290,7 +321,7 @@ impl Session {
             }
             Err(e) => {
                 // The latest record is shown whole again, rebuilt by replay.
-                if let Some(record) = self.replay(data, self.latest.step) {
+                if let Some(record) = self.replay(data, self.latest.step, None) {
                     self.latest = record;
                 }
                 self.stop = Some(Stop {
@@ -331,24 +362,46 @@ impl Session {
     /// nearest checkpoint (`None` past the latest step).
     #[must_use]
     pub fn record_at(&self, data: &Dataset, step: usize) -> Option<StepRecord> {
+        self.record_at_reusing(data, step, None)
+    }
+
+    /// [`Self::record_at`], the replay writing its per-row values into the
+    /// buffers of `old` (a record of this session no longer needed) rather
+    /// than into new memory: at a million rows an MLP record's 144 MB of
+    /// fresh pages took about as long to map as the step itself.
+    #[must_use]
+    pub fn record_at_reusing(
+        &self,
+        data: &Dataset,
+        step: usize,
+        old: Option<StepRecord>,
+    ) -> Option<StepRecord> {
         if step == self.latest.step {
             return Some(self.latest.clone());
         }
-        self.replay(data, step)
+        self.replay(data, step, old)
     }
 
-    /// Step `step`'s record, replayed from the nearest checkpoint.
-    fn replay(&self, data: &Dataset, step: usize) -> Option<StepRecord> {
+    /// Step `step`'s record, replayed from the nearest checkpoint, each
+    /// step writing into the per-row buffers of the one before (the first
+    /// into those of `old`).
+    fn replay(&self, data: &Dataset, step: usize, old: Option<StepRecord>) -> Option<StepRecord> {
         if step > self.latest.step {
             return None;
         }
         if step == 0 {
-            return self.checkpoints.first()?.boxed_clone().reset(data).ok();
+            return self.checkpoints.first()?.1.boxed_clone().reset(data).ok();
         }
-        let k = (step - 1) / CHECKPOINT_EVERY;
-        let mut alg = self.checkpoints.get(k)?.boxed_clone();
-        let mut record = None;
-        for _ in k * CHECKPOINT_EVERY..step {
+        // The last copy from before the step (a copy at `step` holds the
+        // state after it, not its record).
+        let k = self.checkpoints.partition_point(|(at, _)| *at < step);
+        let (from, alg) = self.checkpoints.get(k.checked_sub(1)?)?;
+        let mut alg = alg.boxed_clone();
+        let mut record = old;
+        for _ in *from..step {
+            if let Some(mut previous) = record.take() {
+                alg.recycle(previous.take_per_row(data.n_rows()));
+            }
             record = Some(alg.step(data).ok()?);
         }
         record
@@ -477,11 +530,13 @@ mod tests {
         assert!(s.record_at(&d, 101).is_none());
     }
 
-    /// Linear regression that fails at step `at`.
+    /// Linear regression that fails at step `at`, and sleeps `pause` in
+    /// each step.
     #[derive(Debug)]
     struct FailsAt {
         inner: Box<dyn Algorithm>,
         at: usize,
+        pause: Duration,
         t: usize,
     }
 
@@ -498,6 +553,7 @@ mod tests {
         }
         fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
             self.t += 1;
+            std::thread::sleep(self.pause);
             if self.t == self.at {
                 return Err(AlgoError::Singular("no unique solution".into()));
             }
@@ -523,19 +579,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failed_step_stops_the_run_and_keeps_the_latest_record_whole() {
-        let d = data();
+    /// A session of [`FailsAt`] over linear regression (η = 0.05) on [`data`].
+    fn failing(at: usize, pause: Duration) -> Session {
         let h = Hyper {
             learning_rate: Some(0.05),
             ..Hyper::default()
         };
-        let failing = FailsAt {
-            inner: (entry("linear-regression").unwrap().create)(&h).unwrap(),
-            at: 40,
+        let inner = (entry("linear-regression").unwrap().create)(&h).unwrap();
+        let algorithm = FailsAt {
+            inner,
+            at,
+            pause,
             t: 0,
         };
-        let mut s = Session::new(Box::new(failing), &d).unwrap();
+        Session::new(Box::new(algorithm), &data()).unwrap()
+    }
+
+    #[test]
+    fn a_failed_step_stops_the_run_and_keeps_the_latest_record_whole() {
+        let d = data();
+        let mut s = failing(40, Duration::ZERO);
         s.run(&d, 100);
         let stop = s.stop().unwrap();
         assert_eq!(stop.kind, StopKind::Diverged);
@@ -550,6 +613,26 @@ mod tests {
         reference.run(&d, 39);
         assert_eq!(s.latest(), reference.latest());
         assert!(s.latest().get_id("residual").is_some());
+    }
+
+    #[test]
+    fn slow_steps_are_copied_often_enough_to_replay_within_the_budget() {
+        let d = data();
+        let mut s = failing(usize::MAX, REPLAY_BUDGET / 4);
+        let mut originals = vec![s.latest().clone()];
+        for _ in 0..12 {
+            s.step(&d);
+            originals.push(s.latest().clone());
+        }
+        // A copy at least every four steps (each takes a quarter of the
+        // budget or more), so no replay runs more than four.
+        let at: Vec<usize> = s.checkpoints.iter().map(|(step, _)| *step).collect();
+        assert_eq!(at.first(), Some(&0));
+        assert!(at.windows(2).all(|w| w[1] - w[0] <= 4), "{at:?}");
+        assert!(at.len() >= 4, "{at:?}");
+        for (t, original) in originals.iter().enumerate() {
+            assert_eq!(s.record_at(&d, t).as_ref(), Some(original), "step {t}");
+        }
     }
 
     #[test]
@@ -680,23 +763,7 @@ mod tests {
         assert_eq!(here.stop(), there.stop());
         assert_eq!(here.history(), there.history());
         // A failing step ends it too.
-        let failing = || {
-            let h = Hyper {
-                learning_rate: Some(0.05),
-                ..Hyper::default()
-            };
-            let inner = (entry("linear-regression").unwrap().create)(&h).unwrap();
-            Session::new(
-                Box::new(FailsAt {
-                    inner,
-                    at: 40,
-                    t: 0,
-                }),
-                &d,
-            )
-            .unwrap()
-        };
-        let (mut here, mut there) = (failing(), failing());
+        let (mut here, mut there) = (failing(40, Duration::ZERO), failing(40, Duration::ZERO));
         here.run(&d, 100);
         let mut job = there.begin_steps(100, Duration::MAX).unwrap();
         job.run(&d);

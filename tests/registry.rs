@@ -170,6 +170,14 @@ fn runs_are_reproducible_and_records_replay_exactly() {
                 entry.id
             );
         }
+        // A replay into the buffers of an earlier replayed record (as the
+        // window's timeline does) gives the same record as one into new memory.
+        let mut old = None;
+        for t in [1, a.step_count() / 2, 1, a.step_count() - 1, 2] {
+            let reusing = a.record_at_reusing(&data, t, old.take());
+            assert_eq!(reusing, a.record_at(&data, t), "{} step {t}", entry.id);
+            old = reusing;
+        }
     }
 }
 

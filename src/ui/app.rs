@@ -757,8 +757,11 @@ impl App {
     }
 
     fn refresh_record(&mut self) {
+        let old = self.replayed.take();
         self.replayed = match (&self.session, self.data.as_deref()) {
-            (Some(s), Some(d)) if self.shown < s.step_count() => s.record_at(d, self.shown),
+            (Some(s), Some(d)) if self.shown < s.step_count() => {
+                s.record_at_reusing(d, self.shown, old)
+            }
             _ => None,
         };
     }
