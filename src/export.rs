@@ -37,16 +37,20 @@ pub const SHOWN_ENTRIES: usize = 4;
 /// their first entries and an ellipsis, matrices by shape and first entries.
 #[must_use]
 pub fn format_value(value: &Value) -> String {
+    let entries = format_entries(value, SHOWN_ENTRIES);
     match value {
         Value::Scalar(v) => format_number(*v),
-        Value::Vector(v) => format_list(v, SHOWN_ENTRIES),
-        Value::Matrix(m) => format!(
-            "{}×{} matrix {}",
-            m.nrows(),
-            m.ncols(),
-            format_list(m.as_slice(), SHOWN_ENTRIES)
-        ),
+        Value::Vector(_) => entries,
+        Value::Matrix(m) => format!("{}×{} matrix {entries}", m.nrows(), m.ncols()),
+        Value::Head { rows, head } => format!("{rows}×{} matrix {entries}", head.ncols()),
     }
+}
+
+/// A value's first `shown` entries (a matrix's column-major, so a head's
+/// are its whole matrix's), followed by how many it has when cut.
+#[must_use]
+pub fn format_entries(value: &Value, shown: usize) -> String {
+    cut_list(value.as_slice(), value.entries(), shown)
 }
 
 /// A number with about 6 significant digits.
@@ -68,16 +72,16 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
-/// `[a, b, c, …]` with at most `shown` entries, followed by the length when cut.
-#[must_use]
-pub fn format_list(values: &[f64], shown: usize) -> String {
+/// `[a, b, c, …]`: at most `shown` of `values`, the first of `total`
+/// numbers, followed by `total` when cut.
+fn cut_list(values: &[f64], total: usize, shown: usize) -> String {
     let parts: Vec<String> = values
         .iter()
         .take(shown)
         .map(|v| format_number(*v))
         .collect();
-    if values.len() > shown {
-        format!("[{}, … ({} in all)]", parts.join(", "), values.len())
+    if total > shown {
+        format!("[{}, … ({total} in all)]", parts.join(", "))
     } else {
         format!("[{}]", parts.join(", "))
     }
@@ -357,8 +361,25 @@ mod tests {
         assert_eq!(format_number(1_234_567.8), "1.23457e6");
         assert_eq!(format_number(1e20), "1.00000e20");
         assert_eq!(
-            format_list(&[1.0, 2.0, 3.0, 4.0, 5.0], 2),
+            format_entries(&Value::Vector(vec![1.0, 2.0, 3.0, 4.0, 5.0]), 2),
             "[1, 2, … (5 in all)]"
+        );
+        // A matrix's head reads as the whole matrix: its shape, its first
+        // entries (column-major) and how many it has.
+        let whole = nalgebra::DMatrix::from_fn(1000, 3, |i, j| (i + 10 * j) as f64);
+        let head = Value::Head {
+            rows: 1000,
+            head: whole.rows(0, 64).into_owned(),
+        };
+        assert_eq!(format_value(&head), format_value(&Value::Matrix(whole)));
+        assert_eq!(
+            format_value(&head),
+            "1000×3 matrix [0, 1, 2, 3, … (3000 in all)]"
+        );
+        assert_eq!(
+            format_entries(&head, 64).matches(", ").count(),
+            64,
+            "64 entries and the count"
         );
     }
 

@@ -5,7 +5,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use std::path::Path;
 use steplab::algorithms::Hyper;
-use steplab::ui::{App, Command, Role, Settings};
+use steplab::ui::{App, Command, Role, STEP_BUDGET, Settings};
 
 fn harness() -> Harness<'static, App> {
     Harness::builder()
@@ -172,6 +172,47 @@ fn the_dataset_is_built_again_only_when_the_choices_or_the_file_change() {
     let other = h.state().data().unwrap();
     assert_eq!(other.feature_names(), data.feature_names());
     assert_eq!((other.n_rows(), data.n_rows()), (3, 5));
+}
+
+#[test]
+fn on_large_data_records_keep_the_first_rows_and_show_the_same_numbers() {
+    use steplab::algorithms::Value;
+    let stepped = |large: bool| {
+        let mut h = harness();
+        h.run();
+        if large {
+            // Every dataset counts as large.
+            h.state_mut().set_step_budget(STEP_BUDGET, 0);
+        }
+        h.state_mut().apply(Command::LoadExample(2));
+        h.get_by_label("Step").click();
+        h.run();
+        // (On large data a step of unknown speed goes to a thread.)
+        drive_until(&mut h, |app| !app.stepping_in_background());
+        h.run();
+        h
+    };
+    let (whole, large) = (stepped(false), stepped(true));
+    let record = |h: &Harness<'_, App>| h.state().session().unwrap().latest().clone();
+    let (whole_record, large_record) = (record(&whole), record(&large));
+    assert_eq!(whole_record.step, 1);
+    assert_eq!(whole_record.loss.to_bits(), large_record.loss.to_bits());
+    let Some(Value::Matrix(p)) = whole_record.get_id("probabilities") else {
+        panic!("no probabilities");
+    };
+    let Some(Value::Head { rows, head }) = large_record.get_id("probabilities") else {
+        panic!("no head of the probabilities");
+    };
+    assert_eq!((*rows, head.nrows()), (150, 64));
+    assert_eq!(*head, p.rows(0, 64).into_owned());
+    // The derivation panel writes both alike.
+    let text = format!(
+        "probabilities = {}",
+        steplab::export::format_value(&Value::Matrix(p.clone()))
+    );
+    assert!(text.contains("150×3 matrix"), "{text}");
+    whole.get_by_label(&text);
+    large.get_by_label(&text);
 }
 
 #[test]

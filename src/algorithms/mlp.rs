@@ -8,8 +8,8 @@
 use super::linear::{J, LAMBDA};
 use super::pass::{GradientLanes, Pieces, dense_layer, rows};
 use super::{
-    Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol,
-    Value,
+    Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, PerRow, Spare, StepRecord,
+    Symbol, Value,
 };
 use crate::data::{Dataset, Label};
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
@@ -226,6 +226,25 @@ impl Layer {
 /// Rows per block of the forward and backward pass.
 const BLOCK: usize = 512;
 
+/// Copies the first rows of each piece's columns (a block of per-row
+/// values) into its head.
+fn copy_heads<'a>(
+    heads: &mut [DMatrix<f64>],
+    pieces: impl Iterator<Item = &'a Vec<&'a mut [f64]>>,
+) {
+    for (h, piece) in heads.iter_mut().zip(pieces) {
+        let rows = h.nrows();
+        for (mut to, from) in h.column_iter_mut().zip(piece) {
+            to.copy_from_slice(&from[..rows]);
+        }
+    }
+}
+
+/// What [`Mlp::rows_pass`] returns for one range of rows: the summed loss,
+/// each layer's gradient sums, the count of flat hidden activations, and
+/// the first rows of the per-row matrices (from the range of row 0).
+type RangeSums = (f64, Vec<GradientLanes>, usize, Option<Vec<DMatrix<f64>>>);
+
 /// Everything a forward and backward pass computed.
 struct Pass {
     activations: Vec<DMatrix<f64>>,
@@ -262,8 +281,11 @@ pub struct Mlp {
     spare: Spare,
     /// The targets as the output layer sees them (the class id for classes).
     y: Arc<DMatrix<f64>>,
-    /// Whether records keep the per-row activations and errors.
+    /// Whether records keep the per-row activations and errors, and past
+    /// how many rows only their first rows (a numeric target's predictions
+    /// stay whole: the plot draws their residuals).
     per_row: bool,
+    head: Option<usize>,
 }
 
 #[inline(always)]
@@ -439,6 +461,7 @@ impl Mlp {
             spare: Spare::default(),
             y: Arc::new(DMatrix::zeros(0, 0)),
             per_row: true,
+            head: None,
         })
     }
 
@@ -475,17 +498,24 @@ impl Mlp {
     /// layer, on every core, writing the per-row activations, outputs and
     /// errors the record shows and adding up the loss and the gradients.
     /// The per-row matrices are taken from `spare` where it has them; with
-    /// `per_row` false they are left empty (only the sums are wanted).
+    /// `PerRow::None` they are left empty (only the sums are wanted), with
+    /// `PerRow::Head(h)` they hold the first h rows, copied from the first
+    /// block of the first range.
     fn pass(
         &self,
         layers: &[Layer],
         x: &DMatrix<f64>,
         y: &DMatrix<f64>,
         spare: &mut Spare,
-        per_row: bool,
+        per_row: PerRow,
     ) -> Pass {
         let n = x.nrows();
         let last = layers.len() - 1;
+        let (per_row, head) = match per_row {
+            PerRow::All => (true, 0),
+            PerRow::Head(h) => (false, h.min(BLOCK)),
+            PerRow::None => (false, 0),
+        };
         // Without per-row records the matrices are empty and each range
         // works in block-sized stand-ins instead.
         let kept = if per_row { n } else { 0 };
@@ -508,7 +538,7 @@ impl Mlp {
                 .map(DMatrix::as_mut_slice)
                 .collect();
             super::pass::over_row_ranges_into(n, &mut outs, |start, end, pieces| {
-                self.rows_pass(layers, x, y, start, end, pieces, true)
+                self.rows_pass(layers, x, y, (start, end), pieces, (true, 0))
             })
         } else {
             super::pass::over_row_ranges(n, |start, end| {
@@ -522,16 +552,21 @@ impl Mlp {
                     .iter_mut()
                     .map(|m| m.chunks_mut(BLOCK).collect())
                     .collect();
-                self.rows_pass(layers, x, y, start, end, &mut pieces, false)
+                self.rows_pass(layers, x, y, (start, end), &mut pieces, (false, head))
             })
         };
         let inv_n = 1.0 / n as f64;
         let mut grads = Layer::zeros_like(layers);
         let mut data_loss = 0.0;
         let mut flat = 0;
-        for (loss, part, f) in parts {
+        for (loss, part, f, heads) in parts {
             data_loss += loss;
             flat += f;
+            if let Some(mut heads) = heads {
+                deltas = heads.split_off(last + 1);
+                output = heads.pop().unwrap_or_default();
+                activations = heads;
+            }
             for (g, lanes) in grads.iter_mut().zip(part) {
                 let (w, b) = lanes.totals();
                 g.w += w;
@@ -561,18 +596,26 @@ impl Mlp {
     /// the hidden activations, the output and the errors of every layer,
     /// column by column: those rows of them when `whole`, else one block
     /// that each block overwrites. Returns the summed loss, each layer's
-    /// gradient sums, and how many hidden activations had a flat slope.
-    #[allow(clippy::too_many_arguments)]
+    /// gradient sums, how many hidden activations had a flat slope, and
+    /// (from the range of row 0, with `head` above 0) the first `head` rows
+    /// of every piece.
+    #[allow(clippy::too_many_lines)] // A block's sweeps forward, out, back and into the sums, in order.
     fn rows_pass(
         &self,
         layers: &[Layer],
         x: &DMatrix<f64>,
         y: &DMatrix<f64>,
-        start: usize,
-        end: usize,
+        (start, end): (usize, usize),
         pieces: &mut Pieces,
-        whole: bool,
-    ) -> (f64, Vec<GradientLanes>, usize) {
+        (whole, head): (bool, usize),
+    ) -> RangeSums {
+        let mut heads: Option<Vec<DMatrix<f64>>> = (start == 0 && head > 0).then(|| {
+            let rows = head.min(end);
+            pieces
+                .iter()
+                .map(|p| DMatrix::zeros(rows, p.len()))
+                .collect()
+        });
         let n = x.nrows();
         let data = x.as_slice();
         let targets = y.as_slice();
@@ -674,9 +717,12 @@ impl Mlp {
                     let du: Vec<&[f64]> = deltas[l].iter().map(|d| &d[lo..hi]).collect();
                     g.add(&du, input);
                 }
+                if let Some(heads) = heads.as_mut().filter(|_| first == start) {
+                    copy_heads(heads, forward.iter().chain(deltas.iter()));
+                }
             },
         );
-        (loss, sums, flat)
+        (loss, sums, flat, heads)
     }
 
     fn flatten(layers: &[Layer]) -> Vec<f64> {
@@ -707,7 +753,13 @@ impl Mlp {
 
     fn evaluate(&mut self, data: &Dataset, y: &DMatrix<f64>) -> StepRecord {
         let mut spare = std::mem::take(&mut self.spare);
-        let p = self.pass(&self.layers, data.x(), y, &mut spare, self.per_row);
+        let n = data.n_rows();
+        // A numeric target's predictions stay whole: the plot draws their residuals.
+        let head = self
+            .head
+            .filter(|_| !matches!(self.output, Output::Regression));
+        let per_row = PerRow::of(self.per_row, head, n);
+        let p = self.pass(&self.layers, data.x(), y, &mut spare, per_row);
         self.spare = spare;
         self.grad = Self::flatten(&p.grads);
         let mut rec = StepRecord::new(self.t, p.loss);
@@ -739,18 +791,23 @@ impl Mlp {
         if !self.per_row {
             return rec;
         }
-        // The per-row matrices move into the record (and come back through `recycle`).
+        // The per-row matrices move into the record (and come back through
+        // `recycle`), or their first rows.
+        let value = |m: DMatrix<f64>| match per_row {
+            PerRow::Head(_) => Value::Head { rows: n, head: m },
+            _ => Value::Matrix(m),
+        };
         let mut deltas = p.deltas.into_iter();
         for (s, delta) in ds.iter().zip(&mut deltas) {
-            rec.set(*s, Value::Matrix(delta));
+            rec.set(*s, value(delta));
         }
         if let Some(delta_out) = deltas.next() {
-            rec.set(DELTA_OUT, Value::Matrix(delta_out));
+            rec.set(DELTA_OUT, value(delta_out));
         }
         for (s, a) in [A1, A2].iter().zip(p.activations) {
-            rec.set(*s, Value::Matrix(a));
+            rec.set(*s, value(a));
         }
-        rec.set(Y_HAT, Value::Matrix(p.output));
+        rec.set(Y_HAT, value(p.output));
         rec
     }
 }
@@ -834,7 +891,7 @@ impl Algorithm for Mlp {
                 let yb = y.select_rows(rows.iter());
                 Self::flatten(
                     &self
-                        .pass(&self.layers, &xb, &yb, &mut Spare::default(), false)
+                        .pass(&self.layers, &xb, &yb, &mut Spare::default(), PerRow::None)
                         .grads,
                 )
             }
@@ -909,6 +966,10 @@ impl Algorithm for Mlp {
         self.per_row = keep;
     }
 
+    fn per_row_heads(&mut self, head: Option<usize>) {
+        self.head = head;
+    }
+
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
         if flat.len() != self.params().len() || matches!(self.output, Output::Regression) {
             return None;
@@ -920,7 +981,7 @@ impl Algorithm for Mlp {
             x,
             &DMatrix::zeros(x.nrows(), outputs),
             &mut Spare::default(),
-            true,
+            PerRow::All,
         );
         Some(match self.output {
             Output::Binary => p.output.iter().map(|&v| usize::from(v > 0.5)).collect(),
@@ -939,7 +1000,7 @@ impl Algorithm for Mlp {
                 data.x(),
                 &y,
                 &mut Spare::default(),
-                false,
+                PerRow::None,
             )
             .loss,
         )
@@ -1103,6 +1164,33 @@ mod tests {
         assert!(close, "{what}");
     }
 
+    /// With heads, `m`'s pass gives `fast`'s sums (a pass keeping every
+    /// row) and the first rows of its per-row matrices; its record keeps
+    /// heads, but a numeric target's whole predictions (the plot draws their
+    /// residuals).
+    fn check_heads(m: &mut Mlp, d: &Dataset, fast: &Pass, case: &str) {
+        let y = m.targets(d).unwrap();
+        let head = PerRow::Head(64);
+        let headed = m.pass(&m.layers, d.x(), &y, &mut Spare::default(), head);
+        assert_eq!(headed.loss.to_bits(), fast.loss.to_bits(), "{case}");
+        assert_eq!(headed.grads, fast.grads, "{case}");
+        let all = |p: &Pass| -> Vec<DMatrix<f64>> {
+            let per_row = p.activations.iter().chain([&p.output]);
+            per_row.chain(&p.deltas).cloned().collect()
+        };
+        for (h, f) in all(&headed).iter().zip(all(fast)) {
+            assert_eq!(*h, f.rows(0, 64).into_owned(), "{case}");
+        }
+        m.per_row_heads(Some(64));
+        let n = d.n_rows();
+        let record = m.step(d).unwrap();
+        let headed = matches!(record.get(A1), Some(Value::Head { rows, .. }) if *rows == n);
+        let whole = matches!(record.get(Y_HAT), Some(Value::Matrix(y)) if y.nrows() == n);
+        let regression = matches!(m.output, Output::Regression);
+        assert_eq!((headed, whole), (!regression, regression), "{case}");
+        m.per_row_heads(None);
+    }
+
     #[test]
     fn blocked_parallel_pass_matches_whole_matrix_products_on_many_rows() {
         // Two row ranges, ragged last blocks.
@@ -1145,7 +1233,7 @@ mod tests {
                     }
                     let mut spare = Spare::default();
                     spare.keep(poisoned, &symbols);
-                    let fast = m.pass(&m.layers, d.x(), &y, &mut spare, true);
+                    let fast = m.pass(&m.layers, d.x(), &y, &mut spare, PerRow::All);
                     let case = format!("{:?} {activation:?} {:?}", m.output, m.hidden);
                     assert!(
                         (fast.loss - slow.loss).abs() < 1e-10 * slow.loss.abs(),
@@ -1177,13 +1265,14 @@ mod tests {
                     }
                     // Without per-row records: block-sized buffers, the same
                     // arithmetic, so bit for bit the same sums.
-                    let lean = m.pass(&m.layers, d.x(), &y, &mut Spare::default(), false);
+                    let lean = m.pass(&m.layers, d.x(), &y, &mut Spare::default(), PerRow::None);
                     assert_eq!(lean.loss.to_bits(), fast.loss.to_bits(), "{case}");
                     assert_eq!(lean.saturated.to_bits(), fast.saturated.to_bits());
                     assert_eq!(lean.grads, fast.grads, "{case}");
                     assert!(
                         lean.output.is_empty() && lean.activations.iter().all(DMatrix::is_empty)
                     );
+                    check_heads(&mut m, &d, &fast, &case);
                     m.keep_per_row(false);
                     let record = m.step(&d).unwrap();
                     assert!(record.get(A1).is_none() && record.get(SATURATED).is_some());

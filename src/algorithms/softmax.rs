@@ -6,7 +6,9 @@
 
 use super::linear::{self, J, LAMBDA, LAMBDA1, N};
 use super::pass;
-use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol, Value};
+use super::{
+    AlgoError, Algorithm, DerivationStep, Entry, Hyper, PerRow, Spare, StepRecord, Symbol, Value,
+};
 use crate::data::{Dataset, Label};
 use crate::optim::{self, Batches, Optimizer, OptimizerKind};
 use nalgebra::{DMatrix, DVector};
@@ -107,8 +109,10 @@ pub struct SoftmaxRegression {
     grad: Vec<f64>,
     /// Each row's class id, built once per dataset.
     y: Arc<DMatrix<f64>>,
-    /// Whether records carry the per-row values (the window's plots).
+    /// Whether records carry the per-row values (the window's plots), and
+    /// past how many rows only their first rows.
     per_row: bool,
+    head: Option<usize>,
     /// Per-row matrices of earlier records, reused by the next pass.
     spare: Spare,
 }
@@ -247,6 +251,7 @@ impl SoftmaxRegression {
             grad: Vec::new(),
             y: Arc::new(DMatrix::zeros(0, 0)),
             per_row: true,
+            head: None,
             spare: Spare::default(),
         })
     }
@@ -262,18 +267,25 @@ impl SoftmaxRegression {
 
     /// Logits, probabilities, errors, loss and gradient on rows `x` with
     /// class column `y`, in one pass over blocks of rows on every core
-    /// (the per-row matrices are taken from `spare`, then overwritten).
+    /// (the per-row matrices are taken from `spare`, then overwritten; with
+    /// `PerRow::Head(h)` they are the first h rows, copied from the first
+    /// block of the first range).
     fn forward(
         &self,
         x: &DMatrix<f64>,
         y: &DMatrix<f64>,
         spare: &mut Spare,
-        keep: bool,
+        per_row: PerRow,
     ) -> Forward {
         let (n, d) = x.shape();
         let k = self.w.nrows();
         let data = x.as_slice();
         let targets = y.as_slice();
+        let keep = per_row == PerRow::All;
+        let head = match per_row {
+            PerRow::Head(h) => h.min(BLOCK),
+            _ => 0,
+        };
         // Without per-row values, z, p and p − y live in one block's scratch.
         let kept = if keep { n } else { 0 };
         let [mut z, mut p, mut err] = [(); 3].map(|()| spare.take_matrix(kept, k));
@@ -287,6 +299,8 @@ impl SoftmaxRegression {
                 let mut logits = vec![0.0; k * BLOCK];
                 let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
                 let mut local = vec![0.0; if keep { 0 } else { 2 * k * BLOCK }];
+                let mut heads = (start == 0 && head > 0)
+                    .then(|| [(); 3].map(|()| DMatrix::zeros(head.min(end), k)));
                 pass::blocks(
                     0,
                     end - start,
@@ -318,20 +332,33 @@ impl SoftmaxRegression {
                         };
                         nll +=
                             cross_entropy_rows(&logits, BLOCK, t, &mut ps, &mut es, &mut scratch);
+                        if let Some([hz, hp, he]) = heads.as_mut().filter(|_| lo == 0) {
+                            let rows = hz.nrows();
+                            let from = logits.chunks(BLOCK).map(|zc| &zc[..rows]);
+                            let from = from.chain(ps.iter().chain(&es).map(|c| &c[..rows]));
+                            let to = hz.column_iter_mut().chain(hp.column_iter_mut());
+                            for (mut to, from) in to.chain(he.column_iter_mut()).zip(from) {
+                                to.copy_from_slice(from);
+                            }
+                        }
                         let es: Vec<&[f64]> = es.iter().map(|e| &**e).collect();
                         sums.add(&es, x_col);
                     },
                 );
-                (nll, sums)
+                (nll, sums, heads)
             },
         );
         let inv_n = 1.0 / n as f64;
         let (mut nll, mut grad_w, mut grad_b) = (0.0, DMatrix::zeros(k, d), DVector::zeros(k));
-        for (l, sums) in parts {
+        let [mut z, mut p, mut err] = [z, p, err];
+        for (l, sums, heads) in parts {
             nll += l;
             let (gw, gb) = sums.totals();
             grad_w += gw;
             grad_b += gb;
+            if let Some(heads) = heads {
+                [z, p, err] = heads;
+            }
         }
         grad_w *= inv_n;
         grad_b *= inv_n;
@@ -364,17 +391,22 @@ impl SoftmaxRegression {
             grad_b,
         } = {
             let mut spare = std::mem::take(&mut self.spare);
-            let f = self.forward(data.x(), y, &mut spare, self.per_row);
+            let f = self.forward(data.x(), y, &mut spare, self.rows(data.n_rows()));
             self.spare = spare;
             f
         };
         let mut rec = StepRecord::new(self.t, loss);
         rec.set(W_MAT, Value::Matrix(self.w.clone()));
         rec.vector(B_VEC, self.b.as_slice());
+        let n = data.n_rows();
+        let per_row = |m: DMatrix<f64>| match self.rows(n) {
+            PerRow::Head(_) => Value::Head { rows: n, head: m },
+            _ => Value::Matrix(m),
+        };
         if self.per_row {
-            rec.set(ERRORS, Value::Matrix(err));
-            rec.set(LOGITS, Value::Matrix(z));
-            rec.set(PROBS, Value::Matrix(p));
+            rec.set(ERRORS, per_row(err));
+            rec.set(LOGITS, per_row(z));
+            rec.set(PROBS, per_row(p));
         }
         rec.scalar(J, loss);
         rec.scalar(N, y.nrows() as f64);
@@ -384,6 +416,11 @@ impl SoftmaxRegression {
         rec.set(GRAD_W, Value::Matrix(grad_w));
         rec.vector(GRAD_B, grad_b.as_slice());
         rec
+    }
+
+    /// What the record on `n` rows keeps of the per-row values.
+    fn rows(&self, n: usize) -> PerRow {
+        PerRow::of(self.per_row, self.head, n)
     }
 
     fn set_flat(&mut self, theta: &[f64]) {
@@ -433,7 +470,7 @@ impl Algorithm for SoftmaxRegression {
             Some(rows) => {
                 let xb = data.x().select_rows(rows.iter());
                 let yb = y.select_rows(rows.iter());
-                let f = self.forward(&xb, &yb, &mut Spare::default(), false);
+                let f = self.forward(&xb, &yb, &mut Spare::default(), PerRow::None);
                 Self::flat(&f.grad_w, &f.grad_b)
             }
         };
@@ -482,6 +519,10 @@ impl Algorithm for SoftmaxRegression {
         self.per_row = keep;
     }
 
+    fn per_row_heads(&mut self, head: Option<usize>) {
+        self.head = head;
+    }
+
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
         // diag(p) − ppᵀ ≼ I/2 bounds the Hessian by AᵀA/(2n) + λD: the card's L.
         super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
@@ -522,7 +563,7 @@ impl Algorithm for SoftmaxRegression {
         let y = other.targets(data).ok()?;
         Some(
             other
-                .forward(data.x(), &y, &mut Spare::default(), false)
+                .forward(data.x(), &y, &mut Spare::default(), PerRow::None)
                 .loss,
         )
     }
@@ -548,9 +589,9 @@ mod tests {
         Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap()
     }
 
-    #[test]
-    fn blocked_parallel_pass_matches_whole_matrix_products_on_many_rows() {
-        // Two row ranges, ragged last blocks, three classes, both penalties.
+    /// 40,001 rows of three features and three classes: two row ranges and
+    /// ragged last blocks.
+    fn many_rows() -> Dataset {
         let n = 40_001;
         let mut rng = Rng::new(8);
         let cols: Vec<Vec<f64>> = (0..3)
@@ -561,7 +602,14 @@ mod tests {
                 f64::from(u8::from(cols[0][i] > 0.2) + u8::from(cols[1][i] + cols[2][i] > 0.0))
             })
             .collect();
-        let d = Dataset::from_columns(&["a", "b", "c"], &cols, Some(("y", y))).unwrap();
+        Dataset::from_columns(&["a", "b", "c"], &cols, Some(("y", y))).unwrap()
+    }
+
+    #[test]
+    fn blocked_parallel_pass_matches_whole_matrix_products_on_many_rows() {
+        // Two row ranges, ragged last blocks, three classes, both penalties.
+        let d = many_rows();
+        let n = d.n_rows();
         let mut s = SoftmaxRegression::new(&Hyper {
             l2: Some(0.1),
             l1: 0.01,
@@ -574,7 +622,7 @@ mod tests {
             s.step(&d).unwrap();
         }
         let y = s.targets(&d).unwrap();
-        let f = s.forward(d.x(), &y, &mut Spare::default(), true);
+        let f = s.forward(d.x(), &y, &mut Spare::default(), PerRow::All);
         // The same quantities from whole-matrix products, one thread.
         let mut z = d.x() * s.w.transpose();
         for mut row in z.row_iter_mut() {
@@ -602,6 +650,45 @@ mod tests {
                 .zip(&grad_b)
                 .all(|(u, v)| (u - v).abs() < 1e-12)
         );
+    }
+
+    #[test]
+    fn heads_are_the_first_rows_of_the_whole_per_row_matrices() {
+        let d = many_rows();
+        let mut whole = SoftmaxRegression::new(&Hyper::default()).unwrap();
+        let mut headed = whole.clone();
+        headed.per_row_heads(Some(64));
+        let (mut a, mut b) = (whole.reset(&d).unwrap(), headed.reset(&d).unwrap());
+        for _ in 0..2 {
+            (a, b) = (whole.step(&d).unwrap(), headed.step(&d).unwrap());
+        }
+        for symbol in [LOGITS, PROBS, ERRORS] {
+            let (Some(Value::Matrix(m)), Some(Value::Head { rows, head })) =
+                (a.get(symbol), b.get(symbol))
+            else {
+                panic!("{}: not a matrix and its head", symbol.id);
+            };
+            assert_eq!(*rows, d.n_rows());
+            assert_eq!(*head, m.rows(0, 64).into_owned(), "{}", symbol.id);
+        }
+        // The rest of the record, bit for bit.
+        let rest = |r: &StepRecord| -> Vec<u64> {
+            let kept = r
+                .values
+                .iter()
+                .filter(|(_, v)| !matches!(v, Value::Head { .. }));
+            kept.filter(|(_, v)| !matches!(v, Value::Matrix(m) if m.nrows() == d.n_rows()))
+                .flat_map(|(_, v)| v.as_slice().iter().map(|x| x.to_bits()))
+                .chain([r.loss.to_bits()])
+                .collect()
+        };
+        assert_eq!(rest(&a), rest(&b));
+        assert_eq!(whole.params(), headed.params());
+        // Data no larger than the head keeps every row.
+        let mut small = SoftmaxRegression::new(&Hyper::default()).unwrap();
+        small.per_row_heads(Some(90));
+        let r = small.reset(&data(3)).unwrap();
+        assert!(matches!(r.get(PROBS), Some(Value::Matrix(m)) if m.nrows() == 90));
     }
 
     #[test]
@@ -670,7 +757,7 @@ mod tests {
         assert!((p[5] - p[4] - lw[2]).abs() < 1e-6);
         // And so the probabilities of class 1 agree row by row.
         let y = s.targets(&d).unwrap();
-        let probs = s.forward(d.x(), &y, &mut Spare::default(), true).p;
+        let probs = s.forward(d.x(), &y, &mut Spare::default(), PerRow::All).p;
         let lp =
             crate::algorithms::linear::scores(d.x(), &DVector::from_column_slice(&lw[..2]), lw[2])
                 .map(crate::algorithms::logistic::sigmoid);

@@ -120,6 +120,14 @@ pub const STEP_BUDGET: Duration = Duration::from_millis(8);
 /// See [`STEP_BUDGET`]: on fewer rows a Step ×N takes every step at once.
 pub const DEFER_ROWS: usize = 100_000;
 
+/// On data of at least [`DEFER_ROWS`] rows (see [`App::set_step_budget`]),
+/// records keep this many first
+/// rows of the per-row values no plot reads (softmax's, the MLP's): the
+/// derivation panel shows at most 64 entries of each, and at a million rows
+/// and 10 classes the whole matrices of the two records alive took 480 MB
+/// for softmax and 280 MB for the MLP.
+pub const HEAD_ROWS: usize = 64;
+
 /// A Step ×N's slow steps go to their thread together, as many as start
 /// within this long: the window collects them at its next frame, and that
 /// wait (8 ms on average at 60 fps), paid after every single step, made a
@@ -730,7 +738,10 @@ impl App {
             _ => Dataset::from_table(table, &selection).map(Arc::new),
         };
         let result = data.map_err(|e| e.to_string()).and_then(|data| {
-            let algorithm = (entry.create)(&self.settings.hyper).map_err(|e| e.to_string())?;
+            let mut algorithm = (entry.create)(&self.settings.hyper).map_err(|e| e.to_string())?;
+            if data.n_rows() >= self.step_budget.1 {
+                algorithm.per_row_heads(Some(HEAD_ROWS));
+            }
             let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
             Ok((data, session))
         });
@@ -1032,7 +1043,7 @@ impl App {
                                         "{}\n{} = {}",
                                         term.meaning,
                                         term.id,
-                                        export::format_list(v.as_slice(), 16)
+                                        export::format_entries(v, 16)
                                     ),
                                     None => term.meaning.to_string(),
                                 });
@@ -1052,7 +1063,7 @@ impl App {
                                             .on_hover_text(format!(
                                                 "{}\n{}",
                                                 symbol.meaning,
-                                                export::format_list(value.as_slice(), 64)
+                                                export::format_entries(value, 64)
                                             ));
                                         if label.hovered() {
                                             hovered.push(symbol.id);
