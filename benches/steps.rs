@@ -141,12 +141,17 @@ fn steps(c: &mut Criterion) {
         ("mlp", true, mlp),
     ] {
         let data = dataset(n, classes);
-        // The window keeps every per-row quantity the derivation shows; a
-        // headless run (`steplab run`) keeps parameters and losses only.
+        // The window keeps the per-row quantities the plots and the
+        // derivation show, as it does on large data (the first rows of
+        // those only the derivation shows); a headless run (`steplab run`)
+        // keeps parameters and losses only.
         for (mode, keep) in [("window", true), ("run", false)] {
             let mut algorithm =
                 (entry(id).expect("registered").create)(&hyper).expect("valid hyperparameters");
             algorithm.keep_per_row(keep);
+            if n >= steplab::ui::DEFER_ROWS {
+                algorithm.per_row_heads(Some(steplab::ui::HEAD_ROWS));
+            }
             let mut session = Session::new(algorithm, &data).expect("data fits");
             let times = paired(
                 21,
