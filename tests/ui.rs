@@ -528,6 +528,62 @@ fn running_slow_steps_keep_the_pace_they_were_asked_for() {
     );
 }
 
+#[test]
+fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
+    use std::time::Duration;
+    // Every step on a thread, one or several at a time, interleaved with
+    // commands and frames as a user's clicks and the display would.
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    h.state_mut().set_step_budget(Duration::ZERO, 0);
+    h.state_mut().set_background_after(Duration::ZERO);
+    let mut rng = steplab::rng::Rng::new(17);
+    for round in 0..300 {
+        let count = h.state().session().unwrap().step_count();
+        match rng.below(9) {
+            0 => h.state_mut().apply(Command::Step(1)),
+            1 => h.state_mut().apply(Command::Step(1 + rng.below(40))),
+            2 => h.state_mut().apply(Command::ToggleRun),
+            3 => h.state_mut().apply(Command::StepBack),
+            4 => h.state_mut().apply(Command::Show(rng.below(count + 2))),
+            5 if rng.below(4) == 0 => h.state_mut().apply(Command::Reset),
+            6 => h
+                .state_mut()
+                .set_job_budget(Duration::from_millis(rng.below(3) as u64)),
+            _ => {
+                for _ in 0..rng.below(4) {
+                    h.state_mut().run_budget(0.05);
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+            }
+        }
+        if round % 7 == 0 {
+            h.run();
+        }
+        let app = h.state();
+        let session = app.session().unwrap();
+        assert_eq!(
+            session.history().len(),
+            session.step_count() + 1,
+            "round {round}"
+        );
+        assert!(app.shown_step() <= session.step_count(), "round {round}");
+    }
+    // Whatever was left in flight lands; the steps since the last Reset are
+    // the steps taken at once in the frame.
+    if h.state().running() {
+        h.state_mut().apply(Command::ToggleRun);
+    }
+    h.state_mut().apply(Command::ToggleHelp);
+    assert!(!h.state().stepping_in_background());
+    let steps = h.state().session().unwrap().step_count();
+    assert_eq!(
+        mlp_in_the_frame(steps).state().session().unwrap().history(),
+        h.state().session().unwrap().history()
+    );
+}
+
 /// Drives frames as eframe does (`run_budget`, and a drawn frame while a
 /// step is out) until `done`; returns whether a step ran in the background.
 fn drive_until(h: &mut Harness<'_, App>, done: impl Fn(&App) -> bool) -> bool {
