@@ -404,9 +404,7 @@ fn hovering_a_term_inside_a_formula_links_that_term() {
 fn flat_hidden_units_are_flagged_with_what_to_do() {
     // houses.csv: a target in the hundreds, so at η = 0.1 the first errors
     // are large and the tanh units end up at ±1.
-    let mut h = harness();
-    h.run();
-    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    let mut h = mlp();
     h.run();
     let warning = "of the hidden activations are flat";
     assert!(h.query_by_label_contains(warning).is_none());
@@ -460,9 +458,7 @@ fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
     first.state_mut().apply(Command::ToggleRun);
     assert_eq!(first.state().session().unwrap().step_count(), 1);
     // Every running step goes to its own thread.
-    let mut h = harness();
-    h.run();
-    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    let mut h = mlp();
     h.state_mut()
         .set_background_after(std::time::Duration::ZERO);
     h.state_mut().apply(Command::ToggleRun);
@@ -484,18 +480,13 @@ fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
     h.state_mut().apply(Command::ToggleRun);
     assert_eq!(h.state().session().unwrap().step_count(), steps);
     // The same steps taken one at a time in the frame.
-    assert_eq!(
-        mlp_in_the_frame(steps).state().session().unwrap().history(),
-        h.state().session().unwrap().history()
-    );
+    assert_steps_as_in_the_frame(h.state());
 }
 
 #[test]
 fn running_slow_steps_keep_the_pace_they_were_asked_for() {
     use std::time::Duration;
-    let mut h = harness();
-    h.run();
-    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    let mut h = mlp();
     h.state_mut().set_background_after(Duration::ZERO);
     h.state_mut().set_job_budget(Duration::MAX);
     let rate = h.state().settings().steps_per_second;
@@ -518,14 +509,7 @@ fn running_slow_steps_keep_the_pace_they_were_asked_for() {
     assert!(!h.state().stepping_in_background());
     assert_eq!(h.state().session().unwrap().step_count(), 2 * second);
     h.state_mut().apply(Command::ToggleRun);
-    assert_eq!(
-        mlp_in_the_frame(2 * second)
-            .state()
-            .session()
-            .unwrap()
-            .history(),
-        h.state().session().unwrap().history()
-    );
+    assert_steps_as_in_the_frame(h.state());
 }
 
 #[test]
@@ -533,9 +517,7 @@ fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
     use std::time::Duration;
     // Every step on a thread, one or several at a time, interleaved with
     // commands and frames as a user's clicks and the display would.
-    let mut h = harness();
-    h.run();
-    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    let mut h = mlp();
     h.state_mut().set_step_budget(Duration::ZERO, 0);
     h.state_mut().set_background_after(Duration::ZERO);
     let mut rng = steplab::rng::Rng::new(17);
@@ -577,11 +559,7 @@ fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
     }
     h.state_mut().apply(Command::ToggleHelp);
     assert!(!h.state().stepping_in_background());
-    let steps = h.state().session().unwrap().step_count();
-    assert_eq!(
-        mlp_in_the_frame(steps).state().session().unwrap().history(),
-        h.state().session().unwrap().history()
-    );
+    assert_steps_as_in_the_frame(h.state());
 }
 
 /// Drives frames as eframe does (`run_budget`, and a drawn frame while a
@@ -603,23 +581,32 @@ fn drive_until(h: &mut Harness<'_, App>, done: impl Fn(&App) -> bool) -> bool {
     seen_out
 }
 
-/// The MLP on the opening example after `steps` steps taken in the frame.
-fn mlp_in_the_frame(steps: usize) -> Harness<'static, App> {
-    let mut reference = harness();
-    reference.run();
+/// The window on the opening example with the MLP chosen.
+fn mlp() -> Harness<'static, App> {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    h
+}
+
+/// Asserts that `app`'s MLP history is that of as many steps taken at once
+/// in the frame, from the opening example.
+fn assert_steps_as_in_the_frame(app: &App) {
+    let session = app.session().unwrap();
+    let mut reference = mlp();
     reference
         .state_mut()
-        .apply(Command::SelectAlgorithm("mlp".into()));
-    reference.state_mut().apply(Command::Step(steps));
-    reference
+        .apply(Command::Step(session.step_count()));
+    assert_eq!(
+        reference.state().session().unwrap().history(),
+        session.history()
+    );
 }
 
 #[test]
 fn a_long_step_command_goes_on_over_frames_and_pause_stops_it() {
     use std::time::Duration;
-    let mut h = harness();
-    h.run();
-    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    let mut h = mlp();
     // As on a million rows with slow steps: a Step ×N sends its steps to
     // a thread of their own, here one step a thread.
     h.state_mut().set_step_budget(Duration::ZERO, 0);
@@ -640,10 +627,7 @@ fn a_long_step_command_goes_on_over_frames_and_pause_stops_it() {
     assert_eq!(app.shown_step(), 10);
     assert!(!app.running());
     // The same steps as a Step ×10 taken at once.
-    assert_eq!(
-        mlp_in_the_frame(10).state().session().unwrap().history(),
-        h.state().session().unwrap().history()
-    );
+    assert_steps_as_in_the_frame(h.state());
     // Pause stops what is left, and does not start a run.
     h.run();
     h.get_by_label("Step ×100").click();
@@ -681,10 +665,7 @@ fn a_long_step_command_goes_on_over_frames_and_pause_stops_it() {
         } else {
             assert_eq!(steps, before + 100);
         }
-        assert_eq!(
-            mlp_in_the_frame(steps).state().session().unwrap().history(),
-            app.session().unwrap().history()
-        );
+        assert_steps_as_in_the_frame(app);
     }
     // Fast steps go on in the frame, each frame as many as its budget
     // allows (here one).
