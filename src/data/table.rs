@@ -291,6 +291,20 @@ pub fn trim(field: &str) -> &str {
     }
 }
 
+/// Calls `f(l, v)` for every value v with a lane l in 0..8: value i goes to
+/// lane i mod 8, the last few (past a multiple of 8) to lane 0.
+fn by_lane(values: &[f64], mut f: impl FnMut(usize, f64)) {
+    let (chunks, rest) = values.as_chunks::<8>();
+    for chunk in chunks {
+        for (l, &v) in chunk.iter().enumerate() {
+            f(l, v);
+        }
+    }
+    for &v in rest {
+        f(0, v);
+    }
+}
+
 /// Summary statistics of one column (numbers only; text cells are counted).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ColumnSummary {
@@ -321,6 +335,41 @@ impl Table {
         &self.values[c * rows..(c + 1) * rows]
     }
 
+    /// [`Self::summary`] of every column, the columns shared among the
+    /// cores on large tables.
+    #[must_use]
+    pub fn summaries(&self) -> Vec<ColumnSummary> {
+        let cols = self.columns.len();
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        if self.lines.len() < 100_000 || threads < 2 || cols < 2 {
+            return (0..cols).map(|c| self.summary(c)).collect();
+        }
+        let per = cols.div_ceil(threads.min(cols));
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = (0..cols)
+                .step_by(per)
+                .map(|lo| {
+                    let hi = (lo + per).min(cols);
+                    let part = move || (lo..hi).map(|c| self.summary(c)).collect::<Vec<_>>();
+                    (
+                        lo..hi,
+                        std::thread::Builder::new().spawn_scoped(scope, part),
+                    )
+                })
+                .collect();
+            // A part whose thread could not start, or failed, is done here.
+            parts
+                .into_iter()
+                .flat_map(|(columns, handle)| {
+                    handle
+                        .ok()
+                        .and_then(|h| h.join().ok())
+                        .unwrap_or_else(|| columns.map(|c| self.summary(c)).collect())
+                })
+                .collect()
+        })
+    }
+
     /// Mean, std, min, max and counts of column `c`.
     ///
     /// # Panics
@@ -329,26 +378,39 @@ impl Table {
     pub fn summary(&self, c: usize) -> ColumnSummary {
         let column = &self.columns[c];
         let values = self.values(c);
-        let (mut n, mut sum, mut min, mut max) = (0usize, 0.0, f64::INFINITY, f64::NEG_INFINITY);
-        for &v in values.iter().filter(|v| !v.is_nan()) {
-            n += 1;
-            sum += v;
-            min = min.min(v);
-            max = max.max(v);
-        }
-        let mean = if n > 0 { sum / n as f64 } else { f64::NAN };
-        let var = values
-            .iter()
-            .filter(|v| !v.is_nan())
-            .map(|v| (v - mean) * (v - mean))
-            .sum::<f64>()
-            / n.max(1) as f64;
+        // Eight running sums, not one chain of additions (for a 1M × 11
+        // file the summaries took 64 ms of the frame that shows it); the
+        // missing cells (NaN) add nothing, and min and max skip them.
+        let (mut n, mut sum) = ([0usize; 8], [0.0f64; 8]);
+        let (mut min, mut max) = ([f64::INFINITY; 8], [f64::NEG_INFINITY; 8]);
+        by_lane(values, |l, v| {
+            let present = !v.is_nan();
+            n[l] += usize::from(present);
+            sum[l] += if present { v } else { 0.0 };
+            min[l] = min[l].min(v);
+            max[l] = max[l].max(v);
+        });
+        let n: usize = n.iter().sum();
+        let mean = if n > 0 {
+            sum.iter().sum::<f64>() / n as f64
+        } else {
+            f64::NAN
+        };
+        let mut squares = [0.0f64; 8];
+        by_lane(values, |l, v| {
+            squares[l] += if v.is_nan() {
+                0.0
+            } else {
+                (v - mean) * (v - mean)
+            };
+        });
+        let var = squares.iter().sum::<f64>() / n.max(1) as f64;
         ColumnSummary {
             numeric: column.is_numeric(),
             mean,
             std: var.sqrt(),
-            min,
-            max,
+            min: min.iter().copied().fold(f64::INFINITY, f64::min),
+            max: max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             missing: column.missing_count,
             text: column.text_count,
         }
@@ -1285,6 +1347,37 @@ mod tests {
     use super::*;
 
     /// A xorshift stream of test numbers.
+    #[test]
+    fn column_summaries_skip_missing_cells_on_every_core() {
+        use std::fmt::Write as _;
+        // 150,001 rows (several cores, a ragged end), with missing cells in
+        // the first column's first row, eighth row and last row; the
+        // second column is all missing.
+        let n = 150_001;
+        let mut csv = String::from("a,b,c\n");
+        let mut a = Vec::new();
+        for i in 0..n {
+            let v = ((i * 7919) % 1000) as f64 / 8.0 - 40.0;
+            if i == 0 || i == 7 || i == n - 1 {
+                csv.push_str(",,1\n");
+            } else {
+                a.push(v);
+                let _ = writeln!(csv, "{v},,{}", i % 3);
+            }
+        }
+        let table = parse_table(csv.as_bytes(), "s.csv").unwrap();
+        let all = table.summaries();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0], table.summary(0));
+        let mean = a.iter().sum::<f64>() / a.len() as f64;
+        let var = a.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / a.len() as f64;
+        let s = &all[0];
+        assert!((s.mean - mean).abs() < 1e-9 && (s.std - var.sqrt()).abs() < 1e-9);
+        assert_eq!((s.min, s.max, s.missing), (-40.0, 84.875, 3));
+        assert!(all[1].mean.is_nan() && all[1].missing == n);
+        assert_eq!((all[2].min, all[2].max), (0.0, 2.0));
+    }
+
     fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
         move || {
             state ^= state << 13;

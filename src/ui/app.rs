@@ -637,7 +637,7 @@ impl App {
             std::mem::take(&mut self.roles),
             std::mem::take(&mut self.summaries),
         );
-        self.summaries = (0..table.columns.len()).map(|c| table.summary(c)).collect();
+        self.summaries = table.summaries();
         self.table = Some(table);
         self.source = source;
         self.default_roles();
