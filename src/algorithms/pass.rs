@@ -945,6 +945,27 @@ pub fn sum(a: &[f64]) -> f64 {
     acc.iter().sum::<f64>() + chunks.remainder().iter().sum::<f64>()
 }
 
+/// The smallest and the largest of `a` (NaN skipped; ∞ and −∞ when there
+/// are none), with eight running pairs (see [`sum`]).
+#[must_use]
+pub fn min_max(a: &[f64]) -> (f64, f64) {
+    let (mut lo, mut hi) = ([f64::INFINITY; 8], [f64::NEG_INFINITY; 8]);
+    let (chunks, rest) = a.as_chunks::<8>();
+    for x in chunks {
+        for k in 0..8 {
+            lo[k] = lo[k].min(x[k]);
+            hi[k] = hi[k].max(x[k]);
+        }
+    }
+    let fold = |init: f64, f: fn(f64, f64) -> f64, lanes: &[f64]| {
+        lanes.iter().chain(rest).copied().fold(init, f)
+    };
+    (
+        fold(f64::INFINITY, f64::min, &lo),
+        fold(f64::NEG_INFINITY, f64::max, &hi),
+    )
+}
+
 /// Σ aᵢbᵢ with eight independent accumulators, so the sum is limited by
 /// memory rather than by the latency of one chain of additions.
 #[must_use]
@@ -1162,6 +1183,17 @@ mod tests {
         assert_eq!(cov, cov.transpose());
         let (m0, c0) = mean_and_covariance(&DMatrix::zeros(0, 2));
         assert!(m0.iter().chain(c0.iter()).all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn min_max_skips_nan_and_reaches_the_ragged_end() {
+        let mut a: Vec<f64> = (0..29).map(|i| f64::from(i % 7) - 3.0).collect();
+        a[5] = f64::NAN;
+        a[28] = 9.5; // past the last chunk of eight
+        a[0] = -4.25;
+        assert_eq!(min_max(&a), (-4.25, 9.5));
+        assert_eq!(min_max(&[f64::NAN, 2.0]), (2.0, 2.0));
+        assert_eq!(min_max(&[]), (f64::INFINITY, f64::NEG_INFINITY));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! What is drawn is decimated; what the algorithm computes never is.
 
 use super::theme;
-use crate::algorithms::{StepRecord, Value};
+use crate::algorithms::{StepRecord, Value, pass};
 use crate::data::Dataset;
 use crate::export::format_number;
 use crate::session::Session;
@@ -198,17 +198,12 @@ impl DataFacts {
     fn of(data: &Dataset, session: &Session) -> Self {
         let x = data.x();
         let rows = x.nrows().max(1) as f64;
+        // Eight running sums and extremes a column, not one chain (50 ms
+        // of the first frame after every rebuild at a million rows).
+        let columns = || x.as_slice().chunks(x.nrows().max(1));
         Self {
-            means: x.column_iter().map(|c| c.sum() / rows).collect(),
-            ranges: x
-                .column_iter()
-                .map(|c| {
-                    c.iter()
-                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                            (a.min(v), b.max(v))
-                        })
-                })
-                .collect(),
+            means: columns().map(|c| pass::sum(c) / rows).collect(),
+            ranges: columns().map(pass::min_max).collect(),
             reference_loss: session
                 .algorithm()
                 .reference(data)
