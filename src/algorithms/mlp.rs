@@ -226,20 +226,6 @@ impl Layer {
 /// Rows per block of the forward and backward pass.
 const BLOCK: usize = 512;
 
-/// Copies the first rows of each piece's columns (a block of per-row
-/// values) into its head.
-fn copy_heads<'a>(
-    heads: &mut [DMatrix<f64>],
-    pieces: impl Iterator<Item = &'a Vec<&'a mut [f64]>>,
-) {
-    for (h, piece) in heads.iter_mut().zip(pieces) {
-        let rows = h.nrows();
-        for (mut to, from) in h.column_iter_mut().zip(piece) {
-            to.copy_from_slice(&from[..rows]);
-        }
-    }
-}
-
 /// What [`Mlp::rows_pass`] returns for one range of rows: the summed loss,
 /// each layer's gradient sums, the count of flat hidden activations, and
 /// the first rows of the per-row matrices (from the range of row 0).
@@ -718,7 +704,8 @@ impl Mlp {
                     g.add(&du, input);
                 }
                 if let Some(heads) = heads.as_mut().filter(|_| first == start) {
-                    copy_heads(heads, forward.iter().chain(deltas.iter()));
+                    let pieces = forward.iter().chain(deltas.iter());
+                    super::pass::copy_heads(heads, pieces.flatten().map(|c| &**c));
                 }
             },
         );
@@ -793,10 +780,7 @@ impl Mlp {
         }
         // The per-row matrices move into the record (and come back through
         // `recycle`), or their first rows.
-        let value = |m: DMatrix<f64>| match per_row {
-            PerRow::Head(_) => Value::Head { rows: n, head: m },
-            _ => Value::Matrix(m),
-        };
+        let value = |m: DMatrix<f64>| per_row.value(n, m);
         let mut deltas = p.deltas.into_iter();
         for (s, delta) in ds.iter().zip(&mut deltas) {
             rec.set(*s, value(delta));

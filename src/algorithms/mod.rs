@@ -481,6 +481,16 @@ impl PerRow {
             _ => Self::All,
         }
     }
+
+    /// A record's value for a per-row matrix `m` on `rows` rows: `m` itself,
+    /// or, with `Head`, the head `m` holds.
+    #[must_use]
+    pub fn value(self, rows: usize, m: DMatrix<f64>) -> Value {
+        match self {
+            Self::Head(_) => Value::Head { rows, head: m },
+            Self::None | Self::All => Value::Matrix(m),
+        }
+    }
 }
 
 /// Per-row buffers handed back by [`Algorithm::recycle`]. Cloning gives an

@@ -931,6 +931,18 @@ pub fn scores_and_residuals(
     });
 }
 
+/// Copies the first rows of `columns` (a block's per-row columns, in the
+/// order of the heads' columns, head after head) into `heads`.
+pub fn copy_heads<'a>(heads: &mut [DMatrix<f64>], columns: impl Iterator<Item = &'a [f64]>) {
+    let to = heads.iter_mut().flat_map(|h| {
+        let rows = h.nrows();
+        h.column_iter_mut().map(move |c| (rows, c))
+    });
+    for ((rows, mut to), from) in to.zip(columns) {
+        to.copy_from_slice(&from[..rows]);
+    }
+}
+
 /// Σ aᵢ with eight independent accumulators (see [`dot`]).
 #[must_use]
 #[inline(always)]

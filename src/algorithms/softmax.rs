@@ -332,14 +332,9 @@ impl SoftmaxRegression {
                         };
                         nll +=
                             cross_entropy_rows(&logits, BLOCK, t, &mut ps, &mut es, &mut scratch);
-                        if let Some([hz, hp, he]) = heads.as_mut().filter(|_| lo == 0) {
-                            let rows = hz.nrows();
-                            let from = logits.chunks(BLOCK).map(|zc| &zc[..rows]);
-                            let from = from.chain(ps.iter().chain(&es).map(|c| &c[..rows]));
-                            let to = hz.column_iter_mut().chain(hp.column_iter_mut());
-                            for (mut to, from) in to.chain(he.column_iter_mut()).zip(from) {
-                                to.copy_from_slice(from);
-                            }
+                        if let Some(heads) = heads.as_mut().filter(|_| lo == 0) {
+                            let from = ps.iter().chain(&es).map(|c| &**c);
+                            pass::copy_heads(heads, logits.chunks(BLOCK).chain(from));
                         }
                         let es: Vec<&[f64]> = es.iter().map(|e| &**e).collect();
                         sums.add(&es, x_col);
@@ -399,10 +394,7 @@ impl SoftmaxRegression {
         rec.set(W_MAT, Value::Matrix(self.w.clone()));
         rec.vector(B_VEC, self.b.as_slice());
         let n = data.n_rows();
-        let per_row = |m: DMatrix<f64>| match self.rows(n) {
-            PerRow::Head(_) => Value::Head { rows: n, head: m },
-            _ => Value::Matrix(m),
-        };
+        let per_row = |m: DMatrix<f64>| self.rows(n).value(n, m);
         if self.per_row {
             rec.set(ERRORS, per_row(err));
             rec.set(LOGITS, per_row(z));
