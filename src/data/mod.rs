@@ -785,34 +785,48 @@ fn per_column<R: Send>(
     n: usize,
     f: impl Fn(usize, &mut [f64]) -> R + Sync,
 ) -> Vec<R> {
-    let n = n.max(1);
-    let d = data.len() / n;
-    let threads = if data.len() >= 1 << 16 {
+    let parallel = data.len() >= 1 << 16;
+    shared(data.chunks_mut(n.max(1)).collect(), parallel, f)
+}
+
+/// Runs `f(j, item)` on each of `items`, in consecutive runs, one per core
+/// when `parallel`, and returns the results in order.
+fn shared<T: Send, R: Send>(
+    items: Vec<T>,
+    parallel: bool,
+    f: impl Fn(usize, T) -> R + Sync,
+) -> Vec<R> {
+    let threads = if parallel {
         std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
-            .min(d)
+            .min(items.len())
     } else {
         1
     };
     if threads <= 1 {
-        return data
-            .chunks_mut(n)
+        return items
+            .into_iter()
             .enumerate()
-            .map(|(j, c)| f(j, c))
+            .map(|(j, t)| f(j, t))
             .collect();
     }
-    let per = d.div_ceil(threads);
+    let per = items.len().div_ceil(threads);
+    let mut items = items.into_iter();
+    let runs: Vec<Vec<T>> = std::iter::from_fn(|| {
+        let run: Vec<T> = items.by_ref().take(per).collect();
+        (!run.is_empty()).then_some(run)
+    })
+    .collect();
     let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = data
-            .chunks_mut(per * n)
+        let handles: Vec<_> = runs
+            .into_iter()
             .enumerate()
-            .map(|(k, block)| {
+            .map(|(k, run)| {
                 scope.spawn(move || {
-                    block
-                        .chunks_mut(n)
+                    run.into_iter()
                         .enumerate()
-                        .map(|(i, c)| f(k * per + i, c))
+                        .map(|(i, t)| f(k * per + i, t))
                         .collect::<Vec<R>>()
                 })
             })

@@ -339,35 +339,8 @@ impl Table {
     /// cores on large tables.
     #[must_use]
     pub fn summaries(&self) -> Vec<ColumnSummary> {
-        let cols = self.columns.len();
-        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        if self.lines.len() < 100_000 || threads < 2 || cols < 2 {
-            return (0..cols).map(|c| self.summary(c)).collect();
-        }
-        let per = cols.div_ceil(threads.min(cols));
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = (0..cols)
-                .step_by(per)
-                .map(|lo| {
-                    let hi = (lo + per).min(cols);
-                    let part = move || (lo..hi).map(|c| self.summary(c)).collect::<Vec<_>>();
-                    (
-                        lo..hi,
-                        std::thread::Builder::new().spawn_scoped(scope, part),
-                    )
-                })
-                .collect();
-            // A part whose thread could not start, or failed, is done here.
-            parts
-                .into_iter()
-                .flat_map(|(columns, handle)| {
-                    handle
-                        .ok()
-                        .and_then(|h| h.join().ok())
-                        .unwrap_or_else(|| columns.map(|c| self.summary(c)).collect())
-                })
-                .collect()
-        })
+        let columns: Vec<usize> = (0..self.columns.len()).collect();
+        super::shared(columns, self.lines.len() >= 100_000, |_, c| self.summary(c))
     }
 
     /// Mean, std, min, max and counts of column `c`.
