@@ -121,11 +121,10 @@ pub const STEP_BUDGET: Duration = Duration::from_millis(8);
 pub const DEFER_ROWS: usize = 100_000;
 
 /// On data of at least [`DEFER_ROWS`] rows (see [`App::set_step_budget`]),
-/// records keep this many first
-/// rows of the per-row values no plot reads (softmax's, the MLP's): the
-/// derivation panel shows at most 64 entries of each, and at a million rows
-/// and 10 classes the whole matrices of the two records alive took 480 MB
-/// for softmax and 280 MB for the MLP.
+/// records keep this many first rows of the per-row values no plot reads
+/// (softmax's, the MLP's): the derivation panel shows at most 64 entries of
+/// each, and at a million rows and 10 classes the whole matrices of the two
+/// records alive took 480 MB for softmax and 280 MB for the MLP.
 pub const HEAD_ROWS: usize = 64;
 
 /// A Step ×N's slow steps go to their thread together, as many as start
@@ -1239,7 +1238,8 @@ impl App {
     }
 
     /// Sets how long a Step ×N takes steps in its frame, on data of at
-    /// least `from_rows` rows (default [`STEP_BUDGET`] from [`DEFER_ROWS`]).
+    /// least `from_rows` rows (default [`STEP_BUDGET`] from [`DEFER_ROWS`]),
+    /// the size from which records also keep heads ([`HEAD_ROWS`]).
     pub fn set_step_budget(&mut self, budget: Duration, from_rows: usize) {
         self.step_budget = (budget, from_rows);
     }
