@@ -201,6 +201,21 @@ fn a_copy_continues_exactly_like_the_original() {
 }
 
 #[test]
+fn the_loss_surface_is_there_when_the_loss_answers() {
+    let data = blobs();
+    for entry in REGISTRY {
+        let algorithm = (entry.create)(&Hyper::default()).unwrap();
+        let session = Session::new(algorithm, &data).unwrap();
+        let alg = session.algorithm();
+        let answers = alg.loss_at(&data, &session.history()[0].params).is_some();
+        assert_eq!(alg.has_loss_surface(), answers, "{}", entry.id);
+        if answers {
+            assert_eq!(alg.loss_at(&data, &[]), None, "{}: wrong length", entry.id);
+        }
+    }
+}
+
+#[test]
 fn classify_is_each_models_own_prediction() {
     let data = blobs();
     let n = data.n_rows();

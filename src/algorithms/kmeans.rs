@@ -651,9 +651,13 @@ impl Algorithm for KMeans {
         Some(nearest.iter().map(|&c| c as usize).collect())
     }
 
+    fn has_loss_surface(&self) -> bool {
+        true
+    }
+
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let d = data.n_features();
-        if d == 0 || !flat.len().is_multiple_of(d) {
+        if d == 0 || flat.is_empty() || !flat.len().is_multiple_of(d) {
             return None;
         }
         let c = DMatrix::from_row_slice(flat.len() / d, d, flat);

@@ -364,6 +364,10 @@ impl Algorithm for LinearRegression {
         super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
     }
 
+    fn has_loss_surface(&self) -> bool {
+        true
+    }
+
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let y = data.numeric_target(ENTRY.id).ok()?;
         let (w, b) = flat.split_last().map(|(b, w)| (w, *b))?;

@@ -352,6 +352,10 @@ impl Algorithm for LogisticRegression {
         super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
     }
 
+    fn has_loss_surface(&self) -> bool {
+        true
+    }
+
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let y = data.binary_target(ENTRY.id, 0.0, 1.0).ok()?;
         let d = data.n_features();

@@ -973,6 +973,10 @@ impl Algorithm for Mlp {
         })
     }
 
+    fn has_loss_surface(&self) -> bool {
+        true
+    }
+
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         if flat.len() != self.params().len() {
             return None;

@@ -374,6 +374,14 @@ pub trait Algorithm: Send + std::fmt::Debug {
     /// same either way.
     fn per_row_heads(&mut self, _head: Option<usize>) {}
 
+    /// Whether [`Algorithm::loss_at`] answers, for parameters of the right
+    /// length on data the algorithm accepts: the window asks this instead of
+    /// evaluating the loss (a pass over the rows) to know if there is a
+    /// surface to draw.
+    fn has_loss_surface(&self) -> bool {
+        false
+    }
+
     /// The objective at arbitrary flat parameters (for the loss surface).
     fn loss_at(&self, _data: &Dataset, _flat: &[f64]) -> Option<f64> {
         None

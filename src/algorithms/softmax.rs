@@ -546,6 +546,10 @@ impl Algorithm for SoftmaxRegression {
         }
     }
 
+    fn has_loss_surface(&self) -> bool {
+        true
+    }
+
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         if flat.len() != self.params().len() {
             return None;

@@ -321,6 +321,10 @@ impl Algorithm for LinearSvm {
         }
     }
 
+    fn has_loss_surface(&self) -> bool {
+        true
+    }
+
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let y = data.binary_target(ENTRY.id, -1.0, 1.0).ok()?;
         let d = data.n_features();

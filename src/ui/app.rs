@@ -746,7 +746,11 @@ impl App {
         });
         match result {
             Ok((data, session)) => {
-                self.view.data_changed();
+                if same {
+                    self.view.session_changed();
+                } else {
+                    self.view.data_changed();
+                }
                 if !same || self.curvature.is_none() {
                     self.curvature = algorithms::conditioning::applies(entry.id)
                         .then(|| algorithms::conditioning::Curvature::of(&data));

@@ -27,6 +27,7 @@ pub struct PlotView {
     surface_params: Option<(usize, usize)>,
     surface: Option<Surface>,
     facts: Option<DataFacts>,
+    loss_facts: Option<LossFacts>,
     regions: Option<Regions>,
     /// Ids of the derivation symbols under the pointer: their plot items are emphasised.
     pub highlight: Vec<&'static str>,
@@ -182,39 +183,44 @@ fn pad((lo, hi): (f64, f64)) -> (f64, f64) {
     (lo - margin, hi + margin)
 }
 
-/// What the plots need from all rows, read once per dataset and session
-/// rather than once per frame.
+/// What the plots need from all rows, read once per dataset rather than
+/// once per frame.
 struct DataFacts {
     /// Per feature: mean, smallest and largest value.
     means: Vec<f64>,
     ranges: Vec<(f64, f64)>,
+}
+
+impl DataFacts {
+    fn of(data: &Dataset) -> Self {
+        let rows = data.n_rows().max(1) as f64;
+        // One pass on both cores (50 ms of the first frame after every
+        // rebuild at a million rows when each column took a chain).
+        let extents = pass::column_extents(data.x());
+        Self {
+            means: extents.iter().map(|e| e.sum / rows).collect(),
+            ranges: extents.iter().map(|e| (e.min, e.max)).collect(),
+        }
+    }
+}
+
+/// What the loss plots need of the session's algorithm, read once per session.
+struct LossFacts {
     /// The loss at the reference solution, where one exists.
-    reference_loss: Option<f64>,
+    reference: Option<f64>,
     /// Whether the loss can be evaluated at any parameters (for the surface).
     has_surface: bool,
 }
 
-impl DataFacts {
+impl LossFacts {
     fn of(data: &Dataset, session: &Session) -> Self {
-        let x = data.x();
-        let rows = x.nrows().max(1) as f64;
-        // Eight running sums and extremes a column, not one chain (50 ms
-        // of the first frame after every rebuild at a million rows).
-        let columns = || x.as_slice().chunks(x.nrows().max(1));
+        let algorithm = session.algorithm();
         Self {
-            means: columns().map(|c| pass::sum(c) / rows).collect(),
-            ranges: columns().map(pass::min_max).collect(),
-            reference_loss: session
-                .algorithm()
+            reference: algorithm
                 .reference(data)
                 .and_then(Result::ok)
                 .map(|r| r.loss),
-            has_surface: session.algorithm().param_names().len() >= 2
-                && session
-                    .history()
-                    .first()
-                    .and_then(|h| session.algorithm().loss_at(data, &h.params))
-                    .is_some(),
+            has_surface: algorithm.param_names().len() >= 2 && algorithm.has_loss_surface(),
         }
     }
 }
@@ -264,9 +270,16 @@ fn matrix<'a>(record: Option<&'a StepRecord>, id: &str) -> Option<&'a DMatrix<f6
 }
 
 impl PlotView {
-    /// Forgets what was read from the rows: call when the data or the session is rebuilt.
+    /// Forgets what was read from the rows: call when the data is rebuilt.
     pub fn data_changed(&mut self) {
         self.facts = None;
+        self.session_changed();
+    }
+
+    /// Forgets what was read of the algorithm and its parameters: call when
+    /// the session is rebuilt on the same data.
+    pub fn session_changed(&mut self) {
+        self.loss_facts = None;
         self.surface = None;
         self.regions = None;
     }
@@ -308,9 +321,7 @@ impl PlotView {
         });
         self.y_feature = Some(y_feature);
         let lit = Lit::of(&self.highlight);
-        let facts = self
-            .facts
-            .get_or_insert_with(|| DataFacts::of(data, session));
+        let facts = self.facts.get_or_insert_with(|| DataFacts::of(data));
         let height = (ui.available_height() * 0.55).max(220.0);
         if regression {
             regression_plot(ui, data, facts, record, lit, self.x_feature, height);
@@ -328,7 +339,10 @@ impl PlotView {
             let regions = self.regions.as_ref().filter(|r| r.key == key);
             feature_plot(ui, data, facts, record, regions, lit, axes, height);
         }
-        let (reference, has_surface) = (facts.reference_loss, facts.has_surface);
+        let loss_facts = self
+            .loss_facts
+            .get_or_insert_with(|| LossFacts::of(data, session));
+        let (reference, has_surface) = (loss_facts.reference, loss_facts.has_surface);
         ui.columns(2, |cols| {
             loss_plot(
                 &mut cols[0],
