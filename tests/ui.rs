@@ -175,6 +175,106 @@ fn the_dataset_is_built_again_only_when_the_choices_or_the_file_change() {
 }
 
 #[test]
+fn rebuilds_on_their_own_thread_land_as_rebuilds_in_the_frame_do() {
+    // `background` rebuilds on a thread of its own, as on large tables,
+    // and draws frames (with the session it had) until the new one lands.
+    let (mut background, mut inline) = (harness(), harness());
+    background.run();
+    inline.run();
+    background.state_mut().set_build_rows(0);
+    let params = |h: &Harness<'_, App>| -> Vec<Vec<u64>> {
+        let s = h.state().session().unwrap();
+        s.history()
+            .iter()
+            .map(|r| r.params.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    let hyper = Hyper {
+        learning_rate: Some(0.02),
+        ..Hyper::default()
+    };
+    for command in [
+        Command::SelectAlgorithm("mlp".into()),
+        Command::SetRole(0, Role::Ignored),
+        Command::SetStandardize(false),
+        Command::SetHyper(Box::new(hyper)),
+        Command::Reset,
+        Command::SelectAlgorithm("k-means".into()),
+    ] {
+        inline.state_mut().apply(Command::Step(2));
+        background.state_mut().apply(Command::Step(2));
+        let before = params(&background);
+        inline.state_mut().apply(command.clone());
+        background.state_mut().apply(command.clone());
+        assert!(background.state().is_building(), "{command:?}");
+        assert_eq!(params(&background), before, "the old session meanwhile");
+        for _ in 0..2000 {
+            background.step();
+            if !background.state().is_building() {
+                break;
+            }
+            // That frame was drawn while the build went on, and says so.
+            assert!(
+                background
+                    .query_by_label_contains("preparing the data")
+                    .is_some()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(!background.state().is_building(), "{command:?}");
+        let (b, i) = (background.state(), inline.state());
+        assert_eq!(b.algorithm(), i.algorithm());
+        assert_eq!(b.error(), i.error());
+        assert_eq!(
+            b.data().unwrap().feature_names(),
+            i.data().unwrap().feature_names()
+        );
+        assert_eq!(params(&background), params(&inline), "{command:?}");
+    }
+    // A command during a build waits for it, and applies to the new session.
+    background
+        .state_mut()
+        .apply(Command::SetRole(1, Role::Ignored));
+    background.state_mut().apply(Command::Step(1));
+    assert!(!background.state().is_building());
+    assert_eq!(background.state().session().unwrap().step_count(), 1);
+    assert!(
+        !background
+            .state()
+            .data()
+            .unwrap()
+            .feature_names()
+            .contains(&"rooms".to_string())
+    );
+    // A file whose dataset cannot be built says why, and the previous
+    // table comes back, in the background as in the frame.
+    for h in [&mut background, &mut inline] {
+        h.state_mut()
+            .apply(Command::SelectAlgorithm("linear-regression".into()));
+        h.state_mut().apply(Command::SetStandardize(true));
+    }
+    let features = background.state().data().unwrap().feature_names().to_vec();
+    for h in [&mut background, &mut inline] {
+        h.state_mut()
+            .apply(Command::LoadFile(fixture("constant_column.csv")));
+        h.state_mut().finish_loading();
+        h.run();
+    }
+    let (b, i) = (background.state(), inline.state());
+    assert!(b.error().unwrap().contains("x2"), "{:?}", b.error());
+    assert_eq!(b.error(), i.error());
+    assert_eq!(b.roles(), i.roles());
+    assert_eq!(b.data().unwrap().feature_names(), features);
+    assert!(b.session().is_some());
+    assert!(
+        b.settings()
+            .recent
+            .iter()
+            .all(|p| !p.ends_with("constant_column.csv"))
+    );
+}
+
+#[test]
 fn on_large_data_records_keep_the_first_rows_and_show_the_same_numbers() {
     use steplab::algorithms::Value;
     let stepped = |large: bool| {
@@ -520,6 +620,7 @@ fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
     let mut h = mlp();
     h.state_mut().set_step_budget(Duration::ZERO, 0);
     h.state_mut().set_background_after(Duration::ZERO);
+    h.state_mut().set_build_rows(0);
     let mut rng = steplab::rng::Rng::new(17);
     for round in 0..300 {
         let count = h.state().session().unwrap().step_count();

@@ -3,6 +3,7 @@
 //! out once per frame. Loading runs on a named background thread.
 
 use super::{data_panel, plots};
+use crate::algorithms::conditioning::Curvature;
 use crate::algorithms::{self, Hyper, StepRecord};
 use crate::data::{
     Dataset, MissingPolicy, Progress, Selection, Table, parse_table, read_table_with,
@@ -182,10 +183,77 @@ struct Job {
     cancel: Arc<AtomicBool>,
 }
 
+/// A dataset and session being built on their own thread.
+struct Building {
+    thread: std::thread::JoinHandle<Result<Built, String>>,
+    selection: Selection,
+    /// Whether the dataset is the one the window has.
+    same: bool,
+    previous: Option<Previous>,
+}
+
+/// The table a new one replaced, back if the new one cannot be used.
+struct Previous {
+    table: Option<Arc<Table>>,
+    source: String,
+    roles: Vec<Role>,
+    summaries: Vec<crate::data::table::ColumnSummary>,
+    /// The new table's file, which joins the recent files once it is in use.
+    path: Option<PathBuf>,
+}
+
+/// What a rebuild makes the dataset and the session from.
+struct Plan {
+    table: Arc<Table>,
+    /// The dataset, when the choices are the ones it was built from.
+    kept: Option<Arc<Dataset>>,
+    selection: Selection,
+    create: fn(&Hyper) -> Result<Box<dyn algorithms::Algorithm>, algorithms::AlgoError>,
+    hyper: Hyper,
+    /// Records keep heads ([`HEAD_ROWS`]) on this many rows or more.
+    heads_from: usize,
+    /// The data's curvature, when the dataset is kept and it was read.
+    curvature: Option<Curvature>,
+    /// Whether the algorithm's step-size card needs the curvature.
+    card: bool,
+}
+
+/// What a rebuild makes.
+struct Built {
+    data: Arc<Dataset>,
+    session: Session,
+    curvature: Option<Curvature>,
+}
+
+impl Plan {
+    fn build(self) -> Result<Built, String> {
+        let data = match self.kept {
+            Some(data) => data,
+            None => Arc::new(
+                Dataset::from_table(&self.table, &self.selection).map_err(|e| e.to_string())?,
+            ),
+        };
+        let mut algorithm = (self.create)(&self.hyper).map_err(|e| e.to_string())?;
+        if data.n_rows() >= self.heads_from {
+            algorithm.per_row_heads(Some(HEAD_ROWS));
+        }
+        let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
+        let card = self.card;
+        let curvature = self
+            .curvature
+            .or_else(|| card.then(|| Curvature::of(&data)));
+        Ok(Built {
+            data,
+            session,
+            curvature,
+        })
+    }
+}
+
 /// The application state.
 pub struct App {
     settings: Settings,
-    table: Option<Table>,
+    table: Option<Arc<Table>>,
     /// Each column's summary, computed once per table.
     summaries: Vec<crate::data::table::ColumnSummary>,
     source: String,
@@ -194,6 +262,10 @@ pub struct App {
     data: Option<Arc<Dataset>>,
     /// The choices `data` was built from, on the current table.
     built_from: Option<Selection>,
+    /// A new dataset and session on their way.
+    building: Option<Building>,
+    /// Tables of this many rows or more are rebuilt on their own thread.
+    build_rows: usize,
     session: Option<Session>,
     /// Steps taken out of the session, running on their own thread.
     job: Option<Job>,
@@ -210,7 +282,7 @@ pub struct App {
     step_budget: (Duration, usize),
     job_budget: Duration,
     /// The data's second moments for the step-size card, read once per dataset.
-    curvature: Option<algorithms::conditioning::Curvature>,
+    curvature: Option<Curvature>,
     shown: usize,
     /// The record of the shown step when it is not the latest (replayed
     /// from a checkpoint); the latest is read from the session, not copied.
@@ -250,6 +322,8 @@ impl App {
             roles: Vec::new(),
             data: None,
             built_from: None,
+            building: None,
+            build_rows: DEFER_ROWS,
             session: None,
             job: None,
             last_step: None,
@@ -337,11 +411,13 @@ impl App {
         self.loading.is_some()
     }
 
-    /// Waits for the load in progress (for tests and the command line).
+    /// Waits for the load in progress and the dataset it makes (for tests
+    /// and the command line).
     pub fn finish_loading(&mut self) {
         while self.loading.is_some() {
             self.poll_loading(true);
         }
+        self.finish_building();
     }
 
     /// Applies one command.
@@ -351,6 +427,7 @@ impl App {
         // out, and stops what is left of a Step ×N (as the window showed it:
         // the steps out may have been its last).
         let stepping = self.steps_left > 0;
+        self.finish_building();
         self.settle();
         self.steps_left = 0;
         match command {
@@ -630,35 +707,19 @@ impl App {
     fn set_table(&mut self, table: Table, source: String, path: Option<PathBuf>) {
         // The dataset is the old table's.
         self.built_from = None;
-        let previous = (
-            self.table.take(),
-            std::mem::take(&mut self.source),
-            std::mem::take(&mut self.roles),
-            std::mem::take(&mut self.summaries),
-        );
+        let previous = Previous {
+            table: self.table.take(),
+            source: std::mem::take(&mut self.source),
+            roles: std::mem::take(&mut self.roles),
+            summaries: std::mem::take(&mut self.summaries),
+            path,
+        };
         self.summaries = table.summaries();
-        self.table = Some(table);
+        self.table = Some(Arc::new(table));
         self.source = source;
         self.default_roles();
         self.view = plots::PlotView::default();
-        if self.rebuild() {
-            if let Some(path) = path {
-                self.settings.recent.retain(|p| *p != path);
-                self.settings.recent.insert(0, path.clone());
-                self.settings.recent.truncate(8);
-                self.settings.last_file = Some(path);
-            }
-        } else {
-            // Keep the previous data when the new file cannot be used.
-            let message = self.error.clone();
-            self.summaries = previous.3;
-            self.table = previous.0;
-            self.source = previous.1;
-            self.roles = previous.2;
-            self.built_from = None;
-            self.rebuild();
-            self.error = message;
-        }
+        self.rebuild_for(Some(previous));
     }
 
     /// Target: the last column for supervised algorithms; features: the other numeric columns.
@@ -684,21 +745,66 @@ impl App {
             .collect();
     }
 
-    /// Rebuilds the dataset and the session from the table and the choices.
-    /// Returns false (with the error set) when they do not fit.
-    fn rebuild(&mut self) -> bool {
+    /// Rebuilds the dataset and the session from the table and the choices:
+    /// on a thread of its own on large tables ([`App::set_build_rows`]),
+    /// the window showing the previous session meanwhile. Sets the error
+    /// when they do not fit.
+    fn rebuild(&mut self) {
+        self.rebuild_for(None);
+    }
+
+    /// [`App::rebuild`] after a new table replaced `previous`, which comes
+    /// back if the new one cannot be used.
+    fn rebuild_for(&mut self, previous: Option<Previous>) {
+        self.finish_building();
         self.settle();
         self.running = false;
         self.steps_left = 0;
         self.last_step = None;
-        self.shown = 0;
-        self.replayed = None;
-        let Some(table) = &self.table else {
-            return false;
+        let plan = match self.plan() {
+            Ok(plan) => plan,
+            Err(e) => {
+                if e.is_some() {
+                    self.error = e;
+                    self.session = None;
+                    self.shown = 0;
+                    self.replayed = None;
+                }
+                self.restore(previous);
+                return;
+            }
         };
-        let Some(entry) = algorithms::entry(&self.settings.algorithm) else {
-            return false;
-        };
+        let selection = plan.selection.clone();
+        let same = plan.kept.is_some();
+        if plan.table.lines.len() < self.build_rows {
+            self.install(plan.build(), selection, same, previous);
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("steplab-build".into())
+            .spawn(move || plan.build());
+        match spawned {
+            Ok(thread) => {
+                self.building = Some(Building {
+                    thread,
+                    selection,
+                    same,
+                    previous,
+                });
+            }
+            Err(e) => {
+                self.error = Some(format!("cannot start preparing the data: {e}"));
+                self.session = None;
+                self.restore(previous);
+            }
+        }
+    }
+
+    /// What a rebuild makes from, and the error when the choices cannot
+    /// make a session (`None`: nothing to build from).
+    fn plan(&self) -> Result<Plan, Option<String>> {
+        let table = self.table.as_ref().ok_or(None)?;
+        let entry = algorithms::entry(&self.settings.algorithm).ok_or(None)?;
         let named = |role: Role| -> Vec<String> {
             table
                 .names
@@ -720,54 +826,103 @@ impl App {
             target_is_class: entry.classifies,
         };
         if entry.supervised && selection.target.is_none() {
-            self.error = Some(format!(
+            return Err(Some(format!(
                 "{} needs a target column: set one column's role to target",
                 entry.id
-            ));
-            self.session = None;
-            return false;
+            )));
         }
         // The same choices on the same table give the same dataset: a Reset,
         // new hyperparameters or another algorithm of the same kind keep it
         // (at a million rows, building it again took 60 ms and its
         // curvature 15 ms).
-        let same = self.built_from.as_ref() == Some(&selection);
-        let data = match &self.data {
-            Some(data) if same => Ok(Arc::clone(data)),
-            _ => Dataset::from_table(table, &selection).map(Arc::new),
-        };
-        let result = data.map_err(|e| e.to_string()).and_then(|data| {
-            let mut algorithm = (entry.create)(&self.settings.hyper).map_err(|e| e.to_string())?;
-            if data.n_rows() >= self.step_budget.1 {
-                algorithm.per_row_heads(Some(HEAD_ROWS));
-            }
-            let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
-            Ok((data, session))
-        });
-        match result {
-            Ok((data, session)) => {
+        let kept = self
+            .data
+            .as_ref()
+            .filter(|_| self.built_from.as_ref() == Some(&selection))
+            .map(Arc::clone);
+        Ok(Plan {
+            curvature: kept.as_ref().and(self.curvature.clone()),
+            card: algorithms::conditioning::applies(entry.id),
+            table: Arc::clone(table),
+            kept,
+            selection,
+            create: entry.create,
+            hyper: self.settings.hyper.clone(),
+            heads_from: self.step_budget.1,
+        })
+    }
+
+    /// Takes in what a rebuild made: the new session, or the error (and
+    /// then the previous table back, after a new one).
+    fn install(
+        &mut self,
+        built: Result<Built, String>,
+        selection: Selection,
+        same: bool,
+        previous: Option<Previous>,
+    ) {
+        self.shown = 0;
+        self.replayed = None;
+        match built {
+            Ok(built) => {
                 if same {
                     self.view.session_changed();
                 } else {
                     self.view.data_changed();
                 }
-                if !same || self.curvature.is_none() {
-                    self.curvature = algorithms::conditioning::applies(entry.id)
-                        .then(|| algorithms::conditioning::Curvature::of(&data));
-                }
-                self.data = Some(data);
+                self.curvature = built.curvature;
+                self.data = Some(built.data);
                 self.built_from = Some(selection);
-                self.session = Some(session);
+                self.session = Some(built.session);
                 self.error = None;
                 self.refresh_record();
-                true
+                if let Some(path) = previous.and_then(|p| p.path) {
+                    self.settings.recent.retain(|p| *p != path);
+                    self.settings.recent.insert(0, path.clone());
+                    self.settings.recent.truncate(8);
+                    self.settings.last_file = Some(path);
+                }
             }
             Err(e) => {
                 self.error = Some(e);
                 self.session = None;
-                false
+                self.restore(previous);
             }
         }
+    }
+
+    /// Puts back the table a new one replaced, when the new one cannot be
+    /// used, keeping the error that says why.
+    fn restore(&mut self, previous: Option<Previous>) {
+        let Some(previous) = previous else {
+            return;
+        };
+        let message = self.error.clone();
+        self.summaries = previous.summaries;
+        self.table = previous.table;
+        self.source = previous.source;
+        self.roles = previous.roles;
+        self.built_from = None;
+        self.rebuild();
+        self.finish_building();
+        self.error = message;
+    }
+
+    /// Takes in the dataset and session built in the background once they
+    /// are there, or first waits for them with `wait`.
+    fn poll_building(&mut self, wait: bool) {
+        let Some(building) = self.building.take_if(|b| wait || b.thread.is_finished()) else {
+            return;
+        };
+        let built = building.thread.join().unwrap_or_else(|_| {
+            Err("preparing the data failed unexpectedly; choose again to retry".into())
+        });
+        self.install(built, building.selection, building.same, building.previous);
+    }
+
+    /// Waits for the dataset and session being built, and takes them in.
+    pub fn finish_building(&mut self) {
+        self.poll_building(true);
     }
 
     fn refresh_record(&mut self) {
@@ -1005,6 +1160,12 @@ impl App {
                 ui.colored_label(super::theme::WARNING, warning);
             }
         }
+        if self.building.is_some() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("preparing the data…");
+            });
+        }
         if let Some(e) = &self.error {
             ui.colored_label(super::theme::ERROR, e);
         } else if let Some(n) = &self.notice {
@@ -1145,6 +1306,7 @@ impl App {
             self.fonts_installed = true;
         }
         self.poll_loading(false);
+        self.poll_building(false);
         self.keyboard(ui.ctx());
         egui::Panel::top("controls").show(ui, |ui| {
             self.file_row_ui(ui);
@@ -1181,6 +1343,9 @@ impl App {
         if self.loading.is_some() {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(50));
+        }
+        if self.building.is_some() {
+            ui.ctx().request_repaint();
         }
         for command in std::mem::take(&mut self.commands) {
             self.apply(command);
@@ -1254,6 +1419,18 @@ impl App {
         self.job_budget = budget;
     }
 
+    /// Sets from how many rows a table's dataset and session are rebuilt
+    /// on a thread of their own (default [`DEFER_ROWS`]; zero: always).
+    pub fn set_build_rows(&mut self, rows: usize) {
+        self.build_rows = rows;
+    }
+
+    /// Whether a dataset and session are being built in the background.
+    #[must_use]
+    pub fn is_building(&self) -> bool {
+        self.building.is_some()
+    }
+
     /// Whether a step is running in the background.
     #[must_use]
     pub fn stepping_in_background(&self) -> bool {
@@ -1319,7 +1496,7 @@ impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let dt = f64::from(ctx.input(|i| i.stable_dt)).min(0.1);
         self.run_budget(dt);
-        if self.running || self.steps_left > 0 || self.job.is_some() {
+        if self.running || self.steps_left > 0 || self.job.is_some() || self.building.is_some() {
             ctx.request_repaint();
         }
     }
