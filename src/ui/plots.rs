@@ -204,6 +204,25 @@ impl DataFacts {
     }
 }
 
+/// What the plots read of a new session, and of its dataset when that is
+/// new too: each a pass over the rows at most, done where they were built
+/// (on a thread of its own for large data) rather than in a frame.
+pub struct Facts {
+    data: Option<DataFacts>,
+    loss: LossFacts,
+}
+
+impl Facts {
+    /// The facts of `session`, and of `data` when `new_data`.
+    #[must_use]
+    pub fn of(data: &Dataset, session: &Session, new_data: bool) -> Self {
+        Self {
+            data: new_data.then(|| DataFacts::of(data)),
+            loss: LossFacts::of(data, session),
+        }
+    }
+}
+
 /// What the loss plots need of the session's algorithm, read once per session.
 struct LossFacts {
     /// The loss at the reference solution, where one exists.
@@ -270,16 +289,13 @@ fn matrix<'a>(record: Option<&'a StepRecord>, id: &str) -> Option<&'a DMatrix<f6
 }
 
 impl PlotView {
-    /// Forgets what was read from the rows: call when the data is rebuilt.
-    pub fn data_changed(&mut self) {
-        self.facts = None;
-        self.session_changed();
-    }
-
-    /// Forgets what was read of the algorithm and its parameters: call when
-    /// the session is rebuilt on the same data.
-    pub fn session_changed(&mut self) {
-        self.loss_facts = None;
+    /// Takes `facts` of a rebuilt session (and dataset, when it is new)
+    /// instead of what was read of the old ones.
+    pub fn rebuilt(&mut self, facts: Facts) {
+        if let Some(data) = facts.data {
+            self.facts = Some(data);
+        }
+        self.loss_facts = Some(facts.loss);
         self.surface = None;
         self.regions = None;
     }
