@@ -109,6 +109,40 @@ pub struct StepJob {
     taken: Vec<Taken>,
 }
 
+/// An earlier step's record to rebuild ([`Session::begin_replay`]): a copy
+/// of the checkpoint it starts from, which the session no longer needs.
+#[derive(Debug)]
+pub struct Replay {
+    algorithm: Box<dyn Algorithm>,
+    from: usize,
+    step: usize,
+}
+
+impl Replay {
+    /// The step whose record this rebuilds.
+    #[must_use]
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The record, each step writing into the per-row buffers of the one
+    /// before (the first into those of `old`); `None` if a step fails.
+    #[must_use]
+    pub fn run(mut self, data: &Dataset, old: Option<StepRecord>) -> Option<StepRecord> {
+        if self.step == 0 {
+            return self.algorithm.reset(data).ok();
+        }
+        let mut record = old;
+        for _ in self.from..self.step {
+            if let Some(mut previous) = record.take() {
+                self.algorithm.recycle(previous.take_per_row(data.n_rows()));
+            }
+            record = Some(self.algorithm.step(data).ok()?);
+        }
+        record
+    }
+}
+
 /// One step as the session records it: the outcome, the parameters after
 /// it, and a copy of the algorithm (with the step's number) when the step
 /// is a checkpoint.
@@ -248,6 +282,16 @@ impl Session {
     /// Changes the learning rate for the steps to come (the history keeps what happened).
     pub fn set_learning_rate(&mut self, learning_rate: f64) {
         self.algorithm.set_learning_rate(learning_rate);
+        // Replays of the steps to come start from a copy with the new rate:
+        // the earlier copies would take them with the old one. It replaces
+        // one made at the same step (a dragged slider sends many rates),
+        // but not the first, which step 0's record is replayed from.
+        let at = self.latest.step;
+        if self.checkpoints.len() > 1 && self.checkpoints.last().is_some_and(|(s, _)| *s == at) {
+            self.checkpoints.pop();
+        }
+        self.checkpoints.push((at, self.algorithm.boxed_clone()));
+        self.since = Since::default();
     }
 
     /// Applies one update. Returns false (and does nothing) once the run has stopped.
@@ -382,29 +426,29 @@ impl Session {
         self.replay(data, step, old)
     }
 
-    /// Step `step`'s record, replayed from the nearest checkpoint, each
-    /// step writing into the per-row buffers of the one before (the first
-    /// into those of `old`).
     fn replay(&self, data: &Dataset, step: usize, old: Option<StepRecord>) -> Option<StepRecord> {
+        self.begin_replay(step)?.run(data, old)
+    }
+
+    /// What replaying step `step`'s record takes (a copy of the nearest
+    /// checkpoint before it), to run away from the session, as the window
+    /// does on large data; `None` past the latest step.
+    #[must_use]
+    pub fn begin_replay(&self, step: usize) -> Option<Replay> {
         if step > self.latest.step {
             return None;
         }
-        if step == 0 {
-            return self.checkpoints.first()?.1.boxed_clone().reset(data).ok();
-        }
         // The last copy from before the step (a copy at `step` holds the
-        // state after it, not its record).
+        // state after it, not its record); step 0's record is the first
+        // copy's reset.
         let k = self.checkpoints.partition_point(|(at, _)| *at < step);
-        let (from, alg) = self.checkpoints.get(k.checked_sub(1)?)?;
-        let mut alg = alg.boxed_clone();
-        let mut record = old;
-        for _ in *from..step {
-            if let Some(mut previous) = record.take() {
-                alg.recycle(previous.take_per_row(data.n_rows()));
-            }
-            record = Some(alg.step(data).ok()?);
-        }
-        record
+        let at = if step == 0 { 0 } else { k.checked_sub(1)? };
+        let (from, algorithm) = self.checkpoints.get(at)?;
+        Some(Replay {
+            algorithm: algorithm.boxed_clone(),
+            from: *from,
+            step,
+        })
     }
 
     fn push(&mut self, record: &StepRecord, params: Vec<f64>, data: &Dataset) {
@@ -493,6 +537,28 @@ mod tests {
             &data(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn replays_after_a_learning_rate_change_use_the_rate_of_their_step() {
+        let data = data();
+        let mut s = session(0.01);
+        let mut records = vec![s.latest().clone()];
+        // Before the first step, and twice before the fourth (as a dragged
+        // slider sends them).
+        s.set_learning_rate(0.02);
+        for t in 1..=8 {
+            if t == 4 {
+                s.set_learning_rate(0.07);
+                s.set_learning_rate(0.05);
+            }
+            s.step(&data);
+            records.push(s.latest().clone());
+        }
+        assert_eq!(s.checkpoints.len(), 3);
+        for (t, record) in records.iter().enumerate() {
+            assert_eq!(s.record_at(&data, t).as_ref(), Some(record), "step {t}");
+        }
     }
 
     /// Logistic regression on a few hundred rows (per-row records: σ, residuals).
