@@ -275,6 +275,61 @@ fn rebuilds_on_their_own_thread_land_as_rebuilds_in_the_frame_do() {
 }
 
 #[test]
+fn on_large_data_earlier_steps_are_replayed_on_their_own_thread() {
+    let mut h = mlp();
+    // Every dataset counts as large: its replays go to a thread.
+    h.state_mut().set_step_budget(STEP_BUDGET, 0);
+    h.state_mut().apply(Command::Step(12));
+    drive_until(&mut h, |app| {
+        app.steps_left() == 0 && !app.stepping_in_background()
+    });
+    assert_eq!(h.state().session().unwrap().step_count(), 12);
+    let exact = |h: &Harness<'_, App>, t: usize| {
+        let app = h.state();
+        app.session()
+            .unwrap()
+            .record_at(app.data().unwrap(), t)
+            .unwrap()
+    };
+    // Dragging the timeline: one position a frame, the record of the last
+    // replay shown until the next lands.
+    for t in [3, 9, 4, 0, 11, 7] {
+        h.state_mut().apply(Command::Show(t));
+        h.step();
+        let record = h.state().shown_record().unwrap().clone();
+        assert_eq!(record, exact(&h, record.step), "a step's own record");
+    }
+    for _ in 0..2000 {
+        h.step();
+        if h.state().shown_record().unwrap().step == 7 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(*h.state().shown_record().unwrap(), exact(&h, 7));
+    h.step();
+    assert!(h.query_by_label("numbers of step 7").is_some());
+    // An export writes the shown step's numbers, waiting for its replay.
+    let dir = std::env::temp_dir().join(format!("steplab-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let md = dir.join("d.md");
+    h.state_mut().apply(Command::StepBack);
+    h.state_mut().apply(Command::StepBack);
+    h.state_mut().apply(Command::ExportDerivation(
+        md.clone(),
+        steplab::export::Format::Markdown,
+    ));
+    assert_eq!(h.state().shown_record().unwrap().step, 5);
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("Values at step 5"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    // The latest step is the session's own record.
+    h.state_mut().apply(Command::Show(12));
+    let app = h.state();
+    assert_eq!(app.shown_record(), Some(app.session().unwrap().latest()));
+}
+
+#[test]
 fn on_large_data_records_keep_the_first_rows_and_show_the_same_numbers() {
     use steplab::algorithms::Value;
     let stepped = |large: bool| {
@@ -642,7 +697,9 @@ fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
             }
         }
         if round % 7 == 0 {
-            h.run();
+            // Frames drawn (a few: a spinner shown while a replay or a
+            // rebuild runs asks for frames until it lands).
+            h.run_steps(3);
         }
         let app = h.state();
         let session = app.session().unwrap();
@@ -661,6 +718,19 @@ fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
     h.state_mut().apply(Command::ToggleHelp);
     assert!(!h.state().stepping_in_background());
     assert_steps_as_in_the_frame(h.state());
+    // The record shown (replayed in the background) is its step's own.
+    let t = h.state().session().unwrap().step_count() / 2;
+    h.state_mut().apply(Command::Show(t));
+    for _ in 0..2000 {
+        h.step();
+        if h.state().shown_record().unwrap().step == t {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let app = h.state();
+    let exact = app.session().unwrap().record_at(app.data().unwrap(), t);
+    assert_eq!(app.shown_record(), exact.as_ref());
 }
 
 /// Drives frames as eframe does (`run_budget`, and a drawn frame while a

@@ -291,6 +291,10 @@ pub struct App {
     /// The record of the shown step when it is not the latest (replayed
     /// from a checkpoint); the latest is read from the session, not copied.
     replayed: Option<StepRecord>,
+    /// A replay in the background, and a record no longer shown whose
+    /// buffers the next replay writes into.
+    replaying: Option<std::thread::JoinHandle<Option<StepRecord>>>,
+    spare_record: Option<StepRecord>,
     running: bool,
     run_credit: f64,
     error: Option<String>,
@@ -338,6 +342,8 @@ impl App {
             curvature: None,
             shown: 0,
             replayed: None,
+            replaying: None,
+            spare_record: None,
             running: false,
             run_credit: 0.0,
             error: None,
@@ -525,6 +531,7 @@ impl App {
                 }
             }
             Command::ExportDerivation(path, format) => {
+                self.settle_record();
                 if let Some(s) = &self.session {
                     let text = export::derivation(
                         s.algorithm().id(),
@@ -782,8 +789,7 @@ impl App {
                 if e.is_some() {
                     self.error = e;
                     self.session = None;
-                    self.shown = 0;
-                    self.replayed = None;
+                    self.forget_records();
                 }
                 self.restore(previous);
                 return;
@@ -873,8 +879,7 @@ impl App {
         selection: Selection,
         previous: Option<Previous>,
     ) {
-        self.shown = 0;
-        self.replayed = None;
+        self.forget_records();
         match built {
             Ok(built) => {
                 self.view.rebuilt(built.facts);
@@ -933,20 +938,94 @@ impl App {
         self.poll_building(true);
     }
 
+    /// Makes the shown step's record the one shown: the latest is read
+    /// from the session; an earlier one is replayed, in the frame on small
+    /// data, and on data of [`DEFER_ROWS`] rows or more on a thread of its
+    /// own (the window shows the record it has until the replay lands: at
+    /// a million rows an MLP step takes 30 ms, and dragging the timeline
+    /// froze each frame that long).
     fn refresh_record(&mut self) {
-        let old = self.replayed.take();
-        self.replayed = match (&self.session, self.data.as_deref()) {
-            (Some(s), Some(d)) if self.shown < s.step_count() => {
-                s.record_at_reusing(d, self.shown, old)
-            }
-            _ => None,
+        let (Some(session), Some(data)) = (&self.session, &self.data) else {
+            self.replayed = None;
+            return;
         };
+        if self.shown >= session.step_count() {
+            self.spare_record = self.replayed.take();
+            return;
+        }
+        if self.replayed.as_ref().is_some_and(|r| r.step == self.shown) {
+            return;
+        }
+        if data.n_rows() < self.step_budget.1 {
+            let old = self.replayed.take();
+            self.replayed = session.record_at_reusing(data, self.shown, old);
+            return;
+        }
+        // The frame that takes the replay in asks again.
+        if self.replaying.is_some() {
+            return;
+        }
+        let Some(replay) = session.begin_replay(self.shown) else {
+            return;
+        };
+        let (data, old) = (Arc::clone(data), self.spare_record.take());
+        let spawned = std::thread::Builder::new()
+            .name("steplab-replay".into())
+            .spawn(move || replay.run(&data, old));
+        match spawned {
+            Ok(thread) => self.replaying = Some(thread),
+            Err(e) => {
+                self.error = Some(format!(
+                    "cannot start a thread to show step {}: {e}",
+                    self.shown
+                ));
+            }
+        }
     }
 
-    /// The record of the step shown on the timeline.
-    fn shown_record(&self) -> Option<&StepRecord> {
+    /// Takes in the record replayed in the background once it is there (or
+    /// first waits for it with `wait`), and asks for the shown step's if
+    /// the timeline moved on meanwhile. A replay that fails (its step did
+    /// not finish) leaves no record: the next move of the timeline tries again.
+    fn poll_replay(&mut self, wait: bool) {
+        let Some(thread) = self.replaying.take_if(|t| wait || t.is_finished()) else {
+            return;
+        };
+        if let Ok(Some(record)) = thread.join() {
+            self.spare_record = self.replayed.replace(record);
+            self.refresh_record();
+        } else {
+            self.spare_record = self.replayed.take();
+        }
+    }
+
+    /// The shown step's own record, waiting for its replays if need be.
+    fn settle_record(&mut self) {
+        while self.replaying.is_some() {
+            self.poll_replay(true);
+        }
+    }
+
+    /// Back to step 0 of a new session (or none): the records shown,
+    /// replayed or spare were the old one's.
+    fn forget_records(&mut self) {
+        self.shown = 0;
+        self.replayed = None;
+        self.replaying = None;
+        self.spare_record = None;
+    }
+
+    /// The record the derivation panel and the plots show: the shown step's,
+    /// or on large data, while an earlier step is replayed in the
+    /// background, the one shown before (its `step` says which).
+    #[must_use]
+    pub fn shown_record(&self) -> Option<&StepRecord> {
         self.data.as_ref()?;
-        record_of(self.session.as_ref()?, self.replayed.as_ref(), self.shown)
+        Some(record_of(
+            self.session.as_ref()?,
+            self.replayed.as_ref(),
+            self.shown,
+        ))
     }
 
     fn file_row_ui(&mut self, ui: &mut egui::Ui) {
@@ -1187,7 +1266,16 @@ impl App {
             return;
         };
         ui.heading(format!("Derivation: {}", self.settings.algorithm));
-        ui.label(egui::RichText::new(format!("numbers of step {}", self.shown)).weak());
+        // While an earlier step is replayed in the background, the numbers
+        // are still those of the step shown before.
+        let numbers = self.shown_record().map_or(self.shown, |r| r.step);
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(format!("numbers of step {numbers}")).weak());
+            if numbers != self.shown && self.replaying.is_some() {
+                ui.spinner();
+                ui.label(egui::RichText::new(format!("replaying step {}", self.shown)).weak());
+            }
+        });
         let card = self.step_size_card();
         let mut chosen_rate = None;
         // Hovering a formula or a value lights up what it refers to in the plots.
@@ -1315,6 +1403,7 @@ impl App {
         }
         self.poll_loading(false);
         self.poll_building(false);
+        self.poll_replay(false);
         self.keyboard(ui.ctx());
         egui::Panel::top("controls").show(ui, |ui| {
             self.file_row_ui(ui);
@@ -1342,7 +1431,7 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| {
             self.plot_rect = ui.max_rect();
             if let (Some(session), Some(data)) = (&self.session, self.data.as_deref()) {
-                let record = record_of(session, self.replayed.as_ref(), self.shown);
+                let record = Some(record_of(session, self.replayed.as_ref(), self.shown));
                 self.view.ui(ui, data, session, record, self.shown);
             }
         });
@@ -1352,8 +1441,12 @@ impl App {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(50));
         }
-        if self.building.is_some() {
-            ui.ctx().request_repaint();
+        // A build or a replay on its thread lands at the first frame after
+        // it ends (soon, not at once: a test harness runs until no frame is
+        // asked for at once).
+        if self.building.is_some() || self.replaying.is_some() {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(8));
         }
         for command in std::mem::take(&mut self.commands) {
             self.apply(command);
@@ -1504,7 +1597,7 @@ impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let dt = f64::from(ctx.input(|i| i.stable_dt)).min(0.1);
         self.run_budget(dt);
-        if self.running || self.steps_left > 0 || self.job.is_some() || self.building.is_some() {
+        if self.running || self.steps_left > 0 || self.job.is_some() {
             ctx.request_repaint();
         }
     }
@@ -1531,15 +1624,15 @@ fn flat_units_warning(record: &StepRecord) -> Option<String> {
     })
 }
 
-/// Step `shown`'s record: the session's latest, or the replayed one.
+/// Step `shown`'s record: the session's latest, or the replayed one (the
+/// latest until there is one: a replay in the background, or one that failed).
 fn record_of<'a>(
     session: &'a Session,
     replayed: Option<&'a StepRecord>,
     shown: usize,
-) -> Option<&'a StepRecord> {
-    if shown >= session.step_count() {
-        Some(session.latest())
-    } else {
-        replayed
+) -> &'a StepRecord {
+    match replayed {
+        Some(record) if shown < session.step_count() => record,
+        _ => session.latest(),
     }
 }
