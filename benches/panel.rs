@@ -130,6 +130,7 @@ fn frames(c: &mut Criterion) {
         }
         running(&mut harness, entry.id);
         step_hundred(&mut harness, entry.id);
+        timeline(&mut harness, entry.id);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -200,6 +201,34 @@ fn running(harness: &mut egui_kittest::Harness<App>, id: &str) {
     let label = format!(
         "running, {id} ({rate:.0} steps/s, 90th {:.1} ms)",
         worst * 1e3
+    );
+    report(&label, frames[frames.len() / 2]);
+}
+
+/// Dragging the timeline back over the steps taken, one position a frame
+/// at 60 fps (slow steps' records replayed on their own thread): the
+/// frames, and how many positions the record drawn lagged behind.
+fn timeline(harness: &mut egui_kittest::Harness<App>, id: &str) {
+    let latest = steps(harness);
+    let mut frames = Vec::new();
+    let mut behind = Vec::new();
+    for t in (0..latest).rev() {
+        harness.state_mut().apply(Command::Show(t));
+        frames.push(paced_frame(harness));
+        let drawn = harness.state().shown_record().map_or(latest, |r| r.step);
+        behind.push(drawn.abs_diff(t));
+    }
+    harness.state_mut().apply(Command::Show(latest));
+    if frames.is_empty() {
+        return;
+    }
+    frames.sort_by(f64::total_cmp);
+    behind.sort_unstable();
+    let label = format!(
+        "timeline, {id} (record behind by {} positions, at most {}; longest {:.1} ms)",
+        behind[behind.len() / 2],
+        behind[behind.len() - 1],
+        frames[frames.len() - 1] * 1e3
     );
     report(&label, frames[frames.len() / 2]);
 }

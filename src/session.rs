@@ -125,6 +125,12 @@ impl Replay {
         self.step
     }
 
+    /// How many steps it takes (step 0's reset counted as one).
+    #[must_use]
+    pub fn steps(&self) -> usize {
+        (self.step - self.from).max(1)
+    }
+
     /// The record, each step writing into the per-row buffers of the one
     /// before (the first into those of `old`); `None` if a step fails.
     #[must_use]

@@ -277,8 +277,11 @@ fn rebuilds_on_their_own_thread_land_as_rebuilds_in_the_frame_do() {
 #[test]
 fn on_large_data_earlier_steps_are_replayed_on_their_own_thread() {
     let mut h = mlp();
-    // Every dataset counts as large: its replays go to a thread.
+    // Every dataset counts as large, and every step as slow: its replays
+    // go to a thread.
     h.state_mut().set_step_budget(STEP_BUDGET, 0);
+    h.state_mut()
+        .set_background_after(std::time::Duration::ZERO);
     h.state_mut().apply(Command::Step(12));
     drive_until(&mut h, |app| {
         app.steps_left() == 0 && !app.stepping_in_background()
@@ -293,6 +296,8 @@ fn on_large_data_earlier_steps_are_replayed_on_their_own_thread() {
     };
     // Dragging the timeline: one position a frame, the record of the last
     // replay shown until the next lands.
+    h.state_mut().apply(Command::Show(3));
+    assert_eq!(h.state().shown_record().unwrap().step, 12, "until it lands");
     for t in [3, 9, 4, 0, 11, 7] {
         h.state_mut().apply(Command::Show(t));
         h.step();
@@ -323,6 +328,10 @@ fn on_large_data_earlier_steps_are_replayed_on_their_own_thread() {
     let text = std::fs::read_to_string(&md).unwrap();
     assert!(text.contains("Values at step 5"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
+    // Fast steps are replayed in the frame, large data or not.
+    h.state_mut().set_background_after(std::time::Duration::MAX);
+    h.state_mut().apply(Command::Show(2));
+    assert_eq!(*h.state().shown_record().unwrap(), exact(&h, 2));
     // The latest step is the session's own record.
     h.state_mut().apply(Command::Show(12));
     let app = h.state();
