@@ -213,8 +213,11 @@ fn timeline(harness: &mut egui_kittest::Harness<App>, id: &str) {
     let mut frames = Vec::new();
     let mut behind = Vec::new();
     for t in (0..latest).rev() {
+        // The command is applied in the frame, as the window does.
+        let started = Instant::now();
         harness.state_mut().apply(Command::Show(t));
-        frames.push(paced_frame(harness));
+        let applied = started.elapsed().as_secs_f64();
+        frames.push(applied + paced_frame(harness));
         let drawn = harness.state().shown_record().map_or(latest, |r| r.step);
         behind.push(drawn.abs_diff(t));
     }

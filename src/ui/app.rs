@@ -740,7 +740,6 @@ impl App {
         self.table = Some(Arc::new(table));
         self.source = source;
         self.default_roles();
-        self.view = plots::PlotView::default();
         self.rebuild_for(Some(previous));
     }
 
@@ -882,6 +881,11 @@ impl App {
         self.forget_records();
         match built {
             Ok(built) => {
+                // A new table's plots start from their first axes (the old
+                // ones are drawn until then).
+                if previous.is_some() {
+                    self.view = plots::PlotView::default();
+                }
                 self.view.rebuilt(built.facts);
                 self.curvature = built.curvature;
                 self.data = Some(built.data);
