@@ -648,6 +648,36 @@ fn slow_steps_run_in_the_background_and_land_as_steps_in_place_do() {
 }
 
 #[test]
+fn steps_asked_for_while_slow_steps_are_out_join_them() {
+    use std::time::Duration;
+    let mut h = mlp();
+    // Every dataset counts as large and every step as slow; one step a thread.
+    h.state_mut().set_step_budget(STEP_BUDGET, 0);
+    h.state_mut().set_background_after(Duration::ZERO);
+    h.state_mut().set_job_budget(Duration::ZERO);
+    h.state_mut().apply(Command::Step(1));
+    assert!(h.state().stepping_in_background());
+    // Held Step key: each press joins the steps out, without waiting.
+    for _ in 0..4 {
+        h.state_mut().apply(Command::Step(1));
+        assert!(h.state().stepping_in_background());
+    }
+    assert_eq!(h.state().steps_left(), 5);
+    drive_until(&mut h, |app| {
+        app.steps_left() == 0 && !app.stepping_in_background()
+    });
+    assert_eq!(h.state().session().unwrap().step_count(), 5);
+    assert_eq!(h.state().shown_step(), 5);
+    // Any other command still waits for the step out and stops the rest.
+    h.state_mut().apply(Command::Step(3));
+    h.state_mut().apply(Command::StepBack);
+    assert!(!h.state().stepping_in_background());
+    assert_eq!(h.state().steps_left(), 0);
+    assert_eq!(h.state().session().unwrap().step_count(), 6);
+    assert_steps_as_in_the_frame(h.state());
+}
+
+#[test]
 fn running_slow_steps_keep_the_pace_they_were_asked_for() {
     use std::time::Duration;
     let mut h = mlp();

@@ -433,11 +433,21 @@ impl App {
     /// Applies one command.
     #[allow(clippy::too_many_lines)] // One arm per command, each short.
     pub fn apply(&mut self, command: Command) {
-        // Every command sees the session with its steps in, if some are
-        // out, and stops what is left of a Step ×N (as the window showed it:
-        // the steps out may have been its last).
-        let stepping = self.steps_left > 0;
         self.finish_building();
+        // A Step while a Step's slow steps are out adds to them rather than
+        // waiting for them: holding the Step key on a million rows kept
+        // each frame waiting for an MLP step (25–29 ms).
+        if let Command::Step(n) = command
+            && self.job.is_some()
+            && !self.running
+        {
+            self.steps_left = self.steps_left.saturating_add(n);
+            return;
+        }
+        // Every other command sees the session with its steps in, if some
+        // are out, and stops what is left of a Step ×N (as the window showed
+        // it: the steps out may have been its last).
+        let stepping = self.steps_left > 0;
         self.settle();
         self.steps_left = 0;
         match command {
