@@ -964,7 +964,9 @@ impl App {
             return;
         };
         if self.shown >= session.step_count() {
-            self.spare_record = self.replayed.take();
+            if let Some(record) = self.replayed.take() {
+                self.spare_record = Some(record);
+            }
             return;
         }
         if self.replayed.as_ref().is_some_and(|r| r.step == self.shown) {
@@ -1014,8 +1016,8 @@ impl App {
         if let Ok(Some(record)) = thread.join() {
             self.spare_record = self.replayed.replace(record);
             self.refresh_record();
-        } else {
-            self.spare_record = self.replayed.take();
+        } else if let Some(record) = self.replayed.take() {
+            self.spare_record = Some(record);
         }
     }
 
