@@ -213,12 +213,16 @@ fn rebuilds_on_their_own_thread_land_as_rebuilds_in_the_frame_do() {
             if !background.state().is_building() {
                 break;
             }
-            // That frame was drawn while the build went on, and says so.
+            // That frame was drawn while the build went on, and says so;
+            // the derivation is still the drawn session's own.
             assert!(
                 background
                     .query_by_label_contains("preparing the data")
                     .is_some()
             );
+            let drawn = background.state().session().unwrap().algorithm().id();
+            let heading = format!("Derivation: {drawn}");
+            assert!(background.query_by_label(&heading).is_some(), "{heading}");
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         assert!(!background.state().is_building(), "{command:?}");

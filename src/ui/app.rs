@@ -1287,7 +1287,9 @@ impl App {
             ui.label("Load data that fits the algorithm to see its derivation.");
             return;
         };
-        ui.heading(format!("Derivation: {}", self.settings.algorithm));
+        // The session's own algorithm: while another one is being built,
+        // the panel still shows this one's derivation.
+        ui.heading(format!("Derivation: {}", session.algorithm().id()));
         // While an earlier step is replayed in the background, the numbers
         // are still those of the step shown before.
         let numbers = self.shown_record().map_or(self.shown, |r| r.step);
