@@ -258,12 +258,26 @@ fn rebuilds_on_their_own_thread_land_as_rebuilds_in_the_frame_do() {
         h.state_mut().apply(Command::SetStandardize(true));
     }
     let features = background.state().data().unwrap().feature_names().to_vec();
-    for h in [&mut background, &mut inline] {
-        h.state_mut()
-            .apply(Command::LoadFile(fixture("constant_column.csv")));
-        h.state_mut().finish_loading();
-        h.run();
+    inline
+        .state_mut()
+        .apply(Command::LoadFile(fixture("constant_column.csv")));
+    inline.state_mut().finish_loading();
+    // In the background the frames go on: the error shows while the
+    // previous table's session is built again, and stays once it is in.
+    background
+        .state_mut()
+        .apply(Command::LoadFile(fixture("constant_column.csv")));
+    let mut error_while_building = false;
+    for _ in 0..5000 {
+        background.step();
+        let app = background.state();
+        error_while_building |= app.is_building() && app.error().is_some();
+        if !app.is_loading() && !app.is_building() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
+    assert!(error_while_building);
     let (b, i) = (background.state(), inline.state());
     assert!(b.error().unwrap().contains("x2"), "{:?}", b.error());
     assert_eq!(b.error(), i.error());

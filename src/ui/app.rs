@@ -191,6 +191,9 @@ struct Building {
     thread: std::thread::JoinHandle<Result<Built, String>>,
     selection: Selection,
     previous: Option<Previous>,
+    /// Why a new table was not used, shown on once the previous table's
+    /// session is in.
+    error: Option<String>,
 }
 
 /// The table a new one replaced, back if the new one cannot be used.
@@ -818,6 +821,7 @@ impl App {
                     thread,
                     selection,
                     previous,
+                    error: None,
                 });
             }
             Err(e) => {
@@ -931,8 +935,10 @@ impl App {
         self.roles = previous.roles;
         self.built_from = None;
         self.rebuild();
-        self.finish_building();
-        self.error = message;
+        match &mut self.building {
+            Some(building) => building.error = message,
+            None => self.error = message,
+        }
     }
 
     /// Takes in the dataset and session built in the background once they
@@ -945,11 +951,17 @@ impl App {
             Err("preparing the data failed unexpectedly; choose again to retry".into())
         });
         self.install(built, building.selection, building.previous);
+        if building.error.is_some() && self.session.is_some() {
+            self.error = building.error;
+        }
     }
 
-    /// Waits for the dataset and session being built, and takes them in.
+    /// Waits for the dataset and session being built, and takes them in
+    /// (and for the previous table's, when a new table could not be used).
     pub fn finish_building(&mut self) {
-        self.poll_building(true);
+        while self.building.is_some() {
+            self.poll_building(true);
+        }
     }
 
     /// Makes the shown step's record the one shown: the latest is read
