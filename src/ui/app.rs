@@ -244,10 +244,9 @@ impl Plan {
             algorithm.per_row_heads(Some(HEAD_ROWS));
         }
         let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
-        let card = self.card;
         let curvature = self
             .curvature
-            .or_else(|| card.then(|| Curvature::of(&data)));
+            .or_else(|| self.card.then(|| Curvature::of(&data)));
         Ok(Built {
             facts: plots::Facts::of(&data, &session, new_data),
             data,
@@ -797,15 +796,8 @@ impl App {
         self.last_step = None;
         let plan = match self.plan() {
             Ok(plan) => plan,
-            Err(e) => {
-                if e.is_some() {
-                    self.error = e;
-                    self.session = None;
-                    self.forget_records();
-                }
-                self.restore(previous);
-                return;
-            }
+            Err(Some(e)) => return self.fail(e, previous),
+            Err(None) => return self.restore(previous),
         };
         let selection = plan.selection.clone();
         if plan.table.lines.len() < self.build_rows {
@@ -824,11 +816,7 @@ impl App {
                     error: None,
                 });
             }
-            Err(e) => {
-                self.error = Some(format!("cannot start preparing the data: {e}"));
-                self.session = None;
-                self.restore(previous);
-            }
+            Err(e) => self.fail(format!("cannot start preparing the data: {e}"), previous),
         }
     }
 
@@ -914,12 +902,17 @@ impl App {
                     self.settings.last_file = Some(path);
                 }
             }
-            Err(e) => {
-                self.error = Some(e);
-                self.session = None;
-                self.restore(previous);
-            }
+            Err(e) => self.fail(e, previous),
         }
+    }
+
+    /// Leaves no session, `error` saying why; after a new table, the
+    /// previous one comes back.
+    fn fail(&mut self, error: String, previous: Option<Previous>) {
+        self.error = Some(error);
+        self.session = None;
+        self.forget_records();
+        self.restore(previous);
     }
 
     /// Puts back the table a new one replaced, when the new one cannot be
