@@ -176,12 +176,9 @@ fn the_dataset_is_built_again_only_when_the_choices_or_the_file_change() {
 
 #[test]
 fn rebuilds_on_their_own_thread_land_as_rebuilds_in_the_frame_do() {
-    // `background` rebuilds on a thread of its own, as on large tables,
-    // and draws frames (with the session it had) until the new one lands.
-    let (mut background, mut inline) = (harness(), harness());
-    background.run();
-    inline.run();
-    background.state_mut().set_build_rows(0);
+    // `background` draws frames (with the session it had) until the new
+    // one lands.
+    let (mut background, mut inline) = background_and_inline();
     let params = |h: &Harness<'_, App>| -> Vec<Vec<u64>> {
         let s = h.state().session().unwrap();
         s.history()
@@ -208,23 +205,18 @@ fn rebuilds_on_their_own_thread_land_as_rebuilds_in_the_frame_do() {
         background.state_mut().apply(command.clone());
         assert!(background.state().is_building(), "{command:?}");
         assert_eq!(params(&background), before, "the old session meanwhile");
-        for _ in 0..2000 {
-            background.step();
-            if !background.state().is_building() {
-                break;
+        frames_until(&mut background, |h| {
+            if !h.state().is_building() {
+                return true;
             }
             // That frame was drawn while the build went on, and says so;
             // the derivation is still the drawn session's own.
-            assert!(
-                background
-                    .query_by_label_contains("preparing the data")
-                    .is_some()
-            );
-            let drawn = background.state().session().unwrap().algorithm().id();
+            assert!(h.query_by_label_contains("preparing the data").is_some());
+            let drawn = h.state().session().unwrap().algorithm().id();
             let heading = format!("Derivation: {drawn}");
-            assert!(background.query_by_label(&heading).is_some(), "{heading}");
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+            assert!(h.query_by_label(&heading).is_some(), "{heading}");
+            false
+        });
         assert!(!background.state().is_building(), "{command:?}");
         let (b, i) = (background.state(), inline.state());
         assert_eq!(b.algorithm(), i.algorithm());
@@ -254,10 +246,7 @@ fn rebuilds_on_their_own_thread_land_as_rebuilds_in_the_frame_do() {
 
 #[test]
 fn a_new_table_that_cannot_be_used_brings_the_previous_back_in_the_background() {
-    let (mut background, mut inline) = (harness(), harness());
-    background.run();
-    inline.run();
-    background.state_mut().set_build_rows(0);
+    let (mut background, mut inline) = background_and_inline();
     // A file whose dataset cannot be built (its column x2 is constant, and
     // standardization is on) says why, and the previous table comes back,
     // in the background as in the frame.
@@ -273,15 +262,11 @@ fn a_new_table_that_cannot_be_used_brings_the_previous_back_in_the_background() 
         .state_mut()
         .apply(Command::LoadFile(fixture("constant_column.csv")));
     let mut error_while_building = false;
-    for _ in 0..5000 {
-        background.step();
-        let app = background.state();
+    frames_until(&mut background, |h| {
+        let app = h.state();
         error_while_building |= app.is_building() && app.error().is_some();
-        if !app.is_loading() && !app.is_building() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+        !app.is_loading() && !app.is_building()
+    });
     assert!(error_while_building);
     let (b, i) = (background.state(), inline.state());
     assert!(b.error().unwrap().contains("x2"), "{:?}", b.error());
@@ -327,13 +312,7 @@ fn on_large_data_earlier_steps_are_replayed_on_their_own_thread() {
         let record = h.state().shown_record().unwrap().clone();
         assert_eq!(record, exact(&h, record.step), "a step's own record");
     }
-    for _ in 0..2000 {
-        h.step();
-        if h.state().shown_record().unwrap().step == 7 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    frames_until(&mut h, |h| h.state().shown_record().unwrap().step == 7);
     assert_eq!(*h.state().shown_record().unwrap(), exact(&h, 7));
     h.step();
     assert!(h.query_by_label("numbers of step 7").is_some());
@@ -783,16 +762,32 @@ fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
     // The record shown (replayed in the background) is its step's own.
     let t = h.state().session().unwrap().step_count() / 2;
     h.state_mut().apply(Command::Show(t));
-    for _ in 0..2000 {
-        h.step();
-        if h.state().shown_record().unwrap().step == t {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    frames_until(&mut h, |h| h.state().shown_record().unwrap().step == t);
     let app = h.state();
     let exact = app.session().unwrap().record_at(app.data().unwrap(), t);
     assert_eq!(app.shown_record(), exact.as_ref());
+}
+
+/// Two windows on the opening example: the first rebuilds on a thread of
+/// its own (as on large tables), the second in the frame.
+fn background_and_inline() -> (Harness<'static, App>, Harness<'static, App>) {
+    let (mut background, mut inline) = (harness(), harness());
+    background.run();
+    inline.run();
+    background.state_mut().set_build_rows(0);
+    (background, inline)
+}
+
+/// Draws frames (a millisecond apart, for what runs on other threads)
+/// until `done` says so after one.
+fn frames_until(h: &mut Harness<'_, App>, mut done: impl FnMut(&Harness<'_, App>) -> bool) {
+    for _ in 0..5000 {
+        h.step();
+        if done(h) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// Drives frames as eframe does (`run_budget`, and a drawn frame while a
