@@ -10,7 +10,7 @@
 //! handles.
 
 use super::DataError;
-use super::table::{Column, Grid, Table, Texts, header_names, trim};
+use super::table::{Column, Grid, ShortPath, Swar, Table, Texts, header_names, trim};
 use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
@@ -33,6 +33,18 @@ struct Rows<'g> {
     lines: Vec<usize>,
     /// The line the next rows start on (the part's first plus its newlines).
     next_line: usize,
+}
+
+impl Rows<'_> {
+    /// Keeps a row's values and line; `None` when its room outgrew the
+    /// memory the system will give.
+    #[inline(always)]
+    #[allow(clippy::inline_always)]
+    fn push(&mut self, row: &[f64], line: usize) -> Option<()> {
+        self.values.push_row(row).then_some(())?;
+        self.lines.push(line);
+        Some(())
+    }
 }
 
 /// Where a part writes its values: its room in the grid all parts share
@@ -596,33 +608,36 @@ fn split_at_lines(body: &[u8], parts: usize) -> Vec<&[u8]> {
 /// (no spaces; each may be quoted, have an exponent, or with `;` between
 /// them a decimal comma) separated by `delim`: fills `row` and returns
 /// where the next line starts and whether this one ended in a newline.
-fn plain_row<const EXP: bool>(
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn plain_row<const EXP: bool, P: ShortPath>(
     bytes: &[u8],
-    start: usize,
-    delim: u8,
+    (start, delim): (usize, u8),
     row: &mut [f64],
+    path: P,
 ) -> Option<(usize, bool)> {
     // Semicolons separate decimals written with commas (as in parse_cell).
     if delim == b';' {
-        plain_row_with::<true, EXP>(bytes, start, delim, row)
+        plain_row_with::<true, EXP, P>(bytes, start, delim, row, path)
     } else {
-        plain_row_with::<false, EXP>(bytes, start, delim, row)
+        plain_row_with::<false, EXP, P>(bytes, start, delim, row, path)
     }
 }
 
 /// [`plain_row`] with or without decimal commas.
 #[inline(always)]
 #[allow(clippy::inline_always)]
-fn plain_row_with<const COMMA: bool, const EXP: bool>(
+fn plain_row_with<const COMMA: bool, const EXP: bool, P: ShortPath>(
     bytes: &[u8],
     start: usize,
     delim: u8,
     row: &mut [f64],
+    path: P,
 ) -> Option<(usize, bool)> {
     let last = row.len().checked_sub(1)?;
     let mut at = start;
     for (k, value) in row.iter_mut().enumerate() {
-        (*value, at) = number_cell::<COMMA, EXP>(bytes, at)?;
+        (*value, at) = number_cell::<COMMA, EXP, P>(bytes, at, path)?;
         if k < last {
             (bytes.get(at) == Some(&delim)).then_some(())?;
             at += 1;
@@ -635,13 +650,14 @@ fn plain_row_with<const COMMA: bool, const EXP: bool>(
 /// crate), and where it ends.
 #[inline(always)]
 #[allow(clippy::inline_always)]
-fn number_cell<const COMMA: bool, const EXP: bool>(
+fn number_cell<const COMMA: bool, const EXP: bool, P: ShortPath>(
     bytes: &[u8],
     mut at: usize,
+    path: P,
 ) -> Option<(f64, usize)> {
     let quoted = bytes.get(at) == Some(&b'"');
     at += usize::from(quoted);
-    let (v, used) = super::table::decimal_prefix::<COMMA, EXP>(&bytes[at..])?;
+    let (v, used) = super::table::decimal_prefix::<COMMA, EXP, P>(&bytes[at..], path)?;
     at += used;
     if quoted {
         (bytes.get(at) == Some(&b'"')).then_some(())?;
@@ -667,29 +683,31 @@ fn line_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
 /// text: their cells are taken as trimmed text into `texts`, in column
 /// order (not quoted ones, control bytes or invalid UTF-8, which the
 /// general path handles).
-fn mixed_row<'b>(
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn mixed_row<'b, P: ShortPath>(
     bytes: &'b [u8],
     (start, delim): (usize, u8),
     row: &mut [f64],
-    text_columns: &[bool],
-    texts: &mut Vec<&'b str>,
+    (text_columns, texts): (&[bool], &mut Vec<&'b str>),
+    path: P,
 ) -> Option<(usize, bool)> {
     if delim == b';' {
-        mixed_row_with::<true>(bytes, (start, delim), row, text_columns, texts)
+        mixed_row_with::<true, P>(bytes, (start, delim), row, (text_columns, texts), path)
     } else {
-        mixed_row_with::<false>(bytes, (start, delim), row, text_columns, texts)
+        mixed_row_with::<false, P>(bytes, (start, delim), row, (text_columns, texts), path)
     }
 }
 
 /// [`mixed_row`] with or without decimal commas.
 #[inline(always)]
 #[allow(clippy::inline_always)]
-fn mixed_row_with<'b, const COMMA: bool>(
+fn mixed_row_with<'b, const COMMA: bool, P: ShortPath>(
     bytes: &'b [u8],
     (start, delim): (usize, u8),
     row: &mut [f64],
-    text_columns: &[bool],
-    texts: &mut Vec<&'b str>,
+    (text_columns, texts): (&[bool], &mut Vec<&'b str>),
+    path: P,
 ) -> Option<(usize, bool)> {
     let last = row.len().checked_sub(1)?;
     let mut at = start;
@@ -706,7 +724,7 @@ fn mixed_row_with<'b, const COMMA: bool>(
             texts.push(trim(std::str::from_utf8(cell).ok()?));
             at = end;
         } else {
-            (*value, at) = number_cell::<COMMA, false>(bytes, at)?;
+            (*value, at) = number_cell::<COMMA, false, P>(bytes, at, path)?;
         }
         if k < last {
             (bytes.get(at) == Some(&delim)).then_some(())?;
@@ -735,21 +753,40 @@ fn checked_text(rest: &[u8]) -> Option<&str> {
 /// `None` when the fast path declines them (see [`checked_text`], and
 /// [`Room::push_row`]).
 fn parse_lines(bytes: &[u8], delim: u8, rows: &mut Rows) -> Option<Result<(), Ragged>> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(sse) = super::sse::Sse::new() {
+        return sse.vectorize(
+            #[inline(always)]
+            || parse_lines_on(bytes, delim, rows, sse),
+        );
+    }
+    parse_lines_on(bytes, delim, rows, Swar)
+}
+
+/// [`parse_lines`] with the decimals' short path `path`.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn parse_lines_on<P: ShortPath>(
+    bytes: &[u8],
+    delim: u8,
+    rows: &mut Rows,
+    path: P,
+) -> Option<Result<(), Ragged>> {
     // Two copies of one loop: a single loop that could take either kind of
     // line cost all-number lines 10 to 13 instructions more a field
     // (callgrind, 100k x 11); the copy without text columns costs what the
     // loop did before they were read in place.
     if rows.columns.iter().any(|c| c.texts.is_some()) {
-        return parse_lines_with::<true, false>(bytes, delim, rows);
+        return parse_lines_with::<true, false, P>(bytes, delim, rows, path);
     }
     // Exponents in the first line (numpy's savetxt writes one in every
     // field) pick the copy whose short path reads them: reading them there
     // costs files without any about 13 instructions a field.
     let first_line = &bytes[..memchr::memchr(b'\n', bytes).unwrap_or(bytes.len())];
     if memchr::memchr2(b'e', b'E', first_line).is_some() {
-        parse_lines_with::<false, true>(bytes, delim, rows)
+        parse_lines_with::<false, true, P>(bytes, delim, rows, path)
     } else {
-        parse_lines_with::<false, false>(bytes, delim, rows)
+        parse_lines_with::<false, false, P>(bytes, delim, rows, path)
     }
 }
 
@@ -757,11 +794,13 @@ fn parse_lines(bytes: &[u8], delim: u8, rows: &mut Rows) -> Option<Result<(), Ra
 /// false: lines of plain decimals in place until a column holds text, then
 /// the general path) or with some (lines in place through [`mixed_row`]).
 /// `EXP`: the short path of the plain lines also reads exponents.
-#[inline(never)]
-fn parse_lines_with<const MIXED: bool, const EXP: bool>(
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn parse_lines_with<const MIXED: bool, const EXP: bool, P: ShortPath>(
     bytes: &[u8],
     delim: u8,
     rows: &mut Rows,
+    path: P,
 ) -> Option<Result<(), Ragged>> {
     let expected = rows.columns.len();
     let decimal_comma = delim == b';';
@@ -791,22 +830,24 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool>(
         let i = line;
         if !MIXED
             && plain
-            && let Some((next, complete)) = plain_row::<EXP>(bytes, start, delim, &mut row)
+            && let Some((next, complete)) =
+                plain_row::<EXP, P>(bytes, (start, delim), &mut row, path)
         {
-            if !rows.values.push_row(&row) {
-                return None;
-            }
+            rows.push(&row, i)?;
             plain_rows += 1;
-            rows.lines.push(i);
             line += usize::from(complete);
             start = next;
             continue;
         }
         if MIXED && let Some((text_columns, in_place)) = &mut mixed {
             texts.clear();
-            if let Some((next, complete)) =
-                mixed_row(bytes, (start, delim), &mut row, text_columns, &mut texts)
-            {
+            if let Some((next, complete)) = mixed_row(
+                bytes,
+                (start, delim),
+                &mut row,
+                (text_columns, &mut texts),
+                path,
+            ) {
                 let mut cells = texts.iter();
                 for (c, column) in rows.columns.iter_mut().enumerate() {
                     if !text_columns[c] {
@@ -815,10 +856,7 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool>(
                         row[c] = column.push(rows.values.column(c), cell, i, decimal_comma);
                     }
                 }
-                if !rows.values.push_row(&row) {
-                    return None;
-                }
-                rows.lines.push(i);
+                rows.push(&row, i)?;
                 line += usize::from(complete);
                 start = next;
                 continue;
@@ -856,9 +894,7 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool>(
         for (c, (column, field)) in rows.columns.iter_mut().zip(&fields).enumerate() {
             row[c] = column.push(rows.values.column(c), field, i, decimal_comma);
         }
-        if !rows.values.push_row(&row) {
-            return None;
-        }
+        rows.push(&row, i)?;
         plain = plain && rows.columns.iter().all(|c| c.texts.is_none());
         if let Some((text_columns, _)) = &mut mixed {
             // A column may have turned to text on this line.
@@ -866,7 +902,6 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool>(
                 *marked = column.texts.is_some();
             }
         }
-        rows.lines.push(i);
     }
     for (c, column) in rows.columns.iter_mut().enumerate() {
         let in_place = mixed.as_ref().map_or(0, |(_, counts)| counts[c]);

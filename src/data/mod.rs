@@ -3,6 +3,8 @@
 
 mod error;
 pub mod fast;
+#[cfg(target_arch = "x86_64")]
+mod sse;
 pub mod table;
 
 pub use error::DataError;

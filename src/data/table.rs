@@ -469,7 +469,8 @@ fn plain_decimal(s: &[u8]) -> Option<f64> {
         }
         None => s,
     };
-    decimal_prefix::<false, false>(bytes).and_then(|(v, used)| (used == s.len()).then_some(v))
+    decimal_prefix::<false, false, _>(bytes, Swar)
+        .and_then(|(v, used)| (used == s.len()).then_some(v))
 }
 
 /// [`plain_decimal`] of the longest plain decimal at the start of `s`, and
@@ -483,23 +484,55 @@ fn plain_decimal(s: &[u8]) -> Option<f64> {
 /// full parser).
 #[inline(always)] // Into the row loop, with the rare case kept out of it.
 #[allow(clippy::inline_always)]
-pub(crate) fn decimal_prefix<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, usize)> {
-    if let Some(parsed) = short_decimal::<COMMA, EXP>(s) {
+pub(crate) fn decimal_prefix<const COMMA: bool, const EXP: bool, P: ShortPath>(
+    s: &[u8],
+    path: P,
+) -> Option<(f64, usize)> {
+    if let Some(parsed) = path.short_decimal::<COMMA, EXP>(s) {
         return Some(parsed);
     }
     any_decimal(s, COMMA)
 }
 
+/// How [`decimal_prefix`]'s short path reads the digits: a word of eight
+/// at a time ([`Swar`], on every CPU) or, on x86-64, a vector of sixteen
+/// ([`super::sse::Sse`]). Both take the same fields and give the same values.
+pub(crate) trait ShortPath: Copy {
+    /// The short path: `None` leaves the field to the full parser.
+    fn short_decimal<const COMMA: bool, const EXP: bool>(self, s: &[u8]) -> Option<(f64, usize)>;
+}
+
+/// The short path with eight-digit words (SWAR): [`short_decimal`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Swar;
+
+impl ShortPath for Swar {
+    #[inline(always)]
+    #[allow(clippy::inline_always)]
+    fn short_decimal<const COMMA: bool, const EXP: bool>(self, s: &[u8]) -> Option<(f64, usize)> {
+        short_decimal::<COMMA, EXP>(s)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ShortPath for super::sse::Sse {
+    #[inline(always)]
+    #[allow(clippy::inline_always)]
+    fn short_decimal<const COMMA: bool, const EXP: bool>(self, s: &[u8]) -> Option<(f64, usize)> {
+        self.short_decimal::<COMMA, EXP>(s)
+    }
+}
+
 /// Whether `b` is the decimal point (or, with `comma`, a decimal comma).
 #[inline(always)]
 #[allow(clippy::inline_always)]
-fn is_point(b: u8, comma: bool) -> bool {
+pub(super) fn is_point(b: u8, comma: bool) -> bool {
     b == b'.' || (comma && b == b',')
 }
 
 /// The exponent at the start of `s`, `e` or `E`, an optional sign and one to
 /// three digits, and the bytes it takes; (0, 0) when there is none.
-fn exponent(s: &[u8]) -> Option<(i32, usize)> {
+pub(super) fn exponent(s: &[u8]) -> Option<(i32, usize)> {
     if !matches!(s.first(), Some(b'e' | b'E')) {
         return Some((0, 0));
     }
@@ -520,7 +553,7 @@ fn exponent(s: &[u8]) -> Option<(i32, usize)> {
 }
 
 /// m / 10^(decimals − exponent) when that power is 10⁰ ..= 10⁻²⁷.
-fn scaled(mantissa: u64, decimals: usize, exponent: i32) -> Option<f64> {
+pub(super) fn scaled(mantissa: u64, decimals: usize, exponent: i32) -> Option<f64> {
     let d = usize::try_from(i32::try_from(decimals).ok()? - exponent).ok()?;
     if d >= INV_POW5.len() {
         return None;
@@ -606,7 +639,7 @@ fn short_decimal<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, u
 }
 
 /// 10ᵏ for the k ≤ 8 digits of one word.
-const POW10: [u64; 9] = [
+pub(super) const POW10: [u64; 9] = [
     1,
     10,
     100,
@@ -623,7 +656,7 @@ const POW10: [u64; 9] = [
 /// finds where the run ends and three multiplications combine its digits
 /// (the method of simdjson and fast_float).
 #[inline]
-fn leading_digits(v: u64) -> (usize, u64) {
+pub(super) fn leading_digits(v: u64) -> (usize, u64) {
     const LOW: u64 = 0x0f0f_0f0f_0f0f_0f0f;
     const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
     let low = v & LOW;
@@ -725,7 +758,7 @@ const INV_POW5: [(u64, u64); 28] = {
     clippy::cast_possible_wrap,
     clippy::cast_sign_loss
 )]
-fn eisel_lemire(m: u64, d: usize) -> f64 {
+pub(super) fn eisel_lemire(m: u64, d: usize) -> f64 {
     // Nine bits below the 55 kept, all ones: the low word of 5⁻ᵈ can carry into them.
     const MASK: u64 = u64::MAX >> 55;
     let lz = m.leading_zeros();
@@ -1398,12 +1431,32 @@ mod tests {
 
     /// [`decimal_prefix`] without and with exponents in its short path.
     type Prefix = fn(&[u8]) -> Option<(f64, usize)>;
-    const PREFIXES: [Prefix; 2] = [
-        decimal_prefix::<false, false>,
-        decimal_prefix::<false, true>,
+    const PREFIXES: [Prefix; 4] = [
+        swar::<false, false>,
+        swar::<false, true>,
+        sse::<false, false>,
+        sse::<false, true>,
     ];
-    const COMMA_PREFIXES: [Prefix; 2] =
-        [decimal_prefix::<true, false>, decimal_prefix::<true, true>];
+    const COMMA_PREFIXES: [Prefix; 4] = [
+        swar::<true, false>,
+        swar::<true, true>,
+        sse::<true, false>,
+        sse::<true, true>,
+    ];
+
+    /// [`decimal_prefix`] with the word-wise short path.
+    fn swar<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, usize)> {
+        decimal_prefix::<COMMA, EXP, _>(s, Swar)
+    }
+
+    /// [`decimal_prefix`] with the vector short path where the CPU has it.
+    fn sse<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, usize)> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sse) = super::super::sse::Sse::new() {
+            return decimal_prefix::<COMMA, EXP, _>(s, sse);
+        }
+        swar::<COMMA, EXP>(s)
+    }
 
     #[test]
     fn plain_decimals_parse_bit_for_bit_as_the_standard_parser() {
@@ -1542,9 +1595,14 @@ mod tests {
                 assert!(used < text.len(), "{row}");
             }
         }
-        assert_eq!(decimal_prefix::<false, false>(b"1,5;0"), Some((1.0, 1)));
-        assert_eq!(decimal_prefix::<true, false>(b"1,5;0"), Some((1.5, 3)));
-        assert_eq!(decimal_prefix::<true, false>(b"-2.5e1;0"), Some((-25.0, 6)));
+        for (point, comma) in [
+            (PREFIXES[0], COMMA_PREFIXES[0]),
+            (PREFIXES[2], COMMA_PREFIXES[2]),
+        ] {
+            assert_eq!(point(b"1,5;0"), Some((1.0, 1)));
+            assert_eq!(comma(b"1,5;0"), Some((1.5, 3)));
+            assert_eq!(comma(b"-2.5e1;0"), Some((-25.0, 6)));
+        }
     }
 
     #[test]
