@@ -1,7 +1,7 @@
 //! The fast path of the loader for large, plain CSV files: the body is split
-//! at line boundaries into one part per core, each part parsed into its own
-//! stretch of every column of one shared grid, and the parts joined in
-//! order. Cells go through the same `Column::push` as the sequential
+//! at line boundaries into a few parts per core, each part parsed (by the
+//! next core free) into its own stretch of every column of one shared grid,
+//! and the parts joined in order. Cells go through the same `Column::push` as the sequential
 //! parser, so both give the same table.
 //!
 //! Quoted cells are read when each closes on its own line with nothing but
@@ -15,7 +15,8 @@ use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Files smaller than this are parsed sequentially (threads would not pay off).
 pub const MIN_BYTES: usize = 1 << 20;
@@ -117,10 +118,12 @@ struct Ragged {
 /// the in-memory path then reports or handles them exactly).
 type Part<'g> = Option<Result<Rows<'g>, Ragged>>;
 
-/// Parses parts of the body on one thread each into one table: part k, of
-/// `lens[k]` bytes, by `parse(k, rows)`, with room for `room(lens[k])`
-/// rows. Part 0's lines count from `first_line`, the others' from 0 until
-/// they are joined in order. `Ok(None)`: a part was declined.
+/// Parses parts of the body into one table, on one thread per core that
+/// each take the next part not yet taken (so that a core slowed by the
+/// rest of the machine takes fewer): part k, of `lens[k]` bytes, by
+/// `parse(k, rows)`, with room for `room(lens[k])` rows. Part 0's lines
+/// count from `first_line`, the others' from 0 until they are joined in
+/// order. `Ok(None)`: a part was declined.
 ///
 /// # Errors
 /// The first part's error, in file order.
@@ -139,33 +142,55 @@ fn parse_in_parts(
             path: path.into(),
         });
     };
-    let parse = &parse;
-    let results: Vec<Result<Part<'_>, DataError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = grid
-            .split(&rooms)
-            .into_iter()
-            .enumerate()
-            .map(|(k, columns)| {
-                let rows = Rows {
-                    columns: vec![Column::default(); names.len()],
-                    values: Room::Shared {
-                        columns,
-                        room: rooms[k],
-                        rows: 0,
-                    },
-                    lines: Vec::with_capacity(rooms[k]),
-                    next_line: if k == 0 { first_line } else { 0 },
-                };
+    // Each part's rows, taken by the thread that parses it.
+    let pending: Vec<Mutex<Option<Rows<'_>>>> = grid
+        .split(&rooms)
+        .into_iter()
+        .enumerate()
+        .map(|(k, columns)| {
+            Mutex::new(Some(Rows {
+                columns: vec![Column::default(); names.len()],
+                values: Room::Shared {
+                    columns,
+                    room: rooms[k],
+                    rows: 0,
+                },
+                lines: Vec::with_capacity(rooms[k]),
+                next_line: if k == 0 { first_line } else { 0 },
+            }))
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    // Each thread's parts, by number.
+    let parse_next = || {
+        let mut done = Vec::new();
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(rows) = pending.get(k).and_then(|p| p.lock().ok()?.take()) else {
+                return done;
+            };
+            done.push((k, parse(k, rows)));
+        }
+    };
+    let mut results: Vec<Result<Part<'_>, DataError>> = Vec::new();
+    results.resize_with(lens.len(), || Ok(None));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads().min(lens.len()))
+            .map(|t| {
                 std::thread::Builder::new()
-                    .name(format!("steplab-load-{k}"))
-                    .spawn_scoped(scope, move || parse(k, rows))
+                    .name(format!("steplab-load-{t}"))
+                    .spawn_scoped(scope, parse_next)
             })
             .collect();
-        // A thread that cannot start or that panics declines its part.
-        handles
+        // A part whose thread cannot start or panics is declined (left
+        // `Ok(None)`), unless another thread took it.
+        for (k, result) in handles
             .into_iter()
-            .map(|h| h.ok().and_then(|h| h.join().ok()).unwrap_or(Ok(None)))
-            .collect()
+            .filter_map(|h| h.ok()?.join().ok())
+            .flatten()
+        {
+            results[k] = result;
+        }
     });
     let mut parts = Vec::with_capacity(results.len());
     for result in results {
@@ -342,6 +367,10 @@ fn header(
     Ok(None)
 }
 
+/// Parts of the file per parsing thread: small enough that a core slowed
+/// by the rest of the machine holds the others up by a small part at most.
+const PARTS_PER_THREAD: usize = 8;
+
 /// The number of parsing threads: one per core.
 fn threads() -> usize {
     std::thread::available_parallelism()
@@ -379,7 +408,7 @@ pub fn parse(
         return Ok(None);
     };
     let body = &text.as_bytes()[offset..];
-    let pieces = split_at_lines(body, threads());
+    let pieces = split_at_lines(body, threads() * PARTS_PER_THREAD);
     let lens: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
     parse_in_parts(
         &lens,
@@ -413,8 +442,8 @@ impl Progress {
 }
 
 /// Reads a large plain CSV straight from the file on every core: each
-/// thread reads its own part of the body, a cache-sized buffer at a time,
-/// and parses it into its own columns, so the whole file is never in memory
+/// thread reads the next part of the body not yet taken, a cache-sized
+/// buffer at a time, and parses it into that part's stretch of the columns, so the whole file is never in memory
 /// at once and the bytes are parsed where the kernel copied them, in the
 /// core's cache. `None` means
 /// the file needs the in-memory path (small, not UTF-8, unusual quoting, ...).
@@ -426,10 +455,16 @@ pub fn read_streaming(
     shown: &str,
     progress: &Progress,
 ) -> Result<Option<Table>, DataError> {
-    read_parts(path, shown, progress, threads(), BUFFER_BYTES)
+    read_parts(
+        path,
+        shown,
+        progress,
+        threads() * PARTS_PER_THREAD,
+        BUFFER_BYTES,
+    )
 }
 
-/// [`read_streaming`] with `parts` threads reading `buffer` bytes at a time.
+/// [`read_streaming`] in `parts` parts, each read `buffer` bytes at a time.
 fn read_parts(
     path: &Path,
     shown: &str,
