@@ -47,6 +47,12 @@ const MODEL_STEPS: &[DerivationStep] = &[
         shows: &[J, N, LAMBDA, LAMBDA1],
     },
     DerivationStep {
+        title: "Computing the loss cheaply",
+        sentence: "Each row's loss is max(z, 0) − y·z plus log(1 + e^(−|z|)). The logarithms of many rows are added as the logarithm of their product: one logarithm for a run of rows instead of one per row. Rows with e^(−|z|) below 2⁻¹⁰ take theirs from its series instead, since a product of factors that close to 1 would round them away.",
+        latex: r"J_i = \max(z_i, 0) - y_i z_i + \log\left(1 + e^{-|z_i|}\right), \qquad \sum_{i} \log\left(1 + e^{-|z_i|}\right) = \log \prod_{i} \left(1 + e^{-|z_i|}\right)",
+        shows: &[J, Z],
+    },
+    DerivationStep {
         title: "Chain rule",
         sentence: "The sigmoid's derivative σ(1 − σ) cancels the log's denominators, leaving probability minus label.",
         latex: r"\frac{\partial J_i}{\partial z_i} = -\frac{y_i}{p_i} p_i (1 - p_i) + \frac{1 - y_i}{1 - p_i} p_i (1 - p_i) = p_i - y_i",

@@ -56,23 +56,90 @@ impl RowLoss {
         }
     }
 
-    /// [`Self::eval`] over a block of rows, into `losses` and `derivs`: one
-    /// branch-free loop per loss, so it runs on vector instructions.
+    /// [`Self::eval`] over a block of rows, each loss as a part in
+    /// `losses` and a factor in `factors` whose logarithm is the rest (the
+    /// logistic loss's ln(1 + e^{−|s|}), mostly, summed as the logarithm
+    /// of a product, [`LnProduct`]; 1 for the hinge), and the derivatives
+    /// in `derivs`: one branch-free loop per loss, so it runs on vector
+    /// instructions.
     #[inline(always)]
-    fn eval_rows(self, s: &[f64], y: &[f64], losses: &mut [f64], derivs: &mut [f64]) {
-        let rows = s.iter().zip(y).zip(losses.iter_mut().zip(derivs));
+    fn eval_rows(self, s: &[f64], y: &[f64], (losses, factors, derivs): RowsOut) {
+        let rows = s
+            .iter()
+            .zip(y)
+            .zip(losses.iter_mut().zip(factors).zip(derivs));
         match self {
             Self::Logistic => {
-                for ((&s, &y), (l, d)) in rows {
-                    (*l, *d) = Self::Logistic.eval(s, y);
+                for ((&s, &y), ((l, f), d)) in rows {
+                    let (sigma, part, factor) = super::vmath::sigmoid_softplus_split(s);
+                    (*l, *f, *d) = (part - y * s, factor, sigma - y);
                 }
             }
             Self::Hinge => {
-                for ((&s, &y), (l, d)) in rows {
-                    (*l, *d) = Self::Hinge.eval(s, y);
+                for ((&s, &y), ((l, f), d)) in rows {
+                    ((*l, *d), *f) = (Self::Hinge.eval(s, y), 1.0);
                 }
             }
         }
+    }
+}
+
+/// Where [`RowLoss::eval_rows`] writes: the losses' parts, their factors
+/// and the derivatives.
+type RowsOut<'a> = (&'a mut [f64], &'a mut [f64], &'a mut [f64]);
+
+/// Σ ln fᵢ over many rows as the logarithm of their product, one product
+/// per lane, with one logarithm a lane at the end instead of one a row.
+/// Each lane's factors multiply in row order (lane l takes the rows
+/// [`add_chunks`] gives it), and its exponent is taken out after each
+/// block, so that every CPU gets the same bits and the product never
+/// overflows (a block multiplies at most 32 factors of at most 2 into a
+/// lane).
+struct LnProduct {
+    /// Each lane's product so far, in [1, 2) after [`Self::renormalize`].
+    mantissas: [f64; 8],
+    /// The powers of 2 taken out of each lane's product.
+    exponents: [f64; 8],
+}
+
+impl LnProduct {
+    fn new() -> Self {
+        Self {
+            mantissas: [1.0; 8],
+            exponents: [0.0; 8],
+        }
+    }
+
+    /// Multiplies the factors of rows that no group took: row i into lane
+    /// i mod 8.
+    fn multiply(&mut self, factors: &[f64]) {
+        for (i, f) in factors.iter().enumerate() {
+            self.mantissas[i % 8] *= f;
+        }
+    }
+
+    /// Takes each finite lane's power of 2 out into its exponent (a NaN
+    /// stays, and makes the logarithm NaN).
+    #[allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
+    fn renormalize(&mut self) {
+        const MANTISSA: u64 = (1 << 52) - 1;
+        for (m, e) in self.mantissas.iter_mut().zip(&mut self.exponents) {
+            if m.is_finite() && *m > 0.0 {
+                let bits = m.to_bits();
+                *e += ((bits >> 52) as i64 - 1023) as f64;
+                *m = f64::from_bits((bits & MANTISSA) | (1023 << 52));
+            }
+        }
+    }
+
+    /// Σ ln fᵢ: each lane's ln m + e ln 2, added in the fixed order.
+    fn ln(mut self) -> f64 {
+        self.renormalize();
+        let mut lanes = [0.0; 8];
+        for ((l, &m), &e) in lanes.iter_mut().zip(&self.mantissas).zip(&self.exponents) {
+            *l = e.mul_add(std::f64::consts::LN_2, vmath::ln(m));
+        }
+        lane_total(&lanes)
     }
 }
 
@@ -98,7 +165,9 @@ pub struct FinishRows<'a> {
     pub scores: &'a mut [f64],
     /// dᵢ, the derivative of the loss with respect to sᵢ.
     pub derivs: &'a mut [f64],
-    /// loss(sᵢ, yᵢ).
+    /// The part of loss(sᵢ, yᵢ) summed row by row: the whole hinge loss;
+    /// the logistic loss less ln(1 + e^{−|sᵢ|}) where e^{−|sᵢ|} > 2⁻¹⁰
+    /// (summed as the logarithm of a product, [`LnProduct`]).
     pub losses: &'a [f64],
     /// yᵢ.
     pub y: &'a [f64],
@@ -215,6 +284,7 @@ fn chunk_pass_on<F: Fn(FinishRows) -> f64, R>(
         derivs,
         extra,
         losses: &mut scratch(BLOCK),
+        factors: &mut scratch(BLOCK),
         finish,
     })
 }
@@ -245,6 +315,7 @@ struct FusedPass<'a, F> {
     derivs: &'a mut [f64],
     extra: &'a mut [f64],
     losses: &'a mut [f64],
+    factors: &'a mut [f64],
     finish: &'a F,
 }
 
@@ -266,6 +337,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
             derivs,
             extra,
             losses,
+            factors,
             finish,
         } = self;
         let (n, d) = x.shape();
@@ -274,6 +346,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
         // the bias's, then the loss's.
         let per8 = 8 / S::F64_LANES;
         let mut lanes = vec![simd.splat_f64s(0.0); (d + 2) * per8];
+        let mut product = LnProduct::new();
         let mut sums = PassSums {
             loss: 0.0,
             grad_w: vec![0.0; d],
@@ -286,6 +359,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
             let s = &mut scores[rows.clone()];
             let dv = &mut derivs[rows];
             let ls = &mut losses[..hi - lo];
+            let fs = &mut factors[..hi - lo];
             let y = &y[start + lo..start + hi];
             let column = |j: usize, from: usize, to: usize| {
                 &data[j * n + start + lo + from..j * n + start + lo + to]
@@ -298,22 +372,29 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
                     (w, b, loss),
                     |j| column(j, g, g + GROUP),
                     &y[rows.clone()],
-                    (&mut s[rows.clone()], &mut ls[rows.clone()], &mut dv[rows]),
-                    &mut lanes,
+                    (
+                        &mut s[rows.clone()],
+                        &mut ls[rows.clone()],
+                        &mut dv[rows.clone()],
+                    ),
+                    &mut fs[rows],
+                    (&mut lanes, S::as_mut_simd_f64s(&mut product.mantissas).0),
                 );
             }
             // The block's last rows, fewer than a group, one sweep at a time.
             if whole < hi - lo {
                 let tail = whole..hi - lo;
-                let (s, dv, ls) = (
+                let (s, dv, ls, fs) = (
                     &mut s[tail.clone()],
                     &mut dv[tail.clone()],
                     &mut ls[tail.clone()],
+                    &mut fs[tail.clone()],
                 );
                 let column = |j: usize| column(j, whole, hi - lo);
                 dense_layer(&mut [&mut *s], |_, j| w[j], |_| b, d, column);
-                loss.eval_rows(s, &y[tail], ls, dv);
+                loss.eval_rows(s, &y[tail], (ls, fs, dv));
                 sums.loss += sum(ls);
+                product.multiply(fs);
                 let mut tail = GradientLanes::new(1, d);
                 tail.add(&[&*dv], column);
                 let (gw, gb) = tail.totals();
@@ -322,6 +403,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
                 }
                 sums.grad_b += gb[0];
             }
+            product.renormalize();
             sums.tally += finish(FinishRows {
                 scores: s,
                 derivs: dv,
@@ -340,6 +422,9 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
         }
         sums.grad_b += quantities.next().unwrap_or(0.0);
         sums.loss += quantities.next().unwrap_or(0.0);
+        if loss == RowLoss::Logistic {
+            sums.loss += product.ln();
+        }
         sums
     }
 }
@@ -363,8 +448,10 @@ fn lane_total(l: &[f64; 8]) -> f64 {
 }
 
 /// One group of [`GROUP`] rows of the fused pass: their scores from
-/// `column(j)` (the group's rows of column j) into `s`, the losses and
-/// derivatives into `ls` and `dv`, and dᵢxᵢ, dᵢ and lᵢ added to `lanes`.
+/// `column(j)` (the group's rows of column j) into `s`, the losses' parts,
+/// factors and derivatives into `ls`, `fs` and `dv`, dᵢxᵢ, dᵢ and lᵢ
+/// added to `lanes` and (for the logistic loss) the factors multiplied
+/// into `product`'s lanes.
 #[inline(always)]
 fn fused_group<'a, S: pulp::Simd>(
     simd: S,
@@ -372,7 +459,8 @@ fn fused_group<'a, S: pulp::Simd>(
     column: impl Fn(usize) -> &'a [f64],
     y: &[f64],
     (s, ls, dv): (&mut [f64], &mut [f64], &mut [f64]),
-    lanes: &mut [S::f64s],
+    fs: &mut [f64],
+    (lanes, product): (&mut [S::f64s], &mut [S::f64s]),
 ) {
     let vectors = GROUP / S::F64_LANES;
     let mut sv = [simd.splat_f64s(b); GROUP];
@@ -384,7 +472,10 @@ fn fused_group<'a, S: pulp::Simd>(
         }
     }
     S::as_mut_simd_f64s(s).0.copy_from_slice(&sv[..vectors]);
-    loss.eval_rows(s, y, ls, dv);
+    loss.eval_rows(s, y, (ls, fs, dv));
+    if loss == RowLoss::Logistic {
+        multiply_chunks(simd, product, S::as_simd_f64s(fs).0);
+    }
     let dv = S::as_simd_f64s(dv).0;
     let per8 = 8 / S::F64_LANES;
     let mut quantities = lanes.chunks_mut(per8);
@@ -409,6 +500,22 @@ pub fn add_chunks<S: pulp::Simd>(
     x: Option<&[S::f64s]>,
 ) {
     add_group_chunks::<S, GROUP>(simd, acc, v, x);
+}
+
+/// Multiplies a group's vectors `v` into eight lanes held in `acc`, lane l
+/// taking rows l, l + 8, l + 16 and l + 24 in that order (as
+/// [`add_chunks`] adds them).
+#[inline(always)]
+fn multiply_chunks<S: pulp::Simd>(simd: S, acc: &mut [S::f64s], v: &[S::f64s]) {
+    let per8 = 8 / S::F64_LANES;
+    let v = &v[..GROUP / S::F64_LANES];
+    for (p, a) in acc[..per8].iter_mut().enumerate() {
+        let mut product = *a;
+        for c in 0..GROUP / 8 {
+            product = simd.mul_f64s(product, v[c * per8 + p]);
+        }
+        *a = product;
+    }
 }
 
 /// [`add_chunks`] for a group of `G` rows (a multiple of 8): lane l takes
@@ -1311,6 +1418,68 @@ mod tests {
     }
 
     #[test]
+    fn the_logistic_loss_from_a_product_of_factors_matches_the_sum_of_rows() {
+        // Scores from near 0 to ±60 (factors of 1 + e and series terms both,
+        // and losses far below one ulp of the total), for more rows than a
+        // thread takes and a ragged last block; then every score large and
+        // on the right side, where the whole loss is a sum of e^{−|s|}.
+        let n = PARALLEL_MIN_ROWS + 3 * BLOCK + 17;
+        let mut rng = crate::rng::Rng::new(3);
+        let x = DMatrix::from_fn(n, 2, |_, _| rng.normal());
+        let y: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
+        let separable: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(x[(i, 0)] > 0.0)))
+            .collect();
+        for (w, b, y, shift) in [
+            ([20.0, -3.0], 0.5, &y, 0.0),
+            ([2.0, 0.0], 0.0, &y, 0.0),
+            ([0.0, 0.0], 30.0, &separable, 60.0),
+        ] {
+            // Scores shifted away from 0 on each row's own side, when asked.
+            let x = DMatrix::from_fn(n, 2, |i, j| {
+                x[(i, j)]
+                    + if j == 0 {
+                        shift * (2.0 * y[i] - 1.0) / 30.0
+                    } else {
+                        0.0
+                    }
+            });
+            let w = if shift > 0.0 { [30.0, 0.0] } else { w };
+            let sums = linear_pass(&x, y, (&w, b), RowLoss::Logistic, &mut [], |_| 0.0);
+            // The reference: each row's loss from the standard library, added
+            // with compensation.
+            let (mut total, mut carry) = (0.0f64, 0.0f64);
+            for i in 0..n {
+                let s = w[0] * x[(i, 0)] + w[1] * x[(i, 1)] + b;
+                let l = s.max(0.0) + (-s.abs()).exp().ln_1p() - y[i] * s;
+                let t = total + l;
+                carry += if total.abs() >= l.abs() {
+                    (total - t) + l
+                } else {
+                    (l - t) + total
+                };
+                total = t;
+            }
+            let reference = total + carry;
+            assert!(
+                (sums.loss - reference).abs() <= 1e-12 * reference,
+                "{} vs {reference}",
+                sums.loss
+            );
+        }
+        // A NaN weight makes the loss NaN, as it does the scores.
+        let sums = linear_pass(
+            &x,
+            &y,
+            (&[f64::NAN, 0.0], 0.0),
+            RowLoss::Logistic,
+            &mut [],
+            |_| 0.0,
+        );
+        assert!(sums.loss.is_nan());
+    }
+
+    #[test]
     fn fused_parallel_pass_equals_the_matrix_form() {
         // Enough rows for several threads and blocks, and a ragged last block.
         let n = PARALLEL_MIN_ROWS + 3 * BLOCK + 17;
@@ -1372,10 +1541,15 @@ mod tests {
             assert_eq!(with_finish.loss.to_bits(), sums.loss.to_bits());
             for i in (0..n).step_by(997).chain([n - 1]) {
                 assert!((s[i] - s_ref[i] - y[i]).abs() < 1e-12, "row {i}");
-                assert!(
-                    (extra[i] - loss.eval(s_ref[i], y[i]).0).abs() < 1e-12,
-                    "row {i}"
-                );
+                // The part of the loss summed row by row.
+                let part = match loss {
+                    RowLoss::Logistic => {
+                        let (_, part, _) = vmath::sigmoid_softplus_split(s_ref[i]);
+                        part - y[i] * s_ref[i]
+                    }
+                    RowLoss::Hinge => loss.eval(s_ref[i], y[i]).0,
+                };
+                assert!((extra[i] - part).abs() < 1e-12, "row {i}");
             }
         }
     }

@@ -230,6 +230,32 @@ pub fn softplus(s: f64) -> f64 {
     s.max(0.0) + ln_1p_unit(exp(-s.abs()))
 }
 
+/// Below this, e = e^{−|s|} adds ln(1 + e) to [`sigmoid_softplus_split`]'s
+/// row part from its series; above, its factor.
+const SPLIT_BELOW: f64 = 1.0 / 1024.0;
+
+/// (σ(s), a, f) with softplus(s) = a + ln f, from one exponential and no
+/// logarithm, for sums over many rows that take one logarithm of the
+/// product of their f (`pass::LnProduct`) instead of one a row. With
+/// e = e^{−|s|}: f = 1 + e and a = max(s, 0) when e > 2⁻¹⁰; otherwise f = 1
+/// and a also takes ln(1 + e) from four terms of its series (relative
+/// error below 2⁻⁴²), since a product of factors that close to 1 would
+/// lose their logarithms' digits to its rounding. Either way ln(1 + e) is
+/// within about 2⁻⁴² of itself, relatively, before a is rounded (at the
+/// precision of s, as softplus itself is).
+#[inline(always)]
+#[must_use]
+pub fn sigmoid_softplus_split(s: f64) -> (f64, f64, f64) {
+    let e = exp(-s.abs());
+    let series = e * (1.0 - e * (0.5 - e * (1.0 / 3.0 - 0.25 * e)));
+    let (a, f) = if e > SPLIT_BELOW {
+        (s.max(0.0), 1.0 + e)
+    } else {
+        (s.max(0.0) + series, 1.0)
+    };
+    (sigmoid_from(s, e), a, f)
+}
+
 /// (σ(s), softplus(s)) from one exponential.
 #[inline(always)]
 #[must_use]
@@ -384,6 +410,32 @@ mod tests {
             );
             assert_eq!((sigmoid(s), super::softplus(s)), (sigma, softplus));
         }
+    }
+
+    #[test]
+    fn softplus_split_into_a_part_and_a_factor_adds_up_to_softplus() {
+        // Around |s| = 10 ln 2, where e^{−|s|} crosses 2⁻¹⁰, too.
+        let near = 10.0 * std::f64::consts::LN_2;
+        let xs = [
+            args(-800.0, 800.0, 200_000),
+            args(near - 0.01, near + 0.01, 20_000),
+        ];
+        for s in xs.iter().flatten().flat_map(|&s| [s, -s]) {
+            let (sigma, part, factor) = sigmoid_softplus_split(s);
+            assert_eq!(sigma.to_bits(), sigmoid(s).to_bits(), "σ({s})");
+            assert!((1.0..=2.0).contains(&factor), "f({s}) = {factor}");
+            // ln(1 + e^{−|s|}) to about 2⁻⁴² of itself, less the rounding
+            // of a (as softplus itself rounds) at the precision of s.
+            let ln1p = (-s.abs()).exp().ln_1p();
+            let split = (part - s.max(0.0)) + factor.ln();
+            let rounding = f64::EPSILON * s.max(0.0);
+            assert!(
+                (split - ln1p).abs() <= ln1p * 2f64.powi(-41) + rounding + 1e-300,
+                "softplus({s}): {split} vs {ln1p}"
+            );
+        }
+        let (sigma, part, factor) = sigmoid_softplus_split(f64::NAN);
+        assert!(sigma.is_nan() && part.is_nan() && factor.is_finite());
     }
 
     /// `f` over `xs` in a loop run by [`wide`], against `f` one value at a time.
