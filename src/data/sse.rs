@@ -4,7 +4,7 @@
 //! path in [`super::table`], which it falls back to (through the full
 //! parser) for anything it declines.
 
-use super::table::{POW10, eisel_lemire, exponent, is_point, leading_digits, scaled};
+use super::table::{POW10, ShortPath, leading_digits, word};
 use pulp::x86::V2;
 use std::arch::x86_64::__m128i;
 
@@ -92,71 +92,32 @@ impl Sse {
         let [both, _]: [u64; 2] = pulp::cast(eights);
         Some(((both & 0xffff_ffff) * 100_000_000 + (both >> 32), len))
     }
+}
 
-    /// [`super::table::decimal_prefix`]'s short path: the same fields as
-    /// the word-wise one, 1 to 7 integer digits and at most 19 digits in
-    /// all, and the value it gives. `None` leaves the field to the full
-    /// parser.
-    ///
-    /// The decimals are read as `places` = min(16, 19 − integer digits)
-    /// digits padded with zeros (m·10ᵏ / 10^(d+k) is the same number, and
+impl ShortPath for Sse {
+    /// The decimals as `places` = min(16, 19 − integer digits) digits
+    /// padded with zeros (m·10ᵏ / 10^(d+k) is the same number, and
     /// Eisel–Lemire rounds it exactly for any mantissa below 2⁶⁴ and 27
     /// decimals at most); a run of 16 or more goes on in one more word.
     #[inline(always)]
     #[allow(clippy::inline_always)]
-    pub(crate) fn short_decimal<const COMMA: bool, const EXP: bool>(
+    fn decimals(
         self,
-        s: &[u8],
-    ) -> Option<(f64, usize)> {
-        let s: &[u8; 40] = s.first_chunk()?;
-        let word = |at: usize| {
-            s[at..]
-                .first_chunk::<8>()
-                .map_or(0, |b| u64::from_le_bytes(*b))
-        };
-        let negative = s[0] == b'-';
-        let at = usize::from(negative || s[0] == b'+');
-        let first = s[at].wrapping_sub(b'0');
-        let (int_len, int) = if first <= 9 && is_point(s[at + 1], COMMA) {
-            (1, u64::from(first))
-        } else {
-            let (len, int) = leading_digits(word(at));
-            if len == 0 || len == 8 {
-                return None;
-            }
-            (len, int)
-        };
-        let point = at + int_len;
-        let sign = |v: f64| f64::from_bits(v.to_bits() | (u64::from(negative) << 63));
-        if !is_point(s[point], COMMA) {
-            #[allow(clippy::cast_precision_loss)] // Exact: at most 7 digits.
-            return Some((sign(int as f64), point));
-        }
+        s: &[u8; 40],
+        point: usize,
+        (int_len, int): (usize, u64),
+    ) -> Option<(u64, usize, usize)> {
         let window = *s[point + 1..].first_chunk::<16>()?;
         let places = 16.min(19 - int_len);
         let (fraction, len) = self.fraction(window, places)?;
         // Past 16 decimals: one more word, up to 19 digits in all.
-        let (len_c, c) = leading_digits(word(point + 17));
+        let (len_c, c) = leading_digits(word(s, point + 17));
         let (len_c, c) = std::hint::select_unpredictable(len == 16, (len_c, c), (0, 0));
         if int_len + places + len_c > 19 {
             return None;
         }
-        let decimals = places + len_c;
         let mantissa = (int * POW10_16[places] + fraction) * POW10[len_c] + c;
-        let end = point + 1 + len + len_c;
-        if EXP {
-            let (e, used) = exponent(&s[end..])?;
-            return Some((sign(scaled(mantissa, decimals, e)?), end + used));
-        }
-        if s[end] | 0x20 == b'e' {
-            return None;
-        }
-        let value = if mantissa == 0 {
-            0.0
-        } else {
-            eisel_lemire(mantissa, decimals)
-        };
-        Some((sign(value), end))
+        Some((mantissa, places + len_c, point + 1 + len + len_c))
     }
 }
 
@@ -164,7 +125,7 @@ impl Sse {
 mod tests {
     #![allow(clippy::cast_possible_truncation)]
     use super::*;
-    use crate::data::table::{ShortPath as _, Swar};
+    use crate::data::table::{Swar, short_decimal};
 
     /// Fields as tools write them (shortest round-trip forms, fixed
     /// decimals, numpy's `%.18e`, every integer and decimal count up to 19
@@ -213,12 +174,12 @@ mod tests {
                 let row = format!("{field}{rest}");
                 for (word, vector) in [
                     (
-                        Swar.short_decimal::<false, false>(row.as_bytes()),
-                        sse.short_decimal::<false, false>(row.as_bytes()),
+                        short_decimal::<false, false, _>(row.as_bytes(), Swar),
+                        short_decimal::<false, false, _>(row.as_bytes(), sse),
                     ),
                     (
-                        Swar.short_decimal::<false, true>(row.as_bytes()),
-                        sse.short_decimal::<false, true>(row.as_bytes()),
+                        short_decimal::<false, true, _>(row.as_bytes(), Swar),
+                        short_decimal::<false, true, _>(row.as_bytes(), sse),
                     ),
                 ] {
                     words += usize::from(word.is_some());

@@ -488,39 +488,65 @@ pub(crate) fn decimal_prefix<const COMMA: bool, const EXP: bool, P: ShortPath>(
     s: &[u8],
     path: P,
 ) -> Option<(f64, usize)> {
-    if let Some(parsed) = path.short_decimal::<COMMA, EXP>(s) {
+    if let Some(parsed) = short_decimal::<COMMA, EXP, P>(s, path) {
         return Some(parsed);
     }
     any_decimal(s, COMMA)
 }
 
-/// How [`decimal_prefix`]'s short path reads the digits: a word of eight
-/// at a time ([`Swar`], on every CPU) or, on x86-64, a vector of sixteen
-/// ([`super::sse::Sse`]). Both take the same fields and give the same values.
+/// How [`decimal_prefix`]'s short path reads the digits after the point: a
+/// word of eight at a time ([`Swar`], on every CPU) or, on x86-64, a vector
+/// of sixteen ([`super::sse::Sse`]). Both take the same fields and give the
+/// same values.
 pub(crate) trait ShortPath: Copy {
-    /// The short path: `None` leaves the field to the full parser.
-    fn short_decimal<const COMMA: bool, const EXP: bool>(self, s: &[u8]) -> Option<(f64, usize)>;
+    /// The decimals after the point at `s[point]`, with the integer part's
+    /// digits and value: the mantissa of the whole decimal below 10¹⁹, its
+    /// number of decimals d (the value is mantissa / 10ᵈ; zeros may pad
+    /// it on the right) and where the digits end. `None` leaves the field
+    /// to the full parser (no decimals, or over 19 digits in all).
+    fn decimals(self, s: &[u8; 40], point: usize, int: (usize, u64))
+    -> Option<(u64, usize, usize)>;
 }
 
-/// The short path with eight-digit words (SWAR): [`short_decimal`].
+/// The short path with eight-digit words (SWAR).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Swar;
 
 impl ShortPath for Swar {
+    /// Three 8-byte words of decimals measured at once, keeping the words
+    /// the run reaches by selects, where a loop over the run would stop at
+    /// a place the branch predictor cannot guess.
     #[inline(always)]
     #[allow(clippy::inline_always)]
-    fn short_decimal<const COMMA: bool, const EXP: bool>(self, s: &[u8]) -> Option<(f64, usize)> {
-        short_decimal::<COMMA, EXP>(s)
+    fn decimals(
+        self,
+        s: &[u8; 40],
+        point: usize,
+        (int_len, int): (usize, u64),
+    ) -> Option<(u64, usize, usize)> {
+        let (len_a, a) = leading_digits(word(s, point + 1));
+        let (len_b, b) = leading_digits(word(s, point + 9));
+        let (len_c, c) = leading_digits(word(s, point + 17));
+        // How far the run reaches varies from field to field: selects, not branches.
+        let (len_b, b) = std::hint::select_unpredictable(len_a == 8, (len_b, b), (0, 0));
+        let (len_c, c) = std::hint::select_unpredictable(len_b == 8, (len_c, c), (0, 0));
+        let decimals = len_a + len_b + len_c;
+        if decimals == 0 || len_c == 8 || int_len + decimals > 19 {
+            return None;
+        }
+        // Below 10¹⁹ < 2⁶⁴: at most 19 digits.
+        let mantissa = ((int * POW10[len_a] + a) * POW10[len_b] + b) * POW10[len_c] + c;
+        Some((mantissa, decimals, point + 1 + decimals))
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-impl ShortPath for super::sse::Sse {
-    #[inline(always)]
-    #[allow(clippy::inline_always)]
-    fn short_decimal<const COMMA: bool, const EXP: bool>(self, s: &[u8]) -> Option<(f64, usize)> {
-        self.short_decimal::<COMMA, EXP>(s)
-    }
+/// The 8 bytes of `s` from `at` (at most 32) as a little-endian word.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+pub(super) fn word(s: &[u8; 40], at: usize) -> u64 {
+    s[at..]
+        .first_chunk::<8>()
+        .map_or(0, |b| u64::from_le_bytes(*b))
 }
 
 /// Whether `b` is the decimal point (or, with `comma`, a decimal comma).
@@ -567,23 +593,17 @@ pub(super) fn scaled(mantissa: u64, decimals: usize, exponent: i32) -> Option<f6
 
 /// [`decimal_prefix`] for the common case, with no branch that depends on
 /// the digits: at least 40 bytes to read, 1 to 7 integer digits, and at
-/// most 19 digits in all with 1 to 23 decimals, and with `EXP` an optional
-/// exponent (numpy's `savetxt` writes `-2.063050682434401915e+00`). It measures
-/// the integer part and three 8-byte words of decimals at once and keeps
-/// the words the run reaches by selects, where a loop over the run would
-/// stop at a place the branch predictor cannot guess. `None` leaves the
-/// field to [`any_decimal`].
+/// most 19 digits in all with 1 to 23 decimals (read by `path`), and with
+/// `EXP` an optional exponent (numpy's `savetxt` writes
+/// `-2.063050682434401915e+00`). `None` leaves the field to
+/// [`any_decimal`].
 #[inline(always)] // Into the row loop: a call per field costs as much as the parse.
 #[allow(clippy::inline_always)]
-fn short_decimal<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, usize)> {
-    let word = |at: usize| {
-        s.get(at..at + 8)?
-            .first_chunk::<8>()
-            .map(|b| u64::from_le_bytes(*b))
-    };
-    if s.len() < 40 {
-        return None;
-    }
+pub(super) fn short_decimal<const COMMA: bool, const EXP: bool, P: ShortPath>(
+    s: &[u8],
+    path: P,
+) -> Option<(f64, usize)> {
+    let s: &[u8; 40] = s.first_chunk()?;
     let negative = s[0] == b'-';
     let at = usize::from(negative || s[0] == b'+');
     // One integer digit (standardized and most measured data) needs no
@@ -592,7 +612,7 @@ fn short_decimal<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, u
     let (int_len, int) = if first <= 9 && is_point(s[at + 1], COMMA) {
         (1, u64::from(first))
     } else {
-        let (len, int) = leading_digits(word(at)?);
+        let (len, int) = leading_digits(word(s, at));
         if len == 0 || len == 8 {
             return None;
         }
@@ -606,30 +626,17 @@ fn short_decimal<const COMMA: bool, const EXP: bool>(s: &[u8]) -> Option<(f64, u
         #[allow(clippy::cast_precision_loss)] // Exact: at most 7 digits.
         return Some((sign(int as f64), point));
     }
-    let (len_a, a) = leading_digits(word(point + 1)?);
-    let (len_b, b) = leading_digits(word(point + 9)?);
-    let (len_c, c) = leading_digits(word(point + 17)?);
-    // How far the run reaches varies from field to field: selects, not branches.
-    let (len_b, b) = std::hint::select_unpredictable(len_a == 8, (len_b, b), (0, 0));
-    let (len_c, c) = std::hint::select_unpredictable(len_b == 8, (len_c, c), (0, 0));
-    let decimals = len_a + len_b + len_c;
-    let end = point + 1 + decimals;
+    let (mantissa, decimals, end) = path.decimals(s, point, (int_len, int))?;
     if EXP {
-        if decimals == 0 || len_c == 8 || int_len + decimals > 19 {
-            return None;
-        }
         let (e, used) = exponent(&s[end..])?;
-        let mantissa = ((int * POW10[len_a] + a) * POW10[len_b] + b) * POW10[len_c] + c;
         return Some((sign(scaled(mantissa, decimals, e)?), end + used));
     }
     // Without `EXP` an exponent is left to `any_decimal`: reading it here
     // cost about 13 instructions a field (callgrind) on files that have
     // none, so the CSV reader picks `EXP` per chunk, from its first line.
-    if decimals == 0 || len_c == 8 || int_len + decimals > 19 || s[end] | 0x20 == b'e' {
+    if s[end] | 0x20 == b'e' {
         return None;
     }
-    // Below 10¹⁹ < 2⁶⁴: at most 19 digits.
-    let mantissa = ((int * POW10[len_a] + a) * POW10[len_b] + b) * POW10[len_c] + c;
     let value = if mantissa == 0 {
         0.0
     } else {
