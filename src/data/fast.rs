@@ -443,9 +443,9 @@ impl Progress {
 
 /// Reads a large plain CSV straight from the file on every core: each
 /// thread reads the next part of the body not yet taken, a cache-sized
-/// buffer at a time, and parses it into that part's stretch of the columns, so the whole file is never in memory
-/// at once and the bytes are parsed where the kernel copied them, in the
-/// core's cache. `None` means
+/// buffer at a time, and parses it into that part's stretch of the
+/// columns, so the whole file is never in memory at once and the bytes are
+/// parsed where the kernel copied them, in the core's cache. `None` means
 /// the file needs the in-memory path (small, not UTF-8, unusual quoting, ...).
 ///
 /// # Errors

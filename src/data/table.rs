@@ -552,13 +552,13 @@ pub(super) fn word(s: &[u8; 40], at: usize) -> u64 {
 /// Whether `b` is the decimal point (or, with `comma`, a decimal comma).
 #[inline(always)]
 #[allow(clippy::inline_always)]
-pub(super) fn is_point(b: u8, comma: bool) -> bool {
+fn is_point(b: u8, comma: bool) -> bool {
     b == b'.' || (comma && b == b',')
 }
 
 /// The exponent at the start of `s`, `e` or `E`, an optional sign and one to
 /// three digits, and the bytes it takes; (0, 0) when there is none.
-pub(super) fn exponent(s: &[u8]) -> Option<(i32, usize)> {
+fn exponent(s: &[u8]) -> Option<(i32, usize)> {
     if !matches!(s.first(), Some(b'e' | b'E')) {
         return Some((0, 0));
     }
@@ -579,7 +579,7 @@ pub(super) fn exponent(s: &[u8]) -> Option<(i32, usize)> {
 }
 
 /// m / 10^(decimals − exponent) when that power is 10⁰ ..= 10⁻²⁷.
-pub(super) fn scaled(mantissa: u64, decimals: usize, exponent: i32) -> Option<f64> {
+fn scaled(mantissa: u64, decimals: usize, exponent: i32) -> Option<f64> {
     let d = usize::try_from(i32::try_from(decimals).ok()? - exponent).ok()?;
     if d >= INV_POW5.len() {
         return None;
@@ -765,7 +765,7 @@ const INV_POW5: [(u64, u64); 28] = {
     clippy::cast_possible_wrap,
     clippy::cast_sign_loss
 )]
-pub(super) fn eisel_lemire(m: u64, d: usize) -> f64 {
+fn eisel_lemire(m: u64, d: usize) -> f64 {
     // Nine bits below the 55 kept, all ones: the low word of 5⁻ᵈ can carry into them.
     const MASK: u64 = u64::MAX >> 55;
     let lz = m.leading_zeros();
