@@ -167,7 +167,7 @@ pub struct FinishRows<'a> {
     pub derivs: &'a mut [f64],
     /// The part of loss(sᵢ, yᵢ) summed row by row: the whole hinge loss;
     /// the logistic loss less ln(1 + e^{−|sᵢ|}) where e^{−|sᵢ|} > 2⁻¹⁰
-    /// (summed as the logarithm of a product, [`LnProduct`]).
+    /// (summed as the logarithm of a product, `LnProduct`).
     pub losses: &'a [f64],
     /// yᵢ.
     pub y: &'a [f64],
