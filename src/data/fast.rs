@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Files smaller than this are parsed sequentially (threads would not pay off).
 pub const MIN_BYTES: usize = 1 << 20;
@@ -142,31 +142,30 @@ fn parse_in_parts(
             path: path.into(),
         });
     };
-    // Each part's rows, taken by the thread that parses it.
-    let pending: Vec<Mutex<Option<Rows<'_>>>> = grid
-        .split(&rooms)
-        .into_iter()
-        .enumerate()
-        .map(|(k, columns)| {
-            Mutex::new(Some(Rows {
-                columns: vec![Column::default(); names.len()],
-                values: Room::Shared {
-                    columns,
-                    room: rooms[k],
-                    rows: 0,
-                },
-                lines: Vec::with_capacity(rooms[k]),
-                next_line: if k == 0 { first_line } else { 0 },
-            }))
-        })
-        .collect();
-    let next = AtomicUsize::new(0);
+    // The parts not yet taken, in order, each with its rows.
+    let pending = Mutex::new(
+        grid.split(&rooms)
+            .into_iter()
+            .enumerate()
+            .map(|(k, columns)| {
+                let rows = Rows {
+                    columns: vec![Column::default(); names.len()],
+                    values: Room::Shared {
+                        columns,
+                        room: rooms[k],
+                        rows: 0,
+                    },
+                    lines: Vec::with_capacity(rooms[k]),
+                    next_line: if k == 0 { first_line } else { 0 },
+                };
+                (k, rows)
+            }),
+    );
     // Each thread's parts, by number.
     let parse_next = || {
         let mut done = Vec::new();
         loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(rows) = pending.get(k).and_then(|p| p.lock().ok()?.take()) else {
+            let Some((k, rows)) = pending.lock().ok().and_then(|mut p| p.next()) else {
                 return done;
             };
             done.push((k, parse(k, rows)));
