@@ -430,6 +430,22 @@ fn every_algorithm_draws_and_steps_on_a_fitting_example() {
             h.query_by_label_contains(&format!("Derivation: {}", entry.id))
                 .is_some()
         );
+        // Beside the loss, its surface; without one, the loss alone.
+        let surface = session.algorithm().has_loss_surface();
+        assert_eq!(
+            h.query_by_label("surface over").is_some(),
+            surface,
+            "{}",
+            entry.id
+        );
+        let alone = h.query_by_label("No loss surface for this algorithm.");
+        assert_eq!(alone.is_some(), !surface, "{}", entry.id);
+        if let Some(note) = alone {
+            // The loss plot below the note takes the whole width: the note
+            // starts at the panel's left edge, not right of the axis pickers.
+            let axis = h.get_by_label("x axis").rect();
+            assert!(note.rect().left() <= axis.left(), "{}", entry.id);
+        }
     }
 }
 

@@ -359,21 +359,23 @@ impl PlotView {
             .loss_facts
             .get_or_insert_with(|| LossFacts::of(data, session));
         let (reference, has_surface) = (loss_facts.reference, loss_facts.has_surface);
-        ui.columns(2, |cols| {
-            loss_plot(
-                &mut cols[0],
-                session,
-                reference,
-                shown,
-                self.log_loss,
-                lit.loss,
-            );
-            if has_surface {
+        if has_surface {
+            ui.columns(2, |cols| {
+                loss_plot(
+                    &mut cols[0],
+                    session,
+                    reference,
+                    shown,
+                    self.log_loss,
+                    lit.loss,
+                );
                 self.surface_ui(&mut cols[1], data, session, record, shown, lit.gradient);
-            } else {
-                cols[1].label("No loss surface for this algorithm.");
-            }
-        });
+            });
+        } else {
+            // Nothing to draw beside it: the loss takes the whole width.
+            ui.weak("No loss surface for this algorithm.");
+            loss_plot(ui, session, reference, shown, self.log_loss, lit.loss);
+        }
     }
 
     /// The two parameters the surface is drawn over.
