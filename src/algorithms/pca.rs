@@ -11,6 +11,12 @@ use nalgebra::{DMatrix, DVector};
 /// A component is done when an iteration moves it less than this.
 pub const TOLERANCE: f64 = 1e-10;
 
+/// Below this fraction of the total variance, ‖S w‖ on the deflated S is
+/// rounding left over from the deflation, not variance: the directions
+/// orthogonal to the finished components have none (rank-deficient data),
+/// and any of them is a component with eigenvalue 0.
+const NO_VARIANCE: f64 = 1e-12;
+
 /// S: the covariance matrix (population, divided by n).
 pub const COVARIANCE: Symbol = Symbol {
     id: "covariance",
@@ -105,7 +111,7 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Deflation",
-        sentence: "Once a component stops moving, remove its variance from S; the next power iteration then finds the next component.",
+        sentence: "Once a component stops moving, remove its variance from S; the next power iteration then finds the next component. Each iterate is also kept orthogonal to the finished components, which removes what rounding leaves of them in S; when no variance is left beside them, any direction orthogonal to them is a component with eigenvalue 0.",
         latex: r"S \leftarrow S - \lambda_j \mathbf{w}_j \mathbf{w}_j^\top",
         shows: &[COMPONENTS, RATIO],
     },
@@ -185,24 +191,39 @@ impl Pca {
         s
     }
 
+    /// wᵀ S w, at least 0 (S is positive semi-definite; rounding is not).
     fn rayleigh(&self, w: &DVector<f64>) -> f64 {
-        (w.transpose() * &self.s * w)[(0, 0)]
+        (w.transpose() * &self.s * w)[(0, 0)].max(0.0)
     }
 
     fn ratios(&self) -> Vec<f64> {
         self.components
             .iter()
-            .map(|w| self.rayleigh(w) / self.total)
+            .map(|w| (self.rayleigh(w) / self.total).min(1.0))
             .collect()
     }
 
+    /// The variance the components up to the current one leave out: at
+    /// least 0, since they are orthonormal.
     fn loss(&self) -> f64 {
         let upto = (self.current + 1).min(self.m());
-        self.total
-            - self.components[..upto]
-                .iter()
-                .map(|w| self.rayleigh(w))
-                .sum::<f64>()
+        let explained: f64 = self.components[..upto]
+            .iter()
+            .map(|w| self.rayleigh(w))
+            .sum();
+        (self.total - explained).max(0.0)
+    }
+
+    /// Makes the components after `j` orthonormal to those before them, in
+    /// order, so that every component shown is orthogonal to the others and
+    /// their ratios add up to at most 1.
+    fn orthonormalize_after(&mut self, j: usize) {
+        for l in j + 1..self.m() {
+            let (before, rest) = self.components.split_at_mut(l);
+            if let Some(w) = orthonormalize(rest[0].clone(), before).or_else(|| complete(before)) {
+                rest[0] = w;
+            }
+        }
     }
 
     fn record(&self) -> StepRecord {
@@ -234,7 +255,8 @@ pub fn sign_normalize(w: &mut DVector<f64>) {
     }
 }
 
-/// Removes from `w` its projection on each of `basis` and normalizes (`None` if nothing is left).
+/// Removes from `w` (of length about 1) its projection on each of the
+/// orthonormal `basis` and normalizes (`None` if nothing is left).
 fn orthonormalize(mut w: DVector<f64>, basis: &[DVector<f64>]) -> Option<DVector<f64>> {
     for b in basis {
         let p = w.dot(b);
@@ -243,6 +265,18 @@ fn orthonormalize(mut w: DVector<f64>, basis: &[DVector<f64>]) -> Option<DVector
     let mut w = w.try_normalize(1e-12)?;
     sign_normalize(&mut w);
     Some(w)
+}
+
+/// A unit vector orthogonal to the orthonormal `basis`: the first axis that
+/// is not in its span, made orthogonal to it (`None` if it spans them all).
+fn complete(basis: &[DVector<f64>]) -> Option<DVector<f64>> {
+    let d = basis.first()?.len();
+    (0..d).find_map(|k| {
+        orthonormalize(
+            DVector::from_fn(d, |i, _| f64::from(u8::from(i == k))),
+            basis,
+        )
+    })
 }
 
 impl Algorithm for Pca {
@@ -293,12 +327,13 @@ impl Algorithm for Pca {
         let old = self.components[j].clone();
         let sw = &s * &old;
         let norm = sw.norm();
-        let mut new = if norm > 1e-300 {
-            &sw / norm
-        } else {
-            old.clone()
-        };
-        sign_normalize(&mut new);
+        // S w / ‖S w‖, kept orthogonal to the finished components (`old`
+        // already is); `None` when no variance is left beside them.
+        let new = (norm > NO_VARIANCE * self.total)
+            .then(|| orthonormalize(&sw / norm, &self.components[..j]))
+            .flatten();
+        let spent = new.is_none();
+        let new = new.unwrap_or_else(|| old.clone());
         let delta = (&new - &old).norm();
         // Oja's rule on this step's row, from the previous iterate.
         let x = data.x();
@@ -311,19 +346,12 @@ impl Algorithm for Pca {
         let oja = &old + (&xi - &old * y) * (self.oja_rate * y);
         self.components[j] = new;
         self.t += 1;
+        self.orthonormalize_after(j);
         let mut finished = false;
-        if delta < TOLERANCE || norm <= 1e-300 {
+        if delta < TOLERANCE || spent {
             self.eigenvalues.push(self.rayleigh(&self.components[j]));
             self.current += 1;
-            if self.current >= self.m() {
-                finished = true;
-            } else {
-                let done = self.components[..self.current].to_vec();
-                let next = self.components[self.current].clone();
-                if let Some(w) = orthonormalize(next, &done) {
-                    self.components[self.current] = w;
-                }
-            }
+            finished = self.current >= self.m();
         }
         let mut rec = self.record();
         // The record shows the multiplication of this step.
@@ -449,6 +477,89 @@ mod tests {
         }
         // All four components explain all the variance.
         assert!(p.loss().abs() < 1e-8 * p.total);
+    }
+
+    fn orthonormal(p: &Pca, tol: f64) -> bool {
+        p.components.iter().enumerate().all(|(i, a)| {
+            p.components
+                .iter()
+                .enumerate()
+                .all(|(j, b)| (a.dot(b) - if i == j { 1.0 } else { 0.0 }).abs() < tol)
+        })
+    }
+
+    /// Steps to convergence on `columns`, checking at every step what must
+    /// hold whether or not the components are found yet.
+    fn run_on(columns: &[Vec<f64>], components: usize) -> Pca {
+        let names: Vec<String> = (0..columns.len()).map(|j| format!("x{j}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let d = Dataset::from_columns(&names, columns, None).unwrap();
+        let mut p = Pca::new(&Hyper {
+            components: Some(components),
+            ..Hyper::default()
+        })
+        .unwrap();
+        p.reset(&d).unwrap();
+        for _ in 0..20_000 {
+            let rec = p.step(&d).unwrap();
+            assert!(orthonormal(&p, 1e-12), "{:?}", p.components);
+            assert!(
+                p.ratios().iter().sum::<f64>() <= 1.0 + 1e-12,
+                "{:?}",
+                p.ratios()
+            );
+            assert!(rec.loss >= 0.0);
+            if rec.converged {
+                return p;
+            }
+        }
+        panic!("power iteration did not converge");
+    }
+
+    #[test]
+    fn rank_deficient_data_gives_orthogonal_components_with_no_variance_left() {
+        let mut rng = Rng::new(5);
+        let a: Vec<f64> = (0..200).map(|_| rng.normal()).collect();
+        let b: Vec<f64> = (0..200).map(|_| rng.normal()).collect();
+        // Two copies of one column: all the variance on one axis.
+        let p = run_on(&[a.clone(), a.clone()], 2);
+        let ratios = p.ratios();
+        assert!(
+            (ratios[0] - 1.0).abs() < 1e-12 && ratios[1] < 1e-12,
+            "{ratios:?}"
+        );
+        let half = std::f64::consts::FRAC_1_SQRT_2;
+        assert!((&p.components[0] - DVector::from_vec(vec![half, half])).norm() < 1e-9);
+        assert!(p.loss() < 1e-12 * p.total);
+        // A third column in the span of the first two, then one a billion
+        // times smaller than the first.
+        let c: Vec<f64> = a.iter().zip(&b).map(|(u, v)| u + 2.0 * v).collect();
+        for third in [c, a.iter().map(|v| v * 1e-9).collect()] {
+            let p = run_on(&[a.clone(), b.clone(), third], 3);
+            let eig = nalgebra::SymmetricEigen::new(p.s.clone());
+            let smallest = eig.eigenvalues.min().max(0.0);
+            assert!(p.ratios()[2] < 1e-12 && (p.ratios()[2] - smallest / p.total).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn components_not_found_yet_stay_orthogonal_to_the_others() {
+        let d = data();
+        let mut p = Pca::new(&Hyper {
+            components: Some(3),
+            ..Hyper::default()
+        })
+        .unwrap();
+        p.reset(&d).unwrap();
+        for _ in 0..3 {
+            p.step(&d).unwrap();
+            assert!(orthonormal(&p, 1e-12));
+            assert!(
+                p.ratios().iter().sum::<f64>() <= 1.0 + 1e-12,
+                "{:?}",
+                p.ratios()
+            );
+        }
     }
 
     #[test]
