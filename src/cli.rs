@@ -35,6 +35,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an algorithm and write its steps as JSON to stdout.
+    // `--l2 -1` is a value to refuse with a reason, not an unknown option.
+    #[command(allow_negative_numbers = true)]
     Run(Box<RunArgs>),
     /// Print the derivation of an algorithm's update rule.
     Derive {
@@ -126,7 +128,14 @@ pub struct RunArgs {
 /// Parses the process arguments and runs; the binary's whole `main`.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprintln!("steplab: {}", usage_sentence(&e.render().to_string()));
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         None => match crate::ui::run_app(cli.data, cli.algorithm, cli.theme.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -140,6 +149,23 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// clap's message for bad arguments (an `error:` line, indented details,
+/// then `Usage: steplab run [OPTIONS] …`) as one sentence that points to
+/// the command's `--help`.
+fn usage_sentence(rendered: &str) -> String {
+    let message = rendered.split("\n\n").next().unwrap_or(rendered);
+    let message = message.trim().trim_start_matches("error:").trim();
+    let words: Vec<&str> = message.split_whitespace().collect();
+    let command: Vec<&str> = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage:"))
+        .unwrap_or("steplab")
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '-', '<']))
+        .collect();
+    format!("{}; see {} --help", words.join(" "), command.join(" "))
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {
@@ -327,7 +353,10 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
             eprintln!("steplab: {}", stop.message);
         }
     }
-    if let Some(t) = data.target().filter(|_| entry.classifies) {
+    if let Some(t) = data
+        .target()
+        .filter(|_| entry.classifies || alg.predicts_classes())
+    {
         json["classes"] = serde_json::to_value(&t.classes)?;
     }
     if let Some(scaling) = data.scaling() {

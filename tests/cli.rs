@@ -494,6 +494,133 @@ fn bad_arguments_are_one_sentence_and_exit_nonzero() {
 }
 
 #[test]
+fn malformed_arguments_are_one_sentence_too() {
+    let path = fixture("clean.csv");
+    let p = path.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--algorithm", "linear-regression", "--data", p];
+        args.extend_from_slice(extra);
+        steplab(&args)
+    };
+    // Negative numbers are values, refused by the run with its reason.
+    for (extra, needle) in [
+        (
+            &["--lr", "-1"][..],
+            "learning rate must be a positive number, got -1",
+        ),
+        (
+            &["--l2", "-1"],
+            "--l2 must be a non-negative number, got -1",
+        ),
+        (
+            &["--l1", "-0.5"],
+            "--l1 must be a non-negative number, got -0.5",
+        ),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.code, 1, "{extra:?}");
+        assert!(out.stderr.contains(needle), "{extra:?}: {}", out.stderr);
+    }
+    // What clap cannot parse: one line naming the option, exit code 2.
+    for (extra, needle) in [
+        (&["--lr", "abc"][..], "invalid value 'abc' for '--lr <LR>'"),
+        (
+            &["--steps", "1.5"],
+            "invalid value '1.5' for '--steps <STEPS>'",
+        ),
+        (
+            &["--steps", "2", "--steps", "3"],
+            "'--steps <STEPS>' cannot be used multiple times",
+        ),
+        (&["--bogus"], "unexpected argument '--bogus'"),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.code, 2, "{extra:?}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(out.stderr.lines().count(), 1, "{extra:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("steplab: ") && out.stderr.contains(needle),
+            "{extra:?}: {}",
+            out.stderr
+        );
+    }
+    let out = steplab(&["run", "--algorithm", "k-means"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "steplab: the following required arguments were not provided: --data <DATA>; see steplab run --help"
+    );
+}
+
+#[test]
+fn networks_too_large_and_one_class_targets_are_refused() {
+    let clean = fixture("clean.csv");
+    for hidden in ["100000,100000", "18446744073709551615", "400,400"] {
+        let out = steplab(&[
+            "run",
+            "--algorithm",
+            "mlp",
+            "--data",
+            clean.to_str().unwrap(),
+            "--hidden",
+            hidden,
+        ]);
+        assert_eq!(out.code, 1, "{hidden}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("at most 100000 are allowed"),
+            "{}",
+            out.stderr
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("steplab-one-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let one = dir.join("one.csv");
+    std::fs::write(&one, "x1,x2,lab\n1,2,a\n2,3,a\n3,1,a\n").unwrap();
+    for algorithm in ["mlp", "softmax-regression", "logistic-regression"] {
+        let out = steplab(&[
+            "run",
+            "--algorithm",
+            algorithm,
+            "--data",
+            one.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 1, "{algorithm}");
+        assert!(
+            out.stderr.contains(&format!(
+                "{algorithm} needs at least two classes in the target column 'lab', but every row is 'a'"
+            )) && out.stderr.trim_end().ends_with("one.csv"),
+            "{}",
+            out.stderr
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_mlp_that_classifies_names_its_classes() {
+    let labels = fixture("two_text_classes.csv");
+    let json = run_ok(&[
+        "--algorithm",
+        "mlp",
+        "--data",
+        labels.to_str().unwrap(),
+        "--steps",
+        "1",
+    ]);
+    assert_eq!(json["classes"], serde_json::json!(["no", "yes"]));
+    let numbers = fixture("clean.csv");
+    let json = run_ok(&[
+        "--algorithm",
+        "mlp",
+        "--data",
+        numbers.to_str().unwrap(),
+        "--steps",
+        "1",
+    ]);
+    assert!(json.get("classes").is_none(), "{json}");
+}
+
+#[test]
 fn nothing_is_written_next_to_the_input() {
     let dir = std::env::temp_dir().join(format!("steplab-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

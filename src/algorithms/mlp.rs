@@ -17,6 +17,10 @@ use crate::rng::Rng;
 use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
 
+/// The most weights and biases a network may have: a copy of them for each
+/// of 1,000 steps takes 800 MB.
+pub const MAX_WEIGHTS: usize = 100_000;
+
 /// What the output layer predicts, and with which loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -832,6 +836,9 @@ impl Algorithm for Mlp {
                 AlgoError::from,
             ));
         };
+        if output != Output::Regression {
+            data.class_target(ENTRY.id)?;
+        }
         self.output = output;
         self.classes = data.target().map(|t| t.classes.clone()).unwrap_or_default();
         let outputs = match output {
@@ -841,6 +848,23 @@ impl Algorithm for Mlp {
         let mut sizes = vec![data.n_features()];
         sizes.extend(&self.hidden);
         sizes.push(outputs);
+        // Each step keeps a copy of every weight (and the run's JSON writes
+        // one): a network beyond this would exhaust memory within a run.
+        let weights = sizes.windows(2).try_fold(0usize, |sum, io| {
+            io[0]
+                .checked_add(1)
+                .and_then(|fan_in| fan_in.checked_mul(io[1]))
+                .and_then(|layer| layer.checked_add(sum))
+        });
+        if weights.is_none_or(|w| w > MAX_WEIGHTS) {
+            let hidden: Vec<String> = self.hidden.iter().map(ToString::to_string).collect();
+            return Err(AlgoError::Invalid(format!(
+                "--hidden {} would give the network {} weights and biases on {} features; at most {MAX_WEIGHTS} are allowed",
+                hidden.join(","),
+                weights.map_or_else(|| "more than 2^64".to_string(), |w| w.to_string()),
+                data.n_features()
+            )));
+        }
         let mut rng = Rng::new(self.seed);
         self.layers = sizes
             .windows(2)
@@ -975,6 +999,10 @@ impl Algorithm for Mlp {
 
     fn has_loss_surface(&self) -> bool {
         true
+    }
+
+    fn predicts_classes(&self) -> bool {
+        self.output != Output::Regression
     }
 
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {

@@ -393,6 +393,13 @@ pub trait Algorithm: Send + std::fmt::Debug {
     fn classify(&self, _x: &DMatrix<f64>, _flat: &[f64]) -> Option<Vec<usize>> {
         None
     }
+
+    /// Whether, beyond the registry's classifiers ([`Entry::classifies`]),
+    /// this model predicts the target's classes on the data it was reset on
+    /// (the MLP, which chooses its output from the target).
+    fn predicts_classes(&self) -> bool {
+        false
+    }
 }
 
 /// The index of the largest value (the first one on ties; 0 when empty).

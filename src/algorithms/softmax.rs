@@ -434,14 +434,7 @@ impl Algorithm for SoftmaxRegression {
     }
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        let target = data.require_target(ENTRY.id)?;
-        if target.classes.len() < 2 {
-            return Err(AlgoError::Invalid(format!(
-                "softmax-regression needs at least two classes in the target column '{}' (a numeric target may have more than {} distinct values)",
-                target.name,
-                crate::data::MAX_CLASSES
-            )));
-        }
+        let target = data.class_target(ENTRY.id)?;
         self.classes.clone_from(&target.classes);
         let k = self.classes.len();
         self.w = DMatrix::zeros(k, data.n_features());

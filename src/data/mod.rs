@@ -623,6 +623,34 @@ impl Dataset {
         })
     }
 
+    /// The target of a classifier: at least two classes.
+    ///
+    /// # Errors
+    /// No target, one class only, or a numeric target with more than
+    /// [`MAX_CLASSES`] distinct values.
+    pub fn class_target(&self, algorithm: &str) -> Result<&Target, DataError> {
+        let t = self.require_target(algorithm)?;
+        let reason = match t.classes.as_slice() {
+            [] if t.values.is_some() => format!(
+                "{algorithm} needs classes in the target column '{}', but it has more than {MAX_CLASSES} distinct values",
+                t.name
+            ),
+            [] => format!(
+                "{algorithm} needs classes in the target column '{}', but it has none",
+                t.name
+            ),
+            [only] => format!(
+                "{algorithm} needs at least two classes in the target column '{}', but every row is '{only}'",
+                t.name
+            ),
+            _ => return Ok(t),
+        };
+        Err(DataError::Selection {
+            reason,
+            path: self.path.clone(),
+        })
+    }
+
     /// Binary labels: the first sorted class maps to `low`, the second to `high`.
     ///
     /// # Errors
@@ -633,16 +661,7 @@ impl Dataset {
         low: f64,
         high: f64,
     ) -> Result<DVector<f64>, DataError> {
-        let t = self.require_target(algorithm)?;
-        if t.classes.is_empty() && t.values.is_some() {
-            return Err(DataError::Selection {
-                reason: format!(
-                    "{algorithm} needs exactly two classes in the target column '{}', but it has more than {MAX_CLASSES} distinct values",
-                    t.name
-                ),
-                path: self.path.clone(),
-            });
-        }
+        let t = self.class_target(algorithm)?;
         if t.classes.len() != 2 {
             let shown: Vec<String> = t.classes.iter().take(6).map(ToString::to_string).collect();
             return Err(DataError::Selection {
