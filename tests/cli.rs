@@ -621,6 +621,46 @@ fn an_mlp_that_classifies_names_its_classes() {
 }
 
 #[test]
+fn init_rows_are_the_files_data_rows_even_when_rows_are_dropped() {
+    let dir = std::env::temp_dir().join(format!("steplab-init-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("drop.csv");
+    std::fs::write(&file, "a,b\n0,0\nNA,1\n2,2\n3,3\n4,4\n5,5\n").unwrap();
+    let f = file.to_str().unwrap();
+    let base = ["--data", f, "--missing", "drop", "--steps", "0"];
+    for algorithm in ["k-means", "gmm"] {
+        let mut args = vec!["--algorithm", algorithm, "--init-rows", "2,5"];
+        args.extend_from_slice(&base);
+        let json = run_ok(&args);
+        assert_eq!(json["rows"], 5);
+        let centers = if algorithm == "gmm" {
+            "means"
+        } else {
+            "centroids"
+        };
+        assert_eq!(
+            json["final"]["params"][centers],
+            serde_json::json!([[2.0, 2.0], [5.0, 5.0]]),
+            "{algorithm}"
+        );
+        for (rows, needle) in [
+            (
+                "0,1",
+                "--init-rows names row 1, but --missing drop dropped that row",
+            ),
+            ("0,6", "--init-rows names row 6, but the data has 6 rows"),
+        ] {
+            let mut args = vec!["run", "--algorithm", algorithm, "--init-rows", rows];
+            args.extend_from_slice(&base);
+            let out = steplab(&args);
+            assert_eq!(out.code, 1);
+            assert!(out.stderr.contains(needle), "{}", out.stderr);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn nothing_is_written_next_to_the_input() {
     let dir = std::env::temp_dir().join(format!("steplab-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -599,7 +599,8 @@ impl Algorithm for Gmm {
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let x = data.x();
         let d = x.ncols();
-        self.means = kmeans::initial_centers(x, self.k, self.init_rows.as_deref(), 2, self.seed)?;
+        self.means =
+            kmeans::initial_centers(data, self.k, self.init_rows.as_deref(), 2, self.seed)?;
         let k = self.means.nrows();
         let (_, mut cov) = super::pass::mean_and_covariance(x);
         for j in 0..d {

@@ -165,19 +165,21 @@ pub fn check_k(k: Option<usize>, init_rows: Option<&[usize]>) -> Result<(), Algo
 /// # Errors
 /// A row index out of range, or more clusters than rows.
 pub fn initial_centers(
-    x: &DMatrix<f64>,
+    data: &Dataset,
     k: Option<usize>,
     init_rows: Option<&[usize]>,
     default_k: usize,
     seed: u64,
 ) -> Result<DMatrix<f64>, AlgoError> {
+    let x = data.x();
     let (n, d) = x.shape();
     if let Some(rows) = init_rows {
-        if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
-            return Err(AlgoError::Invalid(format!(
-                "--init-rows names row {bad}, but the data has {n} rows (0-based, header excluded)"
-            )));
-        }
+        // The file's data rows, wherever dropped rows moved them.
+        let rows = rows
+            .iter()
+            .map(|&r| data.row_of(r))
+            .collect::<Result<Vec<usize>, String>>()
+            .map_err(|why| AlgoError::Invalid(format!("--init-rows names {why}")))?;
         return Ok(DMatrix::from_fn(rows.len(), d, |c, j| x[(rows[c], j)]));
     }
     let k = k.unwrap_or(default_k);
@@ -522,8 +524,7 @@ impl Algorithm for KMeans {
     }
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        self.centroids =
-            initial_centers(data.x(), self.k, self.init_rows.as_deref(), 3, self.seed)?;
+        self.centroids = initial_centers(data, self.k, self.init_rows.as_deref(), 3, self.seed)?;
         self.t = 0;
         self.previous_centroids = None;
         self.features = data.feature_names().to_vec();

@@ -182,6 +182,8 @@ pub struct Dataset {
     scaling: Option<Vec<Scaling>>,
     report: MissingReport,
     lines: Vec<usize>,
+    /// The file's data row (0-based) of each row, when some were dropped.
+    kept: Option<Vec<usize>>,
 }
 
 impl Dataset {
@@ -235,6 +237,7 @@ impl Dataset {
                 ..MissingReport::default()
             },
             lines: (2..n + 2).collect(),
+            kept: None,
         })
     }
 
@@ -521,6 +524,7 @@ impl Dataset {
             scaling,
             report,
             lines: pick(&table.lines, keep),
+            kept: keep.filter(|k| k.len() < n_all).map(<[usize]>::to_vec),
         })
     }
 
@@ -595,6 +599,26 @@ impl Dataset {
     #[must_use]
     pub fn lines(&self) -> &[usize] {
         &self.lines
+    }
+
+    /// The row of the dataset that holds the file's data row `r` (0-based,
+    /// header excluded), or why none does, as the end of a sentence.
+    ///
+    /// # Errors
+    /// `r` is past the file's rows, or its row was dropped.
+    pub fn row_of(&self, r: usize) -> Result<usize, String> {
+        let all = self.report.total_rows.max(self.n_rows());
+        let found = match &self.kept {
+            None => (r < all).then_some(r),
+            Some(kept) => kept.binary_search(&r).ok(),
+        };
+        found.ok_or_else(|| {
+            if r < all {
+                format!("row {r}, but --missing drop dropped that row for its missing cells")
+            } else {
+                format!("row {r}, but the data has {all} rows (0-based, header excluded)")
+            }
+        })
     }
 
     /// The numeric target, or an error saying why there is none.
