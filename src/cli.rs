@@ -144,7 +144,9 @@ pub fn main() -> ExitCode {
         Some(command) => {
             let mut stdout = std::io::stdout().lock();
             match execute(&command, &mut stdout) {
+                // A reader that stopped reading (`| head`) wanted no more.
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }
         }
@@ -166,6 +168,17 @@ fn usage_sentence(rendered: &str) -> String {
         .take_while(|w| !w.starts_with(['[', '-', '<']))
         .collect();
     format!("{}; see {} --help", words.join(" "), command.join(" "))
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    let kind = e
+        .downcast_ref::<std::io::Error>()
+        .map(std::io::Error::kind)
+        .or_else(|| {
+            e.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+        });
+    kind == Some(std::io::ErrorKind::BrokenPipe)
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {

@@ -72,6 +72,17 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
+/// A number the user gave, as its shortest round-trip form (`0.1`, `-1`),
+/// in e-notation beyond 10¹⁶ or below 10⁻⁵ (`1e300`, not 301 digits).
+#[must_use]
+pub fn format_given(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-5..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// `[a, b, c, …]`: at most `shown` of `values`, the first of `total`
 /// numbers, followed by `total` when cut.
 fn cut_list(values: &[f64], total: usize, shown: usize) -> String {

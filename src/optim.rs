@@ -292,7 +292,8 @@ impl Optimizer {
         ] {
             if !(0.0..1.0).contains(&v) {
                 return Err(AlgoError::Invalid(format!(
-                    "--{name} must be in [0, 1), got {v}"
+                    "--{name} must be in [0, 1), got {}",
+                    crate::export::format_given(v)
                 )));
             }
         }
@@ -411,7 +412,8 @@ pub fn check_learning_rate(learning_rate: f64) -> Result<(), AlgoError> {
         Ok(())
     } else {
         Err(AlgoError::Invalid(format!(
-            "the learning rate must be a positive number, got {learning_rate}"
+            "the learning rate must be a positive number, got {}",
+            crate::export::format_given(learning_rate)
         )))
     }
 }

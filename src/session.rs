@@ -483,7 +483,9 @@ impl Session {
                 let relation = if lr > bound { "above" } else { "below" };
                 let _ = write!(
                     message,
-                    " (the learning rate {lr} is {relation} the stability bound 2/L = {bound:.6} for this data; standardizing the features or a smaller rate helps)"
+                    " (the learning rate {} is {relation} the stability bound 2/L = {} for this data; standardizing the features or a smaller rate helps)",
+                    crate::export::format_given(lr),
+                    crate::export::format_number(bound)
                 );
             }
             self.stop = Some(Stop {

@@ -175,6 +175,22 @@ fn features_and_target_choose_columns_in_order() {
     ]);
     assert_eq!(j["features"], serde_json::json!(["y", "x2"]));
     assert_eq!(j["target"], "x1");
+    // Names are matched as the header's are read, without spaces around.
+    let spaced = run_ok(&[
+        "--algorithm",
+        "pca",
+        "--data",
+        path.to_str().unwrap(),
+        "--features",
+        " x2 , x1",
+        "--steps",
+        "1",
+    ]);
+    assert_eq!(spaced["features"], serde_json::json!(["x2", "x1"]));
+    assert_eq!(
+        run_err("clean.csv", &["--features", "x1,x2,x1"]),
+        "steplab: column 'x1' is chosen twice as a feature (features 1 and 3): FILE"
+    );
 }
 
 #[test]
@@ -658,6 +674,28 @@ fn init_rows_are_the_files_data_rows_even_when_rows_are_dropped() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_reader_that_stops_reading_ends_the_run_quietly() {
+    use std::process::Stdio;
+    let path = fixture("clean.csv");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_steplab"))
+        .args(["run", "--algorithm", "linear-regression", "--lr", "0.01"])
+        .args(["--data", path.to_str().unwrap(), "--steps", "20000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Far more than a pipe holds is still to be written when it closes.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

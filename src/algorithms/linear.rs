@@ -388,7 +388,8 @@ pub fn check_penalty(v: f64, name: &str) -> Result<f64, AlgoError> {
         Ok(v)
     } else {
         Err(AlgoError::Invalid(format!(
-            "--{name} must be a non-negative number, got {v}"
+            "--{name} must be a non-negative number, got {}",
+            crate::export::format_given(v)
         )))
     }
 }

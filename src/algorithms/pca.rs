@@ -300,7 +300,12 @@ impl Algorithm for Pca {
         }
         (self.mean, self.s) = super::pass::mean_and_covariance(x);
         self.total = self.s.trace();
-        if self.total <= 0.0 || !self.total.is_finite() {
+        if !self.total.is_finite() {
+            return Err(AlgoError::Invalid(
+                "the features' variance is too large to compute (values beyond about 1e154); standardize them".into(),
+            ));
+        }
+        if self.total <= 0.0 {
             return Err(AlgoError::Invalid(
                 "the features have no variance, so there are no principal components".into(),
             ));

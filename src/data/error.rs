@@ -87,7 +87,7 @@ pub enum DataError {
         path: String,
     },
     /// A text cell in a column that must be numeric.
-    #[error("line {line}, column '{column}': '{text}' is not a number{hint}: {path}")]
+    #[error("line {line}, column '{column}': '{}' is not a number{hint}: {path}", one_line(.text))]
     NotNumeric {
         /// Physical line.
         line: usize,
@@ -138,4 +138,44 @@ pub enum DataError {
         /// The file.
         path: String,
     },
+}
+
+/// A cell's text as it can be quoted in one line: line breaks and tabs
+/// written as \n, \r and \t, and cut after 60 characters.
+fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == 60 {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_cells_stay_on_one_line_and_short() {
+        let e = DataError::NotNumeric {
+            line: 3,
+            column: "x".into(),
+            text: "two\r\nlines\tand a tab".into(),
+            hint: String::new(),
+            path: "f.csv".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "line 3, column 'x': 'two\\r\\nlines\\tand a tab' is not a number: f.csv"
+        );
+        assert_eq!(one_line(&"é".repeat(70)), format!("{}…", "é".repeat(60)));
+    }
 }

@@ -258,7 +258,9 @@ impl Dataset {
     #[allow(clippy::too_many_lines)] // One pass through the selection rules, in order.
     fn select(table: &Table, owned: Option<Vec<f64>>, sel: &Selection) -> Result<Self, DataError> {
         let path = table.path.clone();
+        // Names as the header's are read: without surrounding spaces.
         let find = |name: &str| {
+            let name = name.trim();
             table
                 .names
                 .iter()
@@ -276,6 +278,21 @@ impl Dataset {
                 .filter(|&i| Some(i) != target_idx && table.columns[i].is_numeric())
                 .collect(),
         };
+        if let Some((k, &i)) = feature_idx
+            .iter()
+            .enumerate()
+            .find(|&(k, i)| feature_idx[..k].contains(i))
+        {
+            return Err(DataError::Selection {
+                reason: format!(
+                    "column '{}' is chosen twice as a feature (features {} and {})",
+                    table.names[i],
+                    feature_idx.iter().position(|j| *j == i).unwrap_or(0) + 1,
+                    k + 1
+                ),
+                path,
+            });
+        }
         if let Some(t) = target_idx.filter(|t| feature_idx.contains(t)) {
             return Err(DataError::Selection {
                 reason: format!(
@@ -789,16 +806,33 @@ fn fill_with_mean(column: &mut [f64]) -> Result<Option<f64>, ()> {
 /// cannot be standardized.
 fn scale_column(column: &mut [f64]) -> Result<Scaling, f64> {
     let nf = column.len() as f64;
+    let first = column.first().copied().unwrap_or(0.0);
     let mean = sum8(column, |v| v) / nf;
-    let var = sum8(column, |v| (v - mean) * (v - mean)) / nf;
-    let std = var.sqrt();
-    if std <= f64::EPSILON * mean.abs().max(1.0) * 16.0 {
-        return Err(column.first().copied().unwrap_or(mean));
+    let std = (sum8(column, |v| (v - mean) * (v - mean)) / nf).sqrt();
+    if mean.is_finite() && std.is_finite() {
+        if std <= f64::EPSILON * mean.abs().max(1.0) * 16.0 {
+            return Err(first);
+        }
+        for v in column.iter_mut() {
+            *v = (*v - mean) / std;
+        }
+        return Ok(Scaling { mean, std });
+    }
+    // Beyond about 1e154 the squares overflow (beyond 1e308, the sum): the
+    // same on the values divided by the largest magnitude, m.
+    let m = column.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mean_m = sum8(column, |v| v / m) / nf;
+    let std_m = (sum8(column, |v| (v / m - mean_m) * (v / m - mean_m)) / nf).sqrt();
+    if std_m <= f64::EPSILON * mean_m.abs() * 16.0 {
+        return Err(first);
     }
     for v in column.iter_mut() {
-        *v = (*v - mean) / std;
+        *v = (*v / m - mean_m) / std_m;
     }
-    Ok(Scaling { mean, std })
+    Ok(Scaling {
+        mean: mean_m * m,
+        std: std_m * m,
+    })
 }
 
 /// `all[r]` for each kept row `r` (`None`: every row).
@@ -897,6 +931,29 @@ mod tests {
         assert_eq!(names, ["Z", "a", "b", "ä"]);
         assert_eq!(t.class_ids, [2, 1, 2, 0, 3, 1]);
         assert!(t.values.is_none());
+    }
+
+    #[test]
+    fn columns_of_huge_values_standardize_as_the_same_values_scaled_down() {
+        let mut rng = crate::rng::Rng::new(9);
+        let small: Vec<f64> = (0..1000).map(|_| rng.normal() * 3.0 + 1.0).collect();
+        let mut expected = small.clone();
+        let want = scale_column(&mut expected).unwrap();
+        // 1e200 overflows the squares, 1e307 the sum itself.
+        for scale in [1e200, 1e307] {
+            let mut huge: Vec<f64> = small.iter().map(|v| v * scale).collect();
+            let got = scale_column(&mut huge).unwrap();
+            assert!((got.mean / scale - want.mean).abs() < 1e-14 * want.mean.abs());
+            assert!((got.std / scale - want.std).abs() < 1e-14 * want.std);
+            for (a, b) in huge.iter().zip(&expected) {
+                assert!((a - b).abs() < 1e-13, "{a} vs {b}");
+            }
+        }
+        let mut constant = vec![1e300; 10];
+        assert_eq!(
+            scale_column(&mut constant).unwrap_err().to_bits(),
+            1e300f64.to_bits()
+        );
     }
 
     /// The classes of a numeric target against a sort of its distinct values.
