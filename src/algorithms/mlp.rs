@@ -5,7 +5,7 @@
 // The block loops are inlined into `pass::blocks`' wider-vector loop.
 #![allow(clippy::inline_always)]
 
-use super::linear::{J, LAMBDA};
+use super::linear::{J, LAMBDA, LAMBDA1};
 use super::pass::{GradientLanes, Pieces, dense_layer, rows};
 use super::{
     Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, PerRow, Spare, StepRecord,
@@ -160,8 +160,8 @@ const FORWARD_2: DerivationStep = DerivationStep {
 const LOSS: DerivationStep = DerivationStep {
     title: "Loss",
     sentence: "Log-loss for a sigmoid output, cross-entropy for softmax, half the squared error for a numeric target; plus the penalty on every weight matrix.",
-    latex: r"J = \frac{1}{n} \sum_{i=1}^{n} \ell(\hat{\mathbf{y}}_i, \mathbf{y}_i) + \frac{\lambda}{2} \sum_{l} \|W^{(l)}\|^2",
-    shows: &[J, LAMBDA],
+    latex: r"J = \frac{1}{n} \sum_{i=1}^{n} \ell(\hat{\mathbf{y}}_i, \mathbf{y}_i) + \frac{\lambda}{2} \sum_{l} \|W^{(l)}\|^2 + \lambda_1 \sum_{l} \|W^{(l)}\|_1",
+    shows: &[J, LAMBDA, LAMBDA1],
 };
 const OUTPUT_ERROR: DerivationStep = DerivationStep {
     title: "Output error",
@@ -184,7 +184,7 @@ const BACKPROP_2: DerivationStep = DerivationStep {
 const GRADIENTS_1: DerivationStep = DerivationStep {
     title: "Gradients",
     sentence: "A weight's gradient is the error at its output times the activation at its input, averaged over the rows.",
-    latex: r"\nabla_{W^{(l)}} J = \frac{1}{n} \sum_{i=1}^{n} \boldsymbol{\delta}^{(l)}_i \mathbf{a}^{(l-1)\top}_i + \lambda W^{(l)}, \qquad \nabla_{\mathbf{b}^{(l)}} J = \frac{1}{n} \sum_{i=1}^{n} \boldsymbol{\delta}^{(l)}_i",
+    latex: r"\begin{aligned} \nabla_{W^{(l)}} J &= \frac{1}{n} \sum_{i=1}^{n} \boldsymbol{\delta}^{(l)}_i \mathbf{a}^{(l-1)\top}_i + \lambda W^{(l)} + \lambda_1 \operatorname{sign}(W^{(l)}) \\ \nabla_{\mathbf{b}^{(l)}} J &= \frac{1}{n} \sum_{i=1}^{n} \boldsymbol{\delta}^{(l)}_i \end{aligned}",
     shows: &[GRAD_W1, GRAD_B1, GRAD_W2, GRAD_B2],
 };
 const GRADIENTS_2: DerivationStep = DerivationStep {
@@ -756,6 +756,7 @@ impl Mlp {
         let mut rec = StepRecord::new(self.t, p.loss);
         rec.scalar(J, p.loss);
         rec.scalar(LAMBDA, self.l2);
+        rec.scalar(LAMBDA1, self.l1);
         rec.scalar(SATURATED, p.saturated);
         let two = self.layers.len() == 3;
         let (ws, gws, gbs, ds): (&[Symbol], &[Symbol], &[Symbol], &[Symbol]) = if two {
