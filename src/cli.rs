@@ -284,6 +284,64 @@ pub fn hyper_from_args(args: &RunArgs) -> anyhow::Result<Hyper> {
     })
 }
 
+/// The options `args` gives that a run of `id` does not read, as written on
+/// the command line: the optimizer's own settings apart from the optimizer
+/// it runs (gd, unless another is given; Pegasos for the SVM), and the seed
+/// where nothing is drawn.
+#[must_use]
+pub fn ignored_options(id: &str, args: &RunArgs) -> Vec<&'static str> {
+    use OptimizerKind as O;
+    let chosen = args.optimizer.as_deref().and_then(OptimizerKind::parse);
+    let optimizer = match id {
+        "linear-svm" => Some(chosen.unwrap_or(O::Pegasos)),
+        "linear-regression" | "logistic-regression" | "softmax-regression" | "mlp" => {
+            Some(chosen.unwrap_or(O::Gd))
+        }
+        _ => None,
+    };
+    let clustering = matches!(id, "k-means" | "gmm");
+    let stepping = optimizer.is_some();
+    let batches = stepping && optimizer != Some(O::Newton);
+    let seeded = match id {
+        "mlp" | "pca" => true,
+        _ if clustering => args.init_rows.is_none(),
+        _ => batches && args.batch_size.is_some(),
+    };
+    let uses = |option: &str| match option {
+        "--lr" => stepping && optimizer != Some(O::Pegasos) || matches!(id, "perceptron" | "pca"),
+        "--momentum" => matches!(optimizer, Some(O::Momentum | O::Nesterov)),
+        "--beta1" => optimizer == Some(O::Adam),
+        "--beta2" => matches!(optimizer, Some(O::Adam | O::Rmsprop)),
+        "--batch-size" => batches,
+        "--seed" => seeded,
+        "--optimizer" | "--l2" | "--l1" => stepping,
+        "--k" | "--init-rows" => clustering,
+        "--components" => id == "pca",
+        _ => id == "mlp",
+    };
+    let given = [
+        ("--optimizer", args.optimizer.is_some()),
+        ("--lr", args.lr.is_some()),
+        ("--momentum", args.momentum.is_some()),
+        ("--beta1", args.beta1.is_some()),
+        ("--beta2", args.beta2.is_some()),
+        ("--batch-size", args.batch_size.is_some()),
+        ("--seed", args.seed != 0),
+        ("--l2", args.l2.is_some()),
+        ("--l1", args.l1.is_some()),
+        ("--k", args.k.is_some()),
+        ("--init-rows", args.init_rows.is_some()),
+        ("--components", args.components.is_some()),
+        ("--hidden", args.hidden.is_some()),
+        ("--activation", args.activation.is_some()),
+    ];
+    given
+        .into_iter()
+        .filter(|&(option, given)| given && !uses(option))
+        .map(|(option, _)| option)
+        .collect()
+}
+
 /// Loads the data `args` names, with the columns the algorithm needs.
 ///
 /// # Errors
@@ -328,6 +386,7 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
     }
     let hyper = hyper_from_args(args)?;
     let mut algorithm = (entry.create)(&hyper)?;
+
     // The JSON reports parameters and losses, never the per-row values.
     algorithm.keep_per_row(false);
     let data = load_for(entry, args)?;
@@ -380,6 +439,19 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
     }
     if !data.missing_report().is_clean() {
         json["missing"] = serde_json::json!(data.missing_report().summary());
+    }
+    let ignored = ignored_options(entry.id, args);
+    if !ignored.is_empty() {
+        eprintln!(
+            "steplab: note: this {} run does not use {}, so {} no effect",
+            entry.id,
+            ignored.join(", "),
+            if ignored.len() == 1 {
+                "it has"
+            } else {
+                "they have"
+            }
+        );
     }
     if let Some(reference) = alg.reference(&data) {
         json["reference"] = match reference {
