@@ -204,7 +204,6 @@ fn load(c: &mut Criterion) {
         features: None,
         standardize: true,
         missing: MissingPolicy::Error,
-        target_is_class: false,
     };
     let times = paired(
         7,

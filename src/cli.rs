@@ -370,7 +370,6 @@ pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
         features: args.features.clone(),
         standardize: args.standardize,
         missing,
-        target_is_class: entry.classifies,
     };
     Ok(Dataset::from_owned_table(table, &selection)?)
 }

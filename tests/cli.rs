@@ -699,6 +699,41 @@ fn a_reader_that_stops_reading_ends_the_run_quietly() {
 }
 
 #[test]
+fn under_missing_mean_the_features_are_filled_and_rows_without_a_target_dropped() {
+    let dir = std::env::temp_dir().join(format!("steplab-mean-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("t.csv");
+    std::fs::write(&file, "a,b,lab\n1,2,0\n2,,1\n3,4,\n4,5,NaN\n5,6,1\n6,7,0\n").unwrap();
+    let f = file.to_str().unwrap();
+    for algorithm in ["mlp", "logistic-regression", "linear-regression"] {
+        let json = run_ok(&[
+            "--algorithm",
+            algorithm,
+            "--data",
+            f,
+            "--missing",
+            "mean",
+            "--steps",
+            "1",
+        ]);
+        assert_eq!(json["rows"], 4, "{algorithm}");
+        let report = json["missing"].as_str().unwrap();
+        assert!(
+            report.contains("2 of 6 rows dropped"),
+            "{algorithm}: {report}"
+        );
+        assert!(
+            report.contains("column 'b'") && report.contains("filled with the mean 5;"),
+            "{report}"
+        );
+        assert!(!report.contains("filled with the mean 0.5"), "{report}");
+        let classifies = algorithm != "linear-regression";
+        assert_eq!(json.get("classes").is_some(), classifies, "{algorithm}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn nothing_is_written_next_to_the_input() {
     let dir = std::env::temp_dir().join(format!("steplab-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -38,7 +38,6 @@ fn a_million_rows_load_like_the_sequential_parser() {
         features: Some(vec!["a".into(), "c".into()]),
         standardize: true,
         missing: MissingPolicy::Error,
-        target_is_class: true,
     };
     let loaded = Dataset::load(&path, &sel).unwrap();
     let reference = Dataset::from_table(&slow, &sel).unwrap();
@@ -70,7 +69,6 @@ fn a_million_rows_load_like_the_sequential_parser() {
         features: None,
         standardize: true,
         missing: MissingPolicy::Drop,
-        target_is_class: true,
     };
     let d1 = Dataset::from_table(&fast, &sel).unwrap();
     let d2 = Dataset::from_table(&slow, &sel).unwrap();
@@ -119,7 +117,6 @@ fn loading_selects_like_from_table() {
                 features: features.clone(),
                 standardize,
                 missing,
-                target_is_class: false,
             };
             let loaded = Dataset::load(&path, &sel);
             let reference = Dataset::from_table(&table, &sel);

@@ -17,7 +17,6 @@ fn select_all(bytes: &[u8], missing: MissingPolicy, standardize: bool) {
                 features: None,
                 standardize,
                 missing,
-                target_is_class: false,
             };
             if let Ok(d) = Dataset::from_table(&table, &sel) {
                 assert!(
@@ -99,7 +98,6 @@ fn large_files_fill_and_standardize_each_column_as_computed_directly() {
         features: None,
         standardize: true,
         missing: MissingPolicy::Mean,
-        target_is_class: false,
     };
     let d = Dataset::from_table(&table, &sel).unwrap();
     for j in 0..4 {

@@ -24,7 +24,7 @@ pub enum MissingPolicy {
     Error,
     /// Drop every row that has one.
     Drop,
-    /// Fill the column mean (class targets are never imputed: those rows are dropped).
+    /// Fill the column mean (targets are never imputed: those rows are dropped).
     Mean,
 }
 
@@ -52,8 +52,6 @@ pub struct Selection {
     pub standardize: bool,
     /// Missing-cell policy.
     pub missing: MissingPolicy,
-    /// The target holds classes (never mean-imputed).
-    pub target_is_class: bool,
 }
 
 /// Per-feature standardization coefficients.
@@ -390,8 +388,9 @@ impl Dataset {
                     });
                 }
                 MissingPolicy::Drop => kept.retain(|&r| chosen.iter().all(|&i| !row_missing(i, r))),
+                // The features are filled; a target is never invented.
                 MissingPolicy::Mean => {
-                    if let Some(t) = target_idx.filter(|_| target_text || sel.target_is_class) {
+                    if let Some(t) = target_idx {
                         kept.retain(|&r| !row_missing(t, r));
                     }
                 }
@@ -418,23 +417,11 @@ impl Dataset {
                 if target_text {
                     let texts: Vec<&str> = col.texts.iter().flat_map(Texts::iter).collect();
                     Some(text_target(&name, &pick(&texts, keep)))
-                } else if all_rows && col.missing_count == 0 {
+                } else if all_rows {
                     Some(numeric_target(&name, column_values(t).to_vec()))
                 } else {
-                    let mut values = pick(column_values(t), keep);
-                    let kept: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-                    let mean = kept.iter().sum::<f64>() / kept.len().max(1) as f64;
-                    if let Some(c) = report
-                        .columns
-                        .iter_mut()
-                        .find(|c| c.column == name && kept.len() < n)
-                    {
-                        c.filled_with = Some(mean);
-                    }
-                    for v in values.iter_mut().filter(|v| v.is_nan()) {
-                        *v = mean;
-                    }
-                    Some(numeric_target(&name, values))
+                    // Rows with a missing target were dropped under every policy.
+                    Some(numeric_target(&name, pick(column_values(t), keep)))
                 }
             }
         };

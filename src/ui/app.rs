@@ -843,7 +843,6 @@ impl App {
             features: Some(named(Role::Feature)),
             standardize: self.settings.standardize,
             missing: self.settings.missing,
-            target_is_class: entry.classifies,
         };
         if entry.supervised && selection.target.is_none() {
             return Err(Some(format!(
