@@ -734,6 +734,54 @@ fn under_missing_mean_the_features_are_filled_and_rows_without_a_target_dropped(
 }
 
 #[test]
+fn data_too_wide_for_an_algorithms_matrices_is_refused_before_they_are_made() {
+    use std::fmt::Write as _;
+    let dir = std::env::temp_dir().join(format!("steplab-wide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("wide.csv");
+    // 5,000 features: a 5,001 × 5,001 matrix is 200 MB.
+    let mut text = String::new();
+    for j in 0..5000 {
+        write!(text, "c{j},").unwrap();
+    }
+    text.push_str("y\n");
+    for r in 0..4 {
+        let row: Vec<String> = (0..=5000)
+            .map(|j| ((j * 7 + r * 3) % 10).to_string())
+            .collect();
+        writeln!(text, "{}", row.join(",")).unwrap();
+    }
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    // Linear regression's moments take the target too; PCA and GMM take
+    // every column as a feature.
+    for (algorithm, features) in [("linear-regression", 5000), ("pca", 5001), ("gmm", 5001)] {
+        let out = steplab(&["run", "--algorithm", algorithm, "--data", f, "--steps", "1"]);
+        assert_eq!(out.code, 1, "{algorithm}");
+        assert!(
+            out.stderr
+                .contains(&format!("of 5001 × 5001 from the {features} features")),
+            "{algorithm}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("choose fewer features with --features"));
+    }
+    // Algorithms without such matrices run on it.
+    let json = run_ok(&[
+        "--algorithm",
+        "k-means",
+        "--data",
+        f,
+        "--k",
+        "2",
+        "--steps",
+        "1",
+    ]);
+    assert_eq!(json["features"].as_array().unwrap().len(), 5001);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn nothing_is_written_next_to_the_input() {
     let dir = std::env::temp_dir().join(format!("steplab-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -39,7 +39,7 @@ pub struct StepSizeCard {
 /// with L2 strength `l2`; `None` for algorithms where these facts do not hold.
 #[must_use]
 pub fn step_size_card(algorithm: &str, data: &Dataset, l2: f64) -> Option<StepSizeCard> {
-    applies(algorithm).then(|| Curvature::of(data).card(algorithm, l2))?
+    applies(algorithm).then(|| Curvature::of(data)?.card(algorithm, l2))?
 }
 
 /// Whether the card exists for `algorithm`.
@@ -62,10 +62,12 @@ pub struct Curvature {
 }
 
 impl Curvature {
-    /// Reads `data` twice (means, then centred cross-products for precision).
+    /// Reads `data` twice (means, then centred cross-products for precision);
+    /// `None` on data too wide for its matrices ([`super::check_square`]).
     #[must_use]
-    pub fn of(data: &Dataset) -> Self {
+    pub fn of(data: &Dataset) -> Option<Self> {
         let d = data.n_features();
+        super::check_square("the step-size card", d, d + 1, 5).ok()?;
         let (mean, cov) = super::pass::mean_and_covariance(data.x());
         let mean: Vec<f64> = mean.iter().copied().collect();
         let used = second_moments(&cov, &mean);
@@ -89,11 +91,11 @@ impl Curvature {
             let c = DMatrix::from_fn(d, d, |j, k| raw_cov[(j, k)] / (std[j] * std[k]));
             second_moments(&c, &vec![0.0; d])
         });
-        Self {
+        Some(Self {
             used,
             raw: second_moments(&raw_cov, &raw_mean),
             standardized,
-        }
+        })
     }
 
     /// The card for `algorithm` with L2 strength `l2` (`None` where it does not apply).

@@ -602,6 +602,7 @@ impl Algorithm for Gmm {
         self.means =
             kmeans::initial_centers(data, self.k, self.init_rows.as_deref(), 2, self.seed)?;
         let k = self.means.nrows();
+        super::check_square(ENTRY.id, d, d, k)?;
         let (_, mut cov) = super::pass::mean_and_covariance(x);
         for j in 0..d {
             cov[(j, j)] += RIDGE;

@@ -270,7 +270,9 @@ impl Algorithm for LinearRegression {
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let y = data.numeric_target(ENTRY.id)?.clone();
-        self.w = DVector::zeros(data.n_features());
+        let d = data.n_features();
+        super::check_square(ENTRY.id, d, d + 1, 1)?;
+        self.w = DVector::zeros(d);
         self.b = 0.0;
         self.t = 0;
         self.opt.reset();

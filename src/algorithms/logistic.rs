@@ -241,7 +241,11 @@ impl Algorithm for LogisticRegression {
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let y = self.y.reset(data)?;
-        self.w = DVector::zeros(data.n_features());
+        let d = data.n_features();
+        if matches!(self.method, Method::Newton { .. }) {
+            super::check_square(ENTRY.id, d, d + 1, 1)?;
+        }
+        self.w = DVector::zeros(d);
         self.b = 0.0;
         self.t = 0;
         self.batches = self.batches_init.clone();

@@ -210,6 +210,33 @@ pub enum AlgoError {
     Singular(String),
 }
 
+/// The most entries the d × d matrices of one algorithm (covariances,
+/// Hessians) may hold in all: 4096², 134 MB.
+pub const MAX_SQUARE_ENTRIES: usize = 4096 * 4096;
+
+/// Refuses, before allocating them, `count` matrices of `side` × `side`
+/// (for `features` features) beyond [`MAX_SQUARE_ENTRIES`] in all: on wide
+/// data they would exhaust memory.
+///
+/// # Errors
+/// Too many features for `id`.
+pub fn check_square(id: &str, features: usize, side: usize, count: usize) -> Result<(), AlgoError> {
+    let entries = side.saturating_mul(side).saturating_mul(count);
+    if entries <= MAX_SQUARE_ENTRIES {
+        return Ok(());
+    }
+    let matrices = if count == 1 {
+        "a matrix".to_string()
+    } else {
+        format!("{count} matrices")
+    };
+    Err(AlgoError::Invalid(format!(
+        "{id} forms {matrices} of {side} × {side} from the {features} features ({} MB), more than the {} MB it allows; choose fewer features with --features",
+        entries.saturating_mul(8) / 1_000_000,
+        MAX_SQUARE_ENTRIES * 8 / 1_000_000
+    )))
+}
+
 /// Activation function of an MLP hidden layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Activation {

@@ -298,6 +298,7 @@ impl Algorithm for Pca {
                 if d == 1 { "" } else { "s" }
             )));
         }
+        super::check_square(ENTRY.id, d, d, 1)?;
         (self.mean, self.s) = super::pass::mean_and_covariance(x);
         self.total = self.s.trace();
         if !self.total.is_finite() {

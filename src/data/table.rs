@@ -1153,24 +1153,36 @@ pub(crate) fn header_names(
 ) -> Result<Vec<String>, DataError> {
     // A trailing delimiter on the header gives an empty last name: drop it.
     let len = meaningful_len(record);
-    let mut names: Vec<String> = Vec::with_capacity(len);
+    // Each given name's first column; looked up, not searched (a file may
+    // have 100,000 columns).
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (i, raw) in record.iter().take(len).enumerate() {
-        let name = if raw.is_empty() {
-            format!("column {}", i + 1)
-        } else {
-            raw.to_string()
-        };
-        if let Some(first) = names.iter().position(|n| *n == name) {
+        if raw.is_empty() {
+            continue;
+        }
+        if let Some(&first) = seen.get(raw) {
             return Err(DataError::DuplicateColumn {
-                name,
+                name: raw.to_string(),
                 first: first + 1,
                 second: i + 1,
                 path: path.into(),
             });
         }
-        names.push(name);
+        seen.insert(raw, i);
     }
-    Ok(names)
+    // An empty name becomes "column N", unless the file names a column so.
+    Ok(record
+        .iter()
+        .take(len)
+        .enumerate()
+        .map(|(i, raw)| match raw {
+            "" if seen.contains_key(format!("column {}", i + 1).as_str()) => {
+                format!("column {} (unnamed)", i + 1)
+            }
+            "" => format!("column {}", i + 1),
+            raw => raw.to_string(),
+        })
+        .collect())
 }
 
 /// Windows-1252's characters for bytes 0x80..0xA0 (`None`: undefined bytes).
@@ -1358,6 +1370,27 @@ fn meaningful_len(record: &csv::StringRecord) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_are_unique_and_empty_ones_are_named_by_position() {
+        let names =
+            |cells: &[&str]| header_names(&csv::StringRecord::from(cells.to_vec()), "f.csv");
+        assert_eq!(names(&["a", "", "b", ""]).unwrap(), ["a", "column 2", "b"]);
+        // The file's own "column 2" keeps its name; the empty one is told apart.
+        assert_eq!(
+            names(&["column 2", "", "y"]).unwrap(),
+            ["column 2", "column 2 (unnamed)", "y"]
+        );
+        let wide: Vec<String> = (0..50_000)
+            .map(|i| format!("c{i}"))
+            .chain(["c7".into()])
+            .collect();
+        let wide: Vec<&str> = wide.iter().map(String::as_str).collect();
+        assert_eq!(
+            names(&wide).unwrap_err().to_string(),
+            "column name 'c7' appears twice in the header (line 1, columns 8 and 50001): f.csv"
+        );
+    }
 
     /// A xorshift stream of test numbers.
     #[test]

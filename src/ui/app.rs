@@ -246,7 +246,7 @@ impl Plan {
         let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
         let curvature = self
             .curvature
-            .or_else(|| self.card.then(|| Curvature::of(&data)));
+            .or_else(|| self.card.then(|| Curvature::of(&data)).flatten());
         Ok(Built {
             facts: plots::Facts::of(&data, &session, new_data),
             data,
