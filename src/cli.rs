@@ -78,7 +78,7 @@ pub struct RunArgs {
     /// Learning rate.
     #[arg(long)]
     pub lr: Option<f64>,
-    /// gd, momentum, nesterov, adagrad, rmsprop, adam (newton for logistic-regression, pegasos for linear-svm).
+    /// gd (or sgd), momentum, nesterov, adagrad, rmsprop, adam (newton for logistic-regression, pegasos for linear-svm).
     #[arg(long)]
     pub optimizer: Option<String>,
     /// Momentum coefficient (momentum, nesterov).
@@ -137,7 +137,9 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        None => match crate::ui::run_app(cli.data, cli.algorithm, cli.theme.as_deref()) {
+        None => match check_launch(&cli)
+            .and_then(|()| crate::ui::run_app(cli.data, cli.algorithm, cli.theme.as_deref()))
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
         },
@@ -151,6 +153,21 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// What can be told wrong with the GUI's options before a window opens:
+/// an unknown algorithm, a file that cannot be read.
+fn check_launch(cli: &Cli) -> anyhow::Result<()> {
+    if let Some(id) = &cli.algorithm {
+        find_entry(id)?;
+    }
+    if let Some(path) = &cli.data {
+        std::fs::File::open(path).map_err(|e| crate::data::DataError::Io {
+            reason: e.to_string(),
+            path: path.display().to_string(),
+        })?;
+    }
+    Ok(())
 }
 
 /// clap's message for bad arguments (an `error:` line, indented details,
@@ -389,7 +406,11 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
     // The JSON reports parameters and losses, never the per-row values.
     algorithm.keep_per_row(false);
     let data = load_for(entry, args)?;
-    let mut session = Session::new(algorithm, &data)?;
+    // What the algorithm finds wrong with this data names the file too.
+    let mut session = Session::new(algorithm, &data).map_err(|e| match e {
+        algorithms::AlgoError::Data(e) => anyhow!(e),
+        e => anyhow!("{e}: {}", data.path()),
+    })?;
     session.run(&data, args.steps);
     let alg = session.algorithm();
     let history = session.history();

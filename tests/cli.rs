@@ -609,6 +609,29 @@ fn networks_too_large_and_one_class_targets_are_refused() {
             out.stderr
         );
     }
+    // A label per row: far too many classes to learn anything.
+    let many = dir.join("many.csv");
+    let rows: Vec<String> = (0..1001)
+        .map(|i| format!("{},{},L{i}", i % 7, i % 5))
+        .collect();
+    std::fs::write(&many, format!("x1,x2,lab\n{}\n", rows.join("\n"))).unwrap();
+    for algorithm in ["mlp", "softmax-regression"] {
+        let out = steplab(&[
+            "run",
+            "--algorithm",
+            algorithm,
+            "--data",
+            many.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 1, "{algorithm}");
+        assert!(
+            out.stderr.contains(&format!(
+                "{algorithm} takes at most 1000 classes, but the target column 'lab' has 1001 distinct labels"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -670,7 +693,12 @@ fn init_rows_are_the_files_data_rows_even_when_rows_are_dropped() {
             args.extend_from_slice(&base);
             let out = steplab(&args);
             assert_eq!(out.code, 1);
-            assert!(out.stderr.contains(needle), "{}", out.stderr);
+            // What the algorithm finds wrong with the data names the file.
+            assert!(
+                out.stderr.contains(needle) && out.stderr.trim_end().ends_with("drop.csv"),
+                "{}",
+                out.stderr
+            );
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -779,6 +807,24 @@ fn data_too_wide_for_an_algorithms_matrices_is_refused_before_they_are_made() {
     ]);
     assert_eq!(json["features"].as_array().unwrap().len(), 5001);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_windows_options_are_checked_before_a_window_opens() {
+    let out = steplab(&["--algorithm", "nope"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .starts_with("steplab: unknown algorithm 'nope'; choose one of: linear-regression")
+    );
+    let out = steplab(&["--data", "/nonexistent/x.csv", "--algorithm", "pca"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.starts_with("steplab: cannot read the file (")
+            && out.stderr.trim_end().ends_with("): /nonexistent/x.csv"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

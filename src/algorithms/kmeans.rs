@@ -153,8 +153,8 @@ pub fn check_k(k: Option<usize>, init_rows: Option<&[usize]>) -> Result<(), Algo
         && rows.len() != k
     {
         return Err(AlgoError::Invalid(format!(
-            "--k is {k} but --init-rows names {} rows; give one row per cluster",
-            rows.len()
+            "--k is {k} but --init-rows names {}; give one row per cluster",
+            super::count(rows.len(), "row")
         )));
     }
     Ok(())
@@ -185,7 +185,8 @@ pub fn initial_centers(
     let k = k.unwrap_or(default_k);
     if k > n {
         return Err(AlgoError::Invalid(format!(
-            "cannot make {k} clusters from {n} rows"
+            "cannot make {k} clusters from {}",
+            super::count(n, "row")
         )));
     }
     // k-means++: each next center is a row drawn with probability ∝ D(x)².

@@ -210,6 +210,12 @@ pub enum AlgoError {
     Singular(String),
 }
 
+/// "1 row", "3 rows": `n` and a noun made plural by an s when n ≠ 1.
+#[must_use]
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The most entries the d × d matrices of one algorithm (covariances,
 /// Hessians) may hold in all: 4096², 134 MB.
 pub const MAX_SQUARE_ENTRIES: usize = 4096 * 4096;

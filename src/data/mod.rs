@@ -620,7 +620,10 @@ impl Dataset {
             if r < all {
                 format!("row {r}, but --missing drop dropped that row for its missing cells")
             } else {
-                format!("row {r}, but the data has {all} rows (0-based, header excluded)")
+                format!(
+                    "row {r}, but the data has {} (0-based, header excluded)",
+                    crate::algorithms::count(all, "row")
+                )
             }
         })
     }
@@ -654,8 +657,7 @@ impl Dataset {
     /// The target of a classifier: at least two classes.
     ///
     /// # Errors
-    /// No target, one class only, or a numeric target with more than
-    /// [`MAX_CLASSES`] distinct values.
+    /// No target, one class only, or more than [`MAX_CLASSES`] classes.
     pub fn class_target(&self, algorithm: &str) -> Result<&Target, DataError> {
         let t = self.require_target(algorithm)?;
         let reason = match t.classes.as_slice() {
@@ -670,6 +672,11 @@ impl Dataset {
             [only] => format!(
                 "{algorithm} needs at least two classes in the target column '{}', but every row is '{only}'",
                 t.name
+            ),
+            many if many.len() > MAX_CLASSES => format!(
+                "{algorithm} takes at most {MAX_CLASSES} classes, but the target column '{}' has {} distinct labels",
+                t.name,
+                many.len()
             ),
             _ => return Ok(t),
         };
@@ -714,7 +721,8 @@ fn parse_missing(s: &str) -> bool {
     matches!(table::parse_cell(s, false), table::Cell::Missing)
 }
 
-/// At most this many distinct values make a numeric target usable as classes.
+/// At most this many distinct values make a numeric target usable as
+/// classes, and a classifier takes at most this many classes.
 pub const MAX_CLASSES: usize = 1000;
 
 fn numeric_target(name: &str, values: Vec<f64>) -> Target {

@@ -61,7 +61,19 @@ pub fn run_app(
             Ok(Box::new(app))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the window ({}); steplab run, derive and list work without one",
+            window_reason(&e.to_string())
+        )
+    })
+}
+
+/// winit's reason without the source location it quotes ("os error at
+/// /path/to/winit/…/mod.rs:765: neither … is set.").
+fn window_reason(message: &str) -> &str {
+    let reason = message.rsplit(": ").next().unwrap_or(message);
+    reason.trim().trim_end_matches('.')
 }
 
 /// The step-size card; returns a learning rate when the user clicks one.
