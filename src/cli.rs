@@ -325,7 +325,7 @@ pub fn ignored_options(id: &str, args: &RunArgs) -> Vec<&'static str> {
         _ => batches && args.batch_size.is_some(),
     };
     let uses = |option: &str| match option {
-        "--lr" => stepping && optimizer != Some(O::Pegasos) || matches!(id, "perceptron" | "pca"),
+        "--lr" => (stepping && optimizer != Some(O::Pegasos)) || matches!(id, "perceptron" | "pca"),
         "--momentum" => matches!(optimizer, Some(O::Momentum | O::Nesterov)),
         "--beta1" => optimizer == Some(O::Adam),
         "--beta2" => matches!(optimizer, Some(O::Adam | O::Rmsprop)),
@@ -402,7 +402,6 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
     }
     let hyper = hyper_from_args(args)?;
     let mut algorithm = (entry.create)(&hyper)?;
-
     // The JSON reports parameters and losses, never the per-row values.
     algorithm.keep_per_row(false);
     let data = load_for(entry, args)?;

@@ -685,7 +685,7 @@ fn init_rows_are_the_files_data_rows_even_when_rows_are_dropped() {
         for (rows, needle) in [
             (
                 "0,1",
-                "--init-rows names row 1, but --missing drop dropped that row",
+                "--init-rows names row 1, but that row was dropped for its missing cells",
             ),
             ("0,6", "--init-rows names row 6, but the data has 6 rows"),
         ] {

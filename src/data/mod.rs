@@ -276,20 +276,21 @@ impl Dataset {
                 .filter(|&i| Some(i) != target_idx && table.columns[i].is_numeric())
                 .collect(),
         };
-        if let Some((k, &i)) = feature_idx
-            .iter()
-            .enumerate()
-            .find(|&(k, i)| feature_idx[..k].contains(i))
-        {
-            return Err(DataError::Selection {
-                reason: format!(
-                    "column '{}' is chosen twice as a feature (features {} and {})",
-                    table.names[i],
-                    feature_idx.iter().position(|j| *j == i).unwrap_or(0) + 1,
-                    k + 1
-                ),
-                path,
-            });
+        // Each column's place among the features, to find one chosen twice.
+        let mut place = vec![usize::MAX; table.names.len()];
+        for (k, &i) in feature_idx.iter().enumerate() {
+            if place[i] != usize::MAX {
+                return Err(DataError::Selection {
+                    reason: format!(
+                        "column '{}' is chosen twice as a feature (features {} and {})",
+                        table.names[i],
+                        place[i] + 1,
+                        k + 1
+                    ),
+                    path,
+                });
+            }
+            place[i] = k;
         }
         if let Some(t) = target_idx.filter(|t| feature_idx.contains(t)) {
             return Err(DataError::Selection {
@@ -618,7 +619,7 @@ impl Dataset {
         };
         found.ok_or_else(|| {
             if r < all {
-                format!("row {r}, but --missing drop dropped that row for its missing cells")
+                format!("row {r}, but that row was dropped for its missing cells")
             } else {
                 format!(
                     "row {r}, but the data has {} (0-based, header excluded)",
