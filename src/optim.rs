@@ -146,9 +146,19 @@ pub const BETA2: Symbol = Symbol {
     meaning: "second-moment decay",
 };
 
+/// What g_{t−1} is, said where an optimizer first uses it.
+macro_rules! gradient_note {
+    () => {
+        " Here g_{t−1} is the gradient at θ_{t−1} (a subgradient where the loss has a kink), over this step's mini-batch B when a batch size is set: (1/|B|) Σ_{i∈B}, penalty included."
+    };
+}
+
 const GD_STEPS: &[DerivationStep] = &[DerivationStep {
     title: "Gradient step",
-    sentence: "Move every parameter a small step against its gradient.",
+    sentence: concat!(
+        "Move every parameter a small step against its gradient.",
+        gradient_note!()
+    ),
     latex: r"\theta_t = \theta_{t-1} - \eta \, g_{t-1}",
     shows: &[THETA, THETA_PREV, ETA, GRAD_PREV],
 }];
@@ -156,7 +166,10 @@ const GD_STEPS: &[DerivationStep] = &[DerivationStep {
 const MOMENTUM_STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Velocity",
-        sentence: "Accumulate the gradients with decay μ, so steps keep going where the gradient keeps pointing.",
+        sentence: concat!(
+            "Accumulate the gradients with decay μ, so steps keep going where the gradient keeps pointing.",
+            gradient_note!()
+        ),
         latex: r"v_t = \mu \, v_{t-1} + g_{t-1}",
         shows: &[VELOCITY, MU, GRAD_PREV],
     },
@@ -171,7 +184,7 @@ const MOMENTUM_STEPS: &[DerivationStep] = &[
 const NESTEROV_STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Velocity",
-        sentence: "Accumulate the gradients with decay μ.",
+        sentence: concat!("Accumulate the gradients with decay μ.", gradient_note!()),
         latex: r"v_t = \mu \, v_{t-1} + g_{t-1}",
         shows: &[VELOCITY, MU, GRAD_PREV],
     },
@@ -186,7 +199,10 @@ const NESTEROV_STEPS: &[DerivationStep] = &[
 const ADAGRAD_STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Accumulated squares",
-        sentence: "Sum the squared gradients of every step, per parameter.",
+        sentence: concat!(
+            "Sum the squared gradients of every step, per parameter (squares, roots and quotients act entry by entry).",
+            gradient_note!()
+        ),
         latex: r"s_t = s_{t-1} + g_{t-1}^2",
         shows: &[M2, GRAD_PREV],
     },
@@ -201,13 +217,16 @@ const ADAGRAD_STEPS: &[DerivationStep] = &[
 const RMSPROP_STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Running mean of squares",
-        sentence: "Average the squared gradients with decay β₂ (ρ), so old gradients are forgotten.",
+        sentence: concat!(
+            "Average the squared gradients with decay β₂ (ρ), so old gradients are forgotten (squares, roots and quotients act entry by entry).",
+            gradient_note!()
+        ),
         latex: r"s_t = \beta_2 \, s_{t-1} + (1 - \beta_2) \, g_{t-1}^2",
         shows: &[M2, BETA2, GRAD_PREV],
     },
     DerivationStep {
         title: "RMSprop step",
-        sentence: "Divide each parameter's step by the root of its running mean of squares.",
+        sentence: "Divide each parameter's step by the root of its running mean of squares (ε = 10⁻⁸ avoids division by zero).",
         latex: r"\theta_t = \theta_{t-1} - \frac{\eta}{\sqrt{s_t} + \epsilon} \, g_{t-1}",
         shows: &[THETA, THETA_PREV, ETA, M2],
     },
@@ -216,25 +235,28 @@ const RMSPROP_STEPS: &[DerivationStep] = &[
 const ADAM_STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "First moment",
-        sentence: "A running mean of the gradients, with decay β₁.",
+        sentence: concat!(
+            "A running mean of the gradients, with decay β₁.",
+            gradient_note!()
+        ),
         latex: r"m_t = \beta_1 \, m_{t-1} + (1 - \beta_1) \, g_{t-1}",
         shows: &[M1, BETA1, GRAD_PREV],
     },
     DerivationStep {
         title: "Second moment",
-        sentence: "A running mean of the squared gradients, with decay β₂.",
+        sentence: "A running mean of the squared gradients, with decay β₂ (squares, roots and quotients act entry by entry).",
         latex: r"s_t = \beta_2 \, s_{t-1} + (1 - \beta_2) \, g_{t-1}^2",
         shows: &[M2, BETA2],
     },
     DerivationStep {
         title: "Bias correction",
-        sentence: "Both means start at zero; dividing by 1 − βᵗ removes that pull towards zero.",
+        sentence: "Both means start at zero; dividing by 1 − β₁ᵗ and 1 − β₂ᵗ removes that pull towards zero.",
         latex: r"\hat{m}_t = \frac{m_t}{1 - \beta_1^t}, \quad \hat{s}_t = \frac{s_t}{1 - \beta_2^t}",
         shows: &[M1_HAT, M2_HAT],
     },
     DerivationStep {
         title: "Adam step",
-        sentence: "Step along the corrected mean, scaled per parameter by the root of the corrected squares.",
+        sentence: "Step along the corrected mean, scaled per parameter by the root of the corrected squares (ε = 10⁻⁸ avoids division by zero).",
         latex: r"\theta_t = \theta_{t-1} - \eta \, \frac{\hat{m}_t}{\sqrt{\hat{s}_t} + \epsilon}",
         shows: &[THETA, THETA_PREV, ETA, M1_HAT, M2_HAT],
     },

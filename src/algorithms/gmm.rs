@@ -73,7 +73,7 @@ pub const LOG_LIKELIHOOD: Symbol = Symbol {
 const STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Model",
-        sentence: "Each row comes from one of k Gaussians, chosen with probability πₖ.",
+        sentence: "Each row comes from one of K Gaussians, chosen with probability πₖ.",
         latex: r"p(\mathbf{x}) = \sum_{k=1}^{K} \pi_k \, \mathcal{N}(\mathbf{x} \mid \boldsymbol{\mu}_k, \Sigma_k)",
         shows: &[WEIGHTS, MEANS, COVARIANCES],
     },
@@ -85,13 +85,13 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "E-step",
-        sentence: "Bayes' rule gives each row's responsibilities: how much each component explains it.",
-        latex: r"\gamma_{ik} = \frac{\pi_k \, \mathcal{N}(\mathbf{x}_i \mid \boldsymbol{\mu}_k, \Sigma_k)}{\sum_{l=1}^{K} \pi_l \, \mathcal{N}(\mathbf{x}_i \mid \boldsymbol{\mu}_l, \Sigma_l)}",
+        sentence: "Bayes' rule gives each row's responsibilities under the previous step's parameters θ_{t−1}: how much each component explains it. The responsibilities shown are the ones this step's M-step used.",
+        latex: r"\gamma_{ik} = \frac{\pi^{(t-1)}_k \, \mathcal{N}\big(\mathbf{x}_i \mid \boldsymbol{\mu}^{(t-1)}_k, \Sigma^{(t-1)}_k\big)}{\sum_{l=1}^{K} \pi^{(t-1)}_l \, \mathcal{N}\big(\mathbf{x}_i \mid \boldsymbol{\mu}^{(t-1)}_l, \Sigma^{(t-1)}_l\big)}",
         shows: &[RESPONSIBILITIES],
     },
     DerivationStep {
         title: "M-step: weights and means",
-        sentence: "With the responsibilities fixed, the expected log-likelihood is maximised by weighted counts and weighted means.",
+        sentence: "With the responsibilities fixed, the expected log-likelihood is maximised by weighted counts and weighted means: this step's parameters θ_t. A component left with almost no weight (N_k below 10⁻¹⁰) keeps its parameters.",
         latex: r"N_k = \sum_{i=1}^{n} \gamma_{ik}, \qquad \pi_k = \frac{N_k}{n}, \qquad \boldsymbol{\mu}_k = \frac{1}{N_k} \sum_{i=1}^{n} \gamma_{ik} \mathbf{x}_i",
         shows: &[COUNTS, WEIGHTS, MEANS],
     },
@@ -103,7 +103,7 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Monotone progress",
-        sentence: "EM maximises a lower bound that touches the log-likelihood at the current parameters, so the loss never increases.",
+        sentence: "EM maximises a lower bound that touches the log-likelihood at the current parameters, so the loss never increases (up to the small ridge, and rounding on nearly singular components).",
         latex: r"J(\theta_{t}) \le J(\theta_{t-1})",
         shows: &[J],
     },

@@ -20,17 +20,17 @@ pub const CENTROIDS: Symbol = Symbol {
     latex: r"\boldsymbol{\mu}_k",
     meaning: "centroids, one row per cluster",
 };
-/// c(i): the cluster of each row.
+/// c_t(i): the cluster of each row.
 pub const ASSIGNMENT: Symbol = Symbol {
     id: "assignment",
-    latex: r"c(i)",
+    latex: r"c_t(i)",
     meaning: "cluster each row is assigned to",
 };
-/// ‖xᵢ − μ_{c(i)}‖²: each row's squared distance to its centroid.
+/// ‖xᵢ − μ_{t−1,c_t(i)}‖²: each row's squared distance to the centroid it joined.
 pub const DISTANCE: Symbol = Symbol {
     id: "distance",
-    latex: r"\|\mathbf{x}_i - \boldsymbol{\mu}_{c(i)}\|^2",
-    meaning: "squared distance of each row to its centroid",
+    latex: r"\|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,c_t(i)}\|^2",
+    meaning: "squared distance of each row to the centroid it joined (the previous step's)",
 };
 /// |C_k|: rows per cluster.
 pub const SIZES: Symbol = Symbol {
@@ -48,15 +48,15 @@ pub const CHANGED: Symbol = Symbol {
 const STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Objective",
-        sentence: "Measure a clustering by the mean squared distance of each row to the centroid of its cluster.",
-        latex: r"J(c, \boldsymbol{\mu}) = \frac{1}{n} \sum_{i=1}^{n} \|\mathbf{x}_i - \boldsymbol{\mu}_{c(i)}\|^2",
-        shows: &[J, DISTANCE],
+        sentence: "Measure a clustering by the mean squared distance of each row to the centroid of its cluster. The loss shown is J at this step's centroids, each row with its nearest one.",
+        latex: r"J(c, \boldsymbol{\mu}) = \frac{1}{n} \sum_{i=1}^{n} \|\mathbf{x}_i - \boldsymbol{\mu}_{c(i)}\|^2, \qquad J(\boldsymbol{\mu}) = \min_{c} J(c, \boldsymbol{\mu})",
+        shows: &[J],
     },
     DerivationStep {
         title: "Assignment step",
-        sentence: "With the centroids fixed, J is smallest when every row joins its nearest centroid (ties go to the lowest index).",
-        latex: r"c(i) = \operatorname*{argmin}_{k} \|\mathbf{x}_i - \boldsymbol{\mu}_k\|^2",
-        shows: &[ASSIGNMENT, CHANGED],
+        sentence: "With the previous step's centroids fixed, J is smallest when every row joins its nearest centroid (ties go to the lowest index); the distances shown are to those centroids.",
+        latex: r"c_t(i) = \operatorname*{argmin}_{k} \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,k}\|^2, \qquad \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,c_t(i)}\|^2 = \min_{k} \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,k}\|^2",
+        shows: &[ASSIGNMENT, DISTANCE, CHANGED],
     },
     DerivationStep {
         title: "Minimise over one centroid",
@@ -66,8 +66,8 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Update step",
-        sentence: "Move every centroid to the mean of its rows; a cluster left empty keeps its centroid.",
-        latex: r"\boldsymbol{\mu}_k = \frac{1}{|C_k|} \sum_{i \in C_k} \mathbf{x}_i",
+        sentence: "Move every centroid to the mean of the rows that joined it in this step; a cluster left empty keeps its centroid.",
+        latex: r"\boldsymbol{\mu}_{t,k} = \frac{1}{|C_k|} \sum_{i \in C_k} \mathbf{x}_i, \qquad C_k = \{ i : c_t(i) = k \}",
         shows: &[CENTROIDS, SIZES],
     },
     DerivationStep {

@@ -69,14 +69,14 @@ const MODEL_STEPS: &[DerivationStep] = &[
 const NEWTON_STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Hessian",
-        sentence: "Differentiating the gradient again weights each row by p(1 − p), its uncertainty.",
-        latex: r"H = \frac{1}{n} A^\top S A + \lambda D, \quad S = \operatorname{diag}\big(p_i (1 - p_i)\big), \quad A = \begin{pmatrix} X & \mathbf{1} \end{pmatrix}",
+        sentence: "Differentiating the gradient again weights each row by p(1 − p), its uncertainty; D leaves the bias, θ's last entry, unpenalized. The H shown is at this step's parameters: the next step's.",
+        latex: r"H = \frac{1}{n} A^\top S A + \lambda D, \quad S = \operatorname{diag}\big(p_i (1 - p_i)\big), \quad A = \begin{pmatrix} X & \mathbf{1} \end{pmatrix}, \quad D = \operatorname{diag}(1, \dots, 1, 0)",
         shows: &[HESSIAN],
     },
     DerivationStep {
         title: "Newton step (IRLS)",
-        sentence: "Jump to the minimum of the local quadratic model; η = 1 is the full Newton step.",
-        latex: r"\theta_t = \theta_{t-1} - \eta \, H^{-1} g_{t-1}",
+        sentence: "Jump to the minimum of the local quadratic model at the previous parameters; η = 1 is the full Newton step.",
+        latex: r"\theta_t = \theta_{t-1} - \eta \, H_{t-1}^{-1} g_{t-1}",
         shows: &[THETA, THETA_PREV, ETA, GRAD_PREV],
     },
 ];

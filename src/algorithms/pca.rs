@@ -105,26 +105,26 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Power iteration",
-        sentence: "Multiplying by S stretches the top eigenvector most, so repeated multiplication and normalization converges to it (sign chosen so the largest entry is positive).",
+        sentence: "Multiplying by S (deflated by the components already found) stretches its top eigenvector most, so repeated multiplication and normalization converges to it, with the error shrinking like (λ₂/λ₁)ᵗ when λ₁ > λ₂ and the start is not orthogonal to it (sign chosen so the largest entry is positive).",
         latex: r"\mathbf{w}_t = \frac{S \mathbf{w}_{t-1}}{\|S \mathbf{w}_{t-1}\|}",
         shows: &[W_PC, SW, NORM, DELTA, COMPONENT],
     },
     DerivationStep {
         title: "Deflation",
         sentence: "Once a component stops moving, remove its variance from S; the next power iteration then finds the next component. Each iterate is also kept orthogonal to the finished components, which removes what rounding leaves of them in S; when no variance is left beside them, any direction orthogonal to them is a component with eigenvalue 0.",
-        latex: r"S \leftarrow S - \lambda_j \mathbf{w}_j \mathbf{w}_j^\top",
+        latex: r"S \leftarrow S - \lambda_j \mathbf{w}_j \mathbf{w}_j^\top, \qquad \lambda_j = \mathbf{w}_j^\top S \mathbf{w}_j",
         shows: &[COMPONENTS, RATIO],
     },
     DerivationStep {
         title: "Loss",
-        sentence: "Track the variance the components found so far do not explain.",
-        latex: r"J = \operatorname{tr} S - \sum_{j} \mathbf{w}_j^\top S \mathbf{w}_j",
+        sentence: "Track the variance that the finished components and the current iterate j leave unexplained (S here is the covariance of the first step, before any deflation).",
+        latex: r"J = \operatorname{tr} S - \sum_{l \le j} \mathbf{w}_l^\top S \mathbf{w}_l",
         shows: &[J],
     },
     DerivationStep {
         title: "Oja's rule (the stochastic view)",
-        sentence: "Using one row at a time instead of S gives Oja's rule, a Hebbian update that converges to the same first component.",
-        latex: r"y = \mathbf{w}^\top \mathbf{x}_i, \qquad \mathbf{w} \leftarrow \mathbf{w} + \eta \, y \, (\mathbf{x}_i - y \, \mathbf{w})",
+        sentence: "Using one centred row at a time (row t − 1, cycling) instead of S gives Oja's rule, a Hebbian update that converges to the same component; for later components the row first loses its projections on the finished ones (Sanger's rule). Shown: one such step from the previous iterate.",
+        latex: r"\tilde{\mathbf{x}} = \Big(I - \sum_{l < j} \mathbf{w}_l \mathbf{w}_l^\top\Big)(\mathbf{x}_i - \bar{\mathbf{x}}), \quad y = \mathbf{w}_{t-1}^\top \tilde{\mathbf{x}}, \quad \mathbf{w}_{\text{Oja}} = \mathbf{w}_{t-1} + \eta \, y \, (\tilde{\mathbf{x}} - y \, \mathbf{w}_{t-1})",
         shows: &[OJA, ETA],
     },
 ];
@@ -344,10 +344,15 @@ impl Algorithm for Pca {
         // Oja's rule on this step's row, from the previous iterate.
         let x = data.x();
         let i = self.t % x.nrows();
-        let xi = DVector::from_iterator(
+        let mut xi = DVector::from_iterator(
             x.ncols(),
             x.row(i).iter().zip(self.mean.iter()).map(|(v, m)| v - m),
         );
+        // Sanger: without the finished components' share of the row.
+        for w in &self.components[..j] {
+            let p = w.dot(&xi);
+            xi -= w * p;
+        }
         let y = old.dot(&xi);
         let oja = &old + (&xi - &old * y) * (self.oja_rate * y);
         self.components[j] = new;

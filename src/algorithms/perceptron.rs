@@ -66,8 +66,8 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Convergence",
-        sentence: "If a hyperplane separates the data with margin γ and every row has norm at most R, the rule makes at most (R/γ)² mistakes (Novikoff).",
-        latex: r"\text{mistakes} \le \left( \frac{R}{\gamma} \right)^2",
+        sentence: "If some (w*, b*) with ‖w*‖² + b*² = 1 separates the data with margin γ, and every row has ‖xᵢ‖² + 1 ≤ R² (the 1 is for the bias, which the rule learns too), the rule started at zero makes at most (R/γ)² mistakes, whatever η (Novikoff).",
+        latex: r"\text{mistakes} \le \frac{R^2}{\gamma^2}, \qquad R^2 = \max_i \|\mathbf{x}_i\|^2 + 1, \qquad \gamma = \min_i y_i (\mathbf{w}^\ast \cdot \mathbf{x}_i + b^\ast)",
         shows: &[J],
     },
 ];

@@ -1,7 +1,7 @@
 //! `linear-svm`: J = (λ/2)‖w‖² + 1/n Σ max(0, 1 − yᵢ(w·xᵢ + b)), y ∈ {−1, +1};
 //! Pegasos (η_t = 1/(λt), mini-batches) or subgradient descent with a fixed rate.
 
-use super::linear::{self, B, GRAD_B, GRAD_W, J, LAMBDA, W};
+use super::linear::{self, B, GRAD_B, GRAD_W, J, LAMBDA, LAMBDA1, W};
 use super::pass::{self, RowLoss};
 use super::{AlgoError, Algorithm, DerivationStep, Entry, Hyper, Spare, StepRecord, Symbol};
 use crate::data::Dataset;
@@ -43,21 +43,21 @@ const MODEL_STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Objective",
         sentence: "Penalise every row whose margin is below 1, and keep w small so the band 2/‖w‖ is wide.",
-        latex: r"J(\mathbf{w}, b) = \frac{\lambda}{2} \|\mathbf{w}\|^2 + \frac{1}{n} \sum_{i=1}^{n} \max(0, 1 - m_i)",
-        shows: &[J, LAMBDA, HINGE],
+        latex: r"J(\mathbf{w}, b) = \frac{\lambda}{2} \|\mathbf{w}\|^2 + \lambda_1 \|\mathbf{w}\|_1 + \frac{1}{n} \sum_{i=1}^{n} \max(0, 1 - m_i)",
+        shows: &[J, LAMBDA, LAMBDA1, HINGE],
     },
     DerivationStep {
         title: "Subgradient",
         sentence: "The hinge is flat for margins above 1 and has slope −yᵢxᵢ below; at exactly 1 we take the flat piece (0), a valid subgradient.",
-        latex: r"\partial_{\mathbf{w}} J = \lambda \mathbf{w} - \frac{1}{n} \sum_{i : m_i < 1} y_i \mathbf{x}_i, \qquad \partial_b J = -\frac{1}{n} \sum_{i : m_i < 1} y_i",
+        latex: r"\partial_{\mathbf{w}} J = \lambda \mathbf{w} + \lambda_1 \operatorname{sign}(\mathbf{w}) - \frac{1}{n} \sum_{i : m_i < 1} y_i \mathbf{x}_i, \qquad \partial_b J = -\frac{1}{n} \sum_{i : m_i < 1} y_i",
         shows: &[GRAD_W, GRAD_B, VIOLATORS, SUPPORT],
     },
 ];
 
 const PEGASOS_STEP: DerivationStep = DerivationStep {
     title: "Pegasos step",
-    sentence: "Step against the subgradient of a mini-batch with the decreasing rate η_t = 1/(λt); the bias is not shrunk.",
-    latex: r"\eta_t = \frac{1}{\lambda t}, \qquad \mathbf{w}_t = (1 - \eta_t \lambda) \mathbf{w}_{t-1} + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \mathbf{x}_i",
+    sentence: "Step against the subgradient of step t's mini-batch A_t (all n rows unless a batch size is set), its margins taken at w_{t−1} and b_{t−1}, with the decreasing rate η_t = 1/(λt); the bias is not shrunk.",
+    latex: r"\begin{aligned} \eta_t &= \frac{1}{\lambda t} \\ \mathbf{w}_t &= (1 - \eta_t \lambda) \mathbf{w}_{t-1} - \eta_t \lambda_1 \operatorname{sign}(\mathbf{w}_{t-1}) + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \mathbf{x}_i \\ b_t &= b_{t-1} + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \end{aligned}",
     shows: &[THETA_PREV, THETA, ETA, GRAD_PREV],
 };
 
@@ -209,6 +209,7 @@ impl LinearSvm {
         rec.scalar(B, self.b);
         rec.scalar(J, loss);
         rec.scalar(LAMBDA, self.l2);
+        rec.scalar(LAMBDA1, self.l1);
         rec.vector(GRAD_W, &self.grad[..d]);
         rec.scalar(GRAD_B, self.grad[d]);
         rec.scalar(SUPPORT, sums.tally);
