@@ -574,6 +574,38 @@ mod tests {
     }
 
     #[test]
+    fn ojas_view_of_a_later_component_stays_orthogonal_to_the_finished_ones() {
+        let d = data();
+        let mut p = Pca::new(&Hyper {
+            components: Some(2),
+            ..Hyper::default()
+        })
+        .unwrap();
+        p.reset(&d).unwrap();
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            let before = p.current;
+            let rec = p.step(&d).unwrap();
+            if before == 1 {
+                let Some(Value::Vector(oja)) = rec.get(OJA) else {
+                    panic!("no Oja vector")
+                };
+                let oja = DVector::from_column_slice(oja);
+                assert!(
+                    oja.dot(&p.components[0]).abs() < 1e-12,
+                    "{}",
+                    oja.dot(&p.components[0])
+                );
+                checked += 1;
+            }
+            if rec.converged {
+                break;
+            }
+        }
+        assert!(checked > 0);
+    }
+
+    #[test]
     fn too_many_components_are_refused() {
         let d = data();
         let mut p = Pca::new(&Hyper {
