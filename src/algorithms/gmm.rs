@@ -79,7 +79,7 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Loss",
-        sentence: "Minimise the negative mean log-likelihood of the rows.",
+        sentence: "Minimize the negative mean log-likelihood of the rows.",
         latex: r"J = -\frac{1}{n} \sum_{i=1}^{n} \log \sum_{k=1}^{K} \pi_k \, \mathcal{N}(\mathbf{x}_i \mid \boldsymbol{\mu}_k, \Sigma_k)",
         shows: &[J, LOG_LIKELIHOOD],
     },
@@ -91,7 +91,7 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "M-step: weights and means",
-        sentence: "With the responsibilities fixed, the expected log-likelihood is maximised by weighted counts and weighted means: this step's parameters θ_t. A component left with almost no weight (N_k below 10⁻¹⁰) keeps its parameters.",
+        sentence: "With the responsibilities fixed, the expected log-likelihood is maximized by weighted counts and weighted means: this step's parameters θ_t. A component left with almost no weight (N_k below 10⁻¹⁰) keeps its parameters.",
         latex: r"N_k = \sum_{i=1}^{n} \gamma_{ik}, \qquad \pi_k = \frac{N_k}{n}, \qquad \boldsymbol{\mu}_k = \frac{1}{N_k} \sum_{i=1}^{n} \gamma_{ik} \mathbf{x}_i",
         shows: &[COUNTS, WEIGHTS, MEANS],
     },
@@ -103,7 +103,7 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Monotone progress",
-        sentence: "EM maximises a lower bound that touches the log-likelihood at the current parameters, so the loss never increases (up to the small ridge, and rounding on nearly singular components).",
+        sentence: "EM maximizes a lower bound that touches the log-likelihood at the current parameters, so the loss never increases (up to the small ridge, and rounding on nearly singular components).",
         latex: r"J(\theta_{t}) \le J(\theta_{t-1})",
         shows: &[J],
     },

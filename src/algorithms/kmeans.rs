@@ -59,7 +59,7 @@ const STEPS: &[DerivationStep] = &[
         shows: &[ASSIGNMENT, DISTANCE, CHANGED],
     },
     DerivationStep {
-        title: "Minimise over one centroid",
+        title: "Minimize over one centroid",
         sentence: "With the assignment fixed, J is a quadratic in each centroid; its derivative vanishes at the mean of the cluster.",
         latex: r"\frac{\partial J}{\partial \boldsymbol{\mu}_k} = -\frac{2}{n} \sum_{i \in C_k} (\mathbf{x}_i - \boldsymbol{\mu}_k) = 0",
         shows: &[SIZES],

@@ -110,7 +110,7 @@ const MODEL_STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Chain rule",
-        sentence: "Each squared residual changes with wⱼ through ŷᵢ, whose derivative is xᵢⱼ.",
+        sentence: "Each squared residual changes with wⱼ through ŷᵢ, whose derivative is xᵢⱼ; the 2 from the square cancels the ½ (sign(0) = 0 for the L1 term).",
         latex: r"\begin{aligned} \frac{\partial J}{\partial w_j} &= \frac{1}{n} \sum_{i=1}^{n} r_i \frac{\partial \hat{y}_i}{\partial w_j} + \lambda w_j + \lambda_1 \operatorname{sign}(w_j) \\ &= \frac{1}{n} \sum_{i=1}^{n} r_i x_{ij} + \lambda w_j + \lambda_1 \operatorname{sign}(w_j) \end{aligned}",
         shows: &[GRAD_W],
     },
@@ -131,7 +131,7 @@ const MOMENTS_STEP: DerivationStep = DerivationStep {
 
 const CLOSED_FORM_STEP: DerivationStep = DerivationStep {
     title: "Closed form, for comparison",
-    sentence: "Setting the gradient to zero gives the normal equations; centred on the means they are solved once with a Cholesky factorization (no L1 term).",
+    sentence: "Setting the gradient to zero gives the normal equations: ∂J/∂b = 0 makes the mean residual 0, which gives b*, and then Σₓₓw − σₓᵧ + λw = 0, with Σₓₓ the features' covariance and σₓᵧ their covariance with y (population, 1/n). They are solved once with a Cholesky factorization (no L1 term).",
     latex: r"\mathbf{w}^\ast = \left( \Sigma_{xx} + \lambda I \right)^{-1} \boldsymbol{\sigma}_{xy}, \qquad b^\ast = \bar{y} - \bar{\mathbf{x}} \cdot \mathbf{w}^\ast",
     shows: &[W_STAR, B_STAR],
 };

@@ -148,7 +148,7 @@ symbol!(
 
 const FORWARD_1: DerivationStep = DerivationStep {
     title: "Forward pass",
-    sentence: "Each layer applies its weights and bias, then the activation f; the output layer's g is sigmoid, softmax or the identity.",
+    sentence: "Each layer l computes z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾ from the layer before (a⁽⁰⁾ = x), then the activation f; the output layer L applies g instead: sigmoid, softmax or the identity.",
     latex: r"\mathbf{a}^{(1)} = f\left(W^{(1)} \mathbf{x} + \mathbf{b}^{(1)}\right), \qquad \hat{\mathbf{y}} = g\left(W^{(2)} \mathbf{a}^{(1)} + \mathbf{b}^{(2)}\right)",
     shows: &[W1, W2, A1, Y_HAT],
 };
@@ -159,7 +159,7 @@ const FORWARD_2: DerivationStep = DerivationStep {
 };
 const LOSS: DerivationStep = DerivationStep {
     title: "Loss",
-    sentence: "Log-loss for a sigmoid output, cross-entropy for softmax, half the squared error for a numeric target; plus the penalty on every weight matrix.",
+    sentence: "ℓ is the log-loss −[y log ŷ + (1 − y) log(1 − ŷ)] for a sigmoid output, the cross-entropy −Σₖ yₖ log ŷₖ for softmax (y one-hot), half the squared error ½‖ŷ − y‖² for a numeric target; plus the penalty on every weight matrix.",
     latex: r"J = \frac{1}{n} \sum_{i=1}^{n} \ell(\hat{\mathbf{y}}_i, \mathbf{y}_i) + \frac{\lambda}{2} \sum_{l} \|W^{(l)}\|^2 + \lambda_1 \sum_{l} \|W^{(l)}\|_1",
     shows: &[J, LAMBDA, LAMBDA1],
 };

@@ -86,7 +86,7 @@ pub const OJA: Symbol = Symbol {
 
 const STEPS: &[DerivationStep] = &[
     DerivationStep {
-        title: "Centre and covariance",
+        title: "Center and covariance",
         sentence: "Subtract each feature's mean; the covariance matrix holds the variance along every direction.",
         latex: r"S = \frac{1}{n} \sum_{i=1}^{n} (\mathbf{x}_i - \bar{\mathbf{x}})(\mathbf{x}_i - \bar{\mathbf{x}})^\top",
         shows: &[COVARIANCE, MEAN],
@@ -123,7 +123,7 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Oja's rule (the stochastic view)",
-        sentence: "Using one centred row at a time (row t − 1, cycling) instead of S gives Oja's rule, a Hebbian update that converges to the same component; for later components the row first loses its projections on the finished ones (Sanger's rule). Shown: one such step from the previous iterate.",
+        sentence: "Using one centered row at a time (row t − 1, cycling) instead of S gives Oja's rule, a Hebbian update that converges to the same component; for later components the row first loses its projections on the finished ones (Sanger's rule). Shown: one such step from the previous iterate.",
         latex: r"\tilde{\mathbf{x}} = \Big(I - \sum_{l < j} \mathbf{w}_l \mathbf{w}_l^\top\Big)(\mathbf{x}_i - \bar{\mathbf{x}}), \quad y = \mathbf{w}_{t-1}^\top \tilde{\mathbf{x}}, \quad \mathbf{w}_{\text{Oja}} = \mathbf{w}_{t-1} + \eta \, y \, (\tilde{\mathbf{x}} - y \, \mathbf{w}_{t-1})",
         shows: &[OJA, ETA],
     },

@@ -48,7 +48,7 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Mistake test",
-        sentence: "A row is misclassified when its label and its score disagree in sign (a score of 0 counts as a mistake).",
+        sentence: "Step t looks at one row, i = (t − 1) mod n, in the file's order. It is misclassified when its label and its score disagree in sign (a score of 0 counts as a mistake).",
         latex: r"y_i (\mathbf{w} \cdot \mathbf{x}_i + b) \le 0",
         shows: &[SAMPLE, XI, YI, MARGIN, MISTAKE],
     },

@@ -66,13 +66,13 @@ const MODEL_STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Loss",
-        sentence: "Cross-entropy: the mean negative log-probability of each row's true class, plus the penalty on the weights.",
+        sentence: "Cross-entropy: the mean negative log-probability of each row's true class yᵢ, plus the penalty on the weights. Below, yᵢₖ = 1 when row i is of class k and 0 otherwise (one-hot; Y stacks them).",
         latex: r"J = -\frac{1}{n} \sum_{i=1}^{n} \log p_{i, y_i} + \frac{\lambda}{2} \|W\|^2 + \lambda_1 \|W\|_1",
         shows: &[J, N, LAMBDA, LAMBDA1],
     },
     DerivationStep {
         title: "Chain rule through the softmax",
-        sentence: "The softmax's Jacobian pₖ(δₖₗ − pₗ) cancels the log, leaving probability minus one-hot label.",
+        sentence: "The softmax's Jacobian ∂pₗ/∂zₖ = pₗ(δₖₗ − pₖ) cancels the log, leaving probability minus one-hot label.",
         latex: r"\frac{\partial J_i}{\partial z_{ik}} = \sum_{l=1}^{K} \left( -\frac{y_{il}}{p_{il}} \right) p_{il} (\delta_{kl} - p_{ik}) = p_{ik} - y_{ik}",
         shows: &[ERRORS],
     },

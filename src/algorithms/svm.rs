@@ -42,7 +42,7 @@ const MODEL_STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Objective",
-        sentence: "Penalise every row whose margin is below 1, and keep w small so the band 2/‖w‖ is wide.",
+        sentence: "Penalize every row whose margin is below 1, and keep w small so the band 2/‖w‖ is wide.",
         latex: r"J(\mathbf{w}, b) = \frac{\lambda}{2} \|\mathbf{w}\|^2 + \lambda_1 \|\mathbf{w}\|_1 + \frac{1}{n} \sum_{i=1}^{n} \max(0, 1 - m_i)",
         shows: &[J, LAMBDA, LAMBDA1, HINGE],
     },
