@@ -48,7 +48,7 @@ const MODEL_STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Computing the loss cheaply",
-        sentence: "Each row's loss is max(z, 0) − y·z plus log(1 + e^(−|z|)). The logarithms of many rows are added as the logarithm of their product: one logarithm for a run of rows instead of one per row. Rows with e^(−|z|) below 2⁻¹⁰ take theirs from its series instead, since a product of factors that close to 1 would round them away.",
+        sentence: "Each row's loss is max(z, 0) − y·z plus log(1 + e^(−|z|)). The logarithms of many rows are added as the logarithm of their product: one logarithm for a run of rows instead of one per row. For rows with e = e^(−|z|) at most 2⁻¹⁰, log(1 + e) comes from its series e − e²/2 + e³/3 − e⁴/4 instead, since a product of factors that close to 1 would round them away.",
         latex: r"\begin{aligned} J_i &= \max(z_i, 0) - y_i z_i + \log\left(1 + e^{-|z_i|}\right) \\ \sum_{i} \log\left(1 + e^{-|z_i|}\right) &= \log \prod_{i} \left(1 + e^{-|z_i|}\right) \end{aligned}",
         shows: &[J, Z],
     },
