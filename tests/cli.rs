@@ -66,6 +66,30 @@ fn run_err(file: &str, extra: &[&str]) -> String {
         .replace(path.to_str().unwrap(), "FILE")
 }
 
+/// A directory of its own for a test's files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("steplab-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// Writes `text` to the file `name` in it and returns its path.
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn linear_regression_json_has_the_contract_shape() {
     let path = fixture("clean.csv");
@@ -588,18 +612,10 @@ fn networks_too_large_and_one_class_targets_are_refused() {
             out.stderr
         );
     }
-    let dir = std::env::temp_dir().join(format!("steplab-one-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let one = dir.join("one.csv");
-    std::fs::write(&one, "x1,x2,lab\n1,2,a\n2,3,a\n3,1,a\n").unwrap();
+    let dir = Scratch::new("one");
+    let one = dir.file("one.csv", "x1,x2,lab\n1,2,a\n2,3,a\n3,1,a\n");
     for algorithm in ["mlp", "softmax-regression", "logistic-regression"] {
-        let out = steplab(&[
-            "run",
-            "--algorithm",
-            algorithm,
-            "--data",
-            one.to_str().unwrap(),
-        ]);
+        let out = steplab(&["run", "--algorithm", algorithm, "--data", &one]);
         assert_eq!(out.code, 1, "{algorithm}");
         assert!(
             out.stderr.contains(&format!(
@@ -610,19 +626,12 @@ fn networks_too_large_and_one_class_targets_are_refused() {
         );
     }
     // A label per row: far too many classes to learn anything.
-    let many = dir.join("many.csv");
     let rows: Vec<String> = (0..1001)
         .map(|i| format!("{},{},L{i}", i % 7, i % 5))
         .collect();
-    std::fs::write(&many, format!("x1,x2,lab\n{}\n", rows.join("\n"))).unwrap();
+    let many = dir.file("many.csv", &format!("x1,x2,lab\n{}\n", rows.join("\n")));
     for algorithm in ["mlp", "softmax-regression"] {
-        let out = steplab(&[
-            "run",
-            "--algorithm",
-            algorithm,
-            "--data",
-            many.to_str().unwrap(),
-        ]);
+        let out = steplab(&["run", "--algorithm", algorithm, "--data", &many]);
         assert_eq!(out.code, 1, "{algorithm}");
         assert!(
             out.stderr.contains(&format!(
@@ -632,7 +641,6 @@ fn networks_too_large_and_one_class_targets_are_refused() {
             out.stderr
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -661,11 +669,8 @@ fn an_mlp_that_classifies_names_its_classes() {
 
 #[test]
 fn init_rows_are_the_files_data_rows_even_when_rows_are_dropped() {
-    let dir = std::env::temp_dir().join(format!("steplab-init-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("drop.csv");
-    std::fs::write(&file, "a,b\n0,0\nNA,1\n2,2\n3,3\n4,4\n5,5\n").unwrap();
-    let f = file.to_str().unwrap();
+    let dir = Scratch::new("init");
+    let f = &dir.file("drop.csv", "a,b\n0,0\nNA,1\n2,2\n3,3\n4,4\n5,5\n");
     let base = ["--data", f, "--missing", "drop", "--steps", "0"];
     for algorithm in ["k-means", "gmm"] {
         let mut args = vec!["--algorithm", algorithm, "--init-rows", "2,5"];
@@ -701,7 +706,6 @@ fn init_rows_are_the_files_data_rows_even_when_rows_are_dropped() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -728,11 +732,11 @@ fn a_reader_that_stops_reading_ends_the_run_quietly() {
 
 #[test]
 fn under_missing_mean_the_features_are_filled_and_rows_without_a_target_dropped() {
-    let dir = std::env::temp_dir().join(format!("steplab-mean-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("t.csv");
-    std::fs::write(&file, "a,b,lab\n1,2,0\n2,,1\n3,4,\n4,5,NaN\n5,6,1\n6,7,0\n").unwrap();
-    let f = file.to_str().unwrap();
+    let dir = Scratch::new("mean");
+    let f = &dir.file(
+        "t.csv",
+        "a,b,lab\n1,2,0\n2,,1\n3,4,\n4,5,NaN\n5,6,1\n6,7,0\n",
+    );
     for algorithm in ["mlp", "logistic-regression", "linear-regression"] {
         let json = run_ok(&[
             "--algorithm",
@@ -758,15 +762,12 @@ fn under_missing_mean_the_features_are_filled_and_rows_without_a_target_dropped(
         let classifies = algorithm != "linear-regression";
         assert_eq!(json.get("classes").is_some(), classifies, "{algorithm}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn data_too_wide_for_an_algorithms_matrices_is_refused_before_they_are_made() {
     use std::fmt::Write as _;
-    let dir = std::env::temp_dir().join(format!("steplab-wide-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("wide.csv");
+    let dir = Scratch::new("wide");
     // 5,000 features: a 5,001 × 5,001 matrix is 200 MB.
     let mut text = String::new();
     for j in 0..5000 {
@@ -779,8 +780,7 @@ fn data_too_wide_for_an_algorithms_matrices_is_refused_before_they_are_made() {
             .collect();
         writeln!(text, "{}", row.join(",")).unwrap();
     }
-    std::fs::write(&file, text).unwrap();
-    let f = file.to_str().unwrap();
+    let f = &dir.file("wide.csv", &text);
     // Linear regression's moments take the target too; PCA and GMM take
     // every column as a feature.
     for (algorithm, features) in [("linear-regression", 5000), ("pca", 5001), ("gmm", 5001)] {
@@ -806,7 +806,6 @@ fn data_too_wide_for_an_algorithms_matrices_is_refused_before_they_are_made() {
         "1",
     ]);
     assert_eq!(json["features"].as_array().unwrap().len(), 5001);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -829,11 +828,12 @@ fn the_windows_options_are_checked_before_a_window_opens() {
 
 #[test]
 fn nothing_is_written_next_to_the_input() {
-    let dir = std::env::temp_dir().join(format!("steplab-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("data.csv");
-    std::fs::copy(fixture("clean.csv"), &file).unwrap();
-    let before: Vec<_> = std::fs::read_dir(&dir)
+    let dir = Scratch::new("cli");
+    let file = dir.file(
+        "data.csv",
+        &std::fs::read_to_string(fixture("clean.csv")).unwrap(),
+    );
+    let before: Vec<_> = std::fs::read_dir(&dir.0)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -841,16 +841,15 @@ fn nothing_is_written_next_to_the_input() {
         "--algorithm",
         "linear-regression",
         "--data",
-        file.to_str().unwrap(),
+        &file,
         "--steps",
         "3",
     ]);
-    let after: Vec<_> = std::fs::read_dir(&dir)
+    let after: Vec<_> = std::fs::read_dir(&dir.0)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(before, after);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

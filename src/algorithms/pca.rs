@@ -434,14 +434,20 @@ mod tests {
         Dataset::from_columns(&["a", "b", "c", "e"], &[a, b, c, e], None).unwrap()
     }
 
-    fn run(components: usize) -> (Pca, Dataset) {
-        let d = data();
+    /// PCA for `components` components, reset on `d`.
+    fn started(d: &Dataset, components: usize) -> Pca {
         let mut p = Pca::new(&Hyper {
             components: Some(components),
             ..Hyper::default()
         })
         .unwrap();
-        p.reset(&d).unwrap();
+        p.reset(d).unwrap();
+        p
+    }
+
+    fn run(components: usize) -> (Pca, Dataset) {
+        let d = data();
+        let mut p = started(&d, components);
         for _ in 0..20_000 {
             if p.step(&d).unwrap().converged {
                 return (p, d);
@@ -505,12 +511,7 @@ mod tests {
         let names: Vec<String> = (0..columns.len()).map(|j| format!("x{j}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let d = Dataset::from_columns(&names, columns, None).unwrap();
-        let mut p = Pca::new(&Hyper {
-            components: Some(components),
-            ..Hyper::default()
-        })
-        .unwrap();
-        p.reset(&d).unwrap();
+        let mut p = started(&d, components);
         for _ in 0..20_000 {
             let rec = p.step(&d).unwrap();
             assert!(orthonormal(&p, 1e-12), "{:?}", p.components);
@@ -556,12 +557,7 @@ mod tests {
     #[test]
     fn components_not_found_yet_stay_orthogonal_to_the_others() {
         let d = data();
-        let mut p = Pca::new(&Hyper {
-            components: Some(3),
-            ..Hyper::default()
-        })
-        .unwrap();
-        p.reset(&d).unwrap();
+        let mut p = started(&d, 3);
         for _ in 0..3 {
             p.step(&d).unwrap();
             assert!(orthonormal(&p, 1e-12));
@@ -576,12 +572,7 @@ mod tests {
     #[test]
     fn ojas_view_of_a_later_component_stays_orthogonal_to_the_finished_ones() {
         let d = data();
-        let mut p = Pca::new(&Hyper {
-            components: Some(2),
-            ..Hyper::default()
-        })
-        .unwrap();
-        p.reset(&d).unwrap();
+        let mut p = started(&d, 2);
         let mut checked = 0;
         for _ in 0..20_000 {
             let before = p.current;
