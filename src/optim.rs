@@ -149,7 +149,7 @@ pub const BETA2: Symbol = Symbol {
 /// What g_{t−1} is, said where an optimizer first uses it.
 macro_rules! gradient_note {
     () => {
-        " Here g_{t−1} is the gradient at θ_{t−1} (a subgradient where the loss has a kink), over this step's mini-batch B when a batch size is set: (1/|B|) Σ_{i∈B}, penalty included."
+        " Here g is the gradient at the previous parameters (a subgradient where the loss has a kink): with a batch size, its mean runs over this step's mini-batch B instead of all n rows, penalty included."
     };
 }
 

@@ -85,13 +85,13 @@ const STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "E-step",
-        sentence: "Bayes' rule gives each row's responsibilities under the previous step's parameters θ_{t−1}: how much each component explains it. The responsibilities shown are the ones this step's M-step used.",
+        sentence: "Bayes' rule gives each row's responsibilities under the previous step's parameters: how much each component explains it. The responsibilities shown are the ones this step's M-step used.",
         latex: r"\gamma_{ik} = \frac{\pi^{(t-1)}_k \, \mathcal{N}\big(\mathbf{x}_i \mid \boldsymbol{\mu}^{(t-1)}_k, \Sigma^{(t-1)}_k\big)}{\sum_{l=1}^{K} \pi^{(t-1)}_l \, \mathcal{N}\big(\mathbf{x}_i \mid \boldsymbol{\mu}^{(t-1)}_l, \Sigma^{(t-1)}_l\big)}",
         shows: &[RESPONSIBILITIES],
     },
     DerivationStep {
         title: "M-step: weights and means",
-        sentence: "With the responsibilities fixed, the expected log-likelihood is maximized by weighted counts and weighted means: this step's parameters θ_t. A component left with almost no weight (N_k below 10⁻¹⁰) keeps its parameters.",
+        sentence: "With the responsibilities fixed, the expected log-likelihood is maximized by weighted counts and weighted means, this step's parameters. A component left with almost no weight (an effective count below 10⁻¹⁰) keeps its parameters.",
         latex: r"N_k = \sum_{i=1}^{n} \gamma_{ik}, \qquad \pi_k = \frac{N_k}{n}, \qquad \boldsymbol{\mu}_k = \frac{1}{N_k} \sum_{i=1}^{n} \gamma_{ik} \mathbf{x}_i",
         shows: &[COUNTS, WEIGHTS, MEANS],
     },

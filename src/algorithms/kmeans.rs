@@ -55,7 +55,7 @@ const STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Assignment step",
         sentence: "With the previous step's centroids fixed, J is smallest when every row joins its nearest centroid (ties go to the lowest index); the distances shown are to those centroids.",
-        latex: r"c_t(i) = \operatorname*{argmin}_{k} \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,k}\|^2, \qquad \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,c_t(i)}\|^2 = \min_{k} \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,k}\|^2",
+        latex: r"\begin{aligned} c_t(i) &= \operatorname*{argmin}_{k} \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,k}\|^2 \\ \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,c_t(i)}\|^2 &= \min_{k} \|\mathbf{x}_i - \boldsymbol{\mu}_{t-1,k}\|^2 \end{aligned}",
         shows: &[ASSIGNMENT, DISTANCE, CHANGED],
     },
     DerivationStep {
