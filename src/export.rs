@@ -46,11 +46,21 @@ pub fn format_value(value: &Value) -> String {
     }
 }
 
-/// A value's first `shown` entries (a matrix's column-major, so a head's
-/// are its whole matrix's), followed by how many it has when cut.
+/// A value's first `shown` entries (a matrix's row by row, as it is read,
+/// so a head's are its whole matrix's), followed by how many it has when cut.
 #[must_use]
 pub fn format_entries(value: &Value, shown: usize) -> String {
-    cut_list(value.as_slice(), value.entries(), shown)
+    match value {
+        // Stored column by column: read row by row.
+        Value::Matrix(m) | Value::Head { head: m, .. } => {
+            let first: Vec<f64> = (0..m.nrows())
+                .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
+                .take(shown)
+                .collect();
+            cut_list(&first, value.entries(), shown)
+        }
+        _ => cut_list(value.as_slice(), value.entries(), shown),
+    }
 }
 
 /// A number with about 6 significant digits.
@@ -375,8 +385,14 @@ mod tests {
             format_entries(&Value::Vector(vec![1.0, 2.0, 3.0, 4.0, 5.0]), 2),
             "[1, 2, … (5 in all)]"
         );
-        // A matrix's head reads as the whole matrix: its shape, its first
-        // entries (column-major) and how many it has.
+        // A matrix reads row by row; its head reads as the whole matrix:
+        // its shape, its first entries and how many it has.
+        let rows = Value::Matrix(nalgebra::DMatrix::from_row_slice(
+            2,
+            3,
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        ));
+        assert_eq!(format_value(&rows), "2×3 matrix [1, 2, 3, 4, … (6 in all)]");
         let whole = nalgebra::DMatrix::from_fn(1000, 3, |i, j| (i + 10 * j) as f64);
         let head = Value::Head {
             rows: 1000,
@@ -385,7 +401,7 @@ mod tests {
         assert_eq!(format_value(&head), format_value(&Value::Matrix(whole)));
         assert_eq!(
             format_value(&head),
-            "1000×3 matrix [0, 1, 2, 3, … (3000 in all)]"
+            "1000×3 matrix [0, 10, 20, 1, … (3000 in all)]"
         );
         assert_eq!(
             format_entries(&head, 64).matches(", ").count(),
