@@ -29,6 +29,8 @@ pub struct PlotView {
     facts: Option<DataFacts>,
     loss_facts: Option<LossFacts>,
     regions: Option<Regions>,
+    /// The plots start afresh at the next frame (bounds, zoom, axis widths).
+    fresh: bool,
     /// Ids of the derivation symbols under the pointer: their plot items are emphasised.
     pub highlight: Vec<&'static str>,
 }
@@ -298,6 +300,7 @@ impl PlotView {
         self.loss_facts = Some(facts.loss);
         self.surface = None;
         self.regions = None;
+        self.fresh = true;
     }
 
     /// The axis pickers, the data plot, the loss plot and the loss surface.
@@ -309,6 +312,13 @@ impl PlotView {
         record: Option<&StepRecord>,
         shown: usize,
     ) {
+        if std::mem::take(&mut self.fresh) {
+            // What the plots remember of an earlier run (a diverged one's
+            // bounds near 1e300, the axis widths its long tick labels took)
+            // would otherwise outlive it.
+            ui.ctx()
+                .data_mut(egui::util::IdTypeMap::remove_by_type::<egui_plot::PlotMemory>);
+        }
         let names = data.feature_names();
         let d = names.len();
         self.x_feature = self.x_feature.min(d.saturating_sub(1));
