@@ -608,6 +608,23 @@ fn flat_hidden_units_are_flagged_with_what_to_do() {
 }
 
 #[test]
+fn a_learning_rate_above_the_stability_bound_is_flagged_before_the_run_diverges() {
+    // The opening example is houses.csv under linear regression: 2/L is
+    // exact, about 1.06 on its standardized features.
+    let shown =
+        |h: &Harness<'_, App>, text: &str| h.query_all_by_label_contains(text).next().is_some();
+    let mut h = harness();
+    h.run();
+    assert!(shown(&h, "(stable below 2/L = "));
+    h.state_mut().apply(Command::SetLearningRate(5.0));
+    h.run();
+    assert!(shown(&h, "(above 2/L = 1.06") && shown(&h, "the steps will grow until they diverge"));
+    h.state_mut().apply(Command::SetLearningRate(0.5));
+    h.run();
+    assert!(!shown(&h, "(above 2/L"));
+}
+
+#[test]
 fn the_preview_shows_long_numbers_rounded_on_one_line() {
     let path = std::env::temp_dir().join(format!("steplab-preview-{}.csv", std::process::id()));
     std::fs::write(

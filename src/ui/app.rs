@@ -1204,16 +1204,26 @@ impl App {
                 && let Some(lr) = session.algorithm().learning_rate()
             {
                 let mut value = lr;
-                let bound = self.step_size_card().map(|c| c.stable_below);
-                let text = bound.map_or_else(
-                    || "learning rate η".to_string(),
-                    |b| {
-                        format!(
-                            "learning rate η   (stable below 2/L = {})",
-                            export::format_number(b)
-                        )
-                    },
-                );
+                let card = self.step_size_card();
+                let bound = card.as_ref().map(|c| c.stable_below);
+                let text = match &card {
+                    None => egui::RichText::new("learning rate η"),
+                    // Said before the run diverges, not only after.
+                    Some(c) if lr > c.stable_below => egui::RichText::new(format!(
+                        "learning rate η   (above 2/L = {}: {})",
+                        export::format_number(c.stable_below),
+                        if c.exact {
+                            "the steps will grow until they diverge"
+                        } else {
+                            "the steps may overshoot and diverge"
+                        }
+                    ))
+                    .color(super::theme::WARNING),
+                    Some(c) => egui::RichText::new(format!(
+                        "learning rate η   (stable below 2/L = {})",
+                        export::format_number(c.stable_below)
+                    )),
+                };
                 let response = ui.add(
                     egui::Slider::new(&mut value, 1e-5..=10.0)
                         .logarithmic(true)
