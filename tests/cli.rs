@@ -283,7 +283,7 @@ fn each_bad_file_gets_its_own_sentence() {
         ),
         (
             "missing.csv",
-            "column 'x1' has 2 missing or non-finite values (line 3 'NaN', line 5 'nan'); column 'x2' has 5 missing or non-finite values (line 4 '', line 6 'NA', line 7 'inf', ...); choose --missing drop or --missing mean to continue: FILE",
+            "column 'x1' has 2 missing or non-finite values (line 3 'NaN', line 5 'nan'); column 'x2' has 5 missing or non-finite values (line 4 '', line 6 'NA', line 7 'inf', ...); drop those rows or fill in the column means to continue (--missing drop or mean; in the window, drop rows or fill mean): FILE",
         ),
     ];
     for (file, want) in cases {

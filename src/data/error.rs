@@ -111,7 +111,9 @@ pub enum DataError {
         path: String,
     },
     /// Missing or non-finite cells under `--missing error`.
-    #[error("{summary}; choose --missing drop or --missing mean to continue: {path}")]
+    #[error(
+        "{summary}; drop those rows or fill in the column means to continue (--missing drop or mean; in the window, drop rows or fill mean): {path}"
+    )]
     Missing {
         /// Per-column counts and first positions.
         summary: String,
