@@ -625,6 +625,22 @@ fn a_learning_rate_above_the_stability_bound_is_flagged_before_the_run_diverges(
 }
 
 #[test]
+fn copying_the_derivation_says_so() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Step").click();
+    h.run();
+    h.get_by_label("Export").click();
+    h.run();
+    h.get_by_label("Copy derivation (Markdown)").click();
+    h.run();
+    assert!(
+        h.query_by_label("copied the derivation of step 1 to the clipboard (Markdown)")
+            .is_some()
+    );
+}
+
+#[test]
 fn the_preview_shows_long_numbers_rounded_on_one_line() {
     let path = std::env::temp_dir().join(format!("steplab-preview-{}.csv", std::process::id()));
     std::fs::write(

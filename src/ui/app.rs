@@ -1111,6 +1111,10 @@ impl App {
                         self.shown_record(),
                     );
                     ui.ctx().copy_text(text);
+                    self.notice = Some(format!(
+                        "copied the derivation of step {} to the clipboard (Markdown)",
+                        self.shown
+                    ));
                 }
             });
             if ui.button("Help").clicked() {
