@@ -625,6 +625,23 @@ fn a_learning_rate_above_the_stability_bound_is_flagged_before_the_run_diverges(
 }
 
 #[test]
+fn the_theme_menu_names_its_choices_and_applies_them() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Theme").click();
+    h.run();
+    h.get_by_label("Light").click();
+    h.run();
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    h.get_by_label("Theme").click();
+    h.run();
+    assert!(h.query_by_label("Follow the system").is_some());
+    h.get_by_label("Dark").click();
+    h.run();
+    assert_eq!(h.ctx.theme(), egui::Theme::Dark);
+}
+
+#[test]
 fn copying_the_derivation_says_so() {
     let mut h = harness();
     h.run();

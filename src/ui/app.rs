@@ -1077,7 +1077,18 @@ impl App {
                     }
                 }
             });
-            ui.menu_button("Theme", egui::widgets::global_theme_preference_buttons);
+            ui.menu_button("Theme", |ui| {
+                // Words, not egui's emoji icons, which the bundled fonts lack.
+                let mut preference = ui.options(|o| o.theme_preference);
+                for (choice, label) in [
+                    (egui::ThemePreference::System, "Follow the system"),
+                    (egui::ThemePreference::Dark, "Dark"),
+                    (egui::ThemePreference::Light, "Light"),
+                ] {
+                    ui.radio_value(&mut preference, choice, label);
+                }
+                ui.ctx().set_theme(preference);
+            });
             ui.menu_button("Export", |ui| {
                 if ui.button("Plots as PNG…").clicked()
                     && let Some(p) = save_dialog("plots.png", "PNG", "png")
