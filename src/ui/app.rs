@@ -1077,18 +1077,7 @@ impl App {
                     }
                 }
             });
-            ui.menu_button("Theme", |ui| {
-                // Words, not egui's emoji icons, which the bundled fonts lack.
-                let mut preference = ui.options(|o| o.theme_preference);
-                for (choice, label) in [
-                    (egui::ThemePreference::System, "Follow the system"),
-                    (egui::ThemePreference::Dark, "Dark"),
-                    (egui::ThemePreference::Light, "Light"),
-                ] {
-                    ui.radio_value(&mut preference, choice, label);
-                }
-                ui.ctx().set_theme(preference);
-            });
+            ui.menu_button("Theme", theme_menu_ui);
             ui.menu_button("Export", |ui| {
                 if ui.button("Plots as PNG…").clicked()
                     && let Some(p) = save_dialog("plots.png", "PNG", "png")
@@ -1662,6 +1651,20 @@ impl eframe::App for App {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
+}
+
+/// The theme choices, in words: egui's own buttons are emoji icons, which
+/// the bundled fonts lack.
+fn theme_menu_ui(ui: &mut egui::Ui) {
+    let mut preference = ui.options(|o| o.theme_preference);
+    for (choice, label) in [
+        (egui::ThemePreference::System, "Follow the system"),
+        (egui::ThemePreference::Dark, "Dark"),
+        (egui::ThemePreference::Light, "Light"),
+    ] {
+        ui.radio_value(&mut preference, choice, label);
+    }
+    ui.ctx().set_theme(preference);
 }
 
 /// A warning when most hidden activations of the shown step are flat (the
