@@ -898,14 +898,17 @@ fn feature_plot(
                 );
             }
             let drawn = points.iter().map(Vec::len).sum();
+            let one_group = points.iter().filter(|p| !p.is_empty()).count() == 1;
             for (c, pts) in points.into_iter().enumerate() {
                 if !pts.is_empty() {
                     let (radius, colour) = marker(drawn, groups.colour(c));
-                    let name = groups
-                        .labels
-                        .get(c)
-                        .cloned()
-                        .unwrap_or_else(|| format!("group {c}"));
+                    let name = groups.labels.get(c).cloned().unwrap_or_else(|| {
+                        if one_group {
+                            "data".to_string()
+                        } else {
+                            format!("group {c}")
+                        }
+                    });
                     plot_ui.points(
                         Points::new(name, PlotPoints::from(pts))
                             .radius(radius)
@@ -1007,7 +1010,7 @@ fn feature_plot(
                     ];
                     plot_ui.line(
                         Line::new(format!("component {r}"), PlotPoints::from(pts))
-                            .color(theme::MODEL)
+                            .color([theme::MODEL, theme::WARNING, theme::REFERENCE][r % 3])
                             .width(Lit::width(lit.axes, 3.0 - r as f32 * 0.8)),
                     );
                 }
