@@ -1350,8 +1350,9 @@ impl App {
                                     None => term.meaning.to_string(),
                                 });
                             } else if formula.response.hovered() {
+                                // The whole step lights up in the plots; no
+                                // tooltip (its raw LaTeX covered the numbers).
                                 hovered.extend(step.shows.iter().map(|s| s.id));
-                                formula.response.on_hover_text(step.latex);
                             }
                             if let Some(record) = self.shown_record() {
                                 for symbol in step.shows {
