@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use std::path::Path;
 use steplab::algorithms::Hyper;
 use steplab::ui::{App, Command, Role, STEP_BUDGET, Settings};
@@ -400,6 +400,13 @@ fn switching_algorithm_resets_and_rebuilds_the_derivation() {
     h.run();
     // exam_pass.csv has a text target: linear regression refuses it and says why.
     assert!(h.state().error().unwrap().contains("numeric target"));
+    // With no model there is nothing to step: the buttons are disabled.
+    for button in ["Step", "Step ×10", "Run", "Back", "Reset"] {
+        assert!(
+            h.get_by_label(button).accesskit_node().is_disabled(),
+            "{button}"
+        );
+    }
 }
 
 #[test]

@@ -1158,47 +1158,53 @@ impl App {
         }
     }
 
+    fn step_buttons_ui(&mut self, ui: &mut egui::Ui) {
+        if ui
+            .button("Reset")
+            .on_hover_text("Back to step 0 (R)")
+            .clicked()
+        {
+            self.commands.push(Command::Reset);
+        }
+        if ui
+            .button("Back")
+            .on_hover_text("Show the previous step (←)")
+            .clicked()
+        {
+            self.commands.push(Command::StepBack);
+        }
+        if ui
+            .button("Step")
+            .on_hover_text("Apply one update (→)")
+            .clicked()
+        {
+            self.commands.push(Command::Step(1));
+        }
+        if ui.button("Step ×10").clicked() {
+            self.commands.push(Command::Step(10));
+        }
+        if ui.button("Step ×100").clicked() {
+            self.commands.push(Command::Step(100));
+        }
+        let label = if self.running || self.steps_left > 0 {
+            "Pause"
+        } else {
+            "Run"
+        };
+        // One width for both words, so the row does not shift.
+        if ui
+            .add(egui::Button::new(label).min_size(egui::vec2(52.0, 0.0)))
+            .on_hover_text("Run or pause (Space)")
+            .clicked()
+        {
+            self.commands.push(Command::ToggleRun);
+        }
+    }
+
     fn run_controls_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            if ui
-                .button("Reset")
-                .on_hover_text("Back to step 0 (R)")
-                .clicked()
-            {
-                self.commands.push(Command::Reset);
-            }
-            if ui
-                .button("Back")
-                .on_hover_text("Show the previous step (←)")
-                .clicked()
-            {
-                self.commands.push(Command::StepBack);
-            }
-            if ui
-                .button("Step")
-                .on_hover_text("Apply one update (→)")
-                .clicked()
-            {
-                self.commands.push(Command::Step(1));
-            }
-            if ui.button("Step ×10").clicked() {
-                self.commands.push(Command::Step(10));
-            }
-            if ui.button("Step ×100").clicked() {
-                self.commands.push(Command::Step(100));
-            }
-            let label = if self.running || self.steps_left > 0 {
-                "Pause"
-            } else {
-                "Run"
-            };
-            if ui
-                .button(label)
-                .on_hover_text("Run or pause (Space)")
-                .clicked()
-            {
-                self.commands.push(Command::ToggleRun);
-            }
+            // Without a model there is nothing to step: the buttons say so.
+            ui.add_enabled_ui(self.session.is_some(), |ui| self.step_buttons_ui(ui));
             ui.add(
                 egui::Slider::new(&mut self.settings.steps_per_second, 1.0..=1000.0)
                     .logarithmic(true)
