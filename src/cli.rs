@@ -324,38 +324,39 @@ pub fn ignored_options(id: &str, args: &RunArgs) -> Vec<&'static str> {
         _ if clustering => args.init_rows.is_none(),
         _ => batches && args.batch_size.is_some(),
     };
-    let uses = |option: &str| match option {
-        "--lr" => (stepping && optimizer != Some(O::Pegasos)) || matches!(id, "perceptron" | "pca"),
-        "--momentum" => matches!(optimizer, Some(O::Momentum | O::Nesterov)),
-        "--beta1" => optimizer == Some(O::Adam),
-        "--beta2" => matches!(optimizer, Some(O::Adam | O::Rmsprop)),
-        "--batch-size" => batches,
-        "--seed" => seeded,
-        "--optimizer" | "--l2" | "--l1" => stepping,
-        "--k" | "--init-rows" => clustering,
-        "--components" => id == "pca",
-        _ => id == "mlp",
-    };
-    let given = [
-        ("--optimizer", args.optimizer.is_some()),
-        ("--lr", args.lr.is_some()),
-        ("--momentum", args.momentum.is_some()),
-        ("--beta1", args.beta1.is_some()),
-        ("--beta2", args.beta2.is_some()),
-        ("--batch-size", args.batch_size.is_some()),
-        ("--seed", args.seed != 0),
-        ("--l2", args.l2.is_some()),
-        ("--l1", args.l1.is_some()),
-        ("--k", args.k.is_some()),
-        ("--init-rows", args.init_rows.is_some()),
-        ("--components", args.components.is_some()),
-        ("--hidden", args.hidden.is_some()),
-        ("--activation", args.activation.is_some()),
+    // Each option: whether it was given, and whether this run reads it.
+    let options = [
+        ("--optimizer", args.optimizer.is_some(), stepping),
+        (
+            "--lr",
+            args.lr.is_some(),
+            (stepping && optimizer != Some(O::Pegasos)) || matches!(id, "perceptron" | "pca"),
+        ),
+        (
+            "--momentum",
+            args.momentum.is_some(),
+            matches!(optimizer, Some(O::Momentum | O::Nesterov)),
+        ),
+        ("--beta1", args.beta1.is_some(), optimizer == Some(O::Adam)),
+        (
+            "--beta2",
+            args.beta2.is_some(),
+            matches!(optimizer, Some(O::Adam | O::Rmsprop)),
+        ),
+        ("--batch-size", args.batch_size.is_some(), batches),
+        ("--seed", args.seed != 0, seeded),
+        ("--l2", args.l2.is_some(), stepping),
+        ("--l1", args.l1.is_some(), stepping),
+        ("--k", args.k.is_some(), clustering),
+        ("--init-rows", args.init_rows.is_some(), clustering),
+        ("--components", args.components.is_some(), id == "pca"),
+        ("--hidden", args.hidden.is_some(), id == "mlp"),
+        ("--activation", args.activation.is_some(), id == "mlp"),
     ];
-    given
+    options
         .into_iter()
-        .filter(|&(option, given)| given && !uses(option))
-        .map(|(option, _)| option)
+        .filter(|&(_, given, used)| given && !used)
+        .map(|(option, ..)| option)
         .collect()
 }
 
