@@ -301,57 +301,32 @@ pub fn hyper_from_args(args: &RunArgs) -> anyhow::Result<Hyper> {
     })
 }
 
-/// The options `args` gives that a run of `id` does not read, as written on
-/// the command line: the optimizer's own settings apart from the optimizer
-/// it runs (gd, unless another is given; Pegasos for the SVM), and the seed
-/// where nothing is drawn.
+/// The options `args` gives that a run of `entry` does not read
+/// ([`Entry::reads`]), as written on the command line.
 #[must_use]
-pub fn ignored_options(id: &str, args: &RunArgs) -> Vec<&'static str> {
-    use OptimizerKind as O;
-    let chosen = args.optimizer.as_deref().and_then(OptimizerKind::parse);
-    let optimizer = match id {
-        "linear-svm" => Some(chosen.unwrap_or(O::Pegasos)),
-        "linear-regression" | "logistic-regression" | "softmax-regression" | "mlp" => {
-            Some(chosen.unwrap_or(O::Gd))
-        }
-        _ => None,
-    };
-    let clustering = matches!(id, "k-means" | "gmm");
-    let stepping = optimizer.is_some();
-    let batches = stepping && optimizer != Some(O::Newton);
-    let seeded = match id {
-        "mlp" | "pca" => true,
-        _ if clustering => args.init_rows.is_none(),
-        _ => batches && args.batch_size.is_some(),
-    };
+pub fn ignored_options(entry: &Entry, args: &RunArgs) -> Vec<&'static str> {
+    let reads = entry.reads(&Hyper {
+        optimizer: args.optimizer.as_deref().and_then(OptimizerKind::parse),
+        batch_size: args.batch_size,
+        init_rows: args.init_rows.clone(),
+        ..Hyper::default()
+    });
     // Each option: whether it was given, and whether this run reads it.
     let options = [
-        ("--optimizer", args.optimizer.is_some(), stepping),
-        (
-            "--lr",
-            args.lr.is_some(),
-            (stepping && optimizer != Some(O::Pegasos)) || matches!(id, "perceptron" | "pca"),
-        ),
-        (
-            "--momentum",
-            args.momentum.is_some(),
-            matches!(optimizer, Some(O::Momentum | O::Nesterov)),
-        ),
-        ("--beta1", args.beta1.is_some(), optimizer == Some(O::Adam)),
-        (
-            "--beta2",
-            args.beta2.is_some(),
-            matches!(optimizer, Some(O::Adam | O::Rmsprop)),
-        ),
-        ("--batch-size", args.batch_size.is_some(), batches),
-        ("--seed", args.seed != 0, seeded),
-        ("--l2", args.l2.is_some(), stepping),
-        ("--l1", args.l1.is_some(), stepping),
-        ("--k", args.k.is_some(), clustering),
-        ("--init-rows", args.init_rows.is_some(), clustering),
-        ("--components", args.components.is_some(), id == "pca"),
-        ("--hidden", args.hidden.is_some(), id == "mlp"),
-        ("--activation", args.activation.is_some(), id == "mlp"),
+        ("--optimizer", args.optimizer.is_some(), reads.optimizer),
+        ("--lr", args.lr.is_some(), reads.learning_rate),
+        ("--momentum", args.momentum.is_some(), reads.momentum),
+        ("--beta1", args.beta1.is_some(), reads.beta1),
+        ("--beta2", args.beta2.is_some(), reads.beta2),
+        ("--batch-size", args.batch_size.is_some(), reads.batch_size),
+        ("--seed", args.seed != 0, reads.seed),
+        ("--l2", args.l2.is_some(), reads.l2),
+        ("--l1", args.l1.is_some(), reads.l1),
+        ("--k", args.k.is_some(), reads.k),
+        ("--init-rows", args.init_rows.is_some(), reads.init_rows),
+        ("--components", args.components.is_some(), reads.components),
+        ("--hidden", args.hidden.is_some(), reads.hidden),
+        ("--activation", args.activation.is_some(), reads.activation),
     ];
     options
         .into_iter()
@@ -460,7 +435,7 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
     if !data.missing_report().is_clean() {
         json["missing"] = serde_json::json!(data.missing_report().summary());
     }
-    let ignored = ignored_options(entry.id, args);
+    let ignored = ignored_options(entry, args);
     if !ignored.is_empty() {
         eprintln!(
             "steplab: note: this {} run does not use {}, so {} no effect",

@@ -66,6 +66,12 @@ impl OptimizerKind {
         }
     }
 
+    /// β₂ when none is given: RMSprop's ρ = 0.9, Adam's 0.999.
+    #[must_use]
+    pub fn default_beta2(self) -> f64 {
+        if self == Self::Rmsprop { 0.9 } else { 0.999 }
+    }
+
     /// Whether this is one of the first-order optimizers of [`Optimizer`].
     #[must_use]
     pub fn is_first_order(self) -> bool {
@@ -302,11 +308,7 @@ impl Optimizer {
         }
         let learning_rate = hyper.learning_rate.unwrap_or(default_lr);
         check_learning_rate(learning_rate)?;
-        let beta2 = hyper.beta2.unwrap_or(if kind == OptimizerKind::Rmsprop {
-            0.9
-        } else {
-            0.999
-        });
+        let beta2 = hyper.beta2.unwrap_or(kind.default_beta2());
         for (name, v) in [
             ("momentum", hyper.momentum),
             ("beta1", hyper.beta1),

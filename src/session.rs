@@ -135,6 +135,11 @@ impl Replay {
     /// before (the first into those of `old`); `None` if a step fails.
     #[must_use]
     pub fn run(mut self, data: &Dataset, old: Option<StepRecord>) -> Option<StepRecord> {
+        self.advance(data, old)
+    }
+
+    /// [`Self::run`], leaving the algorithm at the step.
+    fn advance(&mut self, data: &Dataset, old: Option<StepRecord>) -> Option<StepRecord> {
         if self.step == 0 {
             return self.algorithm.reset(data).ok();
         }
@@ -298,6 +303,33 @@ impl Session {
         }
         self.checkpoints.push((at, self.algorithm.boxed_clone()));
         self.since = Since::default();
+    }
+
+    /// Forgets the steps after `step`, so that the next update starts from
+    /// its parameters (with whatever was changed since, e.g. the learning
+    /// rate), and the run goes on even if it had stopped later. Returns
+    /// false, changing nothing, when `step`'s state cannot be rebuilt.
+    pub fn truncate(&mut self, data: &Dataset, step: usize) -> bool {
+        if step >= self.latest.step {
+            return true;
+        }
+        let Some(mut replay) = self.begin_replay(step) else {
+            return false;
+        };
+        let Some(record) = replay.advance(data, self.spare.take()) else {
+            return false;
+        };
+        self.algorithm = replay.algorithm;
+        self.latest = record;
+        self.history.truncate(step + 1);
+        // A copy at `step` holds the state after it: still the run's.
+        self.checkpoints.retain(|(at, _)| *at <= step);
+        self.since = Since {
+            steps: step - self.checkpoints.last().map_or(0, |(at, _)| *at),
+            time: Duration::ZERO,
+        };
+        self.stop = None;
+        true
     }
 
     /// Applies one update. Returns false (and does nothing) once the run has stopped.
@@ -567,6 +599,44 @@ mod tests {
         for (t, record) in records.iter().enumerate() {
             assert_eq!(s.record_at(&data, t).as_ref(), Some(record), "step {t}");
         }
+    }
+
+    #[test]
+    fn a_truncated_run_goes_on_from_the_kept_step_as_a_fresh_one_would() {
+        let data = data();
+        let mut s = session(0.01);
+        for _ in 0..70 {
+            s.step(&data);
+        }
+        let kept: Vec<Snapshot> = s.history()[..=40].to_vec();
+        assert!(s.truncate(&data, 40));
+        assert_eq!(s.step_count(), 40);
+        assert_eq!(s.history(), &kept[..]);
+        assert_eq!(s.latest(), &s.record_at(&data, 40).unwrap());
+        // A new rate from here on, as a run that changed it at step 40.
+        s.set_learning_rate(0.05);
+        let mut fresh = session(0.01);
+        for t in 1..=60 {
+            if t == 41 {
+                fresh.set_learning_rate(0.05);
+            }
+            fresh.step(&data);
+            if t > 40 {
+                s.step(&data);
+            }
+        }
+        assert_eq!(s.history(), fresh.history());
+        assert_eq!(s.latest(), fresh.latest());
+        for t in [0, 39, 40, 41, 59, 60] {
+            assert_eq!(s.record_at(&data, t), fresh.record_at(&data, t), "step {t}");
+        }
+        // Back to the start, after a stop.
+        s.run(&data, 60);
+        assert!(s.stop().is_some());
+        assert!(s.truncate(&data, 0));
+        assert!(s.stop().is_none());
+        assert_eq!(s.history().len(), 1);
+        assert!(s.step(&data));
     }
 
     /// Logistic regression on a few hundred rows (per-row records: σ, residuals).

@@ -80,7 +80,7 @@ fn options_called_ignored_change_nothing() {
             let plain = run_json(&base).unwrap();
             for option in OPTIONS {
                 let changed = with(&base, option);
-                if !ignored_options(entry.id, &changed).contains(&option) {
+                if !ignored_options(entry, &changed).contains(&option) {
                     continue;
                 }
                 let json = run_json(&changed).unwrap();

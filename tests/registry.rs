@@ -330,3 +330,53 @@ fn a_run_without_per_row_values_steps_exactly_like_the_window() {
         assert_eq!(scalars(&runs[0]), scalars(&runs[1]), "{}", entry.id);
     }
 }
+
+#[test]
+fn each_algorithm_runs_exactly_the_optimizers_it_offers() {
+    let all = [
+        OptimizerKind::Gd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Adagrad,
+        OptimizerKind::Rmsprop,
+        OptimizerKind::Adam,
+        OptimizerKind::Newton,
+        OptimizerKind::Pegasos,
+    ];
+    let data = blobs();
+    for entry in REGISTRY {
+        assert_eq!(
+            entry.reads(&Hyper::default()).optimizer,
+            !entry.optimizers.is_empty(),
+            "{}",
+            entry.id
+        );
+        if entry.optimizers.is_empty() {
+            continue;
+        }
+        for kind in all {
+            let hyper = Hyper {
+                optimizer: Some(kind),
+                ..Hyper::default()
+            };
+            let offered = entry.optimizers.contains(&kind);
+            let session = (entry.create)(&hyper)
+                .map_err(|e| e.to_string())
+                .and_then(|a| Session::new(a, &data).map_err(|e| e.to_string()));
+            assert_eq!(session.is_ok(), offered, "{} {kind:?}", entry.id);
+        }
+        // The first is the one run when none is named.
+        let default = Session::new((entry.create)(&Hyper::default()).unwrap(), &data).unwrap();
+        let named = Hyper {
+            optimizer: Some(entry.optimizers[0]),
+            ..Hyper::default()
+        };
+        let named = Session::new((entry.create)(&named).unwrap(), &data).unwrap();
+        assert_eq!(
+            default.algorithm().derivation(),
+            named.algorithm().derivation(),
+            "{}",
+            entry.id
+        );
+    }
+}

@@ -77,6 +77,12 @@ fn step_back_timeline_and_reset() {
     h.run();
     assert_eq!(h.state().session().unwrap().step_count(), 10);
     assert!(shows_w_of(&h, 10) && !shows_w_of(&h, 9));
+    // Step ×10 from step 7 shows the three taken, then takes seven more.
+    h.state_mut().apply(Command::Show(7));
+    h.get_by_label("Step ×10").click();
+    h.run();
+    assert_eq!(h.state().session().unwrap().step_count(), 17);
+    assert_eq!(h.state().shown_step(), 17);
     h.state_mut().apply(Command::Show(3));
     h.run();
     assert_eq!(h.state().shown_step(), 3);
@@ -85,8 +91,8 @@ fn step_back_timeline_and_reset() {
     h.state_mut().apply(Command::ToggleRun);
     h.state_mut().apply(Command::ToggleRun);
     h.run();
-    assert_eq!(h.state().shown_step(), 10);
-    assert!(shows_w_of(&h, 10) && !shows_w_of(&h, 3));
+    assert_eq!(h.state().shown_step(), 17);
+    assert!(shows_w_of(&h, 17) && !shows_w_of(&h, 3));
     h.get_by_label("Reset").click();
     h.run();
     assert_eq!(h.state().session().unwrap().step_count(), 0);
@@ -980,4 +986,115 @@ fn a_long_step_command_goes_on_over_frames_and_pause_stops_it() {
         assert_eq!(h.state().steps_left(), left);
         assert_eq!(h.state().session().unwrap().step_count(), base + 10 - left);
     }
+}
+
+#[test]
+fn a_new_learning_rate_at_an_earlier_step_goes_on_from_that_step() {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::Step(10));
+    h.state_mut().apply(Command::Show(4));
+    h.run();
+    let kept = h.state().session().unwrap().history()[..=4].to_vec();
+    h.state_mut().apply(Command::SetLearningRate(0.05));
+    h.run();
+    let app = h.state();
+    let session = app.session().unwrap();
+    assert_eq!((session.step_count(), app.shown_step()), (4, 4));
+    assert_eq!(session.history(), &kept[..]);
+    assert_eq!(session.algorithm().learning_rate(), Some(0.05));
+    assert!(
+        h.query_by_label_contains("6 later steps were dropped")
+            .is_some()
+    );
+    // The derivation shows step 4's numbers, and the next step is taken at the new rate.
+    assert!(shows_w_of(&h, 4));
+    h.get_by_label("Step").click();
+    h.run();
+    let session = h.state().session().unwrap();
+    assert_eq!(session.step_count(), 5);
+    let record = session.latest();
+    let eta = record
+        .values
+        .iter()
+        .find(|(symbol, _)| symbol.id == "eta")
+        .map(|(_, v)| v.as_slice()[0]);
+    assert_eq!(eta, Some(0.05));
+}
+
+/// The node of the widget labelled by the model panel's `label`.
+fn model_widget<'h>(h: &'h Harness<'_, App>, label: &'h str) -> egui_kittest::Node<'h> {
+    h.query_all_by_label(label)
+        .find(|n| n.accesskit_node().role() != egui::accesskit::Role::Label)
+        .unwrap_or_else(|| panic!("a widget labelled {label}"))
+}
+
+#[test]
+fn the_model_panel_shows_and_sets_what_each_algorithm_reads() {
+    use steplab::optim::OptimizerKind;
+    let mut h = harness();
+    h.run();
+    // Linear regression reads an optimizer, not a number of clusters.
+    assert!(h.query_all_by_label("optimizer").next().is_some());
+    assert!(h.query_all_by_label("clusters k").next().is_none());
+    assert!(h.query_all_by_label("β₁").next().is_none());
+    h.state_mut().apply(Command::Step(3));
+    model_widget(&h, "optimizer").click();
+    h.run();
+    h.get_by_label("Adam").click();
+    h.run();
+    let app = h.state();
+    assert_eq!(app.settings().hyper().optimizer, Some(OptimizerKind::Adam));
+    assert_eq!(app.session().unwrap().step_count(), 0, "a new run");
+    assert!(h.query_all_by_label("β₁").next().is_some());
+    assert!(h.query_all_by_label("β₂").next().is_some());
+    assert!(h.query_by_label_contains("Adam").is_some());
+    // GMM on blobs.csv: three components instead of the default two.
+    h.state_mut().apply(Command::LoadExample(3));
+    h.state_mut().apply(Command::SelectAlgorithm("gmm".into()));
+    h.run();
+    assert!(h.query_all_by_label("optimizer").next().is_none());
+    let params = |h: &Harness<'_, App>| h.state().session().unwrap().history()[0].params.len();
+    let d = h.state().data().unwrap().n_features();
+    assert_eq!(params(&h), 2 * (1 + d + d * d));
+    model_widget(&h, "clusters k").set_value_accesskit(3.0);
+    h.run();
+    assert_eq!(h.state().settings().hyper().k, Some(3));
+    assert_eq!(params(&h), 3 * (1 + d + d * d));
+    assert!(h.state().error().is_none());
+    // Initial rows, typed as on the command line, set k with them.
+    let field = model_widget(&h, "initial rows");
+    field.click();
+    field.type_text("0, 5,x");
+    h.run();
+    assert!(
+        h.query_by_label_contains("numbers separated by commas")
+            .is_some()
+    );
+    h.key_press(egui::Key::Backspace);
+    h.key_press(egui::Key::Backspace);
+    h.run();
+    model_widget(&h, "initial rows").type_text(",9");
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    let hyper = h.state().settings().hyper();
+    assert_eq!((hyper.init_rows, hyper.k), (Some(vec![0, 5, 9]), Some(3)));
+    assert!(h.state().error().is_none());
+    // The first mean starts at row 0.
+    let row0: Vec<f64> = h.state().data().unwrap().x().row(0).iter().copied().collect();
+    assert_eq!(h.state().session().unwrap().history()[0].params[3..3 + d], row0[..]);
+    // Each algorithm keeps its own settings.
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("k-means".into()));
+    h.run();
+    assert_eq!(h.state().settings().hyper().k, None);
+    h.state_mut().apply(Command::SelectAlgorithm("gmm".into()));
+    h.run();
+    assert_eq!(params(&h), 3 * (1 + d + d * d));
+    // Back to what `steplab run` does without options.
+    h.get_by_label("Default settings").click();
+    h.run();
+    assert_eq!(h.state().settings().hyper(), Hyper::default());
+    assert_eq!(params(&h), 2 * (1 + d + d * d));
 }

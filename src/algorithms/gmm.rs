@@ -116,6 +116,9 @@ pub const ENTRY: Entry = Entry {
     supervised: false,
     classifies: false,
     create: |h| Ok(Box::new(Gmm::new(h)?)),
+    optimizers: &[],
+    default_l2: 0.0,
+    default_k: 2,
 };
 
 /// A Gaussian mixture fitted by EM.
@@ -599,8 +602,13 @@ impl Algorithm for Gmm {
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let x = data.x();
         let d = x.ncols();
-        self.means =
-            kmeans::initial_centers(data, self.k, self.init_rows.as_deref(), 2, self.seed)?;
+        self.means = kmeans::initial_centers(
+            data,
+            self.k,
+            self.init_rows.as_deref(),
+            ENTRY.default_k,
+            self.seed,
+        )?;
         let k = self.means.nrows();
         super::check_square(ENTRY.id, d, d, k)?;
         let (_, mut cov) = super::pass::mean_and_covariance(x);

@@ -85,6 +85,9 @@ pub const ENTRY: Entry = Entry {
     supervised: false,
     classifies: false,
     create: |h| Ok(Box::new(KMeans::new(h)?)),
+    optimizers: &[],
+    default_l2: 0.0,
+    default_k: 3,
 };
 
 /// Lloyd's algorithm.
@@ -525,7 +528,13 @@ impl Algorithm for KMeans {
     }
 
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
-        self.centroids = initial_centers(data, self.k, self.init_rows.as_deref(), 3, self.seed)?;
+        self.centroids = initial_centers(
+            data,
+            self.k,
+            self.init_rows.as_deref(),
+            ENTRY.default_k,
+            self.seed,
+        )?;
         self.t = 0;
         self.previous_centroids = None;
         self.features = data.feature_names().to_vec();

@@ -143,6 +143,9 @@ pub const ENTRY: Entry = Entry {
     supervised: true,
     classifies: false,
     create: |h| Ok(Box::new(LinearRegression::new(h)?)),
+    optimizers: super::FIRST_ORDER,
+    default_l2: 0.0,
+    default_k: 0,
 };
 
 /// Linear regression by a first-order optimizer.

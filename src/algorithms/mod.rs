@@ -256,14 +256,22 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// Every activation.
+    pub const ALL: [Self; 3] = [Self::Tanh, Self::Relu, Self::Sigmoid];
+
     /// Parses `tanh`, `relu` or `sigmoid`.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "tanh" => Some(Self::Tanh),
-            "relu" => Some(Self::Relu),
-            "sigmoid" => Some(Self::Sigmoid),
-            _ => None,
+        Self::ALL.into_iter().find(|a| a.name() == s)
+    }
+
+    /// The CLI name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tanh => "tanh",
+            Self::Relu => "relu",
+            Self::Sigmoid => "sigmoid",
         }
     }
 }
@@ -468,6 +476,99 @@ pub struct Entry {
     pub classifies: bool,
     /// Builds the algorithm from hyperparameters.
     pub create: fn(&Hyper) -> Result<Box<dyn Algorithm>, AlgoError>,
+    /// The optimizers its update can use, the default first; none where
+    /// the update is not a gradient step.
+    pub optimizers: &'static [OptimizerKind],
+    /// λ when none is given.
+    pub default_l2: f64,
+    /// The number of clusters when none is given (0 where there are none).
+    pub default_k: usize,
+}
+
+/// The first-order optimizers, gradient descent first.
+pub const FIRST_ORDER: &[OptimizerKind] = &[
+    OptimizerKind::Gd,
+    OptimizerKind::Momentum,
+    OptimizerKind::Nesterov,
+    OptimizerKind::Adagrad,
+    OptimizerKind::Rmsprop,
+    OptimizerKind::Adam,
+];
+
+/// Which hyperparameters a run reads; it ignores the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Reads {
+    /// The optimizer (where the update is a gradient step).
+    pub optimizer: bool,
+    /// η.
+    pub learning_rate: bool,
+    /// μ.
+    pub momentum: bool,
+    /// β₁.
+    pub beta1: bool,
+    /// β₂ (RMSprop's ρ).
+    pub beta2: bool,
+    /// The mini-batch size.
+    pub batch_size: bool,
+    /// The seed: where something is drawn.
+    pub seed: bool,
+    /// λ.
+    pub l2: bool,
+    /// λ₁.
+    pub l1: bool,
+    /// k.
+    pub k: bool,
+    /// The initial rows of the clusters.
+    pub init_rows: bool,
+    /// The number of principal components.
+    pub components: bool,
+    /// The MLP's hidden layers.
+    pub hidden: bool,
+    /// The MLP's activation.
+    pub activation: bool,
+}
+
+impl Entry {
+    /// The optimizer a run with `hyper` uses (`None` where the update is
+    /// not a gradient step).
+    #[must_use]
+    pub fn optimizer(&self, hyper: &Hyper) -> Option<OptimizerKind> {
+        let default = *self.optimizers.first()?;
+        Some(hyper.optimizer.unwrap_or(default))
+    }
+
+    /// What a run with `hyper` reads: the optimizer's own settings for the
+    /// optimizer it runs, the seed where something is drawn (initial rows,
+    /// shuffled mini-batches, random weights or start vectors).
+    #[must_use]
+    pub fn reads(&self, hyper: &Hyper) -> Reads {
+        use OptimizerKind as O;
+        let optimizer = self.optimizer(hyper);
+        let stepping = optimizer.is_some();
+        let batches = stepping && optimizer != Some(O::Newton);
+        let clustering = self.default_k > 0;
+        let drawn_start = matches!(self.id, "mlp" | "pca");
+        Reads {
+            optimizer: stepping,
+            learning_rate: (stepping && optimizer != Some(O::Pegasos))
+                || matches!(self.id, "perceptron" | "pca"),
+            momentum: matches!(optimizer, Some(O::Momentum | O::Nesterov)),
+            beta1: optimizer == Some(O::Adam),
+            beta2: matches!(optimizer, Some(O::Adam | O::Rmsprop)),
+            batch_size: batches,
+            seed: drawn_start
+                || (clustering && hyper.init_rows.is_none())
+                || (batches && hyper.batch_size.is_some()),
+            l2: stepping,
+            l1: stepping,
+            k: clustering,
+            init_rows: clustering,
+            components: self.id == pca::ENTRY.id,
+            hidden: self.id == mlp::ENTRY.id,
+            activation: self.id == mlp::ENTRY.id,
+        }
+    }
 }
 
 /// Every algorithm, in catalogue order.

@@ -136,7 +136,14 @@ pub const ENTRY: Entry = Entry {
     supervised: false,
     classifies: false,
     create: |h| Ok(Box::new(Pca::new(h)?)),
+    optimizers: &[],
+    default_l2: 0.0,
+    default_k: 0,
 };
+
+/// The number of components found when none is asked for (at most the
+/// number of features).
+pub const DEFAULT_COMPONENTS: usize = 2;
 
 /// Power iteration with deflation.
 #[derive(Debug, Clone)]
@@ -291,7 +298,7 @@ impl Algorithm for Pca {
     fn reset(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let x = data.x();
         let d = x.ncols();
-        let m = self.requested.unwrap_or(2.min(d));
+        let m = self.requested.unwrap_or(DEFAULT_COMPONENTS.min(d));
         if m > d {
             return Err(AlgoError::Invalid(format!(
                 "--components is {m}, but the data has only {d} feature{}",

@@ -79,6 +79,9 @@ pub const ENTRY: Entry = Entry {
     supervised: true,
     classifies: true,
     create: |h| Ok(Box::new(Perceptron::new(h)?)),
+    optimizers: &[],
+    default_l2: 0.0,
+    default_k: 0,
 };
 
 /// Rosenblatt's perceptron.

@@ -62,12 +62,26 @@ const PEGASOS_STEP: DerivationStep = DerivationStep {
 };
 
 /// The registry entry.
+/// Pegasos, then the first-order optimizers on the fixed rate.
+const OPTIMIZERS: &[OptimizerKind] = &[
+    OptimizerKind::Pegasos,
+    OptimizerKind::Gd,
+    OptimizerKind::Momentum,
+    OptimizerKind::Nesterov,
+    OptimizerKind::Adagrad,
+    OptimizerKind::Rmsprop,
+    OptimizerKind::Adam,
+];
+
 pub const ENTRY: Entry = Entry {
     id: "linear-svm",
     summary: "linear SVM on the hinge loss, by Pegasos (η_t = 1/(λt), mini-batches) or subgradient descent",
     supervised: true,
     classifies: true,
     create: |h| Ok(Box::new(LinearSvm::new(h)?)),
+    optimizers: OPTIMIZERS,
+    default_l2: 0.01,
+    default_k: 0,
 };
 
 /// How the parameters are updated.
@@ -135,7 +149,7 @@ impl LinearSvm {
     /// # Errors
     /// λ ≤ 0 with Pegasos, Newton, or other invalid hyperparameters.
     pub fn new(hyper: &Hyper) -> Result<Self, AlgoError> {
-        let l2 = linear::check_penalty(hyper.l2.unwrap_or(0.01), "l2")?;
+        let l2 = linear::check_penalty(hyper.l2.unwrap_or(ENTRY.default_l2), "l2")?;
         let method = match hyper.optimizer {
             None | Some(OptimizerKind::Pegasos) => {
                 if l2 <= 0.0 {

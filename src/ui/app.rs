@@ -2,7 +2,7 @@
 //! Panels only push [`Command`]s while drawing; [`App::apply`] carries them
 //! out once per frame. Loading runs on a named background thread.
 
-use super::{data_panel, plots};
+use super::{data_panel, model_panel, plots};
 use crate::algorithms::conditioning::Curvature;
 use crate::algorithms::{self, Hyper, StepRecord};
 use crate::data::table::ColumnSummary;
@@ -11,6 +11,7 @@ use crate::data::{
 };
 use crate::export::{self, Format};
 use crate::session::{Session, StepJob};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,7 +83,7 @@ pub enum Command {
     SetStandardize(bool),
     /// Missing-value policy (resets the run).
     SetMissing(MissingPolicy),
-    /// Replace the hyperparameters (resets the run).
+    /// Replace the selected algorithm's hyperparameters (resets the run).
     SetHyper(Box<Hyper>),
     /// Apply `n` updates (or move the view forward when it shows the past).
     Step(usize),
@@ -152,8 +153,24 @@ pub struct Settings {
     pub missing: MissingPolicy,
     /// Run speed.
     pub steps_per_second: f64,
-    /// Hyperparameters.
-    pub hyper: Hyper,
+    /// Each algorithm's hyperparameters, by id (the defaults where none
+    /// were chosen).
+    pub hypers: BTreeMap<String, Hyper>,
+}
+
+impl Settings {
+    /// The selected algorithm's hyperparameters.
+    #[must_use]
+    pub fn hyper(&self) -> Hyper {
+        self.hypers
+            .get(&self.algorithm)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn hyper_mut(&mut self) -> &mut Hyper {
+        self.hypers.entry(self.algorithm.clone()).or_default()
+    }
 }
 
 impl Default for Settings {
@@ -165,7 +182,7 @@ impl Default for Settings {
             standardize: true,
             missing: MissingPolicy::Drop,
             steps_per_second: 20.0,
-            hyper: Hyper::default(),
+            hypers: BTreeMap::new(),
         }
     }
 }
@@ -304,6 +321,9 @@ pub struct App {
     loading: Option<Loading>,
     view: plots::PlotView,
     help: bool,
+    /// Hyperparameters being edited by a drag, applied when it ends (each
+    /// value on the way would rebuild the run).
+    hyper_draft: Option<Hyper>,
     commands: Vec<Command>,
     fonts_installed: bool,
     /// Where the next screenshot of the plots goes.
@@ -353,6 +373,7 @@ impl App {
             loading: None,
             view: plots::PlotView::default(),
             help: false,
+            hyper_draft: None,
             commands: Vec::new(),
             fonts_installed: false,
             pending_png: None,
@@ -481,6 +502,7 @@ impl App {
                     return;
                 }
                 self.settings.algorithm = id;
+                self.hyper_draft = None;
                 self.default_roles();
                 self.rebuild();
             }
@@ -506,7 +528,7 @@ impl App {
                 self.rebuild();
             }
             Command::SetHyper(hyper) => {
-                self.settings.hyper = *hyper;
+                *self.settings.hyper_mut() = *hyper;
                 self.rebuild();
             }
             Command::Step(n) => self.step(n),
@@ -531,9 +553,22 @@ impl App {
                 self.rebuild();
             }
             Command::SetLearningRate(lr) => {
-                self.settings.hyper.learning_rate = Some(lr);
-                if let Some(session) = &mut self.session {
+                self.settings.hyper_mut().learning_rate = Some(lr);
+                if let (Some(session), Some(data)) = (&mut self.session, self.data.as_deref()) {
+                    // The steps after the one shown were taken at the old
+                    // rate: the run goes on from the shown step instead.
+                    let later = session.step_count().saturating_sub(self.shown);
+                    if later > 0 && session.truncate(data, self.shown) {
+                        self.notice = Some(format!(
+                            "going on from step {} at the new learning rate; the {} were dropped",
+                            self.shown,
+                            algorithms::count(later, "later step")
+                        ));
+                        self.running = false;
+                        self.replaying = None;
+                    }
                     session.set_learning_rate(lr);
+                    self.refresh_record();
                 }
             }
             Command::ExportTrajectory(path) => {
@@ -572,8 +607,13 @@ impl App {
         let (Some(session), Some(data)) = (&mut self.session, self.data.as_deref()) else {
             return;
         };
-        if self.shown < session.step_count() {
-            self.shown = (self.shown + n).min(session.step_count());
+        // From an earlier step, the steps already taken are shown first;
+        // those beyond the latest are taken.
+        let ahead = n.min(session.step_count().saturating_sub(self.shown));
+        self.shown += ahead;
+        let n = n - ahead;
+        if n == 0 {
+            // Nothing to take.
         } else if slow && data.n_rows() >= from_rows {
             // On large data a slow step never holds up the frame.
             self.steps_left = n;
@@ -866,7 +906,7 @@ impl App {
             kept,
             selection,
             create: entry.create,
-            hyper: self.settings.hyper.clone(),
+            hyper: self.settings.hyper(),
             heads_from: self.step_budget.1,
         })
     }
@@ -1393,10 +1433,39 @@ impl App {
         self.view.highlight = hovered;
     }
 
+    fn model_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(entry) = algorithms::entry(&self.settings.algorithm) else {
+            return;
+        };
+        let pending = self.hyper_draft.is_some();
+        let mut draft = self
+            .hyper_draft
+            .take()
+            .unwrap_or_else(|| self.settings.hyper());
+        let shape = self.data.as_deref().map(|d| (d.n_rows(), d.n_features()));
+        let edited = egui::CollapsingHeader::new(format!("Model: {}", entry.id))
+            .id_salt("model")
+            .default_open(true)
+            .show(ui, |ui| {
+                model_panel::model_panel_ui(ui, entry, &mut draft, shape)
+            })
+            .body_returned
+            .unwrap_or(false);
+        if edited || pending {
+            if ui.ctx().dragged_id().is_some() {
+                self.hyper_draft = Some(draft);
+            } else if draft != self.settings.hyper() {
+                self.commands.push(Command::SetHyper(Box::new(draft)));
+            }
+        }
+        ui.separator();
+    }
+
     fn step_size_card(&self) -> Option<algorithms::conditioning::StepSizeCard> {
+        let entry = algorithms::entry(&self.settings.algorithm)?;
         self.curvature.as_ref()?.card(
-            &self.settings.algorithm,
-            self.settings.hyper.l2.unwrap_or(0.0),
+            entry.id,
+            self.settings.hyper().l2.unwrap_or(entry.default_l2),
         )
     }
 
@@ -1462,6 +1531,7 @@ impl App {
         egui::Panel::left("data")
             .default_size(330.0)
             .show(ui, |ui| {
+                self.model_ui(ui);
                 if let Some(table) = &self.table {
                     data_panel::data_panel_ui(
                         ui,

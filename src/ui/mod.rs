@@ -3,6 +3,7 @@
 mod app;
 mod data_panel;
 mod formula;
+mod model_panel;
 mod plots;
 mod theme;
 
