@@ -1082,8 +1082,19 @@ fn the_model_panel_shows_and_sets_what_each_algorithm_reads() {
     assert_eq!((hyper.init_rows, hyper.k), (Some(vec![0, 5, 9]), Some(3)));
     assert!(h.state().error().is_none());
     // The first mean starts at row 0.
-    let row0: Vec<f64> = h.state().data().unwrap().x().row(0).iter().copied().collect();
-    assert_eq!(h.state().session().unwrap().history()[0].params[3..3 + d], row0[..]);
+    let row0: Vec<f64> = h
+        .state()
+        .data()
+        .unwrap()
+        .x()
+        .row(0)
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(
+        h.state().session().unwrap().history()[0].params[3..3 + d],
+        row0[..]
+    );
     // Each algorithm keeps its own settings.
     h.state_mut()
         .apply(Command::SelectAlgorithm("k-means".into()));
@@ -1097,4 +1108,26 @@ fn the_model_panel_shows_and_sets_what_each_algorithm_reads() {
     h.run();
     assert_eq!(h.state().settings().hyper(), Hyper::default());
     assert_eq!(params(&h), 2 * (1 + d + d * d));
+}
+
+#[test]
+fn an_open_dialog_that_cannot_open_says_so() {
+    // Only where no dialog can open: elsewhere a real one would wait for a user.
+    let zenity = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("zenity").is_file()));
+    if !cfg!(target_os = "linux")
+        || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        || zenity
+    {
+        return;
+    }
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Open").click();
+    h.run();
+    h.get_by_label("CSV file…  (Ctrl+O)").click();
+    h.run();
+    let error = h.state().error().unwrap();
+    assert!(error.contains("no file dialog can open here"), "{error}");
+    assert!(h.query_by_label_contains("drop a CSV file").is_some());
 }

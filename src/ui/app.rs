@@ -156,6 +156,9 @@ pub struct Settings {
     /// Each algorithm's hyperparameters, by id (the defaults where none
     /// were chosen).
     pub hypers: BTreeMap<String, Hyper>,
+    /// Where the last export went: the next save dialog opens there (at
+    /// first in the home folder, not next to the data).
+    pub export_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -183,6 +186,7 @@ impl Default for Settings {
             missing: MissingPolicy::Drop,
             steps_per_second: 20.0,
             hypers: BTreeMap::new(),
+            export_dir: None,
         }
     }
 }
@@ -1120,23 +1124,23 @@ impl App {
             ui.menu_button("Theme", theme_menu_ui);
             ui.menu_button("Export", |ui| {
                 if ui.button("Plots as PNG…").clicked()
-                    && let Some(p) = save_dialog("plots.png", "PNG", "png")
+                    && let Some(p) = self.save_dialog("plots.png", "PNG", "png")
                 {
                     self.commands.push(Command::ExportPlotPng(p));
                 }
                 if ui.button("Trajectory as CSV…").clicked()
-                    && let Some(p) = save_dialog("trajectory.csv", "CSV", "csv")
+                    && let Some(p) = self.save_dialog("trajectory.csv", "CSV", "csv")
                 {
                     self.commands.push(Command::ExportTrajectory(p));
                 }
                 if ui.button("Derivation as Markdown…").clicked()
-                    && let Some(p) = save_dialog("derivation.md", "Markdown", "md")
+                    && let Some(p) = self.save_dialog("derivation.md", "Markdown", "md")
                 {
                     self.commands
                         .push(Command::ExportDerivation(p, Format::Markdown));
                 }
                 if ui.button("Derivation as LaTeX…").clicked()
-                    && let Some(p) = save_dialog("derivation.tex", "LaTeX", "tex")
+                    && let Some(p) = self.save_dialog("derivation.tex", "LaTeX", "tex")
                 {
                     self.commands
                         .push(Command::ExportDerivation(p, Format::Latex));
@@ -1190,12 +1194,39 @@ impl App {
     }
 
     fn open_dialog(&mut self) {
-        if let Some(path) = rfd::FileDialog::new()
+        match rfd::FileDialog::new()
             .add_filter("CSV", &["csv", "tsv", "txt"])
             .pick_file()
         {
-            self.commands.push(Command::LoadFile(path));
+            Some(path) => self.commands.push(Command::LoadFile(path)),
+            None => {
+                if let Some(e) =
+                    no_file_dialog("drop a CSV file on the window or start with --data FILE")
+                {
+                    self.error = Some(e);
+                }
+            }
         }
+    }
+
+    /// The save dialog for an export, opening where the last one went.
+    fn save_dialog(&mut self, name: &str, kind: &str, ext: &str) -> Option<PathBuf> {
+        let mut dialog = rfd::FileDialog::new()
+            .set_file_name(name)
+            .add_filter(kind, &[ext]);
+        if let Some(dir) = self.settings.export_dir.clone().or_else(std::env::home_dir) {
+            dialog = dialog.set_directory(dir);
+        }
+        let path = dialog.save_file();
+        match &path {
+            Some(p) => self.settings.export_dir = p.parent().map(PathBuf::from),
+            None => {
+                if let Some(e) = no_file_dialog("exports need one") {
+                    self.error = Some(e);
+                }
+            }
+        }
+        path
     }
 
     fn step_buttons_ui(&mut self, ui: &mut egui::Ui) {
@@ -1705,11 +1736,18 @@ impl App {
     }
 }
 
-fn save_dialog(name: &str, kind: &str, ext: &str) -> Option<PathBuf> {
-    rfd::FileDialog::new()
-        .set_file_name(name)
-        .add_filter(kind, &[ext])
-        .save_file()
+/// Why a cancelled file dialog may not have opened at all, with `remedy`:
+/// on Linux, without a session bus (for the desktop portal) or zenity, rfd
+/// shows nothing and reports a cancel.
+fn no_file_dialog(remedy: &str) -> Option<String> {
+    let zenity = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("zenity").is_file()));
+    (cfg!(target_os = "linux") && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() && !zenity)
+        .then(|| {
+            format!(
+                "no file dialog can open here (it needs the desktop portal or zenity); {remedy}"
+            )
+        })
 }
 
 impl eframe::App for App {
