@@ -1039,6 +1039,12 @@ fn the_model_panel_shows_and_sets_what_each_algorithm_reads() {
     assert!(h.query_all_by_label("clusters k").next().is_none());
     assert!(h.query_all_by_label("β₁").next().is_none());
     h.state_mut().apply(Command::Step(3));
+    let bound = |h: &Harness<'_, App>| {
+        h.query_all_by_label_contains("stable below 2/L")
+            .next()
+            .is_some()
+    };
+    assert!(bound(&h));
     model_widget(&h, "optimizer").click();
     h.run();
     h.get_by_label("Adam").click();
@@ -1049,6 +1055,7 @@ fn the_model_panel_shows_and_sets_what_each_algorithm_reads() {
     assert!(h.query_all_by_label("β₁").next().is_some());
     assert!(h.query_all_by_label("β₂").next().is_some());
     assert!(h.query_by_label_contains("Adam").is_some());
+    assert!(!bound(&h), "2/L bounds gradient descent's rate, not Adam's");
     // GMM on blobs.csv: three components instead of the default two.
     h.state_mut().apply(Command::LoadExample(3));
     h.state_mut().apply(Command::SelectAlgorithm("gmm".into()));

@@ -366,6 +366,11 @@ impl Algorithm for LinearRegression {
     }
 
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
+        // 2/L bounds plain gradient descent's rate; the other optimizers
+        // scale or accumulate the step.
+        if self.opt.kind != OptimizerKind::Gd {
+            return None;
+        }
         super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
     }
 
@@ -884,6 +889,13 @@ mod tests {
         // A = [x 1], AᵀA/n = [[14, 6], [6, 4]]/4; eigenvalues (18 ± √(100+144))/8.
         let l = (18.0 + 244f64.sqrt()) / 8.0;
         assert!((alg.stability_bound(&data).unwrap() - 2.0 / l).abs() < 1e-12);
+        // Only plain gradient descent's rate is bounded by it.
+        let adam = LinearRegression::new(&Hyper {
+            optimizer: Some(OptimizerKind::Adam),
+            ..hyper(0.1)
+        })
+        .unwrap();
+        assert_eq!(adam.stability_bound(&data), None);
     }
 
     #[test]

@@ -389,7 +389,7 @@ pub trait Algorithm: Send + std::fmt::Debug {
         None
     }
 
-    /// The stability bound 2/L of the learning rate, where the loss is quadratic.
+    /// The stability bound 2/L of plain gradient descent's rate, where the loss is quadratic.
     fn stability_bound(&self, _data: &Dataset) -> Option<f64> {
         None
     }

@@ -1494,6 +1494,10 @@ impl App {
 
     fn step_size_card(&self) -> Option<algorithms::conditioning::StepSizeCard> {
         let entry = algorithms::entry(&self.settings.algorithm)?;
+        // Its 2/L bounds plain gradient descent's rate, not the others'.
+        if entry.optimizer(&self.settings.hyper()) != Some(crate::optim::OptimizerKind::Gd) {
+            return None;
+        }
         self.curvature.as_ref()?.card(
             entry.id,
             self.settings.hyper().l2.unwrap_or(entry.default_l2),
