@@ -1138,3 +1138,27 @@ fn an_open_dialog_that_cannot_open_says_so() {
     assert!(error.contains("no file dialog can open here"), "{error}");
     assert!(h.query_by_label_contains("drop a CSV file").is_some());
 }
+
+#[test]
+fn pegasos_lambda_stays_positive_on_its_slider() {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadExample(1));
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("linear-svm".into()));
+    h.run();
+    model_widget(&h, "L2 strength λ").set_value_accesskit(0.0);
+    h.run();
+    let l2 = h.state().settings().hyper().l2.unwrap();
+    assert!(l2 > 0.0 && l2 < 1e-5, "{l2}");
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    // Under gradient descent λ = 0 is allowed.
+    model_widget(&h, "optimizer").click();
+    h.run();
+    h.get_by_label("gradient descent").click();
+    h.run();
+    model_widget(&h, "L2 strength λ").set_value_accesskit(0.0);
+    h.run();
+    assert_eq!(h.state().settings().hyper().l2, Some(0.0));
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+}

@@ -96,14 +96,25 @@ pub fn model_panel_ui(
             if reads.l2 {
                 let label = row(ui, "L2 strength λ", "--l2");
                 let mut l2 = draft.l2.unwrap_or(entry.default_l2);
-                if ui.add(penalty_slider(&mut l2)).labelled_by(label).changed() {
+                // Pegasos's rate 1/(λt) needs λ > 0.
+                let least = if entry.optimizer(draft) == Some(OptimizerKind::Pegasos) {
+                    SMALLEST_PENALTY
+                } else {
+                    0.0
+                };
+                if ui
+                    .add(penalty_slider(&mut l2, least))
+                    .labelled_by(label)
+                    .changed()
+                {
                     draft.l2 = Some(l2);
                 }
                 ui.end_row();
             }
             if reads.l1 {
                 let label = row(ui, "L1 strength λ₁", "--l1");
-                ui.add(penalty_slider(&mut draft.l1)).labelled_by(label);
+                ui.add(penalty_slider(&mut draft.l1, 0.0))
+                    .labelled_by(label);
                 ui.end_row();
             }
             if reads.k {
@@ -184,11 +195,14 @@ fn row(ui: &mut egui::Ui, label: &str, option: &str) -> egui::Id {
         .id
 }
 
-/// λ on a log scale from 0 (the slider's left end) to 10.
-fn penalty_slider(value: &mut f64) -> egui::Slider<'_> {
-    egui::Slider::new(value, 0.0..=10.0)
+/// The smallest positive λ the sliders reach.
+const SMALLEST_PENALTY: f64 = 1e-6;
+
+/// λ on a log scale from `least` (0 or [`SMALLEST_PENALTY`]) to 10.
+fn penalty_slider(value: &mut f64, least: f64) -> egui::Slider<'_> {
+    egui::Slider::new(value, least..=10.0)
         .logarithmic(true)
-        .smallest_positive(1e-6)
+        .smallest_positive(SMALLEST_PENALTY)
 }
 
 /// Full batch, or mini-batches of a chosen size.
