@@ -1162,3 +1162,72 @@ fn pegasos_lambda_stays_positive_on_its_slider() {
     assert_eq!(h.state().settings().hyper().l2, Some(0.0));
     assert!(h.state().error().is_none(), "{:?}", h.state().error());
 }
+
+#[test]
+fn settings_the_run_refuses_are_undone_and_the_run_stays() {
+    use steplab::optim::OptimizerKind;
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadExample(1));
+    h.run();
+    let newton = Hyper {
+        optimizer: Some(OptimizerKind::Newton),
+        ..Hyper::default()
+    };
+    h.state_mut()
+        .apply(Command::SetHyper(Box::new(newton.clone())));
+    h.run();
+    assert!(h.state().error().is_none());
+    // Newton cannot take an L1 penalty: the error says so, Newton without it is back.
+    h.state_mut().apply(Command::SetHyper(Box::new(Hyper {
+        l1: 0.1,
+        ..newton.clone()
+    })));
+    h.run();
+    let error = h.state().error().unwrap();
+    assert!(error.contains("cannot use --l1"), "{error}");
+    assert!(
+        error.contains("settings before the change are back"),
+        "{error}"
+    );
+    assert_eq!(h.state().settings().hyper(), newton);
+    assert!(h.state().session().is_some());
+    assert!(!h.get_by_label("Step").accesskit_node().is_disabled());
+    // A row beyond the data, the same.
+    h.state_mut().apply(Command::LoadExample(3));
+    h.state_mut().apply(Command::SelectAlgorithm("gmm".into()));
+    h.run();
+    h.state_mut().apply(Command::SetHyper(Box::new(Hyper {
+        init_rows: Some(vec![0, 1, 9999]),
+        k: Some(3),
+        ..Hyper::default()
+    })));
+    h.run();
+    assert!(h.state().error().unwrap().contains("9999"));
+    assert_eq!(h.state().settings().hyper(), Hyper::default());
+    assert!(h.state().session().is_some());
+    // The next change that works clears the error.
+    h.state_mut().apply(Command::SetHyper(Box::new(Hyper {
+        k: Some(3),
+        ..Hyper::default()
+    })));
+    h.run();
+    assert!(h.state().error().is_none());
+}
+
+#[test]
+fn the_rewind_notice_counts_right_and_goes_with_the_next_command() {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::Step(5));
+    h.state_mut().apply(Command::Show(4));
+    h.state_mut().apply(Command::SetLearningRate(0.05));
+    h.run();
+    assert!(
+        h.query_by_label_contains("the 1 later step was dropped")
+            .is_some()
+    );
+    h.get_by_label("Step").click();
+    h.run();
+    assert!(h.query_by_label_contains("dropped").is_none());
+}

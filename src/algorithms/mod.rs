@@ -496,7 +496,7 @@ pub const FIRST_ORDER: &[OptimizerKind] = &[
 ];
 
 /// Which hyperparameters a run reads; it ignores the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct Reads {
     /// The optimizer (where the update is a gradient step).

@@ -212,13 +212,21 @@ struct Building {
     thread: std::thread::JoinHandle<Result<Built, String>>,
     selection: Selection,
     previous: Option<Previous>,
-    /// Why a new table was not used, shown on once the previous table's
-    /// session is in.
+    /// Why a new table or new hyperparameters were not used, shown on once
+    /// the previous ones' session is in.
     error: Option<String>,
 }
 
+/// What a rebuild replaced, back if the rebuild fails.
+enum Previous {
+    /// The table a new one replaced.
+    Table(PreviousTable),
+    /// The selected algorithm's hyperparameters before a change.
+    Hyper(Hyper),
+}
+
 /// The table a new one replaced, back if the new one cannot be used.
-struct Previous {
+struct PreviousTable {
     table: Option<Arc<Table>>,
     source: String,
     roles: Vec<Role>,
@@ -477,6 +485,10 @@ impl App {
         let stepping = self.steps_left > 0;
         self.settle();
         self.steps_left = 0;
+        // What the status line said last is about what came before.
+        if !matches!(command, Command::SetLearningRate(_) | Command::ToggleHelp) {
+            self.notice = None;
+        }
         match command {
             Command::LoadFile(path) => self.start_loading(path),
             Command::LoadExample(i) => {
@@ -532,8 +544,8 @@ impl App {
                 self.rebuild();
             }
             Command::SetHyper(hyper) => {
-                *self.settings.hyper_mut() = *hyper;
-                self.rebuild();
+                let old = std::mem::replace(self.settings.hyper_mut(), *hyper);
+                self.rebuild_for(Some(Previous::Hyper(old)));
             }
             Command::Step(n) => self.step(n),
             Command::StepBack => {
@@ -564,12 +576,14 @@ impl App {
                     let later = session.step_count().saturating_sub(self.shown);
                     if later > 0 && session.truncate(data, self.shown) {
                         self.notice = Some(format!(
-                            "going on from step {} at the new learning rate; the {} were dropped",
+                            "going on from step {} at the new learning rate; the {} {} dropped",
                             self.shown,
-                            algorithms::count(later, "later step")
+                            algorithms::count(later, "later step"),
+                            if later == 1 { "was" } else { "were" }
                         ));
                         self.running = false;
                         self.replaying = None;
+                        self.view.history_cut();
                     }
                     session.set_learning_rate(lr);
                     self.refresh_record();
@@ -785,7 +799,7 @@ impl App {
     ) {
         // The dataset is the old table's.
         self.built_from = None;
-        let previous = Previous {
+        let previous = PreviousTable {
             table: self.table.take(),
             source: std::mem::take(&mut self.source),
             roles: std::mem::take(&mut self.roles),
@@ -796,7 +810,7 @@ impl App {
         self.table = Some(Arc::new(table));
         self.source = source;
         self.default_roles();
-        self.rebuild_for(Some(previous));
+        self.rebuild_for(Some(Previous::Table(previous)));
     }
 
     /// Target: the last column for supervised algorithms; features: the other numeric columns.
@@ -928,7 +942,7 @@ impl App {
             Ok(built) => {
                 // A new table's plots start from their first axes (the old
                 // ones are drawn until then).
-                if previous.is_some() {
+                if matches!(previous, Some(Previous::Table(_))) {
                     self.view = plots::PlotView::default();
                 }
                 self.view.rebuilt(built.facts);
@@ -938,7 +952,10 @@ impl App {
                 self.session = Some(built.session);
                 self.error = None;
                 self.refresh_record();
-                if let Some(path) = previous.and_then(|p| p.path) {
+                if let Some(Previous::Table(PreviousTable {
+                    path: Some(path), ..
+                })) = previous
+                {
                     self.settings.recent.retain(|p| *p != path);
                     self.settings.recent.insert(0, path.clone());
                     self.settings.recent.truncate(8);
@@ -958,18 +975,26 @@ impl App {
         self.restore(previous);
     }
 
-    /// Puts back the table a new one replaced, when the new one cannot be
-    /// used, keeping the error that says why.
+    /// Puts back the table or the hyperparameters a rebuild replaced,
+    /// when the new ones cannot be used, keeping the error that says why.
     fn restore(&mut self, previous: Option<Previous>) {
-        let Some(previous) = previous else {
-            return;
-        };
-        let message = self.error.clone();
-        self.summaries = previous.summaries;
-        self.table = previous.table;
-        self.source = previous.source;
-        self.roles = previous.roles;
-        self.built_from = None;
+        let mut message = self.error.clone();
+        match previous {
+            None => return,
+            Some(Previous::Table(previous)) => {
+                self.summaries = previous.summaries;
+                self.table = previous.table;
+                self.source = previous.source;
+                self.roles = previous.roles;
+                self.built_from = None;
+            }
+            Some(Previous::Hyper(hyper)) => {
+                *self.settings.hyper_mut() = hyper;
+                if let Some(m) = &mut message {
+                    m.push_str(" (the settings before the change are back)");
+                }
+            }
+        }
         self.rebuild();
         match &mut self.building {
             Some(building) => building.error = message,
@@ -1566,17 +1591,28 @@ impl App {
         egui::Panel::left("data")
             .default_size(330.0)
             .show(ui, |ui| {
-                self.model_ui(ui);
+                // The settings scroll in at most two thirds of the panel;
+                // the preview takes the rest.
+                egui::ScrollArea::vertical()
+                    .id_salt("settings-scroll")
+                    .max_height(ui.available_height() * 2.0 / 3.0)
+                    .show(ui, |ui| {
+                        self.model_ui(ui);
+                        if let Some(table) = &self.table {
+                            data_panel::data_panel_ui(
+                                ui,
+                                table,
+                                &self.summaries,
+                                &self.roles,
+                                &self.settings,
+                                self.data.as_deref(),
+                                &mut self.commands,
+                            );
+                        }
+                    });
                 if let Some(table) = &self.table {
-                    data_panel::data_panel_ui(
-                        ui,
-                        table,
-                        &self.summaries,
-                        &self.roles,
-                        &self.settings,
-                        self.data.as_deref(),
-                        &mut self.commands,
-                    );
+                    ui.separator();
+                    data_panel::preview_ui(ui, table);
                 }
             });
         egui::Panel::right("derivation")

@@ -1,5 +1,5 @@
 //! The data panel: source, column roles and summaries, standardization,
-//! missing values and a preview table. It only reads and pushes commands.
+//! missing values, and the preview table. It only reads and pushes commands.
 
 use super::app::{Command, Role, Settings};
 use crate::data::table::ColumnSummary;
@@ -7,7 +7,8 @@ use crate::data::{Dataset, MissingPolicy, Table};
 use crate::export::format_number;
 use egui_extras::{Column, TableBuilder};
 
-/// Draws the panel for `table` with the current choices.
+/// Draws the panel for `table` with the current choices (the preview is
+/// [`preview_ui`], below it).
 #[allow(clippy::too_many_lines)] // The panel's sections, top to bottom.
 pub fn data_panel_ui(
     ui: &mut egui::Ui,
@@ -132,9 +133,6 @@ pub fn data_panel_ui(
             ui.end_row();
         }
     });
-    ui.separator();
-    ui.label("Preview");
-    preview_ui(ui, table);
 }
 
 /// Cell `row` of column `c` in the preview, on one line: a number with about
@@ -152,8 +150,9 @@ fn preview_cell(ui: &mut egui::Ui, table: &Table, c: usize, row: usize) {
     }
 }
 
-/// The first rows of the file, virtually scrolled.
-fn preview_ui(ui: &mut egui::Ui, table: &Table) {
+/// The rows of the file, virtually scrolled, in the height left.
+pub fn preview_ui(ui: &mut egui::Ui, table: &Table) {
+    ui.label("Preview");
     let rows = table.lines.len();
     let text_height = egui::TextStyle::Body.resolve(ui.style()).size + 4.0;
     egui::ScrollArea::horizontal()

@@ -2,7 +2,7 @@
 //! ([`Entry::reads`]), the ones `steplab run` takes as options. It edits a
 //! draft; the app rebuilds the run from it.
 
-use crate::algorithms::{Activation, Entry, Hyper, pca};
+use crate::algorithms::{Activation, Entry, Hyper, Reads, pca};
 use crate::optim::OptimizerKind;
 
 /// What the panel shows for each optimizer (its CLI name is the tooltip).
@@ -176,11 +176,20 @@ pub fn model_panel_ui(
                 ui.end_row();
             }
         });
-    if *draft != Hyper::default()
-        && ui
-            .button("Default settings")
-            .on_hover_text("The settings `steplab run` uses when no option is given")
-            .clicked()
+    // η has its slider above the panel.
+    let panel_reads = Reads {
+        learning_rate: false,
+        ..reads
+    };
+    if panel_reads == Reads::default() {
+        ui.label(egui::RichText::new("Nothing to set here but the learning rate η, above.").weak());
+    } else if ui
+        .add_enabled(
+            *draft != Hyper::default(),
+            egui::Button::new("Default settings"),
+        )
+        .on_hover_text("The settings `steplab run` uses when no option is given")
+        .clicked()
     {
         *draft = Hyper::default();
     }
@@ -198,11 +207,31 @@ fn row(ui: &mut egui::Ui, label: &str, option: &str) -> egui::Id {
 /// The smallest positive λ the sliders reach.
 const SMALLEST_PENALTY: f64 = 1e-6;
 
-/// λ on a log scale from `least` (0 or [`SMALLEST_PENALTY`]) to 10.
+/// λ on a log scale from `least` (0 or [`SMALLEST_PENALTY`]) to 10, shown
+/// with 3 significant digits.
 fn penalty_slider(value: &mut f64, least: f64) -> egui::Slider<'_> {
     egui::Slider::new(value, least..=10.0)
         .logarithmic(true)
         .smallest_positive(SMALLEST_PENALTY)
+        .custom_formatter(|v, _| short(v))
+}
+
+/// `v` with 3 significant digits: 0, 0.0125, 2.5, 1.0e-5.
+fn short(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return v.to_string();
+    }
+    if v.abs() < 1e-3 {
+        return format!("{v:.1e}");
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let decimals = (2.0 - v.abs().log10().floor()).max(0.0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 /// Full batch, or mini-batches of a chosen size.
@@ -220,7 +249,7 @@ fn batch_row(ui: &mut egui::Ui, draft: &mut Hyper, rows: Option<usize>) {
                     .labelled_by(label);
             }
             None => {
-                ui.label(egui::RichText::new("full batch").weak());
+                ui.label("full batch");
             }
         }
     });
@@ -310,6 +339,21 @@ fn parse_rows(text: &str) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::parse_rows;
+
+    #[test]
+    fn penalties_show_three_significant_digits() {
+        for (v, shown) in [
+            (0.0, "0"),
+            (0.01, "0.01"),
+            (0.012_345, "0.0123"),
+            (2.5, "2.5"),
+            (10.0, "10"),
+            (1e-7, "1.0e-7"),
+            (0.000_25, "2.5e-4"),
+        ] {
+            assert_eq!(super::short(v), shown, "{v}");
+        }
+    }
 
     #[test]
     fn rows_parse_as_the_command_line_takes_them() {

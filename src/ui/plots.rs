@@ -303,6 +303,13 @@ impl PlotView {
         self.fresh = true;
     }
 
+    /// Forgets what was drawn of the steps a run dropped (the surface
+    /// spans the trajectory; the bounds of a diverged run would stay).
+    pub fn history_cut(&mut self) {
+        self.surface = None;
+        self.fresh = true;
+    }
+
     /// The axis pickers, the data plot, the loss plot and the loss surface.
     pub fn ui(
         &mut self,
