@@ -386,6 +386,7 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
         algorithms::AlgoError::Data(e) => anyhow!(e),
         e => anyhow!("{e}: {}", data.path()),
     })?;
+    session.record_every(args.every);
     session.run(&data, args.steps);
     let alg = session.algorithm();
     let history = session.history();
