@@ -906,16 +906,23 @@ fn feature_plot(
             }
             let drawn = points.iter().map(Vec::len).sum();
             let one_group = points.iter().filter(|p| !p.is_empty()).count() == 1;
+            // Past a dozen groups the rest share one legend entry (50
+            // clusters ran the legend off the plot).
+            let groups_in_all = points.len();
             for (c, pts) in points.into_iter().enumerate() {
                 if !pts.is_empty() {
                     let (radius, colour) = marker(drawn, groups.colour(c));
-                    let name = groups.labels.get(c).cloned().unwrap_or_else(|| {
-                        if one_group {
-                            "data".to_string()
-                        } else {
-                            format!("group {c}")
-                        }
-                    });
+                    let name = if groups_in_all > LEGEND_GROUPS && c + 1 >= LEGEND_GROUPS {
+                        format!("{} more", groups_in_all + 1 - LEGEND_GROUPS)
+                    } else {
+                        groups.labels.get(c).cloned().unwrap_or_else(|| {
+                            if one_group {
+                                "data".to_string()
+                            } else {
+                                format!("group {c}")
+                            }
+                        })
+                    };
                     plot_ui.points(
                         Points::new(name, PlotPoints::from(pts))
                             .radius(radius)
@@ -1015,15 +1022,22 @@ fn feature_plot(
                         [mean[j] - u * len, mean[k] - v * len],
                         [mean[j] + u * len, mean[k] + v * len],
                     ];
+                    let colour = [theme::MODEL, theme::WARNING, theme::REFERENCE]
+                        .get(r)
+                        .copied()
+                        .unwrap_or_else(|| theme::class(r));
                     plot_ui.line(
                         Line::new(format!("component {r}"), PlotPoints::from(pts))
-                            .color([theme::MODEL, theme::WARNING, theme::REFERENCE][r % 3])
-                            .width(Lit::width(lit.axes, 3.0 - r as f32 * 0.8)),
+                            .color(colour)
+                            .width(Lit::width(lit.axes, (3.0 - r as f32 * 0.8).max(1.0))),
                     );
                 }
             }
         });
 }
+
+/// The most groups the data plot's legend names one by one.
+const LEGEND_GROUPS: usize = 12;
 
 /// Points of the 2σ ellipse of a 2 × 2 covariance around `centre`.
 fn ellipse(centre: [f64; 2], s: [[f64; 2]; 2]) -> Vec<[f64; 2]> {
