@@ -30,6 +30,22 @@ pub enum OptimizerKind {
 }
 
 impl OptimizerKind {
+    /// Every optimizer: Pegasos, the first-order ones (gradient descent
+    /// first), Newton; the algorithms offer slices of it.
+    pub const ALL: [Self; 8] = [
+        Self::Pegasos,
+        Self::Gd,
+        Self::Momentum,
+        Self::Nesterov,
+        Self::Adagrad,
+        Self::Rmsprop,
+        Self::Adam,
+        Self::Newton,
+    ];
+
+    /// The first-order optimizers of [`Optimizer`], gradient descent first.
+    pub const FIRST_ORDER: &[Self] = Self::ALL.split_at(1).1.split_at(6).0;
+
     /// Every name the CLI accepts.
     pub const NAMES: &'static [&'static str] = &[
         "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton", "pegasos",
@@ -607,14 +623,7 @@ mod tests {
 
     #[test]
     fn every_optimizer_converges_on_a_quadratic() {
-        for kind in [
-            OptimizerKind::Gd,
-            OptimizerKind::Momentum,
-            OptimizerKind::Nesterov,
-            OptimizerKind::Adagrad,
-            OptimizerKind::Rmsprop,
-            OptimizerKind::Adam,
-        ] {
+        for &kind in OptimizerKind::FIRST_ORDER {
             // Adaptive methods take steps of about η near the optimum, so they
             // settle within η of it rather than on it.
             let last = *on_quadratic(kind, 0.05, 3000).last().unwrap();

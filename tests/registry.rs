@@ -333,16 +333,6 @@ fn a_run_without_per_row_values_steps_exactly_like_the_window() {
 
 #[test]
 fn each_algorithm_runs_exactly_the_optimizers_it_offers() {
-    let all = [
-        OptimizerKind::Gd,
-        OptimizerKind::Momentum,
-        OptimizerKind::Nesterov,
-        OptimizerKind::Adagrad,
-        OptimizerKind::Rmsprop,
-        OptimizerKind::Adam,
-        OptimizerKind::Newton,
-        OptimizerKind::Pegasos,
-    ];
     let data = blobs();
     for entry in REGISTRY {
         assert_eq!(
@@ -354,7 +344,7 @@ fn each_algorithm_runs_exactly_the_optimizers_it_offers() {
         if entry.optimizers.is_empty() {
             continue;
         }
-        for kind in all {
+        for kind in OptimizerKind::ALL {
             let hyper = Hyper {
                 optimizer: Some(kind),
                 ..Hyper::default()

@@ -143,7 +143,7 @@ pub const ENTRY: Entry = Entry {
     supervised: true,
     classifies: false,
     create: |h| Ok(Box::new(LinearRegression::new(h)?)),
-    optimizers: super::FIRST_ORDER,
+    optimizers: OptimizerKind::FIRST_ORDER,
     default_l2: 0.0,
     default_k: 0,
 };

@@ -82,24 +82,13 @@ const NEWTON_STEPS: &[DerivationStep] = &[
 ];
 
 /// The registry entry.
-/// Gradient descent's optimizers, then Newton's method.
-const OPTIMIZERS: &[OptimizerKind] = &[
-    OptimizerKind::Gd,
-    OptimizerKind::Momentum,
-    OptimizerKind::Nesterov,
-    OptimizerKind::Adagrad,
-    OptimizerKind::Rmsprop,
-    OptimizerKind::Adam,
-    OptimizerKind::Newton,
-];
-
 pub const ENTRY: Entry = Entry {
     id: "logistic-regression",
     summary: "binary classifier p = σ(w·x + b) on the log-loss, by gradient descent or Newton / IRLS",
     supervised: true,
     classifies: true,
     create: |h| Ok(Box::new(LogisticRegression::new(h)?)),
-    optimizers: OPTIMIZERS,
+    optimizers: OptimizerKind::ALL.split_at(1).1,
     default_l2: 0.0,
     default_k: 0,
 };

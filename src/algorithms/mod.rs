@@ -485,16 +485,6 @@ pub struct Entry {
     pub default_k: usize,
 }
 
-/// The first-order optimizers, gradient descent first.
-pub const FIRST_ORDER: &[OptimizerKind] = &[
-    OptimizerKind::Gd,
-    OptimizerKind::Momentum,
-    OptimizerKind::Nesterov,
-    OptimizerKind::Adagrad,
-    OptimizerKind::Rmsprop,
-    OptimizerKind::Adam,
-];
-
 /// Which hyperparameters a run reads; it ignores the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(clippy::struct_excessive_bools)]

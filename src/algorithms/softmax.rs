@@ -91,7 +91,7 @@ pub const ENTRY: Entry = Entry {
     supervised: true,
     classifies: true,
     create: |h| Ok(Box::new(SoftmaxRegression::new(h)?)),
-    optimizers: super::FIRST_ORDER,
+    optimizers: OptimizerKind::FIRST_ORDER,
     default_l2: 0.0,
     default_k: 0,
 };

@@ -62,24 +62,13 @@ const PEGASOS_STEP: DerivationStep = DerivationStep {
 };
 
 /// The registry entry.
-/// Pegasos, then the first-order optimizers on the fixed rate.
-const OPTIMIZERS: &[OptimizerKind] = &[
-    OptimizerKind::Pegasos,
-    OptimizerKind::Gd,
-    OptimizerKind::Momentum,
-    OptimizerKind::Nesterov,
-    OptimizerKind::Adagrad,
-    OptimizerKind::Rmsprop,
-    OptimizerKind::Adam,
-];
-
 pub const ENTRY: Entry = Entry {
     id: "linear-svm",
     summary: "linear SVM on the hinge loss, by Pegasos (η_t = 1/(λt), mini-batches) or subgradient descent",
     supervised: true,
     classifies: true,
     create: |h| Ok(Box::new(LinearSvm::new(h)?)),
-    optimizers: OPTIMIZERS,
+    optimizers: OptimizerKind::ALL.split_at(7).0,
     default_l2: 0.01,
     default_k: 0,
 };
