@@ -227,6 +227,23 @@ pub fn execute(command: &Command, out: &mut dyn std::io::Write) -> anyhow::Resul
                 optimizer: optimizer.as_deref().map(parse_optimizer).transpose()?,
                 ..Hyper::default()
             };
+            if let Some(kind) = hyper.optimizer
+                && !entry.optimizers.contains(&kind)
+            {
+                let offered: Vec<&str> = entry.optimizers.iter().map(|o| o.name()).collect();
+                if offered.is_empty() {
+                    bail!(
+                        "{}'s update is not a gradient step, so --optimizer does not apply",
+                        entry.id
+                    );
+                }
+                bail!(
+                    "the optimizer '{}' does not apply to {}; choose {}",
+                    kind.name(),
+                    entry.id,
+                    offered.join(", ")
+                );
+            }
             let algorithm = (entry.create)(&hyper)?;
             write!(
                 out,

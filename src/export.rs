@@ -30,14 +30,19 @@ impl Format {
     }
 }
 
-/// How many entries of a vector are written before an ellipsis.
+/// How many entries of a vector the derivation panel writes before an ellipsis.
 pub const SHOWN_ENTRIES: usize = 4;
 
+/// How many entries a hovered value and an exported derivation list (a
+/// Newton step's 3 × 3 Hessian could not be checked from its first 4).
+pub const LISTED_ENTRIES: usize = 64;
+
 /// A value written compactly: scalars with 6 significant digits, vectors as
-/// their first entries and an ellipsis, matrices by shape and first entries.
+/// their first `shown` entries and an ellipsis, matrices by shape and first
+/// entries.
 #[must_use]
-pub fn format_value(value: &Value) -> String {
-    let entries = format_entries(value, SHOWN_ENTRIES);
+pub fn format_value(value: &Value, shown: usize) -> String {
+    let entries = format_entries(value, shown);
     match value {
         Value::Scalar(v) => format_number(*v),
         Value::Vector(_) => entries,
@@ -63,7 +68,7 @@ pub fn format_entries(value: &Value, shown: usize) -> String {
     }
 }
 
-/// A number with about 6 significant digits.
+/// A number with at least 6 significant digits (6 decimals from 0.01 up).
 #[must_use]
 pub fn format_number(v: f64) -> String {
     if v == 0.0 {
@@ -76,7 +81,15 @@ pub fn format_number(v: f64) -> String {
     } else if v.abs() >= 1e6 || v.abs() < 1e-4 {
         format!("{v:.5e}")
     } else {
-        let s = format!("{v:.6}");
+        // Below 0.01, six decimals left Adam's m̂ = -0.000555 with three
+        // digits, too few to check its step by hand.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let decimals = if v.abs() < 0.01 {
+            (5.0 - v.abs().log10().floor()) as usize
+        } else {
+            6
+        };
+        let s = format!("{v:.decimals$}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
         s.to_string()
     }
@@ -183,7 +196,7 @@ pub fn derivation(
         if let Some(r) = record {
             for s in step.shows {
                 if let Some(v) = r.get(*s) {
-                    let text = format_value(v);
+                    let text = format_value(v, LISTED_ENTRIES);
                     match format {
                         Format::Text => {
                             let _ = writeln!(out, "     {} = {text}", s.id);
@@ -373,10 +386,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_exported_derivation_lists_a_newton_step_whole() {
+        use crate::algorithms::{Hyper, entry};
+        use crate::optim::OptimizerKind;
+        let data = crate::data::Dataset::from_columns(
+            &["a", "b"],
+            &[vec![0.0, 1.0, 2.0, 3.0, 4.0], vec![1.0, 0.0, 2.0, 1.0, 3.0]],
+            Some(("y", vec![0.0, 1.0, 0.0, 1.0, 1.0])),
+        )
+        .unwrap();
+        let newton = Hyper {
+            optimizer: Some(OptimizerKind::Newton),
+            ..Hyper::default()
+        };
+        let mut algorithm = (entry("logistic-regression").unwrap().create)(&newton).unwrap();
+        algorithm.reset(&data).unwrap();
+        let record = algorithm.step(&data).unwrap();
+        let text = derivation(
+            algorithm.id(),
+            &algorithm.derivation(),
+            Format::Text,
+            Some(&record),
+        );
+        let hessian = text.lines().find(|l| l.contains("hessian =")).unwrap();
+        assert!(hessian.contains("3×3 matrix"), "{hessian}");
+        assert!(!hessian.contains("in all"), "{hessian}");
+        assert_eq!(hessian.matches(", ").count(), 8, "{hessian}");
+    }
+
+    #[test]
     fn numbers_and_lists_are_compact() {
         assert_eq!(format_number(0.5), "0.5");
         assert_eq!(format_number(-8.5), "-8.5");
         assert_eq!(format_number(1.0 / 3.0), "0.333333");
+        assert_eq!(format_number(0.012_345_678), "0.012346");
+        assert_eq!(format_number(-0.000_555_123_45), "-0.000555123");
+        assert_eq!(format_number(0.001), "0.001");
+        assert_eq!(format_number(0.009_999_999_9), "0.01");
         assert_eq!(format_number(1_000_000.0), "1000000");
         assert_eq!(format_number(-42.0), "-42");
         assert_eq!(format_number(1_234_567.8), "1.23457e6");
@@ -392,15 +438,21 @@ mod tests {
             3,
             &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
         ));
-        assert_eq!(format_value(&rows), "2×3 matrix [1, 2, 3, 4, … (6 in all)]");
+        assert_eq!(
+            format_value(&rows, SHOWN_ENTRIES),
+            "2×3 matrix [1, 2, 3, 4, … (6 in all)]"
+        );
         let whole = nalgebra::DMatrix::from_fn(1000, 3, |i, j| (i + 10 * j) as f64);
         let head = Value::Head {
             rows: 1000,
             head: whole.rows(0, 64).into_owned(),
         };
-        assert_eq!(format_value(&head), format_value(&Value::Matrix(whole)));
         assert_eq!(
-            format_value(&head),
+            format_value(&head, SHOWN_ENTRIES),
+            format_value(&Value::Matrix(whole), SHOWN_ENTRIES)
+        );
+        assert_eq!(
+            format_value(&head, SHOWN_ENTRIES),
             "1000×3 matrix [0, 10, 20, 1, … (3000 in all)]"
         );
         assert_eq!(

@@ -883,4 +883,24 @@ fn list_and_derive_cover_every_algorithm_in_every_format() {
     ]);
     assert!(out.stdout.contains(r"\hat{m}_t"));
     assert_eq!(steplab(&["derive", "nope"]).code, 1);
+    // An optimizer the algorithm does not offer is refused, not ignored.
+    for (id, optimizer, says) in [
+        ("k-means", "adam", "k-means's update is not a gradient step"),
+        (
+            "perceptron",
+            "gd",
+            "perceptron's update is not a gradient step",
+        ),
+        (
+            "linear-regression",
+            "newton",
+            "'newton' does not apply to linear-regression; choose gd, momentum",
+        ),
+    ] {
+        let out = steplab(&["derive", id, "--optimizer", optimizer]);
+        assert_eq!(out.code, 1, "{id} {optimizer}");
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+    }
+    let out = steplab(&["derive", "linear-svm", "--optimizer", "pegasos"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }

@@ -380,7 +380,7 @@ fn on_large_data_records_keep_the_first_rows_and_show_the_same_numbers() {
     // The derivation panel writes both alike.
     let text = format!(
         "probabilities = {}",
-        steplab::export::format_value(&Value::Matrix(p.clone()))
+        steplab::export::format_value(&Value::Matrix(p.clone()), steplab::export::SHOWN_ENTRIES)
     );
     assert!(text.contains("150×3 matrix"), "{text}");
     whole.get_by_label(&text);

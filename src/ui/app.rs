@@ -1463,12 +1463,15 @@ impl App {
                                             .label(format!(
                                                 "{} = {}",
                                                 symbol.id,
-                                                export::format_value(value)
+                                                export::format_value(value, export::SHOWN_ENTRIES)
                                             ))
                                             .on_hover_text(format!(
                                                 "{}\n{}",
                                                 symbol.meaning,
-                                                export::format_entries(value, 64)
+                                                export::format_entries(
+                                                    value,
+                                                    export::LISTED_ENTRIES
+                                                )
                                             ));
                                         if label.hovered() {
                                             hovered.push(symbol.id);
