@@ -143,6 +143,24 @@ pub const M2: Symbol = Symbol {
     latex: r"s_t",
     meaning: "second-moment estimate (squared gradients)",
 };
+/// v_{t−1}: the velocity before the update.
+pub const VELOCITY_PREV: Symbol = Symbol {
+    id: "velocity_prev",
+    latex: r"v_{t-1}",
+    meaning: "velocity before the update",
+};
+/// m_{t−1}: Adam's first moment before the update.
+pub const M1_PREV: Symbol = Symbol {
+    id: "m_prev",
+    latex: r"m_{t-1}",
+    meaning: "first-moment estimate before the update",
+};
+/// s_{t−1}: the second moment before the update.
+pub const M2_PREV: Symbol = Symbol {
+    id: "s_prev",
+    latex: r"s_{t-1}",
+    meaning: "second-moment estimate before the update",
+};
 /// m̂_t: bias-corrected first moment.
 pub const M1_HAT: Symbol = Symbol {
     id: "m_hat",
@@ -193,7 +211,7 @@ const MOMENTUM_STEPS: &[DerivationStep] = &[
             gradient_note!()
         ),
         latex: r"v_t = \mu \, v_{t-1} + g_{t-1}",
-        shows: &[VELOCITY, MU, GRAD_PREV],
+        shows: &[VELOCITY, MU, VELOCITY_PREV, GRAD_PREV],
     },
     DerivationStep {
         title: "Momentum step",
@@ -208,7 +226,7 @@ const NESTEROV_STEPS: &[DerivationStep] = &[
         title: "Velocity",
         sentence: concat!("Accumulate the gradients with decay μ.", gradient_note!()),
         latex: r"v_t = \mu \, v_{t-1} + g_{t-1}",
-        shows: &[VELOCITY, MU, GRAD_PREV],
+        shows: &[VELOCITY, MU, VELOCITY_PREV, GRAD_PREV],
     },
     DerivationStep {
         title: "Nesterov step",
@@ -226,13 +244,13 @@ const ADAGRAD_STEPS: &[DerivationStep] = &[
             gradient_note!()
         ),
         latex: r"s_t = s_{t-1} + g_{t-1}^2",
-        shows: &[M2, GRAD_PREV],
+        shows: &[M2, M2_PREV, GRAD_PREV],
     },
     DerivationStep {
         title: "Adagrad step",
         sentence: "Divide each parameter's step by the root of its accumulated squares (ε = 10⁻⁸ avoids division by zero).",
         latex: r"\theta_t = \theta_{t-1} - \frac{\eta}{\sqrt{s_t} + \epsilon} \, g_{t-1}",
-        shows: &[THETA, THETA_PREV, ETA, M2],
+        shows: &[THETA, THETA_PREV, ETA, M2, GRAD_PREV],
     },
 ];
 
@@ -244,13 +262,13 @@ const RMSPROP_STEPS: &[DerivationStep] = &[
             gradient_note!()
         ),
         latex: r"s_t = \beta_2 \, s_{t-1} + (1 - \beta_2) \, g_{t-1}^2",
-        shows: &[M2, BETA2, GRAD_PREV],
+        shows: &[M2, BETA2, M2_PREV, GRAD_PREV],
     },
     DerivationStep {
         title: "RMSprop step",
         sentence: "Divide each parameter's step by the root of its running mean of squares (ε = 10⁻⁸ avoids division by zero).",
         latex: r"\theta_t = \theta_{t-1} - \frac{\eta}{\sqrt{s_t} + \epsilon} \, g_{t-1}",
-        shows: &[THETA, THETA_PREV, ETA, M2],
+        shows: &[THETA, THETA_PREV, ETA, M2, GRAD_PREV],
     },
 ];
 
@@ -262,13 +280,13 @@ const ADAM_STEPS: &[DerivationStep] = &[
             gradient_note!()
         ),
         latex: r"m_t = \beta_1 \, m_{t-1} + (1 - \beta_1) \, g_{t-1}",
-        shows: &[M1, BETA1, GRAD_PREV],
+        shows: &[M1, BETA1, M1_PREV, GRAD_PREV],
     },
     DerivationStep {
         title: "Second moment",
         sentence: "A running mean of the squared gradients, with decay β₂ (squares, roots and quotients act entry by entry).",
         latex: r"s_t = \beta_2 \, s_{t-1} + (1 - \beta_2) \, g_{t-1}^2",
-        shows: &[M2, BETA2],
+        shows: &[M2, BETA2, M2_PREV, GRAD_PREV],
     },
     DerivationStep {
         title: "Bias correction",
@@ -385,6 +403,7 @@ impl Optimizer {
         let t = i32::try_from(self.t).unwrap_or(i32::MAX);
         match self.kind {
             OptimizerKind::Momentum | OptimizerKind::Nesterov => {
+                rec.vector(VELOCITY_PREV, self.v.clone());
                 let nesterov = self.kind == OptimizerKind::Nesterov;
                 for i in 0..p {
                     self.v[i] = self.momentum * self.v[i] + grad[i];
@@ -399,6 +418,7 @@ impl Optimizer {
                 rec.vector(VELOCITY, self.v.clone());
             }
             OptimizerKind::Adagrad | OptimizerKind::Rmsprop => {
+                rec.vector(M2_PREV, self.s.clone());
                 let rms = self.kind == OptimizerKind::Rmsprop;
                 for i in 0..p {
                     let g2 = grad[i] * grad[i];
@@ -415,6 +435,8 @@ impl Optimizer {
                 }
             }
             OptimizerKind::Adam => {
+                rec.vector(M1_PREV, self.v.clone());
+                rec.vector(M2_PREV, self.s.clone());
                 let c1 = 1.0 - self.beta1.powi(t);
                 let c2 = 1.0 - self.beta2.powi(t);
                 let mut m_hat = vec![0.0; p];
@@ -568,6 +590,55 @@ mod tests {
     fn close(a: &[f64], b: &[f64]) {
         for (x, y) in a.iter().zip(b) {
             assert!((x - y).abs() < 1e-12, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn each_record_holds_the_state_its_formulas_start_from() {
+        let at = |rec: &StepRecord, symbol: Symbol| rec.get(symbol).unwrap().as_slice()[0];
+        for kind in [
+            OptimizerKind::Momentum,
+            OptimizerKind::Adagrad,
+            OptimizerKind::Rmsprop,
+            OptimizerKind::Adam,
+        ] {
+            let mut o = opt(kind, 0.1);
+            let mut theta = [1.0];
+            for _ in 0..3 {
+                let mut rec = StepRecord::new(0, 0.0);
+                let g = [theta[0]];
+                o.apply(&mut theta, &g, &mut rec);
+                let (b1, b2) = (o.beta1, o.beta2);
+                let (m, s) = match kind {
+                    OptimizerKind::Momentum => (
+                        Some((
+                            at(&rec, VELOCITY),
+                            o.momentum * at(&rec, VELOCITY_PREV) + g[0],
+                        )),
+                        None,
+                    ),
+                    OptimizerKind::Adagrad => {
+                        (None, Some((at(&rec, M2), at(&rec, M2_PREV) + g[0] * g[0])))
+                    }
+                    OptimizerKind::Rmsprop => (
+                        None,
+                        Some((
+                            at(&rec, M2),
+                            b2 * at(&rec, M2_PREV) + (1.0 - b2) * g[0] * g[0],
+                        )),
+                    ),
+                    _ => (
+                        Some((at(&rec, M1), b1 * at(&rec, M1_PREV) + (1.0 - b1) * g[0])),
+                        Some((
+                            at(&rec, M2),
+                            b2 * at(&rec, M2_PREV) + (1.0 - b2) * g[0] * g[0],
+                        )),
+                    ),
+                };
+                for (now, from_previous) in m.into_iter().chain(s) {
+                    assert!((now - from_previous).abs() < 1e-15, "{kind:?}");
+                }
+            }
         }
     }
 

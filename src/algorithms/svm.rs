@@ -58,7 +58,14 @@ const PEGASOS_STEP: DerivationStep = DerivationStep {
     title: "Pegasos step",
     sentence: "Step against the subgradient of this step's mini-batch A (all n rows unless a batch size is set), its margins taken at the previous w and b, with the rate 1/(λt) that decreases with the step t; the bias is not shrunk.",
     latex: r"\begin{aligned} \eta_t &= \frac{1}{\lambda t} \\ \mathbf{w}_t &= (1 - \eta_t \lambda) \mathbf{w}_{t-1} - \eta_t \lambda_1 \operatorname{sign}(\mathbf{w}_{t-1}) + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \mathbf{x}_i \\ b_t &= b_{t-1} + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \end{aligned}",
-    shows: &[THETA_PREV, THETA, ETA, GRAD_PREV],
+    shows: &[THETA_PREV, THETA, ETA_T],
+};
+
+/// Pegasos's rate, the record's η under the name its formula uses.
+const ETA_T: Symbol = Symbol {
+    latex: r"\eta_t",
+    meaning: "Pegasos's rate 1/(λt) at this step",
+    ..ETA
 };
 
 /// The registry entry.
