@@ -67,6 +67,8 @@ symbol!(
     r"\mathbf{b}^{(1)}",
     "biases of the first hidden layer"
 );
+symbol!(B2, "b2", r"\mathbf{b}^{(2)}", "biases of the second layer");
+symbol!(B3, "b3", r"\mathbf{b}^{(3)}", "biases of the third layer");
 symbol!(
     A1,
     "a1",
@@ -150,11 +152,11 @@ const FORWARD_1: DerivationStep = DerivationStep {
     title: "Forward pass",
     sentence: "Each layer l computes z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾ from the layer before (a⁽⁰⁾ = x), then the activation f; the output layer L applies g instead: sigmoid, softmax or the identity.",
     latex: r"\mathbf{a}^{(1)} = f\left(W^{(1)} \mathbf{x} + \mathbf{b}^{(1)}\right), \qquad \hat{\mathbf{y}} = g\left(W^{(2)} \mathbf{a}^{(1)} + \mathbf{b}^{(2)}\right)",
-    shows: &[W1, W2, A1, Y_HAT],
+    shows: &[W1, B1, W2, B2, A1, Y_HAT],
 };
 const FORWARD_2: DerivationStep = DerivationStep {
     latex: r"\mathbf{a}^{(1)} = f\left(W^{(1)} \mathbf{x} + \mathbf{b}^{(1)}\right), \quad \mathbf{a}^{(2)} = f\left(W^{(2)} \mathbf{a}^{(1)} + \mathbf{b}^{(2)}\right), \quad \hat{\mathbf{y}} = g\left(W^{(3)} \mathbf{a}^{(2)} + \mathbf{b}^{(3)}\right)",
-    shows: &[W1, W2, W3, A1, A2, Y_HAT],
+    shows: &[W1, B1, W2, B2, W3, B3, A1, A2, Y_HAT],
     ..FORWARD_1
 };
 const LOSS: DerivationStep = DerivationStep {
@@ -762,27 +764,30 @@ impl Mlp {
         rec.scalar(LAMBDA1, self.l1);
         rec.scalar(SATURATED, p.saturated);
         let two = self.layers.len() == 3;
-        let (ws, gws, gbs, ds): (&[Symbol], &[Symbol], &[Symbol], &[Symbol]) = if two {
+        // Each layer's symbols: W, b, ∇W, ∇b (the last layer's are the
+        // third's or the second's).
+        let (layers, ds): (&[[Symbol; 4]], &[Symbol]) = if two {
             (
-                &[W1, W2, W3],
-                &[GRAD_W1, GRAD_W2, GRAD_W3],
-                &[GRAD_B1, GRAD_B2, GRAD_B3],
+                &[
+                    [W1, B1, GRAD_W1, GRAD_B1],
+                    [W2, B2, GRAD_W2, GRAD_B2],
+                    [W3, B3, GRAD_W3, GRAD_B3],
+                ],
                 &[DELTA1, DELTA2],
             )
         } else {
             (
-                &[W1, W2],
-                &[GRAD_W1, GRAD_W2],
-                &[GRAD_B1, GRAD_B2],
+                &[[W1, B1, GRAD_W1, GRAD_B1], [W2, B2, GRAD_W2, GRAD_B2]],
                 &[DELTA1],
             )
         };
-        for (l, layer) in self.layers.iter().enumerate() {
-            rec.set(ws[l], Value::Matrix(layer.w.clone()));
-            rec.set(gws[l], Value::Matrix(p.grads[l].w.clone()));
-            rec.vector(gbs[l], p.grads[l].b.as_slice());
+        for ((layer, grad), [w, b, grad_w, grad_b]) in self.layers.iter().zip(&p.grads).zip(layers)
+        {
+            rec.set(*w, Value::Matrix(layer.w.clone()));
+            rec.vector(*b, layer.b.as_slice());
+            rec.set(*grad_w, Value::Matrix(grad.w.clone()));
+            rec.vector(*grad_b, grad.b.as_slice());
         }
-        rec.vector(B1, self.layers[0].b.as_slice());
         if !self.per_row {
             return rec;
         }
