@@ -523,10 +523,19 @@ fn exports_write_the_trajectory_and_the_substituted_derivation() {
 
 #[test]
 fn settings_round_trip_and_a_corrupt_file_falls_back() {
-    let s = Settings {
+    let mut s = Settings {
         algorithm: "pca".into(),
+        export_dir: Some("/tmp".into()),
         ..Settings::default()
     };
+    s.hypers.insert(
+        "gmm".into(),
+        Hyper {
+            k: Some(4),
+            init_rows: Some(vec![0, 9, 3, 7]),
+            ..Hyper::default()
+        },
+    );
     let json = serde_json::to_string(&s).unwrap();
     let back: Settings = serde_json::from_str(&json).unwrap();
     assert_eq!(back, s);
