@@ -1194,14 +1194,22 @@ fn settings_the_run_refuses_are_undone_and_the_run_stays() {
     })));
     h.run();
     let error = h.state().error().unwrap();
-    assert!(error.contains("cannot use --l1"), "{error}");
+    // In the panel's words, with the option's name.
+    assert!(
+        error.contains("cannot use L1 strength λ₁ (--l1)"),
+        "{error}"
+    );
     assert!(
         error.contains("settings before the change are back"),
         "{error}"
     );
     assert_eq!(h.state().settings().hyper(), newton);
     assert!(h.state().session().is_some());
-    assert!(!h.get_by_label("Step").accesskit_node().is_disabled());
+    // Stepping on puts the error away.
+    h.get_by_label("Step").click();
+    h.run();
+    assert!(h.state().error().is_none());
+    assert_eq!(h.state().session().unwrap().step_count(), 1);
     // A row beyond the data, the same.
     h.state_mut().apply(Command::LoadExample(3));
     h.state_mut().apply(Command::SelectAlgorithm("gmm".into()));

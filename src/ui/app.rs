@@ -485,9 +485,18 @@ impl App {
         let stepping = self.steps_left > 0;
         self.settle();
         self.steps_left = 0;
-        // What the status line said last is about what came before.
+        // What the status line said last is about what came before; an
+        // error too, once the user moves the run on.
         if !matches!(command, Command::SetLearningRate(_) | Command::ToggleHelp) {
             self.notice = None;
+        }
+        if self.session.is_some()
+            && matches!(
+                command,
+                Command::Step(_) | Command::StepBack | Command::Show(_) | Command::ToggleRun
+            )
+        {
+            self.error = None;
         }
         match command {
             Command::LoadFile(path) => self.start_loading(path),
@@ -990,9 +999,12 @@ impl App {
             }
             Some(Previous::Hyper(hyper)) => {
                 *self.settings.hyper_mut() = hyper;
-                if let Some(m) = &mut message {
-                    m.push_str(" (the settings before the change are back)");
-                }
+                message = message.map(|m| {
+                    format!(
+                        "{} (the settings before the change are back)",
+                        model_panel::in_panel_words(&m)
+                    )
+                });
             }
         }
         self.rebuild();

@@ -40,7 +40,7 @@ pub fn model_panel_ui(
         .spacing([12.0, 4.0])
         .show(ui, |ui| {
             if let Some(current) = entry.optimizer(draft) {
-                let label = row(ui, "optimizer", "--optimizer");
+                let label = row(ui, "--optimizer");
                 let mut chosen = current;
                 egui::ComboBox::from_id_salt("optimizer")
                     .selected_text(optimizer_label(current))
@@ -62,13 +62,13 @@ pub fn model_panel_ui(
                 }
             }
             if reads.momentum {
-                let label = row(ui, "momentum μ", "--momentum");
+                let label = row(ui, "--momentum");
                 ui.add(egui::Slider::new(&mut draft.momentum, 0.0..=0.999))
                     .labelled_by(label);
                 ui.end_row();
             }
             if reads.beta1 {
-                let label = row(ui, "β₁", "--beta1");
+                let label = row(ui, "--beta1");
                 ui.add(egui::Slider::new(&mut draft.beta1, 0.0..=0.999))
                     .labelled_by(label);
                 ui.end_row();
@@ -79,7 +79,7 @@ pub fn model_panel_ui(
                 } else {
                     "β₂"
                 };
-                let label = row(ui, label, "--beta2");
+                let label = named_row(ui, label, "--beta2");
                 let mut beta2 = draft.beta2.unwrap_or(kind.default_beta2());
                 if ui
                     .add(egui::Slider::new(&mut beta2, 0.0..=0.9999))
@@ -94,7 +94,7 @@ pub fn model_panel_ui(
                 batch_row(ui, draft, shape.map(|(rows, _)| rows));
             }
             if reads.l2 {
-                let label = row(ui, "L2 strength λ", "--l2");
+                let label = row(ui, "--l2");
                 let mut l2 = draft.l2.unwrap_or(entry.default_l2);
                 // Pegasos's rate 1/(λt) needs λ > 0.
                 let least = if entry.optimizer(draft) == Some(OptimizerKind::Pegasos) {
@@ -112,13 +112,13 @@ pub fn model_panel_ui(
                 ui.end_row();
             }
             if reads.l1 {
-                let label = row(ui, "L1 strength λ₁", "--l1");
+                let label = row(ui, "--l1");
                 ui.add(penalty_slider(&mut draft.l1, 0.0))
                     .labelled_by(label);
                 ui.end_row();
             }
             if reads.k {
-                let label = row(ui, "clusters k", "--k");
+                let label = row(ui, "--k");
                 let mut k = draft.k.unwrap_or(entry.default_k);
                 let most = shape.map_or(50, |(rows, _)| rows.clamp(1, 50));
                 if ui
@@ -133,12 +133,12 @@ pub fn model_panel_ui(
                 ui.end_row();
             }
             if reads.init_rows {
-                let label = row(ui, "initial rows", "--init-rows");
+                let label = row(ui, "--init-rows");
                 init_rows_field(ui, draft, label);
                 ui.end_row();
             }
             if reads.components {
-                let label = row(ui, "components", "--components");
+                let label = row(ui, "--components");
                 let features = shape.map_or(pca::DEFAULT_COMPONENTS, |(_, d)| d.max(1));
                 let mut m = draft
                     .components
@@ -157,7 +157,7 @@ pub fn model_panel_ui(
                 hidden_rows(ui, draft);
             }
             if reads.activation {
-                let label = row(ui, "activation", "--activation");
+                let label = row(ui, "--activation");
                 egui::ComboBox::from_id_salt("activation")
                     .selected_text(draft.activation.name())
                     .show_ui(ui, |ui| {
@@ -170,7 +170,7 @@ pub fn model_panel_ui(
                 ui.end_row();
             }
             if reads.seed {
-                let label = row(ui, "seed", "--seed");
+                let label = row(ui, "--seed");
                 ui.add(egui::DragValue::new(&mut draft.seed))
                     .labelled_by(label);
                 ui.end_row();
@@ -196,12 +196,66 @@ pub fn model_panel_ui(
     *draft != before
 }
 
+/// Each command-line option and the label of its row.
+const LABELS: &[(&str, &str)] = &[
+    ("--optimizer", "optimizer"),
+    ("--momentum", "momentum μ"),
+    ("--beta1", "β₁"),
+    ("--beta2", "β₂"),
+    ("--batch-size", "mini-batches"),
+    ("--l2", "L2 strength λ"),
+    ("--l1", "L1 strength λ₁"),
+    ("--k", "clusters k"),
+    ("--init-rows", "initial rows"),
+    ("--components", "components"),
+    ("--hidden", "hidden layers"),
+    ("--activation", "activation"),
+    ("--seed", "seed"),
+];
+
+/// The row of `option`, labelled as [`LABELS`] says.
+fn row(ui: &mut egui::Ui, option: &str) -> egui::Id {
+    let label = LABELS
+        .iter()
+        .find(|(o, _)| *o == option)
+        .map_or(option, |(_, label)| label);
+    named_row(ui, label, option)
+}
+
 /// A row's label, with the command-line option as its tooltip; the
 /// widgets of the row are labelled by its id.
-fn row(ui: &mut egui::Ui, label: &str, option: &str) -> egui::Id {
+fn named_row(ui: &mut egui::Ui, label: &str, option: &str) -> egui::Id {
     ui.label(label)
         .on_hover_text(format!("steplab run {option}"))
         .id
+}
+
+/// `message` (about hyperparameters, in the command line's words) with
+/// each option named as the panel labels it: "cannot use --l1" becomes
+/// "cannot use L1 strength λ₁ (--l1)".
+#[must_use]
+pub fn in_panel_words(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("--") {
+        out.push_str(&rest[..at]);
+        let option_end = rest[at + 2..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .map_or(rest.len(), |end| at + 2 + end);
+        let option = &rest[at..option_end];
+        match LABELS.iter().find(|(o, _)| *o == option) {
+            Some((_, label)) => {
+                out.push_str(label);
+                out.push_str(" (");
+                out.push_str(option);
+                out.push(')');
+            }
+            None => out.push_str(option),
+        }
+        rest = &rest[option_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The smallest positive λ the sliders reach.
@@ -236,7 +290,7 @@ fn short(v: f64) -> String {
 
 /// Full batch, or mini-batches of a chosen size.
 fn batch_row(ui: &mut egui::Ui, draft: &mut Hyper, rows: Option<usize>) {
-    let label = row(ui, "mini-batches", "--batch-size");
+    let label = row(ui, "--batch-size");
     ui.horizontal(|ui| {
         let mut on = draft.batch_size.is_some();
         if ui.checkbox(&mut on, "").labelled_by(label).changed() {
@@ -258,7 +312,7 @@ fn batch_row(ui: &mut egui::Ui, draft: &mut Hyper, rows: Option<usize>) {
 
 /// One or two hidden layers and their sizes.
 fn hidden_rows(ui: &mut egui::Ui, draft: &mut Hyper) {
-    row(ui, "hidden layers", "--hidden");
+    row(ui, "--hidden");
     ui.horizontal(|ui| {
         let mut layers = draft.hidden.len().clamp(1, 2);
         for n in [1, 2] {
@@ -270,7 +324,7 @@ fn hidden_rows(ui: &mut egui::Ui, draft: &mut Hyper) {
         }
     });
     ui.end_row();
-    let label = row(ui, "units per layer", "--hidden");
+    let label = named_row(ui, "units per layer", "--hidden");
     ui.horizontal(|ui| {
         for size in &mut draft.hidden {
             ui.add(egui::DragValue::new(size).range(1..=MAX_LAYER))
@@ -339,6 +393,23 @@ fn parse_rows(text: &str) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::parse_rows;
+
+    #[test]
+    fn errors_name_options_as_the_panel_does() {
+        use super::in_panel_words;
+        assert_eq!(
+            in_panel_words("so it cannot use --l1; use a first-order optimizer"),
+            "so it cannot use L1 strength λ₁ (--l1); use a first-order optimizer"
+        );
+        assert_eq!(
+            in_panel_words("--k is 3 but --init-rows names 2 rows"),
+            "clusters k (--k) is 3 but initial rows (--init-rows) names 2 rows"
+        );
+        assert_eq!(
+            in_panel_words("see --lr and --kx --"),
+            "see --lr and --kx --"
+        );
+    }
 
     #[test]
     fn penalties_show_three_significant_digits() {

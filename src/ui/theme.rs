@@ -31,20 +31,37 @@ pub const RAMP: [Color32; 6] = [
     Color32::from_rgb(0x7a, 0xd1, 0x51),
     Color32::from_rgb(0xfd, 0xe7, 0x25),
 ];
-/// One colour per class or cluster.
-pub const CLASSES: [Color32; 6] = [
+/// One colour per class or cluster (tab10 without the model's red and the
+/// reference's grey).
+pub const CLASSES: [Color32; 8] = [
     Color32::from_rgb(0x1f, 0x77, 0xb4),
     Color32::from_rgb(0xff, 0x7f, 0x0e),
     Color32::from_rgb(0x2c, 0xa0, 0x2c),
     Color32::from_rgb(0x94, 0x67, 0xbd),
     Color32::from_rgb(0x8c, 0x56, 0x4b),
     Color32::from_rgb(0x17, 0xbe, 0xcf),
+    Color32::from_rgb(0xe3, 0x77, 0xc2),
+    Color32::from_rgb(0xbc, 0xbd, 0x22),
 ];
 
-/// The colour of class or cluster `k`.
+/// The colour of class or cluster `k`: past the eight, the same hues
+/// lighter, then darker, so 24 groups keep apart.
 #[must_use]
 pub fn class(k: usize) -> Color32 {
-    CLASSES[k % CLASSES.len()]
+    let base = CLASSES[k % CLASSES.len()];
+    let toward = |target: u8, by: f32| {
+        let mix = |c: u8| {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let v = (f32::from(c) + (f32::from(target) - f32::from(c)) * by).round() as u8;
+            v
+        };
+        Color32::from_rgb(mix(base.r()), mix(base.g()), mix(base.b()))
+    };
+    match (k / CLASSES.len()) % 3 {
+        0 => base,
+        1 => toward(255, 0.5),
+        _ => toward(0, 0.45),
+    }
 }
 
 /// Adds DejaVu Sans after egui's fonts, for the math the sentences use
