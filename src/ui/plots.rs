@@ -457,7 +457,7 @@ impl PlotView {
         let theta_prev = vector(record, "theta_prev");
         let grad_prev = vector(record, "grad_prev");
         let eta = scalar(record, "eta");
-        Plot::new("surface")
+        plot("surface")
             .x_axis_label(names[p].clone())
             .y_axis_label(names[q].clone())
             .show(ui, |plot_ui| {
@@ -635,7 +635,7 @@ fn regression_plot(
         vec![[lo, offset + wj * lo], [hi, offset + wj * hi]]
     };
     let yhat = vector(record, "y_hat").filter(|v| v.len() == n);
-    let response = Plot::new("data")
+    let response = plot("data")
         .height(height)
         .legend(Legend::default())
         .show(ui, |plot_ui| {
@@ -887,7 +887,7 @@ fn feature_plot(
             .sum::<f64>();
         clip_line([w[j], w[k]], level - c, area)
     };
-    Plot::new("data")
+    plot("data")
         .height(height)
         // Classes and ranges in their order (alphabetical would put 66.7 after 374).
         .legend(Legend::default().follow_insertion_order(true))
@@ -1036,6 +1036,30 @@ fn feature_plot(
         });
 }
 
+/// A plot with compact tick labels ([`tick_label`]) on both axes.
+fn plot(id: &str) -> Plot<'static> {
+    Plot::new(id)
+        .x_axis_formatter(tick_label)
+        .y_axis_formatter(tick_label)
+}
+
+/// A tick's label as egui_plot writes it (as many decimals as the tick
+/// spacing needs), in e-notation from a million up and below 10⁻⁴: a
+/// diverged run's ticks near 1e136 were too wide to be drawn at all.
+fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    let (v, step) = (mark.value, mark.step_size.abs());
+    if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) && step > 0.0 {
+        // Enough significant digits to tell neighbouring ticks apart.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let digits = (v.abs().log10().floor() - step.log10().floor()).clamp(0.0, 6.0) as usize;
+        format!("{v:.digits$e}")
+    } else {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let decimals = (-step.log10().round()).max(0.0) as usize;
+        egui::emath::format_with_decimals_in_range(v, decimals..=decimals)
+    }
+}
+
 /// The most groups the data plot's legend names one by one.
 const LEGEND_GROUPS: usize = 12;
 
@@ -1075,7 +1099,7 @@ fn loss_plot(
         .filter(|h| h.loss.is_finite())
         .map(|h| [h.step as f64, value(h.loss)])
         .collect();
-    Plot::new("loss")
+    plot("loss")
         .legend(Legend::default())
         .x_axis_label("step")
         .y_axis_label(if log { "log10 loss" } else { "loss" })
@@ -1095,10 +1119,24 @@ fn loss_plot(
 
 #[cfg(test)]
 mod tests {
-    use super::{clip_line, colours, round3, row_term, row_terms, value_ranges};
+    use super::{clip_line, colours, round3, row_term, row_terms, tick_label, value_ranges};
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
     use crate::session::Session;
+
+    #[test]
+    fn huge_ticks_read_in_e_notation_and_ordinary_ones_as_before() {
+        let tick = |value: f64, step_size: f64| {
+            tick_label(egui_plot::GridMark { value, step_size }, &(0.0..=1.0))
+        };
+        assert_eq!(tick(2.0e136, 1.0e136), "2e136");
+        assert_eq!(tick(1.25e136, 5.0e134), "1.25e136");
+        assert_eq!(tick(-3.0e6, 1.0e6), "-3e6");
+        assert_eq!(tick(2e-5, 1e-5), "2e-5");
+        assert_eq!(tick(0.0, 1e136), "0");
+        assert_eq!(tick(0.3, 0.1), "0.3");
+        assert_eq!(tick(400.0, 100.0), "400");
+    }
 
     #[test]
     fn row_terms_sum_to_the_records_loss_and_gradient() {
