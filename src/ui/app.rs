@@ -1603,8 +1603,12 @@ impl App {
             self.run_controls_ui(ui);
             self.status_ui(ui);
         });
+        // The side panels leave the plots at least a third of the width
+        // (at 1024 points their fixed widths left the plots 120).
+        let width = ui.available_width();
         egui::Panel::left("data")
-            .default_size(330.0)
+            .default_size(330f32.min(width * 0.27))
+            .max_size(width * 0.35)
             .show(ui, |ui| {
                 // The settings scroll in at most two thirds of the panel;
                 // the preview takes the rest.
@@ -1631,7 +1635,8 @@ impl App {
                 }
             });
         egui::Panel::right("derivation")
-            .default_size(460.0)
+            .default_size(460f32.min(width * 0.34))
+            .max_size(width * 0.45)
             .show(ui, |ui| self.derivation_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.plot_rect = ui.max_rect();
