@@ -24,8 +24,8 @@ fn optimizer_label(kind: OptimizerKind) -> &'static str {
 const MAX_LAYER: usize = 256;
 
 /// Draws the controls of what `entry` reads, editing `draft`, for data of
-/// `features` features and `rows` rows (when known). Returns whether
-/// something was edited.
+/// `shape` = (rows, features) when known. Returns whether something was
+/// edited.
 #[allow(clippy::too_many_lines)] // One row per hyperparameter, in order.
 pub fn model_panel_ui(
     ui: &mut egui::Ui,
