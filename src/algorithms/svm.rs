@@ -58,7 +58,14 @@ const PEGASOS_STEP: DerivationStep = DerivationStep {
     title: "Pegasos step",
     sentence: "Step against the subgradient of this step's mini-batch A (all n rows unless a batch size is set), its margins taken at the previous w and b, with the rate 1/(λt) that decreases with the step t; the bias is not shrunk.",
     latex: r"\begin{aligned} \eta_t &= \frac{1}{\lambda t} \\ \mathbf{w}_t &= (1 - \eta_t \lambda) \mathbf{w}_{t-1} - \eta_t \lambda_1 \operatorname{sign}(\mathbf{w}_{t-1}) + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \mathbf{x}_i \\ b_t &= b_{t-1} + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \end{aligned}",
-    shows: &[THETA_PREV, THETA, ETA_T],
+    shows: &[THETA_PREV, THETA, ETA_T, BATCH],
+};
+
+/// |A_t|: the rows of this step's mini-batch.
+const BATCH: Symbol = Symbol {
+    id: "batch_rows",
+    latex: r"|A_t|",
+    meaning: "rows in this step's mini-batch (all n without a batch size)",
 };
 
 /// Pegasos's rate, the record's η under the name its formula uses.
@@ -261,9 +268,12 @@ impl Algorithm for LinearSvm {
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let y = self.y.get(data)?;
-        let grad = match self.batches.next_batch(data.n_rows()) {
-            None => std::mem::take(&mut self.grad),
-            Some(rows) => subgradient(data.x(), &y, &rows, &self.w, self.b, self.l2, self.l1),
+        let (grad, batch) = match self.batches.next_batch(data.n_rows()) {
+            None => (std::mem::take(&mut self.grad), data.n_rows()),
+            Some(rows) => (
+                subgradient(data.x(), &y, &rows, &self.w, self.b, self.l2, self.l1),
+                rows.len(),
+            ),
         };
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
@@ -273,6 +283,8 @@ impl Algorithm for LinearSvm {
                 update.vector(THETA_PREV, theta.clone());
                 update.vector(GRAD_PREV, grad.clone());
                 update.scalar(ETA, eta);
+                #[allow(clippy::cast_precision_loss)]
+                update.scalar(BATCH, batch as f64);
                 for (th, g) in theta.iter_mut().zip(&grad) {
                     *th -= eta * g;
                 }
@@ -379,6 +391,30 @@ mod tests {
             s.step(&d).unwrap();
         }
         (s, d)
+    }
+
+    #[test]
+    fn pegasos_records_the_size_of_each_mini_batch() {
+        let d = symmetric();
+        let sizes = |batch_size| {
+            let mut s = LinearSvm::new(&Hyper {
+                batch_size,
+                ..Hyper::default()
+            })
+            .unwrap();
+            s.reset(&d).unwrap();
+            (0..4)
+                .map(|_| {
+                    s.step(&d)
+                        .unwrap()
+                        .get(BATCH)
+                        .and_then(crate::algorithms::Value::as_scalar)
+                })
+                .collect::<Vec<_>>()
+        };
+        // Six rows in batches of four: 4, then the 2 left, then a new epoch.
+        assert_eq!(sizes(Some(4)), [Some(4.0), Some(2.0), Some(4.0), Some(2.0)]);
+        assert_eq!(sizes(None), [Some(6.0); 4]);
     }
 
     #[test]
