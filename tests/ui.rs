@@ -808,7 +808,7 @@ fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
     let mut rng = steplab::rng::Rng::new(17);
     for round in 0..300 {
         let count = h.state().session().unwrap().step_count();
-        match rng.below(9) {
+        match rng.below(10) {
             0 => h.state_mut().apply(Command::Step(1)),
             1 => h.state_mut().apply(Command::Step(1 + rng.below(40))),
             2 => h.state_mut().apply(Command::ToggleRun),
@@ -818,6 +818,12 @@ fn any_mix_of_commands_and_frames_keeps_the_session_consistent() {
             6 => h
                 .state_mut()
                 .set_job_budget(Duration::from_millis(rng.below(3) as u64)),
+            // The same rate again: at an earlier step it drops the later
+            // steps, which the steps taken next must equal.
+            7 => {
+                let lr = h.state().session().unwrap().algorithm().learning_rate();
+                h.state_mut().apply(Command::SetLearningRate(lr.unwrap()));
+            }
             _ => {
                 for _ in 0..rng.below(4) {
                     h.state_mut().run_budget(0.05);
