@@ -414,20 +414,15 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
             "params": alg.params_json(&s.params),
         })
     };
-    let last = history.len() - 1;
-    let steps: Vec<serde_json::Value> = history
-        .iter()
-        .enumerate()
-        .filter(|(i, s)| *i == last || s.step % args.every == 0)
-        .map(|(_, s)| snapshot_json(s))
-        .collect();
+    // The history holds the steps --every reports and the last.
+    let steps: Vec<serde_json::Value> = history.iter().map(snapshot_json).collect();
     let mut json = serde_json::json!({
         "algorithm": entry.id,
         "features": data.feature_names(),
         "target": data.target().map(|t| t.name.clone()),
         "rows": data.n_rows(),
         "steps": steps,
-        "final": snapshot_json(&history[last]),
+        "final": snapshot_json(&history[history.len() - 1]),
     });
     let stop = session.stop();
     json["stopped"] = serde_json::json!(stop.map_or("max_steps", |s| s.kind.name()));

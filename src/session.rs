@@ -286,7 +286,8 @@ impl Session {
         &self.latest
     }
 
-    /// One snapshot per step, from step 0.
+    /// One snapshot per step, from step 0 (after [`Self::record_every`],
+    /// the steps it keeps and the latest).
     #[must_use]
     pub fn history(&self) -> &[Snapshot] {
         &self.history
