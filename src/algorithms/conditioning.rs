@@ -8,6 +8,7 @@
 //! claimed about μ.
 
 use crate::data::Dataset;
+use crate::optim::OptimizerKind;
 use nalgebra::{DMatrix, SymmetricEigen};
 
 /// The step-size facts of one loss on one dataset.
@@ -40,6 +41,27 @@ pub struct StepSizeCard {
 #[must_use]
 pub fn step_size_card(algorithm: &str, data: &Dataset, l2: f64) -> Option<StepSizeCard> {
     applies(algorithm).then(|| Curvature::of(data)?.card(algorithm, l2))?
+}
+
+/// Whether the card's 2/L bounds the rate of `optimizer`: plain gradient
+/// descent's only (the others scale or accumulate the step).
+#[must_use]
+pub fn bounds_rate(optimizer: Option<OptimizerKind>) -> bool {
+    optimizer == Some(OptimizerKind::Gd)
+}
+
+/// 2/L for `algorithm` on `data` with L2 strength `l2`, where it bounds
+/// the rate of `optimizer` ([`bounds_rate`]).
+#[must_use]
+pub fn stable_below(
+    algorithm: &str,
+    data: &Dataset,
+    l2: f64,
+    optimizer: Option<OptimizerKind>,
+) -> Option<f64> {
+    bounds_rate(optimizer)
+        .then(|| step_size_card(algorithm, data, l2))?
+        .map(|c| c.stable_below)
 }
 
 /// Whether the card exists for `algorithm`.
@@ -290,6 +312,22 @@ mod tests {
         assert!(!soft.exact && soft.mu.is_none());
         assert!((soft.l - lin.l / 2.0).abs() < 1e-9 * lin.l);
         assert!(step_size_card("k-means", &d, 0.0).is_none());
+    }
+
+    #[test]
+    fn the_bound_is_given_for_plain_gradient_descent_only() {
+        use crate::algorithms::{Hyper, entry};
+        let d = data();
+        let card = step_size_card("softmax-regression", &d, 0.0).unwrap();
+        for kind in OptimizerKind::FIRST_ORDER {
+            let algorithm = (entry("softmax-regression").unwrap().create)(&Hyper {
+                optimizer: Some(*kind),
+                ..Hyper::default()
+            })
+            .unwrap();
+            let expected = (*kind == OptimizerKind::Gd).then_some(card.stable_below);
+            assert_eq!(algorithm.stability_bound(&d), expected, "{kind:?}");
+        }
     }
 
     #[test]

@@ -366,12 +366,7 @@ impl Algorithm for LinearRegression {
     }
 
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
-        // 2/L bounds plain gradient descent's rate; the other optimizers
-        // scale or accumulate the step.
-        if self.opt.kind != OptimizerKind::Gd {
-            return None;
-        }
-        super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
+        super::conditioning::stable_below(ENTRY.id, data, self.l2, Some(self.opt.kind))
     }
 
     fn has_loss_surface(&self) -> bool {

@@ -361,12 +361,12 @@ impl Algorithm for LogisticRegression {
     }
 
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
-        // σ' ≤ 1/4 bounds the Hessian by AᵀA/(4n) + λD: the card's L, for
-        // plain gradient descent's rate.
-        if !matches!(&self.method, Method::FirstOrder(o) if o.kind == OptimizerKind::Gd) {
-            return None;
-        }
-        super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
+        // σ' ≤ 1/4 bounds the Hessian by AᵀA/(4n) + λD: the card's L.
+        let optimizer = match &self.method {
+            Method::FirstOrder(o) => o.kind,
+            Method::Newton { .. } => OptimizerKind::Newton,
+        };
+        super::conditioning::stable_below(ENTRY.id, data, self.l2, Some(optimizer))
     }
 
     fn has_loss_surface(&self) -> bool {

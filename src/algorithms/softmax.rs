@@ -513,7 +513,7 @@ impl Algorithm for SoftmaxRegression {
 
     fn stability_bound(&self, data: &Dataset) -> Option<f64> {
         // diag(p) − ppᵀ ≼ I/2 bounds the Hessian by AᵀA/(2n) + λD: the card's L.
-        super::conditioning::step_size_card(ENTRY.id, data, self.l2).map(|c| c.stable_below)
+        super::conditioning::stable_below(ENTRY.id, data, self.l2, Some(self.opt.kind))
     }
 
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {

@@ -1534,14 +1534,13 @@ impl App {
 
     fn step_size_card(&self) -> Option<algorithms::conditioning::StepSizeCard> {
         let entry = algorithms::entry(&self.settings.algorithm)?;
-        // Its 2/L bounds plain gradient descent's rate, not the others'.
-        if entry.optimizer(&self.settings.hyper()) != Some(crate::optim::OptimizerKind::Gd) {
+        let hyper = self.settings.hyper();
+        if !algorithms::conditioning::bounds_rate(entry.optimizer(&hyper)) {
             return None;
         }
-        self.curvature.as_ref()?.card(
-            entry.id,
-            self.settings.hyper().l2.unwrap_or(entry.default_l2),
-        )
+        self.curvature
+            .as_ref()?
+            .card(entry.id, hyper.l2.unwrap_or(entry.default_l2))
     }
 
     fn help_ui(&mut self, ctx: &egui::Context) {
