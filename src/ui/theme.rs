@@ -49,18 +49,10 @@ pub const CLASSES: [Color32; 8] = [
 #[must_use]
 pub fn class(k: usize) -> Color32 {
     let base = CLASSES[k % CLASSES.len()];
-    let toward = |target: u8, by: f32| {
-        let mix = |c: u8| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let v = (f32::from(c) + (f32::from(target) - f32::from(c)) * by).round() as u8;
-            v
-        };
-        Color32::from_rgb(mix(base.r()), mix(base.g()), mix(base.b()))
-    };
     match (k / CLASSES.len()) % 3 {
         0 => base,
-        1 => toward(255, 0.5),
-        _ => toward(0, 0.45),
+        1 => base.lerp_to_gamma(Color32::WHITE, 0.5),
+        _ => base.lerp_to_gamma(Color32::BLACK, 0.45),
     }
 }
 
