@@ -315,7 +315,11 @@ impl pulp::WithSimd for GmmRange<'_, '_> {
         let (mut top, mut sum) = ([0.0; GROUP], [0.0; GROUP]);
         let mut total = 0.0;
         let whole = len / GROUP * GROUP;
+        let prefetch = pass::Prefetch::on();
         for g in (0..whole).step_by(GROUP) {
+            for j in 0..d {
+                prefetch.ahead(&data[j * n + start + g..][..GROUP], GROUP);
+            }
             let column = |j: usize| S::as_simd_f64s(&data[j * n + start + g..][..GROUP]).0;
             for ((l, constant), (c, r)) in factors.iter().zip(resp.iter_mut().enumerate()) {
                 let mu = |j: usize| means[(c, j)];

@@ -447,9 +447,13 @@ impl pulp::WithSimd for AssignRange<'_> {
         };
         let (mut total, mut changed) = (0.0, 0usize);
         let whole = len / GROUP * GROUP;
+        let prefetch = pass::Prefetch::on();
         for g in (0..whole).step_by(GROUP) {
             let rows = g..g + GROUP;
             let column = |j: usize| column(j, g, g + GROUP);
+            for j in 0..d {
+                prefetch.ahead(column(j), GROUP);
+            }
             let (best, bd) = nearest_in_group(simd, centroids, column);
             S::as_mut_simd_f64s(&mut near[rows.clone()])
                 .0

@@ -6,7 +6,7 @@
 #![allow(clippy::inline_always)]
 
 use super::linear::{J, LAMBDA, LAMBDA1};
-use super::pass::{GradientLanes, Pieces, dense_layer, rows};
+use super::pass::{GradientLanes, Pieces, Prefetch, dense_layer, rows};
 use super::{
     Activation, AlgoError, Algorithm, DerivationStep, Entry, Hyper, PerRow, Spare, StepRecord,
     Symbol, Value,
@@ -656,12 +656,18 @@ impl Mlp {
                             &before[l - 1][m][lo..hi]
                         }
                     };
+                    // Only the first layer reads from memory (X).
+                    let prefetch = if l == 0 {
+                        Prefetch::on()
+                    } else {
+                        Prefetch::off()
+                    };
                     dense_layer(
                         &mut target,
                         |u, m| layer.w[(u, m)],
                         |u| layer.b[u],
-                        layer.w.ncols(),
-                        input,
+                        (layer.w.ncols(), input),
+                        prefetch,
                     );
                     if l < last {
                         for zu in target {

@@ -323,6 +323,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
     type Output = PassSums;
 
     #[inline(always)]
+    #[allow(clippy::too_many_lines)] // Each block's groups, its last rows and its finish, in order.
     fn with_simd<S: pulp::Simd>(self, simd: S) -> PassSums {
         let Self {
             x,
@@ -347,6 +348,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
         let per8 = 8 / S::F64_LANES;
         let mut lanes = vec![simd.splat_f64s(0.0); (d + 2) * per8];
         let mut product = LnProduct::new();
+        let prefetch = Prefetch::on();
         let mut sums = PassSums {
             loss: 0.0,
             grad_w: vec![0.0; d],
@@ -369,7 +371,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
                 let rows = g..g + GROUP;
                 fused_group(
                     simd,
-                    (w, b, loss),
+                    (w, b, loss, prefetch),
                     |j| column(j, g, g + GROUP),
                     &y[rows.clone()],
                     (
@@ -391,7 +393,13 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
                     &mut fs[tail.clone()],
                 );
                 let column = |j: usize| column(j, whole, hi - lo);
-                dense_layer(&mut [&mut *s], |_, j| w[j], |_| b, d, column);
+                dense_layer(
+                    &mut [&mut *s],
+                    |_, j| w[j],
+                    |_| b,
+                    (d, column),
+                    Prefetch::off(),
+                );
                 loss.eval_rows(s, &y[tail], (ls, fs, dv));
                 sums.loss += sum(ls);
                 product.multiply(fs);
@@ -429,6 +437,56 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
     }
 }
 
+/// How far past the rows it is reading a kernel asks for the rows it will
+/// read next ([`Prefetch::ahead`]): 256 rows, 2 KB of each column.
+pub const AHEAD: usize = 256;
+
+/// Software prefetch into the first-level cache, where the CPU has it. A
+/// kernel reading several columns of X at once (one stream of addresses per
+/// feature, on each core) asks for each column's rows [`AHEAD`] rows on
+/// while it computes on the current ones: with ten columns the CPU's own
+/// prefetchers fell behind, and the logistic step at 1M × 10 took 6.8 ms
+/// against 4.6 ms with this (alternating steps in one run, 2026-12-02; see
+/// benches/HISTORY.md).
+#[derive(Clone, Copy)]
+pub struct Prefetch(#[cfg(target_arch = "x86_64")] Option<pulp::x86::V1>);
+
+impl Prefetch {
+    /// Prefetch, for inputs streamed from memory.
+    #[must_use]
+    pub fn on() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        return Self(pulp::x86::V1::try_new());
+        #[cfg(not(target_arch = "x86_64"))]
+        Self()
+    }
+
+    /// No prefetch, for inputs already in cache.
+    #[must_use]
+    pub fn off() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        return Self(None);
+        #[cfg(not(target_arch = "x86_64"))]
+        Self()
+    }
+
+    /// Asks for the cache lines of the `len` values that start [`AHEAD`]
+    /// values past the start of `column`. A hint: the CPU reads nothing
+    /// from it, so addresses past the column's end are harmless.
+    #[inline(always)]
+    pub fn ahead(self, column: &[f64], len: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v1) = self.0 {
+            let p = column.as_ptr().wrapping_add(AHEAD);
+            for k in (0..len).step_by(8) {
+                v1.sse._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    p.wrapping_add(k).cast::<i8>(),
+                );
+            }
+        }
+    }
+}
+
 /// The total of each quantity's eight lanes in `lanes` (8 / lanes vectors
 /// each, as [`add_chunks`] fills them), added in one fixed order.
 pub fn lane_totals<S: pulp::Simd>(lanes: &[S::f64s]) -> Vec<f64> {
@@ -455,7 +513,7 @@ fn lane_total(l: &[f64; 8]) -> f64 {
 #[inline(always)]
 fn fused_group<'a, S: pulp::Simd>(
     simd: S,
-    (w, b, loss): (&[f64], f64, RowLoss),
+    (w, b, loss, prefetch): (&[f64], f64, RowLoss, Prefetch),
     column: impl Fn(usize) -> &'a [f64],
     y: &[f64],
     (s, ls, dv): (&mut [f64], &mut [f64], &mut [f64]),
@@ -465,6 +523,7 @@ fn fused_group<'a, S: pulp::Simd>(
     let vectors = GROUP / S::F64_LANES;
     let mut sv = [simd.splat_f64s(b); GROUP];
     for (j, &wj) in w.iter().enumerate() {
+        prefetch.ahead(column(j), GROUP);
         let wj = simd.splat_f64s(wj);
         let xv = S::as_simd_f64s(column(j)).0;
         for q in 0..vectors {
@@ -666,13 +725,13 @@ pub fn dense_layer<'a>(
     z: &mut [&mut [f64]],
     weight: impl Fn(usize, usize) -> f64,
     bias: impl Fn(usize) -> f64,
-    inputs: usize,
-    input: impl Fn(usize) -> &'a [f64],
+    (inputs, input): (usize, impl Fn(usize) -> &'a [f64]),
+    prefetch: Prefetch,
 ) {
     let mut first = 0;
     for units in z.chunks_mut(TILE_UNITS) {
         if let Ok(four) = <&mut [&mut [f64]; TILE_UNITS]>::try_from(&mut *units) {
-            dense_tile::<4, 16>(four, first, &weight, &bias, inputs, &input);
+            dense_tile::<4, 16>(four, first, (&weight, &bias), (inputs, &input), prefetch);
         } else {
             // Fewer units read each input over more rows at a time: one
             // unit at 16 rows kept two cache lines of each column in
@@ -680,10 +739,10 @@ pub fn dense_layer<'a>(
             for (t, pair) in units.chunks_mut(2).enumerate() {
                 let at = first + 2 * t;
                 if let Ok(two) = <&mut [&mut [f64]; 2]>::try_from(&mut *pair) {
-                    dense_tile::<2, 32>(two, at, &weight, &bias, inputs, &input);
+                    dense_tile::<2, 32>(two, at, (&weight, &bias), (inputs, &input), prefetch);
                 } else {
                     let one = &mut [&mut *pair[0]];
-                    dense_tile::<1, 32>(one, at, &weight, &bias, inputs, &input);
+                    dense_tile::<1, 32>(one, at, (&weight, &bias), (inputs, &input), prefetch);
                 }
             }
         }
@@ -696,10 +755,9 @@ pub fn dense_layer<'a>(
 fn dense_tile<'a, const U: usize, const R: usize>(
     z: &mut [&mut [f64]; U],
     first: usize,
-    weight: &impl Fn(usize, usize) -> f64,
-    bias: &impl Fn(usize) -> f64,
-    inputs: usize,
-    input: &impl Fn(usize) -> &'a [f64],
+    (weight, bias): (&impl Fn(usize, usize) -> f64, &impl Fn(usize) -> f64),
+    (inputs, input): (usize, &impl Fn(usize) -> &'a [f64]),
+    prefetch: Prefetch,
 ) {
     let len = z[0].len();
     let w: Vec<[f64; U]> = (0..inputs)
@@ -714,6 +772,7 @@ fn dense_tile<'a, const U: usize, const R: usize>(
         }
         for (m, wm) in w.iter().enumerate() {
             let x = &input(m)[r..r + R];
+            prefetch.ahead(x, R);
             for (a, &wt) in acc.iter_mut().zip(wm) {
                 for k in 0..R {
                     a[k] = wt.mul_add(x[k], a[k]);
@@ -1025,7 +1084,13 @@ pub fn scores_and_residuals(
             |lo, hi| {
                 let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
                 let s = &mut s[lo..hi];
-                dense_layer(&mut [&mut *s], |_, j| w[j], |_| b, w.len(), block);
+                dense_layer(
+                    &mut [&mut *s],
+                    |_, j| w[j],
+                    |_| b,
+                    (w.len(), block),
+                    Prefetch::on(),
+                );
                 for ((r, &s), &y) in r[lo..hi]
                     .iter_mut()
                     .zip(&*s)
@@ -1259,7 +1324,13 @@ mod tests {
                     let b: Vec<f64> = (0..units).map(|_| rng.normal()).collect();
                     let mut z = vec![vec![f64::NAN; len]; units];
                     let mut zs: Vec<&mut [f64]> = z.iter_mut().map(|z| &mut z[..]).collect();
-                    dense_layer(&mut zs, |u, m| w[(u, m)], |u| b[u], inputs, |m| &cols[m]);
+                    dense_layer(
+                        &mut zs,
+                        |u, m| w[(u, m)],
+                        |u| b[u],
+                        (inputs, |m| &cols[m]),
+                        Prefetch::on(),
+                    );
                     let deltas: Vec<Vec<f64>> = (0..units)
                         .map(|_| (0..len).map(|_| rng.normal()).collect())
                         .collect();
@@ -1321,8 +1392,8 @@ mod tests {
                         zs,
                         |u, m| w[(u, m)],
                         |u| 0.1 * u as f64,
-                        inputs,
-                        |m| &cols[m],
+                        (inputs, |m| &cols[m]),
+                        Prefetch::on(),
                     );
                 };
                 if matches!(isa, Isa::Widest) {

@@ -119,8 +119,8 @@ fn mistakes(x: &DMatrix<f64>, y: &[f64], w: &[f64], b: f64) -> f64 {
                     &mut [&mut *s],
                     |_, j| w[j],
                     |_| b,
-                    w.len(),
-                    |j| &data[j * n + lo..j * n + hi],
+                    (w.len(), |j| &data[j * n + lo..j * n + hi]),
+                    pass::Prefetch::on(),
                 );
                 for (s, y) in s.iter().zip(&y[lo..hi]) {
                     count += if s * y <= 0.0 { 1.0 } else { 0.0 };

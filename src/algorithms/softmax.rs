@@ -315,7 +315,13 @@ impl SoftmaxRegression {
                             .chunks_mut(BLOCK)
                             .map(|zc| &mut zc[..hi - lo])
                             .collect();
-                        pass::dense_layer(&mut zs, |c, j| self.w[(c, j)], |c| self.b[c], d, x_col);
+                        pass::dense_layer(
+                            &mut zs,
+                            |c, j| self.w[(c, j)],
+                            |c| self.b[c],
+                            (d, x_col),
+                            pass::Prefetch::on(),
+                        );
                         if keep {
                             for (c, zc) in zs.iter().enumerate() {
                                 pieces[0][c][lo..hi].copy_from_slice(zc);

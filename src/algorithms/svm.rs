@@ -203,17 +203,18 @@ impl LinearSvm {
             // losses) and the violators.
             #[inline(always)]
             |rows| {
-                let mut support = 0.0;
                 for (m, &y) in rows.scores.iter_mut().zip(rows.y) {
                     *m *= y;
-                    support += if *m <= 1.0 + 1e-9 { 1.0 } else { 0.0 };
                 }
+                // Counted in whole numbers, so the loop runs on vector
+                // instructions (a floating-point sum keeps its row order).
+                let support = rows.scores.iter().filter(|&&m| m <= 1.0 + 1e-9).count();
                 let per_row = rows.derivs.iter_mut().zip(rows.extra.iter_mut());
                 for ((h, v), (&l, &m)) in per_row.zip(rows.losses.iter().zip(&*rows.scores)) {
                     *h = l;
                     *v = if m < 1.0 { 1.0 } else { 0.0 };
                 }
-                support
+                support as f64
             },
         );
         let n = n_rows as f64;
