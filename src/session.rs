@@ -293,6 +293,16 @@ impl Session {
         &self.history
     }
 
+    /// How many more steps the history has room for when it may hold
+    /// `values` parameter values in all (its snapshots' parameters: the
+    /// copies of the algorithm every [`CHECKPOINT_EVERY`] steps grow with
+    /// them).
+    #[must_use]
+    pub fn room(&self, values: usize) -> usize {
+        let per_step = self.history.last().map_or(1, |s| s.params.len().max(1));
+        (values / per_step).saturating_sub(self.history.len())
+    }
+
     /// The latest step number.
     #[must_use]
     pub fn step_count(&self) -> usize {
@@ -602,6 +612,20 @@ mod tests {
             &data(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn room_counts_the_steps_a_budget_of_values_has_left() {
+        let data = data();
+        let mut s = session(0.01);
+        // Linear regression on one feature: w and b, two values a step.
+        assert_eq!(s.room(20), 9);
+        for _ in 0..4 {
+            s.step(&data);
+        }
+        assert_eq!(s.room(20), 5);
+        assert_eq!(s.room(11), 0);
+        assert_eq!(s.room(0), 0);
     }
 
     #[test]

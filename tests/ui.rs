@@ -1254,3 +1254,44 @@ fn the_rewind_notice_counts_right_and_goes_with_the_next_command() {
     h.run();
     assert!(h.query_by_label_contains("dropped").is_none());
 }
+
+#[test]
+fn a_run_whose_history_is_full_stops_and_says_why() {
+    let mut h = harness();
+    h.run();
+    let per_step = h.state().session().unwrap().history()[0].params.len();
+    // Room for steps 0 to 9.
+    h.state_mut().set_history_budget(10 * per_step);
+    h.state_mut().apply(Command::Step(25));
+    h.run();
+    assert_eq!(h.state().session().unwrap().step_count(), 9);
+    assert!(
+        h.query_by_label_contains("the run stopped at step 9")
+            .is_some()
+    );
+    // Running goes no further either, and says so again.
+    h.state_mut().apply(Command::ToggleRun);
+    h.state_mut().run_budget(0.5);
+    h.run();
+    assert!(!h.state().running());
+    assert_eq!(h.state().session().unwrap().step_count(), 9);
+    assert!(h.state().error().unwrap().contains("10 steps fill"));
+    // Reset starts over with the whole budget.
+    h.get_by_label("Reset").click();
+    h.run();
+    h.state_mut().apply(Command::Step(3));
+    h.run();
+    assert_eq!(h.state().session().unwrap().step_count(), 3);
+    assert!(h.state().error().is_none());
+    // Steps on a thread of their own stop at the same place.
+    h.state_mut().set_step_budget(STEP_BUDGET, 0);
+    h.state_mut()
+        .set_background_after(std::time::Duration::ZERO);
+    h.state_mut().apply(Command::Step(25));
+    let seen_out = drive_until(&mut h, |app| {
+        app.steps_left() == 0 && !app.stepping_in_background()
+    });
+    assert!(seen_out, "no step ran in the background");
+    assert_eq!(h.state().session().unwrap().step_count(), 9);
+    assert!(h.state().error().unwrap().contains("stopped at step 9"));
+}

@@ -137,6 +137,13 @@ pub const HEAD_ROWS: usize = 64;
 /// The window shows the last step of each batch, ten times a second.
 pub const JOB_BUDGET: Duration = Duration::from_millis(100);
 
+/// The window keeps every step's parameters, so that the timeline can go
+/// back to any of them, up to this many values in all (512 MB; with the
+/// copies of the algorithm kept for replays, about 1 GB): an MLP (64, 64)
+/// on two features gets about 14,700 steps, linear regression millions. A
+/// run that reaches it stops and says so.
+pub const HISTORY_VALUES: usize = 1 << 26;
+
 /// Settings that persist across restarts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -316,6 +323,8 @@ pub struct App {
     steps_left: usize,
     step_budget: (Duration, usize),
     job_budget: Duration,
+    /// How many parameter values the history may hold ([`HISTORY_VALUES`]).
+    history_values: usize,
     /// The data's second moments for the step-size card, read once per dataset.
     curvature: Option<Curvature>,
     shown: usize,
@@ -346,6 +355,19 @@ pub struct App {
     png_result: Arc<std::sync::Mutex<Option<Result<String, String>>>>,
 }
 
+/// Why a run stops when the history has no room for another step.
+fn history_full(session: &Session) -> String {
+    let (steps, per_step) = (
+        session.history().len(),
+        session.history().last().map_or(0, |s| s.params.len()),
+    );
+    format!(
+        "the run stopped at step {}: the window keeps every step's {per_step} parameters so that the timeline can go back to any of them, and {steps} steps fill the {} MB it allows for them; press Reset to start over, or use steplab run --every for longer runs",
+        session.step_count(),
+        steps * per_step * 8 / 1_000_000
+    )
+}
+
 impl Default for App {
     fn default() -> Self {
         Self::new(Settings::default())
@@ -373,6 +395,7 @@ impl App {
             steps_left: 0,
             step_budget: (STEP_BUDGET, DEFER_ROWS),
             job_budget: JOB_BUDGET,
+            history_values: HISTORY_VALUES,
             curvature: None,
             shown: 0,
             replayed: None,
@@ -654,6 +677,12 @@ impl App {
                     self.steps_left = n - done;
                     break;
                 }
+                if session.room(self.history_values) == 0 {
+                    self.running = false;
+                    self.steps_left = 0;
+                    self.error = Some(history_full(session));
+                    break;
+                }
                 let started = Instant::now();
                 let going = session.step(data);
                 self.last_step = Some(started.elapsed());
@@ -681,8 +710,15 @@ impl App {
         let (Some(session), Some(data)) = (&mut self.session, &self.data) else {
             return;
         };
+        let room = session.room(self.history_values);
+        if room == 0 {
+            self.running = false;
+            self.steps_left = 0;
+            self.error = Some(history_full(session));
+            return;
+        }
         session.resume();
-        let Some(mut job) = session.begin_steps(most, budget) else {
+        let Some(mut job) = session.begin_steps(most.min(room), budget) else {
             self.running = false;
             self.steps_left = 0;
             return;
@@ -1727,6 +1763,12 @@ impl App {
     /// [`JOB_BUDGET`]; zero takes one step a thread).
     pub fn set_job_budget(&mut self, budget: Duration) {
         self.job_budget = budget;
+    }
+
+    /// Sets how many parameter values the history may hold (default
+    /// [`HISTORY_VALUES`]).
+    pub fn set_history_budget(&mut self, values: usize) {
+        self.history_values = values;
     }
 
     /// Sets from how many rows a table's dataset and session are rebuilt
