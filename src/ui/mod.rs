@@ -8,8 +8,8 @@ mod plots;
 mod theme;
 
 pub use app::{
-    App, BACKGROUND_STEP, Command, DEFER_ROWS, EXAMPLES, Example, HEAD_ROWS, JOB_BUDGET, Role,
-    STEP_BUDGET, Settings,
+    App, BACKGROUND_STEP, Command, DEFER_ROWS, EXAMPLES, Example, HEAD_ROWS, HISTORY_VALUES,
+    JOB_BUDGET, Role, STEP_BUDGET, Settings,
 };
 
 use crate::algorithms::conditioning::StepSizeCard;
