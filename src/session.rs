@@ -516,7 +516,10 @@ impl Session {
         })
     }
 
-    fn push(&mut self, record: &StepRecord, params: Vec<f64>, data: &Dataset) {
+    fn push(&mut self, record: &StepRecord, mut params: Vec<f64>, data: &Dataset) {
+        // Kept for the rest of the run: without the room a growing vector
+        // leaves (an MLP's flattened layers came with up to twice theirs).
+        params.shrink_to_fit();
         let finite = finite(record, &params);
         // The latest step stays only until the next, unless it is kept.
         if self
@@ -612,6 +615,25 @@ mod tests {
             &data(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_history_keeps_no_spare_room_in_its_parameters() {
+        let data = data();
+        let h = Hyper {
+            hidden: vec![16, 16],
+            ..Hyper::default()
+        };
+        let mut s = Session::new((entry("mlp").unwrap().create)(&h).unwrap(), &data).unwrap();
+        s.step(&data);
+        for snap in s.history() {
+            assert_eq!(
+                snap.params.capacity(),
+                snap.params.len(),
+                "step {}",
+                snap.step
+            );
+        }
     }
 
     #[test]

@@ -728,7 +728,7 @@ impl Mlp {
     }
 
     fn flatten(layers: &[Layer]) -> Vec<f64> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(layers.iter().map(|l| l.w.len() + l.b.len()).sum());
         for l in layers {
             for r in 0..l.w.nrows() {
                 out.extend(l.w.row(r).iter());

@@ -139,9 +139,9 @@ pub const JOB_BUDGET: Duration = Duration::from_millis(100);
 
 /// The window keeps every step's parameters, so that the timeline can go
 /// back to any of them, up to this many values in all (512 MB; with the
-/// copies of the algorithm kept for replays, about 1 GB): an MLP (64, 64)
-/// on two features gets about 14,700 steps, linear regression millions. A
-/// run that reaches it stops and says so.
+/// copies of the algorithm kept for replays, about 600 MB): an MLP
+/// (64, 64) on two features gets about 14,700 steps, linear regression
+/// millions. A run that reaches it stops and says so.
 pub const HISTORY_VALUES: usize = 1 << 26;
 
 /// Settings that persist across restarts.
