@@ -252,8 +252,8 @@ pub fn execute(command: &Command, out: &mut dyn std::io::Write) -> anyhow::Resul
             )?;
         }
         Command::Run(args) => {
-            let json = run_json(args)?;
-            serde_json::to_writer(&mut *out, &json)?;
+            let report = run_json(args)?;
+            serde_json::to_writer(&mut *out, &report)?;
             writeln!(out)?;
         }
     }
@@ -384,11 +384,68 @@ pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
     Ok(Dataset::from_owned_table(table, &selection)?)
 }
 
-/// Runs `args` and builds the JSON object of SPEC section 4.
+/// The JSON object of SPEC section 4: every field but `steps` built, and
+/// the steps written one at a time from the session's history as the
+/// object is serialized (5,000 steps of an MLP (64, 64) on penguins.csv,
+/// 470 MB of JSON, peaked at 1.7 GB built as one value, 209 MB so).
+pub struct RunReport {
+    head: serde_json::Map<String, serde_json::Value>,
+    session: Session,
+}
+
+impl RunReport {
+    /// The JSON of one step of the history.
+    fn step_json(&self, s: &crate::session::Snapshot) -> serde_json::Value {
+        serde_json::json!({
+            "step": s.step,
+            "loss": s.loss,
+            "params": self.session.algorithm().params_json(&s.params),
+        })
+    }
+}
+
+/// The history's steps, as a JSON array.
+struct Steps<'a>(&'a RunReport);
+
+impl serde::Serialize for Steps<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let history = self.0.session.history();
+        let mut seq = serializer.serialize_seq(Some(history.len()))?;
+        for s in history {
+            seq.serialize_element(&self.0.step_json(s))?;
+        }
+        seq.end()
+    }
+}
+
+impl serde::Serialize for RunReport {
+    /// The fields in the order a whole `serde_json` object has them (by
+    /// name), `steps` among them.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.head.len() + 1))?;
+        let mut steps = Some(Steps(self));
+        for (key, value) in &self.head {
+            if key.as_str() > "steps"
+                && let Some(steps) = steps.take()
+            {
+                map.serialize_entry("steps", &steps)?;
+            }
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(steps) = steps {
+            map.serialize_entry("steps", &steps)?;
+        }
+        map.end()
+    }
+}
+
+/// Runs `args` and reports it as SPEC section 4 asks.
 ///
 /// # Errors
 /// Bad arguments or data; a run that diverges is not an error.
-pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
+pub fn run_json(args: &RunArgs) -> anyhow::Result<RunReport> {
     let entry = find_entry(&args.algorithm)?;
     if args.every == 0 {
         bail!("--every must be at least 1");
@@ -406,30 +463,21 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
     session.record_every(args.every);
     session.run(&data, args.steps);
     let alg = session.algorithm();
-    let history = session.history();
-    let snapshot_json = |s: &crate::session::Snapshot| {
-        serde_json::json!({
-            "step": s.step,
-            "loss": s.loss,
-            "params": alg.params_json(&s.params),
-        })
-    };
-    // The history holds the steps --every reports and the last.
-    let steps: Vec<serde_json::Value> = history.iter().map(snapshot_json).collect();
-    let mut json = serde_json::json!({
-        "algorithm": entry.id,
-        "features": data.feature_names(),
-        "target": data.target().map(|t| t.name.clone()),
-        "rows": data.n_rows(),
-        "steps": steps,
-        "final": snapshot_json(&history[history.len() - 1]),
-    });
+    let mut head = serde_json::Map::new();
+    let mut put = |key: &str, value: serde_json::Value| head.insert(key.into(), value);
+    put("algorithm", entry.id.into());
+    put("features", data.feature_names().into());
+    put("target", data.target().map(|t| t.name.clone()).into());
+    put("rows", data.n_rows().into());
     let stop = session.stop();
-    json["stopped"] = serde_json::json!(stop.map_or("max_steps", |s| s.kind.name()));
+    put(
+        "stopped",
+        stop.map_or("max_steps", |s| s.kind.name()).into(),
+    );
     if let Some(stop) = stop {
-        json["message"] = serde_json::json!(stop.message);
+        put("message", stop.message.clone().into());
         if stop.kind == crate::session::StopKind::Diverged {
-            json["diverged_at"] = serde_json::json!(stop.step);
+            put("diverged_at", stop.step.into());
             eprintln!("steplab: {}", stop.message);
         }
     }
@@ -437,16 +485,19 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
         .target()
         .filter(|_| entry.classifies || alg.predicts_classes())
     {
-        json["classes"] = serde_json::to_value(&t.classes)?;
+        put("classes", serde_json::to_value(&t.classes)?);
     }
     if let Some(scaling) = data.scaling() {
-        json["standardization"] = serde_json::json!({
-            "mean": scaling.iter().map(|s| s.mean).collect::<Vec<_>>(),
-            "std": scaling.iter().map(|s| s.std).collect::<Vec<_>>(),
-        });
+        put(
+            "standardization",
+            serde_json::json!({
+                "mean": scaling.iter().map(|s| s.mean).collect::<Vec<_>>(),
+                "std": scaling.iter().map(|s| s.std).collect::<Vec<_>>(),
+            }),
+        );
     }
     if !data.missing_report().is_clean() {
-        json["missing"] = serde_json::json!(data.missing_report().summary());
+        put("missing", data.missing_report().summary().into());
     }
     let ignored = ignored_options(entry, args);
     if !ignored.is_empty() {
@@ -462,12 +513,18 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<serde_json::Value> {
         );
     }
     if let Some(reference) = alg.reference(&data) {
-        json["reference"] = match reference {
+        let reference = match reference {
             Ok(r) => {
                 serde_json::json!({"method": r.method, "loss": r.loss, "params": alg.params_json(&r.params)})
             }
             Err(e) => serde_json::json!({"error": e.to_string()}),
         };
+        put("reference", reference);
     }
-    Ok(json)
+    let mut report = RunReport { head, session };
+    // The history holds the steps --every reports and the last.
+    let history = report.session.history();
+    let last = report.step_json(&history[history.len() - 1]);
+    report.head.insert("final".into(), last);
+    Ok(report)
 }

@@ -904,3 +904,35 @@ fn list_and_derive_cover_every_algorithm_in_every_format() {
     let out = steplab(&["derive", "linear-svm", "--optimizer", "pegasos"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn the_streamed_json_is_the_whole_object_written_in_one_go() {
+    use steplab::cli::{RunArgs, run_json};
+    // The report writes its steps one at a time; the object it stands
+    // for, built whole and written again, must be the same text: the same
+    // fields in the same order, `steps` among them.
+    let houses = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/examples/houses.csv");
+    for (algorithm, lr, hidden) in [
+        ("mlp", None, Some(vec![4])),
+        ("linear-regression", Some(50.0), None),
+    ] {
+        let args = RunArgs {
+            algorithm: algorithm.into(),
+            data: houses.clone(),
+            steps: 12,
+            every: 5,
+            lr,
+            hidden,
+            missing: "error".into(),
+            ..RunArgs::default()
+        };
+        let report = run_json(&args).unwrap();
+        let whole = serde_json::to_value(&report).unwrap();
+        assert!(whole["steps"].as_array().is_some_and(|s| s.len() > 2));
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            serde_json::to_string(&whole).unwrap(),
+            "{algorithm}"
+        );
+    }
+}
