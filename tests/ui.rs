@@ -1295,3 +1295,28 @@ fn a_run_whose_history_is_full_stops_and_says_why() {
     assert_eq!(h.state().session().unwrap().step_count(), 9);
     assert!(h.state().error().unwrap().contains("stopped at step 9"));
 }
+
+#[test]
+fn on_a_narrow_window_the_plot_pickers_stay_beside_the_derivation() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 640.0))
+        .build_ui_state(
+            |ui, app: &mut App| app.frame_ui(ui),
+            App::new(Settings::default()),
+        );
+    h.run();
+    h.state_mut().apply(Command::LoadExample(2));
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("softmax-regression".into()));
+    h.run();
+    let derivation = h.get_by_label_contains("Derivation: softmax").rect();
+    for picker in ["x axis", "y axis", "log loss axis"] {
+        let rect = h.query_all_by_label(picker).next().unwrap().rect();
+        assert!(
+            rect.right() <= derivation.left(),
+            "{picker} ends at {} under the derivation from {}",
+            rect.right(),
+            derivation.left()
+        );
+    }
+}

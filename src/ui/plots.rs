@@ -335,7 +335,9 @@ impl PlotView {
             .min(d.saturating_sub(1));
         let regression = session.algorithm().id() == "linear-regression"
             || data.target().is_some_and(|t| t.classes.is_empty());
-        ui.horizontal(|ui| {
+        // Wrapped: on a narrow window one row of pickers was wider than
+        // the plots' panel and pushed the plots under the derivation.
+        ui.horizontal_wrapped(|ui| {
             pick(
                 egui::ComboBox::from_label("x axis"),
                 ui,
