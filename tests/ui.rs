@@ -1319,4 +1319,14 @@ fn on_a_narrow_window_the_plot_pickers_stay_beside_the_derivation() {
             derivation.left()
         );
     }
+    // The loss plot, too narrow for its legend, names its lines above it;
+    // on a wide window its legend does.
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("linear-regression".into()));
+    h.state_mut().apply(Command::LoadExample(0));
+    h.run();
+    assert!(h.query_by_label("— loss J").is_some());
+    let mut wide = harness();
+    wide.run();
+    assert!(wide.query_by_label("— loss J").is_none());
 }

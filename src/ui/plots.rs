@@ -1062,6 +1062,10 @@ fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>)
     }
 }
 
+/// What a plot takes beside its legend's widest name: the legend's marker
+/// and margins, and the y axis's tick labels.
+const LEGEND_MARGIN: f32 = 80.0;
+
 /// The most groups the data plot's legend names one by one.
 const LEGEND_GROUPS: usize = 12;
 
@@ -1092,6 +1096,9 @@ fn loss_plot(
     log: bool,
     lit: bool,
 ) {
+    const LOSS: &str = "loss J";
+    const OPTIMUM: &str = "optimum (closed form)";
+    const SHOWN: &str = "shown step";
     let history = session.history();
     let s = stride(history.len());
     let value = |v: f64| if log { v.max(1e-300).log10() } else { v };
@@ -1101,21 +1108,51 @@ fn loss_plot(
         .filter(|h| h.loss.is_finite())
         .map(|h| [h.step as f64, value(h.loss)])
         .collect();
-    plot("loss")
-        .legend(Legend::default())
-        .x_axis_label("step")
+    // A plot narrower than its legend names its lines above it, in their
+    // colours: the legend spilled over the panel beside it.
+    let widest = [LOSS, OPTIMUM, SHOWN]
+        .iter()
+        .filter(|&&name| name != OPTIMUM || reference.is_some())
+        .map(|&name| {
+            egui::WidgetText::from(name)
+                .into_galley(
+                    ui,
+                    Some(egui::TextWrapMode::Extend),
+                    f32::INFINITY,
+                    egui::TextStyle::Body,
+                )
+                .size()
+                .x
+        })
+        .fold(0.0, f32::max);
+    let narrow = ui.available_width() < widest + LEGEND_MARGIN;
+    if narrow {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(theme::MODEL, format!("— {LOSS}"));
+            if reference.is_some() {
+                ui.colored_label(theme::REFERENCE, format!("— {OPTIMUM}"));
+            }
+            ui.colored_label(theme::REFERENCE, format!("| {SHOWN}"));
+        });
+    }
+    let loss = plot("loss");
+    let loss = if narrow {
+        loss
+    } else {
+        loss.legend(Legend::default())
+    };
+    loss.x_axis_label("step")
         .y_axis_label(if log { "log10 loss" } else { "loss" })
         .show(ui, |plot_ui| {
             plot_ui.line(
-                Line::new("loss J", PlotPoints::from(points))
+                Line::new(LOSS, PlotPoints::from(points))
                     .color(theme::MODEL)
                     .width(Lit::width(lit, 1.5)),
             );
             if let Some(r) = reference {
-                plot_ui
-                    .hline(HLine::new("optimum (closed form)", value(r)).color(theme::REFERENCE));
+                plot_ui.hline(HLine::new(OPTIMUM, value(r)).color(theme::REFERENCE));
             }
-            plot_ui.vline(VLine::new("shown step", shown as f64).color(theme::REFERENCE));
+            plot_ui.vline(VLine::new(SHOWN, shown as f64).color(theme::REFERENCE));
         });
 }
 
