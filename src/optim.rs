@@ -107,6 +107,12 @@ pub const THETA: Symbol = Symbol {
     latex: r"\theta_t",
     meaning: "parameters after the update",
 };
+/// |B_t|: the rows of this step's mini-batch.
+pub const BATCH_ROWS: Symbol = Symbol {
+    id: "batch_rows",
+    latex: r"|B_t|",
+    meaning: "rows in this step's mini-batch B_t, over which g's mean runs (all n without a batch size)",
+};
 /// g_{t−1}: the gradient the update used.
 pub const GRAD_PREV: Symbol = Symbol {
     id: "grad_prev",
@@ -200,7 +206,7 @@ const GD_STEPS: &[DerivationStep] = &[DerivationStep {
         gradient_note!()
     ),
     latex: r"\theta_t = \theta_{t-1} - \eta \, g_{t-1}",
-    shows: &[THETA, THETA_PREV, ETA, GRAD_PREV],
+    shows: &[THETA, THETA_PREV, ETA, GRAD_PREV, BATCH_ROWS],
 }];
 
 const MOMENTUM_STEPS: &[DerivationStep] = &[
@@ -211,7 +217,7 @@ const MOMENTUM_STEPS: &[DerivationStep] = &[
             gradient_note!()
         ),
         latex: r"v_t = \mu \, v_{t-1} + g_{t-1}",
-        shows: &[VELOCITY, MU, VELOCITY_PREV, GRAD_PREV],
+        shows: &[VELOCITY, MU, VELOCITY_PREV, GRAD_PREV, BATCH_ROWS],
     },
     DerivationStep {
         title: "Momentum step",
@@ -226,7 +232,7 @@ const NESTEROV_STEPS: &[DerivationStep] = &[
         title: "Velocity",
         sentence: concat!("Accumulate the gradients with decay μ.", gradient_note!()),
         latex: r"v_t = \mu \, v_{t-1} + g_{t-1}",
-        shows: &[VELOCITY, MU, VELOCITY_PREV, GRAD_PREV],
+        shows: &[VELOCITY, MU, VELOCITY_PREV, GRAD_PREV, BATCH_ROWS],
     },
     DerivationStep {
         title: "Nesterov step",
@@ -244,7 +250,7 @@ const ADAGRAD_STEPS: &[DerivationStep] = &[
             gradient_note!()
         ),
         latex: r"s_t = s_{t-1} + g_{t-1}^2",
-        shows: &[M2, M2_PREV, GRAD_PREV],
+        shows: &[M2, M2_PREV, GRAD_PREV, BATCH_ROWS],
     },
     DerivationStep {
         title: "Adagrad step",
@@ -262,7 +268,7 @@ const RMSPROP_STEPS: &[DerivationStep] = &[
             gradient_note!()
         ),
         latex: r"s_t = \beta_2 \, s_{t-1} + (1 - \beta_2) \, g_{t-1}^2",
-        shows: &[M2, BETA2, M2_PREV, GRAD_PREV],
+        shows: &[M2, BETA2, M2_PREV, GRAD_PREV, BATCH_ROWS],
     },
     DerivationStep {
         title: "RMSprop step",
@@ -280,7 +286,7 @@ const ADAM_STEPS: &[DerivationStep] = &[
             gradient_note!()
         ),
         latex: r"m_t = \beta_1 \, m_{t-1} + (1 - \beta_1) \, g_{t-1}",
-        shows: &[M1, BETA1, M1_PREV, GRAD_PREV],
+        shows: &[M1, BETA1, M1_PREV, GRAD_PREV, BATCH_ROWS],
     },
     DerivationStep {
         title: "Second moment",
@@ -492,6 +498,8 @@ pub struct Batches {
     order: Cached<Vec<usize>>,
     rows: usize,
     pos: usize,
+    /// How many rows the last batch had (`None`: the full batch).
+    last: Option<usize>,
 }
 
 impl Batches {
@@ -510,12 +518,14 @@ impl Batches {
             order: Cached::default(),
             rows: 0,
             pos: 0,
+            last: None,
         })
     }
 
     /// The rows of the next mini-batch, or `None` for the full batch (also when the
     /// batch size is at least `n`).
     pub fn next_batch(&mut self, n: usize) -> Option<Vec<usize>> {
+        self.last = None;
         let size = self.size.filter(|&s| s < n)?;
         if self.rows != n || self.pos >= n {
             self.epoch = self.rng.clone();
@@ -530,7 +540,14 @@ impl Batches {
         let end = (self.pos + size).min(n);
         let batch = order[self.pos..end].to_vec();
         self.pos = end;
+        self.last = Some(batch.len());
         Some(batch)
+    }
+
+    /// Records |B_t|, the rows of the last batch (all `n` for the full batch).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn record(&self, rec: &mut StepRecord, n: usize) {
+        rec.scalar(BATCH_ROWS, self.last.unwrap_or(n) as f64);
     }
 }
 

@@ -308,6 +308,7 @@ impl Algorithm for LinearRegression {
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
         self.opt.apply(&mut theta, &grad, &mut update);
+        self.batches.record(&mut update, data.n_rows());
         let d = self.w.len();
         self.w = DVector::from_column_slice(&theta[..d]);
         self.b = theta[d];
@@ -915,5 +916,33 @@ mod tests {
             (a[0] - 3.0).abs() < 0.1 && (a[1] + 0.5).abs() < 0.1 && (a[2] - 2.0).abs() < 0.1,
             "{a:?}"
         );
+    }
+
+    #[test]
+    fn each_step_records_the_rows_its_gradient_ran_over() {
+        let data = noisy(25);
+        let batch_rows = |h: &Hyper| {
+            let mut alg = LinearRegression::new(h).unwrap();
+            alg.reset(&data).unwrap();
+            (0..4)
+                .map(|_| {
+                    alg.step(&data)
+                        .unwrap()
+                        .get(crate::optim::BATCH_ROWS)
+                        .cloned()
+                })
+                .collect::<Vec<_>>()
+        };
+        let rows = |n: f64| Some(Value::Scalar(n));
+        // Batches of 10 from 25 rows: 10, 10, then the epoch's last 5.
+        let batched = Hyper {
+            batch_size: Some(10),
+            ..hyper(0.05)
+        };
+        assert_eq!(
+            batch_rows(&batched),
+            [rows(10.0), rows(10.0), rows(5.0), rows(10.0)]
+        );
+        assert_eq!(batch_rows(&hyper(0.05)), vec![rows(25.0); 4]);
     }
 }

@@ -283,6 +283,7 @@ impl Algorithm for LogisticRegression {
                     ),
                 };
                 opt.apply(&mut theta, &grad, &mut update);
+                self.batches.record(&mut update, data.n_rows());
             }
             Method::Newton { learning_rate } => {
                 let eta = *learning_rate;

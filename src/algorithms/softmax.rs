@@ -471,6 +471,7 @@ impl Algorithm for SoftmaxRegression {
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
         self.opt.apply(&mut theta, &grad, &mut update);
+        self.batches.record(&mut update, data.n_rows());
         self.set_flat(&theta);
         self.t += 1;
         let mut rec = self.evaluate(data, &y);

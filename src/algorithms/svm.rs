@@ -291,7 +291,10 @@ impl Algorithm for LinearSvm {
                 }
                 update.vector(THETA, theta.clone());
             }
-            Method::FirstOrder(opt) => opt.apply(&mut theta, &grad, &mut update),
+            Method::FirstOrder(opt) => {
+                opt.apply(&mut theta, &grad, &mut update);
+                self.batches.record(&mut update, data.n_rows());
+            }
         }
         let d = self.w.len();
         self.w = DVector::from_column_slice(&theta[..d]);
