@@ -544,10 +544,16 @@ impl Batches {
         Some(batch)
     }
 
-    /// Records |B_t|, the rows of the last batch (all `n` for the full batch).
+    /// The rows of the last batch: all `n` for the full batch.
+    #[must_use]
+    pub fn last_rows(&self, n: usize) -> usize {
+        self.last.unwrap_or(n)
+    }
+
+    /// Records |B_t|, the rows of the last batch ([`Self::last_rows`]).
     #[allow(clippy::cast_precision_loss)]
     pub fn record(&self, rec: &mut StepRecord, n: usize) {
-        rec.scalar(BATCH_ROWS, self.last.unwrap_or(n) as f64);
+        rec.scalar(BATCH_ROWS, self.last_rows(n) as f64);
     }
 }
 

@@ -317,10 +317,11 @@ impl pulp::WithSimd for GmmRange<'_, '_> {
         let whole = len / GROUP * GROUP;
         let prefetch = pass::Prefetch::on();
         for g in (0..whole).step_by(GROUP) {
+            let rows = |j: usize| &data[j * n + start + g..][..GROUP];
             for j in 0..d {
-                prefetch.ahead(&data[j * n + start + g..][..GROUP], GROUP);
+                prefetch.ahead(rows(j), GROUP);
             }
-            let column = |j: usize| S::as_simd_f64s(&data[j * n + start + g..][..GROUP]).0;
+            let column = |j: usize| S::as_simd_f64s(rows(j)).0;
             for ((l, constant), (c, r)) in factors.iter().zip(resp.iter_mut().enumerate()) {
                 let mu = |j: usize| means[(c, j)];
                 let acc = squared_distances(simd, l, mu, column, &mut z);

@@ -269,12 +269,9 @@ impl Algorithm for LinearSvm {
 
     fn step(&mut self, data: &Dataset) -> Result<StepRecord, AlgoError> {
         let y = self.y.get(data)?;
-        let (grad, batch) = match self.batches.next_batch(data.n_rows()) {
-            None => (std::mem::take(&mut self.grad), data.n_rows()),
-            Some(rows) => (
-                subgradient(data.x(), &y, &rows, &self.w, self.b, self.l2, self.l1),
-                rows.len(),
-            ),
+        let grad = match self.batches.next_batch(data.n_rows()) {
+            None => std::mem::take(&mut self.grad),
+            Some(rows) => subgradient(data.x(), &y, &rows, &self.w, self.b, self.l2, self.l1),
         };
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
@@ -285,7 +282,7 @@ impl Algorithm for LinearSvm {
                 update.vector(GRAD_PREV, grad.clone());
                 update.scalar(ETA, eta);
                 #[allow(clippy::cast_precision_loss)]
-                update.scalar(BATCH, batch as f64);
+                update.scalar(BATCH, self.batches.last_rows(data.n_rows()) as f64);
                 for (th, g) in theta.iter_mut().zip(&grad) {
                     *th -= eta * g;
                 }
