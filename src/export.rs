@@ -328,7 +328,8 @@ fn greek_to_latex(c: char) -> Option<&'static str> {
     })
 }
 
-/// The trajectory as CSV: one row per snapshot, `step,loss,` then every parameter.
+/// The trajectory as CSV: one row per snapshot, `step,loss,` then every
+/// parameter (empty where a thinned history no longer has them).
 #[must_use]
 pub fn trajectory_csv(param_names: &[String], history: &[Snapshot]) -> String {
     let mut out = String::from("step,loss");
@@ -339,8 +340,13 @@ pub fn trajectory_csv(param_names: &[String], history: &[Snapshot]) -> String {
     out.push('\n');
     for s in history {
         let _ = write!(out, "{},{}", s.step, s.loss);
-        for v in &s.params {
-            let _ = write!(out, ",{v}");
+        if s.has_params() {
+            for v in &s.params {
+                let _ = write!(out, ",{v}");
+            }
+        } else {
+            // A thinned history's step without its parameters: empty cells.
+            out.push_str(&",".repeat(param_names.len()));
         }
         out.push('\n');
     }

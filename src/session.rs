@@ -3,7 +3,10 @@
 //! The history keeps every step's loss and (small) parameters; the large
 //! per-row quantities live only in the latest record. Any earlier record is
 //! rebuilt on demand by replaying from the nearest checkpoint, with the same
-//! code that computed it the first time.
+//! code that computed it the first time. Within a memory budget
+//! ([`Session::keep_within`]) a long run thins its past: older steps keep
+//! their loss, but their parameters and the checkpoints only at a spacing
+//! that doubles as the run grows.
 
 use crate::algorithms::{AlgoError, Algorithm, StepRecord};
 use crate::data::Dataset;
@@ -69,6 +72,21 @@ pub struct Snapshot {
     pub grad_norm: Option<f64>,
 }
 
+impl Snapshot {
+    /// The memory it takes in the history.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + std::mem::size_of_val(self.params.as_slice())
+    }
+
+    /// Whether it still has its parameters (a thinned history keeps them
+    /// only every [`Session::stride`]-th step, and at the latest).
+    #[must_use]
+    pub fn has_params(&self) -> bool {
+        !self.params.is_empty()
+    }
+}
+
 /// An algorithm, its latest record and its history.
 #[derive(Debug)]
 pub struct Session {
@@ -78,14 +96,46 @@ pub struct Session {
     /// taken with [`Session::begin_steps`] writes into.
     spare: Option<StepRecord>,
     history: Vec<Snapshot>,
-    /// Copies of the algorithm after the step numbered with each, in order
-    /// from step 0, and what was stepped since the last one.
-    checkpoints: Vec<(usize, Box<dyn Algorithm>)>,
+    /// Copies of the algorithm, in order from step 0's, and what was
+    /// stepped since the last one.
+    checkpoints: Vec<Checkpoint>,
     since: Since,
     stop: Option<Stop>,
     /// The history keeps every this-many-th step (and the latest); above
     /// 1, no copies are kept after step 0's ([`Session::record_every`]).
     every: usize,
+    /// The bytes the history may take ([`Session::keep_within`]), and
+    /// those it takes.
+    budget: Option<usize>,
+    held: usize,
+    /// Steps before the latest keep their parameters only at multiples of
+    /// this (a power of two; 1 until the budget is first reached).
+    stride: usize,
+}
+
+/// A copy of the algorithm after step `step`, which replays start from.
+#[derive(Debug)]
+struct Checkpoint {
+    step: usize,
+    algorithm: Box<dyn Algorithm>,
+    /// What was stepped since the copy before: what replaying from that
+    /// one up to this one takes.
+    cost: Since,
+    /// Kept however the history is thinned: step 0's, and each copy taken
+    /// at a new learning rate (a replay from a copy before it would take
+    /// the later steps at the old rate).
+    pinned: bool,
+}
+
+impl Checkpoint {
+    fn new(step: usize, algorithm: Box<dyn Algorithm>, cost: Since, pinned: bool) -> Self {
+        Self {
+            step,
+            algorithm,
+            cost,
+            pinned,
+        }
+    }
 }
 
 /// The steps taken since the last checkpoint, and how long they took.
@@ -93,6 +143,13 @@ pub struct Session {
 struct Since {
     steps: usize,
     time: Duration,
+}
+
+impl Since {
+    fn add(&mut self, other: Self) {
+        self.steps += other.steps;
+        self.time += other.time;
+    }
 }
 
 /// Steps taken out of a [`Session`] to run elsewhere (the window runs
@@ -141,6 +198,13 @@ impl Replay {
         self.advance(data, old)
     }
 
+    /// [`Self::run`], with the parameters after the step.
+    #[must_use]
+    pub fn run_with_params(mut self, data: &Dataset, old: Option<StepRecord>) -> Option<Replayed> {
+        let record = self.advance(data, old)?;
+        Some((record, self.algorithm.params()))
+    }
+
     /// [`Self::run`], leaving the algorithm at the step.
     fn advance(&mut self, data: &Dataset, old: Option<StepRecord>) -> Option<StepRecord> {
         if self.step == 0 {
@@ -157,6 +221,9 @@ impl Replay {
     }
 }
 
+/// A replayed step's record and its parameters ([`Replay::run_with_params`]).
+pub type Replayed = (StepRecord, Vec<f64>);
+
 /// One step as the session records it: the outcome, the parameters after
 /// it, and a copy of the algorithm (with the step's number) when the step
 /// is a checkpoint.
@@ -164,7 +231,7 @@ impl Replay {
 struct Taken {
     outcome: Result<StepRecord, AlgoError>,
     params: Vec<f64>,
-    checkpoint: Option<(usize, Box<dyn Algorithm>)>,
+    checkpoint: Option<Checkpoint>,
 }
 
 impl Taken {
@@ -177,10 +244,8 @@ impl Taken {
         since.steps += 1;
         since.time += started.elapsed();
         let due = since.steps >= CHECKPOINT_EVERY || since.time >= REPLAY_BUDGET;
-        let checkpoint = (outcome.is_ok() && due).then(|| {
-            *since = Since::default();
-            (step, algorithm.boxed_clone())
-        });
+        let checkpoint = (outcome.is_ok() && due)
+            .then(|| Checkpoint::new(step, algorithm.boxed_clone(), std::mem::take(since), false));
         Self {
             outcome,
             params: algorithm.params(),
@@ -249,7 +314,12 @@ impl Session {
     pub fn new(mut algorithm: Box<dyn Algorithm>, data: &Dataset) -> Result<Self, AlgoError> {
         let record = algorithm.reset(data)?;
         let mut session = Self {
-            checkpoints: vec![(0, algorithm.boxed_clone())],
+            checkpoints: vec![Checkpoint::new(
+                0,
+                algorithm.boxed_clone(),
+                Since::default(),
+                true,
+            )],
             since: Since::default(),
             history: Vec::new(),
             latest: StepRecord::new(0, record.loss),
@@ -257,6 +327,9 @@ impl Session {
             algorithm,
             stop: None,
             every: 1,
+            budget: None,
+            held: 0,
+            stride: 1,
         };
         let params = session.algorithm.params();
         session.push(&record, params, data);
@@ -293,14 +366,100 @@ impl Session {
         &self.history
     }
 
-    /// How many more steps the history has room for when it may hold
-    /// `values` parameter values in all (its snapshots' parameters: the
-    /// copies of the algorithm every [`CHECKPOINT_EVERY`] steps grow with
-    /// them).
+    /// From now on keeps the history within `bytes` (its snapshots and
+    /// their parameters): whenever it takes more, the steps before the
+    /// latest keep their parameters only at multiples of a stride, doubled
+    /// as often as it takes to come back under half the budget (so the
+    /// newest steps keep theirs until the next time), and the checkpoints
+    /// are thinned to match; every step keeps its loss. The
+    /// copies of the algorithm are not counted: about one for every
+    /// [`CHECKPOINT_EVERY`] parameter sets kept.
+    pub fn keep_within(&mut self, bytes: usize) {
+        self.budget = Some(bytes);
+        if self.held > bytes {
+            self.thin();
+        }
+    }
+
+    /// How many more steps fit in the budget of [`Self::keep_within`]
+    /// once thinning has done what it can: the snapshots without their
+    /// parameters may take half of it.
     #[must_use]
-    pub fn room(&self, values: usize) -> usize {
-        let per_step = self.history.last().map_or(1, |s| s.params.len().max(1));
-        (values / per_step).saturating_sub(self.history.len())
+    pub fn room(&self) -> usize {
+        let Some(budget) = self.budget else {
+            return usize::MAX;
+        };
+        let bare = self.history.len() * std::mem::size_of::<Snapshot>();
+        (budget / 2).saturating_sub(bare) / std::mem::size_of::<Snapshot>()
+    }
+
+    /// The steps before the latest keep their parameters at multiples of
+    /// this; 1 until the history is thinned.
+    #[must_use]
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// The parameters of step `step`, if the history still has them.
+    #[must_use]
+    pub fn params_at(&self, step: usize) -> Option<&[f64]> {
+        let i = self.history.partition_point(|s| s.step < step);
+        self.history
+            .get(i)
+            .filter(|s| s.step == step && s.has_params())
+            .map(|s| s.params.as_slice())
+    }
+
+    /// Drops parameters and checkpoints until the history takes at most
+    /// half its budget (or keeps only step 0's and the latest parameters).
+    fn thin(&mut self) {
+        let Some(budget) = self.budget else {
+            return;
+        };
+        let n = self.history.len();
+        let values = self.history.last().map_or(0, |s| s.params.len());
+        let bare = n * std::mem::size_of::<Snapshot>();
+        let kept = |stride: usize| bare + (n / stride + 2) * values * std::mem::size_of::<f64>();
+        // The least stride that frees enough: doubling it each time would
+        // reach 256 by step 100,000 of an MLP (64, 64), not 16.
+        let mut stride = self.stride;
+        while kept(stride) > budget / 2 && stride < n {
+            stride *= 2;
+        }
+        self.stride = stride;
+        let latest = self.history.last().map_or(0, |s| s.step);
+        for snapshot in &mut self.history {
+            if snapshot.step % stride != 0 && snapshot.step != latest && snapshot.has_params() {
+                self.held -= std::mem::size_of_val(snapshot.params.as_slice());
+                snapshot.params = Vec::new();
+            }
+        }
+        self.thin_checkpoints();
+    }
+
+    /// Keeps the checkpoints [`Self::stride`] times as far apart as
+    /// [`Taken::step`] takes them (in steps or in time), besides the pinned
+    /// ones and the last (which the steps to come count from).
+    fn thin_checkpoints(&mut self) {
+        let stride = self.stride;
+        let (steps, time) = (
+            CHECKPOINT_EVERY * stride,
+            REPLAY_BUDGET * u32::try_from(stride).unwrap_or(u32::MAX),
+        );
+        let last = self.checkpoints.len().saturating_sub(1);
+        let mut cost = Since::default();
+        let mut kept = Vec::with_capacity(self.checkpoints.len());
+        for (i, mut checkpoint) in std::mem::take(&mut self.checkpoints)
+            .into_iter()
+            .enumerate()
+        {
+            cost.add(checkpoint.cost);
+            if checkpoint.pinned || i == last || cost.steps >= steps || cost.time >= time {
+                checkpoint.cost = std::mem::take(&mut cost);
+                kept.push(checkpoint);
+            }
+        }
+        self.checkpoints = kept;
     }
 
     /// The latest step number.
@@ -323,11 +482,19 @@ impl Session {
         // one made at the same step (a dragged slider sends many rates),
         // but not the first, which step 0's record is replayed from.
         let at = self.latest.step;
-        if self.checkpoints.len() > 1 && self.checkpoints.last().is_some_and(|(s, _)| *s == at) {
-            self.checkpoints.pop();
+        let mut cost = std::mem::take(&mut self.since);
+        if self.checkpoints.len() > 1
+            && self.checkpoints.last().is_some_and(|c| c.step == at)
+            && let Some(popped) = self.checkpoints.pop()
+        {
+            cost.add(popped.cost);
         }
-        self.checkpoints.push((at, self.algorithm.boxed_clone()));
-        self.since = Since::default();
+        self.checkpoints.push(Checkpoint::new(
+            at,
+            self.algorithm.boxed_clone(),
+            cost,
+            true,
+        ));
     }
 
     /// Forgets the steps after `step`, so that the next update starts from
@@ -347,10 +514,19 @@ impl Session {
         self.algorithm = replay.algorithm;
         self.latest = record;
         self.history.retain(|snapshot| snapshot.step <= step);
+        // The kept step becomes the latest: its parameters come back.
+        if let Some(last) = self.history.last_mut()
+            && last.step == step
+            && last.params.is_empty()
+        {
+            last.params = self.algorithm.params();
+            last.params.shrink_to_fit();
+        }
+        self.held = self.history.iter().map(Snapshot::bytes).sum();
         // A copy at `step` holds the state after it: still the run's.
-        self.checkpoints.retain(|(at, _)| *at <= step);
+        self.checkpoints.retain(|c| c.step <= step);
         self.since = Since {
-            steps: step - self.checkpoints.last().map_or(0, |(at, _)| *at),
+            steps: step - self.checkpoints.last().map_or(0, |c| c.step),
             time: Duration::ZERO,
         };
         self.stop = None;
@@ -506,12 +682,12 @@ impl Session {
         // The last copy from before the step (a copy at `step` holds the
         // state after it, not its record); step 0's record is the first
         // copy's reset.
-        let k = self.checkpoints.partition_point(|(at, _)| *at < step);
+        let k = self.checkpoints.partition_point(|c| c.step < step);
         let at = if step == 0 { 0 } else { k.checked_sub(1)? };
-        let (from, algorithm) = self.checkpoints.get(at)?;
+        let checkpoint = self.checkpoints.get(at)?;
         Some(Replay {
-            algorithm: algorithm.boxed_clone(),
-            from: *from,
+            algorithm: checkpoint.algorithm.boxed_clone(),
+            from: checkpoint.step,
             step,
         })
     }
@@ -526,15 +702,21 @@ impl Session {
             .history
             .last()
             .is_some_and(|last| last.step % self.every != 0)
+            && let Some(popped) = self.history.pop()
         {
-            self.history.pop();
+            self.held -= popped.bytes();
         }
-        self.history.push(Snapshot {
+        let snapshot = Snapshot {
             step: record.step,
             loss: record.loss,
             grad_norm: gradient_norm(record),
             params,
-        });
+        };
+        self.held += snapshot.bytes();
+        self.history.push(snapshot);
+        if self.budget.is_some_and(|budget| self.held > budget) {
+            self.thin();
+        }
         if !finite {
             let what = if record.loss.is_finite() {
                 "a parameter"
@@ -637,17 +819,128 @@ mod tests {
     }
 
     #[test]
-    fn room_counts_the_steps_a_budget_of_values_has_left() {
+    fn room_counts_the_steps_whose_losses_fit_in_half_the_budget() {
         let data = data();
         let mut s = session(0.01);
-        // Linear regression on one feature: w and b, two values a step.
-        assert_eq!(s.room(20), 9);
+        assert_eq!(s.room(), usize::MAX);
+        let snap = std::mem::size_of::<Snapshot>();
+        s.keep_within(20 * snap);
+        // Step 0 is there: 9 more fit in half of 20.
+        assert_eq!(s.room(), 9);
         for _ in 0..4 {
             s.step(&data);
         }
-        assert_eq!(s.room(20), 5);
-        assert_eq!(s.room(11), 0);
-        assert_eq!(s.room(0), 0);
+        assert_eq!(s.room(), 5);
+        s.keep_within(9 * snap);
+        assert_eq!(s.room(), 0);
+    }
+
+    /// An MLP (16, 16) on `data`, 321 parameters.
+    fn mlp(data: &Dataset) -> Session {
+        let h = Hyper {
+            hidden: vec![16, 16],
+            learning_rate: Some(0.01),
+            ..Hyper::default()
+        };
+        Session::new((entry("mlp").unwrap().create)(&h).unwrap(), data).unwrap()
+    }
+
+    /// [`mlp`], taking `steps` steps at its rate and `more` at twice
+    /// it, within `budget` bytes (`None`: unthinned).
+    fn long_run(data: &Dataset, budget: Option<usize>, steps: usize, more: usize) -> Session {
+        let mut s = mlp(data);
+        if let Some(budget) = budget {
+            s.keep_within(budget);
+        }
+        for _ in 0..steps {
+            s.step(data);
+        }
+        s.set_learning_rate(0.02);
+        for _ in 0..more {
+            s.step(data);
+        }
+        s
+    }
+
+    #[test]
+    fn a_thinned_history_stays_within_its_budget_and_replays_every_step() {
+        let data = data();
+        let full = long_run(&data, None, 1000, 2000);
+        let budget = 1 << 20;
+        let mut thin = mlp(&data);
+        thin.keep_within(budget);
+        for _ in 0..1000 {
+            thin.step(&data);
+            assert!(thin.held <= budget, "step {}", thin.step_count());
+        }
+        thin.set_learning_rate(0.02);
+        for _ in 0..2000 {
+            thin.step(&data);
+            assert!(thin.held <= budget, "step {}", thin.step_count());
+        }
+        assert_eq!(
+            thin.held,
+            thin.history.iter().map(Snapshot::bytes).sum::<usize>()
+        );
+        // 3001 steps of 321 parameters would take 7.7 MB.
+        let stride = thin.stride();
+        assert!(stride >= 16, "stride {stride}");
+        // Every step keeps its loss; the parameters are kept at multiples
+        // of the stride and for the steps since the last thinning.
+        let mut dense = false;
+        for (t, f) in thin.history().iter().zip(full.history()) {
+            assert_eq!((t.step, t.loss, t.grad_norm), (f.step, f.loss, f.grad_norm));
+            if t.step % stride == 0 || dense {
+                assert!(t.has_params(), "step {}", t.step);
+            }
+            dense = t.has_params() && t.step % stride != 0;
+            if t.has_params() {
+                assert_eq!(t.params, f.params);
+            }
+        }
+        assert!(thin.history().last().unwrap().has_params());
+        let without = thin.history().iter().filter(|t| !t.has_params()).count();
+        assert!(without > 2500, "{without} steps without parameters");
+        // Every step, kept or not, before or after the rate change, replays
+        // to its own record and parameters.
+        for step in [1, 7, 500, 999, 1000, 1001, 1003, 1777, 2999, 3000] {
+            let (record, params) = thin
+                .begin_replay(step)
+                .unwrap()
+                .run_with_params(&data, None)
+                .unwrap();
+            assert_eq!(record, full.record_at(&data, step).unwrap(), "step {step}");
+            assert_eq!(params, full.history()[step].params, "step {step}");
+        }
+        // The checkpoints thinned with the parameters: step 0's and the rate
+        // change's, then one at most every 32 x stride steps, and the last.
+        let at: Vec<usize> = thin.checkpoints.iter().map(|c| c.step).collect();
+        assert!(at.contains(&0) && at.contains(&1000), "{at:?}");
+        assert!(
+            at.len() <= 3 + 3000 / (CHECKPOINT_EVERY * stride / 2),
+            "{at:?}"
+        );
+        assert!(full.checkpoints.len() > 3000 / CHECKPOINT_EVERY);
+    }
+
+    #[test]
+    fn a_thinned_run_truncated_to_a_step_without_parameters_goes_on_from_it() {
+        let data = data();
+        let mut thin = long_run(&data, Some(1 << 20), 0, 1500);
+        let full = long_run(&data, None, 0, 1500);
+        let step = 1001;
+        assert!(thin.params_at(step).is_none());
+        assert!(thin.truncate(&data, step));
+        assert_eq!(
+            thin.params_at(step),
+            Some(full.history()[step].params.as_slice())
+        );
+        assert_eq!(
+            thin.held,
+            thin.history.iter().map(Snapshot::bytes).sum::<usize>()
+        );
+        thin.step(&data);
+        assert_eq!(thin.history().last(), full.history().get(step + 1));
     }
 
     #[test]
@@ -861,7 +1154,7 @@ mod tests {
         }
         // A copy at least every four steps (each takes a quarter of the
         // budget or more), so no replay runs more than four.
-        let at: Vec<usize> = s.checkpoints.iter().map(|(step, _)| *step).collect();
+        let at: Vec<usize> = s.checkpoints.iter().map(|c| c.step).collect();
         assert_eq!(at.first(), Some(&0));
         assert!(at.windows(2).all(|w| w[1] - w[0] <= 4), "{at:?}");
         assert!(at.len() >= 4, "{at:?}");

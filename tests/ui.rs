@@ -5,6 +5,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use std::path::Path;
 use steplab::algorithms::Hyper;
+use steplab::session::Snapshot;
 use steplab::ui::{App, Command, Role, STEP_BUDGET, Settings};
 
 fn harness() -> Harness<'static, App> {
@@ -1259,9 +1260,9 @@ fn the_rewind_notice_counts_right_and_goes_with_the_next_command() {
 fn a_run_whose_history_is_full_stops_and_says_why() {
     let mut h = harness();
     h.run();
-    let per_step = h.state().session().unwrap().history()[0].params.len();
-    // Room for steps 0 to 9.
-    h.state_mut().set_history_budget(10 * per_step);
+    // Room for the losses of steps 0 to 9 in half the budget.
+    h.state_mut()
+        .set_history_budget(20 * std::mem::size_of::<Snapshot>());
     h.state_mut().apply(Command::Step(25));
     h.run();
     assert_eq!(h.state().session().unwrap().step_count(), 9);
@@ -1275,7 +1276,7 @@ fn a_run_whose_history_is_full_stops_and_says_why() {
     h.run();
     assert!(!h.state().running());
     assert_eq!(h.state().session().unwrap().step_count(), 9);
-    assert!(h.state().error().unwrap().contains("10 steps fill"));
+    assert!(h.state().error().unwrap().contains("losses of 10 steps"));
     // Reset starts over with the whole budget.
     h.get_by_label("Reset").click();
     h.run();
@@ -1294,6 +1295,69 @@ fn a_run_whose_history_is_full_stops_and_says_why() {
     assert!(seen_out, "no step ran in the background");
     assert_eq!(h.state().session().unwrap().step_count(), 9);
     assert!(h.state().error().unwrap().contains("stopped at step 9"));
+}
+
+/// A harness running the MLP on the bundled example, `steps` steps taken.
+fn mlp_run(budget: Option<usize>, steps: usize) -> Harness<'static, App> {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::SelectAlgorithm("mlp".into()));
+    h.run();
+    if let Some(bytes) = budget {
+        h.state_mut().set_history_budget(bytes);
+    }
+    h.state_mut().apply(Command::Step(steps));
+    h.run();
+    assert_eq!(h.state().session().unwrap().step_count(), steps);
+    h
+}
+
+#[test]
+fn a_long_run_thins_its_history_and_still_shows_every_step() {
+    // The MLP's 41 parameters fill a budget of 1,000 snapshots' losses
+    // after about 150 steps; the losses fill half of it at 500.
+    let snap = std::mem::size_of::<Snapshot>();
+    let mut h = mlp_run(Some(1000 * snap), 400);
+    let full = mlp_run(None, 400);
+    let (thin, whole) = (
+        h.state().session().unwrap(),
+        full.state().session().unwrap(),
+    );
+    assert!(thin.stride() > 1);
+    let step = (1..400).find(|&s| thin.params_at(s).is_none()).unwrap();
+    assert!(
+        h.query_by_label_contains("older steps keep their parameters every")
+            .is_some()
+    );
+    // A step that lost its parameters is replayed with them.
+    h.state_mut().apply(Command::Show(step));
+    h.run();
+    assert_eq!(
+        h.state().shown_params(),
+        Some(whole.history()[step].params.as_slice())
+    );
+    assert_eq!(
+        h.state().shown_record().unwrap().loss.to_bits(),
+        whole.history()[step].loss.to_bits()
+    );
+    // The trajectory's export leaves its cells empty.
+    let path = std::env::temp_dir().join(format!("steplab-thin-{}.csv", std::process::id()));
+    h.state_mut().apply(Command::ExportTrajectory(path.clone()));
+    h.run();
+    let csv = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let row = csv.lines().nth(step + 1).unwrap();
+    assert_eq!(
+        row,
+        format!("{step},{},{}", whole.history()[step].loss, ",".repeat(40))
+    );
+    assert!(csv.lines().skip(1).all(|l| l.matches(',').count() == 42));
+    // The run goes on until the losses fill half the budget.
+    h.state_mut().apply(Command::Show(400));
+    h.state_mut().apply(Command::Step(200));
+    h.run();
+    assert_eq!(h.state().session().unwrap().step_count(), 499);
+    assert!(h.state().error().unwrap().contains("losses of 500 steps"));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::data::{
     Dataset, MissingPolicy, Progress, Selection, Table, parse_table, read_table_with,
 };
 use crate::export::{self, Format};
-use crate::session::{Session, StepJob};
+use crate::session::{CHECKPOINT_EVERY, Replayed, Session, StepJob};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -137,12 +137,15 @@ pub const HEAD_ROWS: usize = 64;
 /// The window shows the last step of each batch, ten times a second.
 pub const JOB_BUDGET: Duration = Duration::from_millis(100);
 
-/// The window keeps every step's parameters, so that the timeline can go
-/// back to any of them, up to this many values in all (512 MB; with the
-/// copies of the algorithm kept for replays, about 600 MB): an MLP
-/// (64, 64) on two features gets about 14,700 steps, linear regression
-/// millions. A run that reaches it stops and says so.
-pub const HISTORY_VALUES: usize = 1 << 26;
+/// The memory the window's history may take (512 MiB; the copies of the
+/// algorithm kept for replays take about a tenth more). Every step keeps
+/// its loss; the parameters of every step, which the timeline shows, fill
+/// it after about 14,700 steps of an MLP (64, 64) on two features; from
+/// then on older steps keep theirs only at a spacing that doubles as the
+/// run grows, and the steps between are replayed when shown
+/// ([`Session::keep_within`]). A run stops, and says so, once the losses
+/// alone would take half of it: about 4.8 million steps.
+pub const HISTORY_BYTES: usize = 1 << 29;
 
 /// Settings that persist across restarts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -323,17 +326,19 @@ pub struct App {
     steps_left: usize,
     step_budget: (Duration, usize),
     job_budget: Duration,
-    /// How many parameter values the history may hold ([`HISTORY_VALUES`]).
-    history_values: usize,
+    /// The memory the history may take ([`HISTORY_BYTES`]).
+    history_bytes: usize,
     /// The data's second moments for the step-size card, read once per dataset.
     curvature: Option<Curvature>,
     shown: usize,
     /// The record of the shown step when it is not the latest (replayed
-    /// from a checkpoint); the latest is read from the session, not copied.
+    /// from a checkpoint), with its parameters (a thinned history no
+    /// longer has them all); the latest is read from the session, not copied.
     replayed: Option<StepRecord>,
+    replayed_params: Vec<f64>,
     /// A replay in the background, and a record no longer shown whose
     /// buffers the next replay writes into.
-    replaying: Option<std::thread::JoinHandle<Option<StepRecord>>>,
+    replaying: Option<std::thread::JoinHandle<Option<Replayed>>>,
     spare_record: Option<StepRecord>,
     running: bool,
     run_credit: f64,
@@ -356,15 +361,12 @@ pub struct App {
 }
 
 /// Why a run stops when the history has no room for another step.
-fn history_full(session: &Session) -> String {
-    let (steps, per_step) = (
-        session.history().len(),
-        session.history().last().map_or(0, |s| s.params.len()),
-    );
+fn history_full(session: &Session, bytes: usize) -> String {
     format!(
-        "the run stopped at step {}: the window keeps every step's {per_step} parameters so that the timeline can go back to any of them, and {steps} steps fill the {} MB it allows for them; press Reset to start over, or use steplab run --every for longer runs",
+        "the run stopped at step {}: the window keeps every step's loss so that the timeline can go back to any of them, and the losses of {} steps take half the {} MB it allows for its history; press Reset to start over, or use steplab run --every for longer runs",
         session.step_count(),
-        steps * per_step * 8 / 1_000_000
+        session.history().len(),
+        bytes / 1_000_000
     )
 }
 
@@ -395,10 +397,11 @@ impl App {
             steps_left: 0,
             step_budget: (STEP_BUDGET, DEFER_ROWS),
             job_budget: JOB_BUDGET,
-            history_values: HISTORY_VALUES,
+            history_bytes: HISTORY_BYTES,
             curvature: None,
             shown: 0,
             replayed: None,
+            replayed_params: Vec::new(),
             replaying: None,
             spare_record: None,
             running: false,
@@ -677,10 +680,10 @@ impl App {
                     self.steps_left = n - done;
                     break;
                 }
-                if session.room(self.history_values) == 0 {
+                if session.room() == 0 {
                     self.running = false;
                     self.steps_left = 0;
-                    self.error = Some(history_full(session));
+                    self.error = Some(history_full(session, self.history_bytes));
                     break;
                 }
                 let started = Instant::now();
@@ -710,11 +713,11 @@ impl App {
         let (Some(session), Some(data)) = (&mut self.session, &self.data) else {
             return;
         };
-        let room = session.room(self.history_values);
+        let room = session.room();
         if room == 0 {
             self.running = false;
             self.steps_left = 0;
-            self.error = Some(history_full(session));
+            self.error = Some(history_full(session, self.history_bytes));
             return;
         }
         session.resume();
@@ -994,7 +997,9 @@ impl App {
                 self.curvature = built.curvature;
                 self.data = Some(built.data);
                 self.built_from = Some(selection);
-                self.session = Some(built.session);
+                let mut session = built.session;
+                session.keep_within(self.history_bytes);
+                self.session = Some(session);
                 self.error = None;
                 self.refresh_record();
                 if let Some(Previous::Table(PreviousTable {
@@ -1101,20 +1106,26 @@ impl App {
             return;
         };
         // Small data, or a replay of fast steps (linear regression's take
-        // 0.02 ms at a million rows), in the frame: exact at once.
+        // 0.02 ms at a million rows), in the frame: exact at once. A
+        // thinned history's checkpoints lie further apart: its long
+        // replays of slow steps go to a thread even on small data.
         let fast = self.last_step.is_some_and(|t| {
             t.saturating_mul(u32::try_from(replay.steps()).unwrap_or(u32::MAX))
                 < self.background_after
         });
-        if data.n_rows() < self.step_budget.1 || fast {
+        let small = data.n_rows() < self.step_budget.1 && replay.steps() <= CHECKPOINT_EVERY;
+        if small || fast {
             let old = self.replayed.take();
-            self.replayed = replay.run(data, old);
+            if let Some((record, params)) = replay.run_with_params(data, old) {
+                self.replayed = Some(record);
+                self.replayed_params = params;
+            }
             return;
         }
         let (data, old) = (Arc::clone(data), self.spare_record.take());
         let spawned = std::thread::Builder::new()
             .name("steplab-replay".into())
-            .spawn(move || replay.run(&data, old));
+            .spawn(move || replay.run_with_params(&data, old));
         match spawned {
             Ok(thread) => self.replaying = Some(thread),
             Err(e) => {
@@ -1134,8 +1145,9 @@ impl App {
         let Some(thread) = self.replaying.take_if(|t| wait || t.is_finished()) else {
             return;
         };
-        if let Ok(Some(record)) = thread.join() {
+        if let Ok(Some((record, params))) = thread.join() {
             self.spare_record = self.replayed.replace(record);
+            self.replayed_params = params;
             self.refresh_record();
         } else if let Some(record) = self.replayed.take() {
             self.spare_record = Some(record);
@@ -1156,6 +1168,17 @@ impl App {
         self.replayed = None;
         self.replaying = None;
         self.spare_record = None;
+    }
+
+    /// The parameters of the shown step: from the history, or when it no
+    /// longer has them, from the shown step's replay (`None` until it lands).
+    #[must_use]
+    pub fn shown_params(&self) -> Option<&[f64]> {
+        params_of(
+            self.session.as_ref()?,
+            (self.replayed.as_ref(), &self.replayed_params),
+            self.shown,
+        )
     }
 
     /// The record the derivation panel and the plots show: the shown step's,
@@ -1426,6 +1449,13 @@ impl App {
             if let Some(g) = snap.and_then(|s| s.grad_norm) {
                 let _ = write!(status, "    gradient norm {}", export::format_number(g));
             }
+            if session.stride() > 1 {
+                let _ = write!(
+                    status,
+                    "    older steps keep their parameters every {} steps (memory)",
+                    session.stride()
+                );
+            }
             if let Some(stop) = session
                 .stop()
                 .filter(|s| s.kind != crate::session::StopKind::MaxSteps)
@@ -1677,7 +1707,10 @@ impl App {
             self.plot_rect = ui.max_rect();
             if let (Some(session), Some(data)) = (&self.session, self.data.as_deref()) {
                 let record = Some(record_of(session, self.replayed.as_ref(), self.shown));
-                self.view.ui(ui, data, session, record, self.shown);
+                let replayed = (self.replayed.as_ref(), self.replayed_params.as_slice());
+                let params = params_of(session, replayed, self.shown);
+                self.view
+                    .ui(ui, data, session, record, (self.shown, params));
             }
         });
         self.help_ui(ui.ctx());
@@ -1765,10 +1798,13 @@ impl App {
         self.job_budget = budget;
     }
 
-    /// Sets how many parameter values the history may hold (default
-    /// [`HISTORY_VALUES`]).
-    pub fn set_history_budget(&mut self, values: usize) {
-        self.history_values = values;
+    /// Sets the memory the history may take (default [`HISTORY_BYTES`]),
+    /// from the current run on.
+    pub fn set_history_budget(&mut self, bytes: usize) {
+        self.history_bytes = bytes;
+        if let Some(session) = &mut self.session {
+            session.keep_within(bytes);
+        }
     }
 
     /// Sets from how many rows a table's dataset and session are rebuilt
@@ -1907,4 +1943,16 @@ fn record_of<'a>(
         Some(record) if shown < session.step_count() => record,
         _ => session.latest(),
     }
+}
+
+/// Step `shown`'s parameters: the history's, or when it no longer has them,
+/// those of the replayed record if it is that step's.
+fn params_of<'a>(
+    session: &'a Session,
+    (replayed, params): (Option<&StepRecord>, &'a [f64]),
+    shown: usize,
+) -> Option<&'a [f64]> {
+    session
+        .params_at(shown)
+        .or_else(|| replayed.is_some_and(|r| r.step == shown).then_some(params))
 }

@@ -8,7 +8,7 @@ mod plots;
 mod theme;
 
 pub use app::{
-    App, BACKGROUND_STEP, Command, DEFER_ROWS, EXAMPLES, Example, HEAD_ROWS, HISTORY_VALUES,
+    App, BACKGROUND_STEP, Command, DEFER_ROWS, EXAMPLES, Example, HEAD_ROWS, HISTORY_BYTES,
     JOB_BUDGET, Role, STEP_BUDGET, Settings,
 };
 

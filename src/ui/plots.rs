@@ -100,16 +100,15 @@ struct Regions {
 const REGION_GRID: usize = 120;
 
 impl Regions {
-    /// The map at the parameters of step `shown`, or `None` when the model does not classify.
+    /// The map at `params`, those of step `shown`, or `None` when the model does not classify.
     fn compute(
         ctx: &egui::Context,
         data: &Dataset,
         facts: &DataFacts,
         session: &Session,
-        shown: usize,
+        (shown, params): (usize, &[f64]),
         [j, k]: [usize; 2],
     ) -> Option<Self> {
-        let params = &session.history().get(shown)?.params;
         let ((x0, x1), (y0, y1)) = (pad(facts.ranges[j]), pad(facts.ranges[k]));
         let g = REGION_GRID;
         let d = data.n_features();
@@ -310,14 +309,16 @@ impl PlotView {
         self.fresh = true;
     }
 
-    /// The axis pickers, the data plot, the loss plot and the loss surface.
+    /// The axis pickers, the data plot, the loss plot and the loss
+    /// surface, at step `shown` and its parameters (`None` while they are
+    /// replayed: the model's drawings wait for them).
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         data: &Dataset,
         session: &Session,
         record: Option<&StepRecord>,
-        shown: usize,
+        (shown, params): (usize, Option<&[f64]>),
     ) {
         if std::mem::take(&mut self.fresh) {
             // What the plots remember of an earlier run (a diverged one's
@@ -368,8 +369,12 @@ impl PlotView {
                 axes[1],
                 session.algorithm().id().to_string(),
             );
-            if self.regions.as_ref().is_none_or(|r| r.key != key) && axes[0] != axes[1] {
-                self.regions = Regions::compute(ui.ctx(), data, facts, session, shown, axes);
+            if self.regions.as_ref().is_none_or(|r| r.key != key)
+                && axes[0] != axes[1]
+                && let Some(params) = params
+            {
+                self.regions =
+                    Regions::compute(ui.ctx(), data, facts, session, (shown, params), axes);
             }
             let regions = self.regions.as_ref().filter(|r| r.key == key);
             feature_plot(ui, data, facts, record, regions, lit, axes, height);
@@ -388,7 +393,14 @@ impl PlotView {
                     self.log_loss,
                     lit.loss,
                 );
-                self.surface_ui(&mut cols[1], data, session, record, shown, lit.gradient);
+                self.surface_ui(
+                    &mut cols[1],
+                    data,
+                    session,
+                    record,
+                    (shown, params),
+                    lit.gradient,
+                );
             });
         } else {
             // Nothing to draw beside it: the loss takes the whole width.
@@ -418,13 +430,13 @@ impl PlotView {
         data: &Dataset,
         session: &Session,
         record: Option<&StepRecord>,
-        shown: usize,
+        (shown, params): (usize, Option<&[f64]>),
         lit: bool,
     ) {
         let alg = session.algorithm();
         let names = alg.param_names();
         let history = session.history();
-        let Some(current) = history.get(shown) else {
+        let Some(current) = params else {
             return;
         };
         let (p, q) = self.surface_picker_ui(ui, &names);
@@ -445,16 +457,19 @@ impl PlotView {
                     .request_repaint_after((s.cost * 10).saturating_sub(s.made.elapsed()));
             }
             _ => {
-                self.surface = compute_surface(data, session, &current.params, p, q, grid, key);
+                self.surface = compute_surface(data, session, current, p, q, grid, key);
             }
         }
         let Some(surface) = &self.surface else {
             return;
         };
-        let trajectory: Vec<[f64; 2]> = history[..=shown]
+        // A thinned history draws the steps that kept their parameters.
+        let trajectory: Vec<[f64; 2]> = history[..=shown.min(history.len() - 1)]
             .iter()
+            .filter(|h| h.has_params())
             .step_by(stride(shown + 1))
             .map(|h| [h.params[p], h.params[q]])
+            .chain(std::iter::once([current[p], current[q]]))
             .collect();
         let theta_prev = vector(record, "theta_prev");
         let grad_prev = vector(record, "grad_prev");
@@ -480,7 +495,7 @@ impl PlotView {
                 plot_ui.points(
                     Points::new(
                         "shown step",
-                        PlotPoints::from(vec![[current.params[p], current.params[q]]]),
+                        PlotPoints::from(vec![[current[p], current[q]]]),
                     )
                     .radius(4.0)
                     .color(theme::MODEL),
@@ -504,7 +519,7 @@ impl PlotView {
                     let tip = [t[p] - eta * g[p], t[q] - eta * g[q]];
                     arrow("−η∇J (the update's gradient)", tip, theme::WARNING);
                     // Momentum and adaptive steps move elsewhere than −η∇J: show where.
-                    let moved = [current.params[p], current.params[q]];
+                    let moved = [current[p], current[q]];
                     let apart = (moved[0] - tip[0]).hypot(moved[1] - tip[1]);
                     if apart > 1e-9 * (1.0 + moved[0].hypot(moved[1])) {
                         arrow(
@@ -548,9 +563,12 @@ fn compute_surface(
     let started = std::time::Instant::now();
     let history = session.history();
     let span = |k: usize| {
-        let (lo, hi) = history.iter().fold((params[k], params[k]), |(lo, hi), h| {
-            (lo.min(h.params[k]), hi.max(h.params[k]))
-        });
+        let (lo, hi) = history
+            .iter()
+            .filter(|h| h.has_params())
+            .fold((params[k], params[k]), |(lo, hi), h| {
+                (lo.min(h.params[k]), hi.max(h.params[k]))
+            });
         let pad = ((hi - lo) * 0.25).max(0.5 * params[k].abs()).max(1.0);
         (lo - pad, hi + pad)
     };
