@@ -48,6 +48,10 @@ pub fn format_value(value: &Value, shown: usize) -> String {
         Value::Vector(_) => entries,
         Value::Matrix(m) => format!("{}×{} matrix {entries}", m.nrows(), m.ncols()),
         Value::Head { rows, head } => format!("{rows}×{} matrix {entries}", head.ncols()),
+        Value::Sampled { rows, every, .. } => format!(
+            "{entries} at rows 0, {every}, {}, …: one row in {every} of {rows}, those drawn",
+            2 * every
+        ),
     }
 }
 
@@ -64,6 +68,7 @@ pub fn format_entries(value: &Value, shown: usize) -> String {
                 .collect();
             cut_list(&first, value.entries(), shown)
         }
+        Value::Sampled { values, .. } => cut_list(values, values.len(), shown),
         _ => cut_list(value.as_slice(), value.entries(), shown),
     }
 }
@@ -465,6 +470,15 @@ mod tests {
             format_entries(&head, 64).matches(", ").count(),
             64,
             "64 entries and the count"
+        );
+        let sampled = Value::Sampled {
+            rows: 100,
+            every: 10,
+            values: (0..10).map(f64::from).collect(),
+        };
+        assert_eq!(
+            format_value(&sampled, SHOWN_ENTRIES),
+            "[0, 1, 2, 3, … (10 in all)] at rows 0, 10, 20, …: one row in 10 of 100, those drawn"
         );
     }
 

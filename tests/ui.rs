@@ -130,6 +130,7 @@ fn a_bad_file_shows_its_error_and_keeps_the_old_data() {
     h.run();
     h.state_mut()
         .apply(Command::LoadFile(fixture("ragged.csv")));
+    h.state_mut().finish_loading();
     h.run();
     let error = h.state().error().unwrap().to_string();
     assert!(error.contains("line 3 has 2 fields"), "{error}");
@@ -1289,12 +1290,67 @@ fn a_run_whose_history_is_full_stops_and_says_why() {
     h.state_mut()
         .set_background_after(std::time::Duration::ZERO);
     h.state_mut().apply(Command::Step(25));
-    let seen_out = drive_until(&mut h, |app| {
+    // Out until a frame takes them back (however fast they ran).
+    assert!(h.state().stepping_in_background());
+    drive_until(&mut h, |app| {
         app.steps_left() == 0 && !app.stepping_in_background()
     });
-    assert!(seen_out, "no step ran in the background");
     assert_eq!(h.state().session().unwrap().step_count(), 9);
     assert!(h.state().error().unwrap().contains("stopped at step 9"));
+}
+
+#[test]
+fn on_large_data_linear_regression_keeps_y_hat_at_the_rows_drawn() {
+    use steplab::algorithms::Value;
+    // 30,001 rows: every other one is drawn (at most 20,000).
+    let path = std::env::temp_dir().join(format!("steplab-drawn-{}.csv", std::process::id()));
+    let csv: String = std::iter::once("x,y".to_string())
+        .chain((0..30_001).map(|i| {
+            let x = f64::from(i % 97) / 10.0;
+            format!("{x},{}", 2.0 * x + f64::from(i % 7) / 7.0)
+        }))
+        .map(|line| line + "\n")
+        .collect();
+    std::fs::write(&path, csv).unwrap();
+    let mut h = harness();
+    h.run();
+    // Large from 30,001 rows on, as from DEFER_ROWS.
+    h.state_mut().set_step_budget(STEP_BUDGET, 30_001);
+    h.state_mut().apply(Command::LoadFile(path.clone()));
+    h.state_mut().finish_loading();
+    h.run();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(h.state().data().unwrap().n_rows(), 30_001);
+    h.state_mut().apply(Command::Step(1));
+    drive_until(&mut h, |app| !app.stepping_in_background());
+    h.run();
+    let record = h.state().session().unwrap().latest().clone();
+    assert_eq!(record.step, 1);
+    let Some(Value::Sampled {
+        rows,
+        every,
+        values,
+    }) = record.get_id("y_hat")
+    else {
+        panic!("y_hat is kept whole");
+    };
+    assert_eq!((*rows, *every, values.len()), (30_001, 2, 15_001));
+    // ŷ = w·x + b at the rows kept, and r = ŷ − y.
+    let (data, params) = (h.state().data().unwrap(), h.state().shown_params().unwrap());
+    let y = data.target().unwrap().values.as_ref().unwrap();
+    let r = record.get_id("residual").unwrap();
+    for i in [0, 2, 15_000, 30_000] {
+        let fitted = params[0] * data.x()[(i, 0)] + params[1];
+        assert!((values[i / 2] - fitted).abs() < 1e-12, "row {i}");
+        assert!((r.at_row(i, 30_001).unwrap() - (fitted - y[i])).abs() < 1e-12);
+    }
+    assert!(r.at_row(1, 30_001).is_none());
+    // The derivation panel says which rows it has, of ŷ and of r.
+    assert_eq!(
+        h.query_all_by_label_contains("at rows 0, 2, 4, …: one row in 2 of 30001, those drawn")
+            .count(),
+        2
+    );
 }
 
 /// A harness running the MLP on the bundled example, `steps` steps taken.

@@ -164,8 +164,11 @@ pub struct LinearRegression {
     closed_form: Option<Reference>,
     /// The moments of (X, y) that every full-batch loss and gradient uses.
     moments: Moments,
-    /// Whether records carry ŷ and r for every row (the window's plots).
+    /// Whether records carry ŷ and r for every row (the window's plots),
+    /// and whether, on large data, only for the rows drawn
+    /// ([`Algorithm::per_row_heads`]).
     per_row: bool,
+    sampled: bool,
     spare: Spare,
 }
 
@@ -190,6 +193,7 @@ impl LinearRegression {
             closed_form: None,
             moments: Moments::default(),
             per_row: true,
+            sampled: false,
             spare: Spare::default(),
         })
     }
@@ -207,7 +211,18 @@ impl LinearRegression {
         let mut rec = StepRecord::new(self.t, loss);
         rec.vector(W, w);
         rec.scalar(B, b);
-        if self.per_row {
+        let (n, every) = (y.len(), super::drawn_every(y.len()));
+        if self.per_row && self.sampled && every > 1 {
+            let (yhat, r) =
+                pass::sampled_scores_and_residuals(data.x(), y.as_slice(), (w, b), every);
+            let sampled = |values| Value::Sampled {
+                rows: n,
+                every,
+                values,
+            };
+            rec.set(YHAT, sampled(yhat));
+            rec.set(RESIDUAL, sampled(r));
+        } else if self.per_row {
             let mut yhat = self.spare.take(y.len());
             let mut r = self.spare.take(y.len());
             pass::scores_and_residuals(data.x(), y.as_slice(), (w, b), &mut yhat, &mut r);
@@ -382,6 +397,10 @@ impl Algorithm for LinearRegression {
 
     fn keep_per_row(&mut self, keep: bool) {
         self.per_row = keep;
+    }
+
+    fn per_row_heads(&mut self, head: Option<usize>) {
+        self.sampled = head.is_some();
     }
 }
 
@@ -820,6 +839,39 @@ mod tests {
         };
         let (half_mse, _, _) = opposite.half_mse_and_gradient(&[1e300, 1e300], 0.0);
         assert!(half_mse.is_nan(), "{half_mse}");
+    }
+
+    #[test]
+    fn on_large_data_the_window_keeps_the_drawn_rows_of_y_hat_and_r_only() {
+        // Three rows per drawn one.
+        let n = 2 * super::super::DRAWN_ROWS + 1;
+        let data = noisy(n);
+        let mut whole = LinearRegression::new(&hyper(0.1)).unwrap();
+        let mut drawn = LinearRegression::new(&hyper(0.1)).unwrap();
+        drawn.per_row_heads(Some(64));
+        whole.reset(&data).unwrap();
+        drawn.reset(&data).unwrap();
+        for _ in 0..3 {
+            let (a, b) = (whole.step(&data).unwrap(), drawn.step(&data).unwrap());
+            assert_eq!(a.loss.to_bits(), b.loss.to_bits());
+            assert_eq!(a.get(GRAD_W), b.get(GRAD_W));
+            assert_eq!(whole.params(), drawn.params());
+            for symbol in [YHAT, RESIDUAL] {
+                let (full, kept) = (a.get(symbol).unwrap(), b.get(symbol).unwrap());
+                assert!(
+                    matches!(kept, Value::Sampled { rows, every: 3, values } if *rows == n && values.len() == n.div_ceil(3))
+                );
+                // The same numbers, bit for bit, at the rows kept.
+                for i in 0..n {
+                    let expected = (i % 3 == 0).then(|| full.as_slice()[i].to_bits());
+                    assert_eq!(kept.at_row(i, n).map(f64::to_bits), expected, "row {i}");
+                }
+            }
+        }
+        // Small data keeps every row either way.
+        let small = noisy(50);
+        let rec = drawn.reset(&small).unwrap();
+        assert!(matches!(rec.get(YHAT), Some(Value::Vector(v)) if v.len() == 50));
     }
 
     #[test]

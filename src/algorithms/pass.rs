@@ -470,6 +470,18 @@ impl Prefetch {
         Self()
     }
 
+    /// Asks for the cache line of `values[i]` (a hint: `i` may lie past
+    /// the end).
+    #[inline(always)]
+    pub fn at(self, values: &[f64], i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v1) = self.0 {
+            v1.sse._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                values.as_ptr().wrapping_add(i).cast::<i8>(),
+            );
+        }
+    }
+
     /// Asks for the cache lines of the `len` values that start [`AHEAD`]
     /// values past the start of `column`. A hint: the CPU reads nothing
     /// from it, so addresses past the column's end are harmless.
@@ -1101,6 +1113,72 @@ pub fn scores_and_residuals(
             },
         );
     });
+}
+
+/// How many sampled rows ahead [`sampled_scores_and_residuals`] asks for
+/// (at a million rows, every 50th: 1.6 ms without, 1.2 ms with).
+const GATHER_AHEAD: usize = 16;
+
+/// [`scores_and_residuals`] at rows 0, `every`, 2·`every`, … only, with
+/// the same arithmetic: those rows of X gathered, then one dense layer;
+/// the gathering shared among the cores as a pass over X would be (each
+/// row read is a cache line of its own).
+#[must_use]
+pub fn sampled_scores_and_residuals(
+    x: &DMatrix<f64>,
+    y: &[f64],
+    (w, b): (&[f64], f64),
+    every: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let (n, every) = (x.nrows(), every.max(1));
+    let data = x.as_slice();
+    let part = |lo: usize, hi: usize| {
+        let m = hi - lo;
+        let rows = || (lo..hi).map(|k| k * every);
+        let prefetch = Prefetch::on();
+        let gathered: Vec<f64> = (0..w.len())
+            .flat_map(|j| {
+                rows().map(move |i| {
+                    prefetch.at(data, j * n + i + GATHER_AHEAD * every);
+                    data[j * n + i]
+                })
+            })
+            .collect();
+        let mut scores = vec![0.0; m];
+        dense_layer(
+            &mut [&mut scores],
+            |_, j| w[j],
+            |_| b,
+            (w.len(), |j| &gathered[j * m..(j + 1) * m]),
+            Prefetch::off(),
+        );
+        let residuals: Vec<f64> = scores.iter().zip(rows()).map(|(s, i)| s - y[i]).collect();
+        (scores, residuals)
+    };
+    let m = n.div_ceil(every);
+    let per = m.div_ceil(threads_for(n)).max(1);
+    if per >= m {
+        return part(0, m);
+    }
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = std::thread::scope(|scope| {
+        let part = &part;
+        let handles: Vec<_> = (0..m)
+            .step_by(per)
+            .map(|lo| scope.spawn(move || part(lo, (lo + per).min(m))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    parts.into_iter().fold(
+        (Vec::with_capacity(m), Vec::with_capacity(m)),
+        |(mut s, mut r), (ps, pr)| {
+            s.extend(ps);
+            r.extend(pr);
+            (s, r)
+        },
+    )
 }
 
 /// Copies the first rows of `columns` (a block's per-row columns, in the

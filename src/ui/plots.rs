@@ -13,8 +13,6 @@ use egui_plot::{
 };
 use nalgebra::DMatrix;
 
-/// At most this many points are drawn.
-const MAX_DRAWN: usize = 20_000;
 /// The loss surface is computed only when rows × grid cells stay below this.
 const SURFACE_BUDGET: usize = 40_000_000;
 
@@ -260,7 +258,7 @@ struct Surface {
 }
 
 fn stride(n: usize) -> usize {
-    n.div_ceil(MAX_DRAWN).max(1)
+    crate::algorithms::drawn_every(n)
 }
 
 /// Point size and colour for `drawn` points: smaller and translucent when
@@ -654,18 +652,20 @@ fn regression_plot(
         let wj = w.get(j).copied().unwrap_or(0.0);
         vec![[lo, offset + wj * lo], [hi, offset + wj * hi]]
     };
-    let yhat = vector(record, "y_hat").filter(|v| v.len() == n);
+    // ŷ and r of the drawn rows (on large data the record keeps no others).
+    let per_row = |id: &str, i: usize| record?.get_id(id)?.at_row(i, n);
+    let yhat = |i: usize| per_row("y_hat", i);
     let response = plot("data")
         .height(height)
         .legend(Legend::default())
         .show(ui, |plot_ui| {
-            if let Some(yhat) = yhat {
-                // Residuals ŷᵢ − yᵢ as segments (a few hundred at most).
-                for i in (0..n).step_by((n / 300).max(1)) {
+            // Residuals ŷᵢ − yᵢ as segments (a few hundred at most, of rows drawn).
+            for i in (0..n).step_by((n / 300).max(1).next_multiple_of(s)) {
+                if let Some(yhat) = yhat(i) {
                     plot_ui.line(
                         Line::new(
                             "residuals ŷ − y",
-                            PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat[i]]]),
+                            PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat]]),
                         )
                         .color(if lit.residuals {
                             theme::WARNING
@@ -709,11 +709,11 @@ fn regression_plot(
             if dist > 8.0 {
                 return None;
             }
-            if let Some(yhat) = yhat {
+            if let Some(yhat) = yhat(i) {
                 plot_ui.line(
                     Line::new(
                         "this row's residual",
-                        PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat[i]]]),
+                        PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat]]),
                     )
                     .color(theme::WARNING)
                     .width(3.0),
@@ -721,10 +721,13 @@ fn regression_plot(
             }
             Some(i)
         });
-    if let (Some(i), Some(r)) = (response.inner, vector(record, "residual")) {
+    if let Some((i, r)) = response
+        .inner
+        .and_then(|i| Some((i, per_row("residual", i)?)))
+    {
         response
             .response
-            .on_hover_text_at_pointer(row_term(data, i, y[i], yhat, r[i]));
+            .on_hover_text_at_pointer(row_term(data, i, y[i], yhat(i), r));
     }
 }
 
@@ -742,14 +745,14 @@ fn row_terms(data: &Dataset, i: usize, r: f64) -> (f64, Vec<f64>, f64) {
 }
 
 /// Row `i`'s terms of the loss and of the gradient, with its numbers.
-fn row_term(data: &Dataset, i: usize, y: f64, yhat: Option<&[f64]>, r: f64) -> String {
+fn row_term(data: &Dataset, i: usize, y: f64, yhat: Option<f64>, r: f64) -> String {
     use std::fmt::Write as _;
     let n = data.n_rows();
     let (loss, grad_w, grad_b) = row_terms(data, i, r);
     let mut text = format!(
         "row {i} (line {})\nŷ = {}, y = {}, r = ŷ − y = {}\nits term of J: r²/(2n) = {}\nits term of ∂J/∂w = r·x/n:",
         data.lines().get(i).copied().unwrap_or(0),
-        format_number(yhat.map_or(f64::NAN, |v| v[i])),
+        format_number(yhat.unwrap_or(f64::NAN)),
         format_number(y),
         format_number(r),
         format_number(loss),
