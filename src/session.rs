@@ -6,7 +6,7 @@
 //! code that computed it the first time. Within a memory budget
 //! ([`Session::keep_within`]) a long run thins its past: older steps keep
 //! their loss, but their parameters and the checkpoints only at a spacing
-//! that doubles as the run grows.
+//! (a power of two) that grows with the run.
 
 use crate::algorithms::{AlgoError, Algorithm, StepRecord};
 use crate::data::Dataset;

@@ -141,8 +141,8 @@ pub const JOB_BUDGET: Duration = Duration::from_millis(100);
 /// algorithm kept for replays take about a tenth more). Every step keeps
 /// its loss; the parameters of every step, which the timeline shows, fill
 /// it after about 14,700 steps of an MLP (64, 64) on two features; from
-/// then on older steps keep theirs only at a spacing that doubles as the
-/// run grows, and the steps between are replayed when shown
+/// then on older steps keep theirs only at a spacing (a power of two) that
+/// grows with the run, and the steps between are replayed when shown
 /// ([`Session::keep_within`]). A run stops, and says so, once the losses
 /// alone would take half of it: about 4.8 million steps.
 pub const HISTORY_BYTES: usize = 1 << 29;
