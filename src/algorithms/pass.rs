@@ -667,7 +667,17 @@ pub fn over_row_ranges_into<R: Send>(
     outs: &mut [&mut [f64]],
     f: impl Fn(usize, usize, &mut Pieces) -> R + Sync,
 ) -> Vec<R> {
-    let chunk = n.div_ceil(threads_for(n)).max(1);
+    over_ranges_into(n, threads_for(n), outs, f)
+}
+
+/// [`over_row_ranges_into`] in `threads` ranges.
+fn over_ranges_into<R: Send>(
+    n: usize,
+    threads: usize,
+    outs: &mut [&mut [f64]],
+    f: impl Fn(usize, usize, &mut Pieces) -> R + Sync,
+) -> Vec<R> {
+    let chunk = n.div_ceil(threads.max(1)).max(1);
     let ranges: Vec<(usize, usize)> = (0..n.max(1))
         .step_by(chunk)
         .map(|start| (start, (start + chunk).min(n)))
@@ -1155,30 +1165,18 @@ pub fn sampled_scores_and_residuals(
         let residuals: Vec<f64> = scores.iter().zip(rows()).map(|(s, i)| s - y[i]).collect();
         (scores, residuals)
     };
+    // As many cores as a pass over all n rows would take.
     let m = n.div_ceil(every);
-    let per = m.div_ceil(threads_for(n)).max(1);
-    if per >= m {
-        return part(0, m);
-    }
-    let parts: Vec<(Vec<f64>, Vec<f64>)> = std::thread::scope(|scope| {
-        let part = &part;
-        let handles: Vec<_> = (0..m)
-            .step_by(per)
-            .map(|lo| scope.spawn(move || part(lo, (lo + per).min(m))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    parts.into_iter().fold(
-        (Vec::with_capacity(m), Vec::with_capacity(m)),
-        |(mut s, mut r), (ps, pr)| {
-            s.extend(ps);
-            r.extend(pr);
-            (s, r)
-        },
-    )
+    over_ranges_into(m, threads_for(n), &mut [], |lo, hi, _| part(lo, hi))
+        .into_iter()
+        .fold(
+            (Vec::with_capacity(m), Vec::with_capacity(m)),
+            |(mut s, mut r), (ps, pr)| {
+                s.extend(ps);
+                r.extend(pr);
+                (s, r)
+            },
+        )
 }
 
 /// Copies the first rows of `columns` (a block's per-row columns, in the
