@@ -1381,6 +1381,9 @@ fn a_long_run_thins_its_history_and_still_shows_every_step() {
     );
     assert!(thin.stride() > 1);
     let step = (1..400).find(|&s| thin.params_at(s).is_none()).unwrap();
+    let far = (1..400)
+        .find(|&s| thin.params_at(s).is_none() && thin.begin_replay(s).unwrap().steps() > 32)
+        .unwrap();
     assert!(
         h.query_by_label_contains("older steps keep their parameters every")
             .is_some()
@@ -1395,6 +1398,20 @@ fn a_long_run_thins_its_history_and_still_shows_every_step() {
     assert_eq!(
         h.state().shown_record().unwrap().loss.to_bits(),
         whole.history()[step].loss.to_bits()
+    );
+    // A step far from the thinned checkpoints, its steps timed as slow, is
+    // replayed on a thread even on small data; until it lands the window
+    // shows the record before, and the model's drawings wait for the
+    // step's parameters.
+    h.state_mut()
+        .set_background_after(std::time::Duration::ZERO);
+    h.state_mut().apply(Command::Show(far));
+    assert_eq!(h.state().shown_record().unwrap().step, step);
+    assert_eq!(h.state().shown_params(), None);
+    frames_until(&mut h, |h| h.state().shown_record().unwrap().step == far);
+    assert_eq!(
+        h.state().shown_params(),
+        Some(whole.history()[far].params.as_slice())
     );
     // The trajectory's export leaves its cells empty.
     let path = std::env::temp_dir().join(format!("steplab-thin-{}.csv", std::process::id()));
