@@ -117,6 +117,40 @@ fn frames(c: &mut Criterion) {
         timeline(&mut harness, entry.id);
     }
     let _ = std::fs::remove_dir_all(&dir);
+    wide_model();
+}
+
+/// A wide model on small data at the fastest pace: an MLP (64, 64) on the
+/// bundled penguins.csv at 1,000 steps/s, where what the frame draws of the
+/// model (its decision regions over 14,400 cells) costs more than its steps.
+fn wide_model() {
+    let mut settings = Settings {
+        algorithm: "mlp".into(),
+        steps_per_second: 1000.0,
+        ..Settings::default()
+    };
+    settings.hypers.insert(
+        "mlp".into(),
+        Hyper {
+            hidden: vec![64, 64],
+            ..Hyper::default()
+        },
+    );
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.frame_ui(ui), App::new(settings));
+    harness.state_mut().apply(Command::LoadExample(2));
+    harness.state_mut().finish_loading();
+    harness
+        .state_mut()
+        .apply(Command::SelectAlgorithm("mlp".into()));
+    harness.state_mut().finish_building();
+    harness.run_steps(2);
+    assert_eq!(harness.state().algorithm(), "mlp");
+    running(
+        &mut harness,
+        "mlp (64, 64) on penguins.csv at 1,000 steps/s",
+    );
 }
 
 /// The session's steps so far.

@@ -1452,7 +1452,7 @@ impl App {
             if session.stride() > 1 {
                 let _ = write!(
                     status,
-                    "    older steps keep their parameters every {} steps (memory)",
+                    "    older steps keep their parameters every {} steps, to save memory",
                     session.stride()
                 );
             }
