@@ -232,16 +232,20 @@ fn running(harness: &mut egui_kittest::Harness<App>, id: &str) {
     harness.state_mut().apply(Command::ToggleRun);
     let (before, started) = (steps(harness), Instant::now());
     let mut frames = Vec::new();
-    for _ in 0..60 {
+    // Four seconds: a slow surface is due again every ten times its cost.
+    for _ in 0..240 {
         frames.push(paced_frame(harness));
     }
     let rate = (steps(harness) - before) as f64 / started.elapsed().as_secs_f64();
     harness.state_mut().apply(Command::ToggleRun);
     frames.sort_by(f64::total_cmp);
     let worst = frames[frames.len() * 9 / 10];
+    let over = frames.iter().filter(|&&t| t > FRAME).count();
     let label = format!(
-        "running, {id} ({rate:.0} steps/s, 90th {:.1} ms)",
-        worst * 1e3
+        "running, {id} ({rate:.0} steps/s, 90th {:.1} ms, longest {:.1} ms, {over} of {} over 16.7 ms)",
+        worst * 1e3,
+        frames[frames.len() - 1] * 1e3,
+        frames.len()
     );
     report(&label, frames[frames.len() / 2]);
 }

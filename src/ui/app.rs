@@ -1705,7 +1705,7 @@ impl App {
             .show(ui, |ui| self.derivation_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.plot_rect = ui.max_rect();
-            if let (Some(session), Some(data)) = (&self.session, self.data.as_deref()) {
+            if let (Some(session), Some(data)) = (&self.session, &self.data) {
                 let record = Some(record_of(session, self.replayed.as_ref(), self.shown));
                 let replayed = (self.replayed.as_ref(), self.replayed_params.as_slice());
                 let params = params_of(session, replayed, self.shown);

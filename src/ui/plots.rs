@@ -3,15 +3,16 @@
 //! What is drawn is decimated; what the algorithm computes never is.
 
 use super::theme;
-use crate::algorithms::{StepRecord, Value, pass};
+use crate::algorithms::{Algorithm, StepRecord, Value, pass};
 use crate::data::Dataset;
 use crate::export::format_number;
-use crate::session::Session;
+use crate::session::{Session, Snapshot};
 use egui_plot::{
     Arrows, HLine, Heatmap, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint,
     PlotPoints, Points, VLine,
 };
 use nalgebra::DMatrix;
+use std::sync::Arc;
 
 /// The loss surface is computed only when rows × grid cells stay below this.
 const SURFACE_BUDGET: usize = 40_000_000;
@@ -24,9 +25,12 @@ pub struct PlotView {
     log_loss: bool,
     surface_params: Option<(usize, usize)>,
     surface: Option<Surface>,
+    /// A surface being computed on a thread of its own.
+    surface_job: Pending<Surface>,
     facts: Option<DataFacts>,
     loss_facts: Option<LossFacts>,
     regions: Option<Regions>,
+    regions_job: Pending<RegionsMap>,
     /// The plots start afresh at the next frame (bounds, zoom, axis widths).
     fresh: bool,
     /// Ids of the derivation symbols under the pointer: their plot items are emphasised.
@@ -85,6 +89,38 @@ impl Lit {
     }
 }
 
+/// A computation on a thread of its own, taken in by the first frame that
+/// finds it done.
+struct Pending<T>(Option<std::thread::JoinHandle<Option<T>>>);
+
+impl<T> Default for Pending<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<T: Send + 'static> Pending<T> {
+    /// Whether one is running.
+    fn busy(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Its result once it is done (`None` while it runs, or if it failed).
+    fn take_done(&mut self) -> Option<T> {
+        let done = self.0.take_if(|j| j.is_finished())?;
+        done.join().ok().flatten()
+    }
+
+    /// Starts `f`; false (nothing started) if no thread can start.
+    fn start(&mut self, f: impl FnOnce() -> Option<T> + Send + 'static) -> bool {
+        self.0 = std::thread::Builder::new()
+            .name("steplab-plot".into())
+            .spawn(f)
+            .ok();
+        self.0.is_some()
+    }
+}
+
 /// The decision-region map: the model's own `classify` on a grid over two
 /// features (the others at their means), as a faint texture under the points.
 struct Regions {
@@ -100,49 +136,95 @@ struct Regions {
 /// Grid cells per side of the decision-region map.
 const REGION_GRID: usize = 120;
 
-impl Regions {
-    /// The map at `params`, those of step `shown`, or `None` when the model does not classify.
-    fn compute(
-        ctx: &egui::Context,
-        data: &Dataset,
-        facts: &DataFacts,
-        session: &Session,
-        (shown, params): (usize, &[f64]),
-        [j, k]: [usize; 2],
-    ) -> Option<Self> {
+/// The classes of the map's cells, made anywhere ([`RegionsJob`]), and
+/// where the map lies.
+struct RegionsMap {
+    key: (usize, usize, usize, String),
+    classes: Vec<usize>,
+    center: PlotPoint,
+    size: egui::Vec2,
+    cost: std::time::Duration,
+}
+
+/// What classifying the map's cells takes: the model at `params`, over
+/// features `axes` spanning `ranges`, the others at their `means`.
+struct RegionsJob<'a> {
+    algorithm: &'a dyn Algorithm,
+    params: &'a [f64],
+    means: &'a [f64],
+    ranges: [(f64, f64); 2],
+    axes: [usize; 2],
+    key: (usize, usize, usize, String),
+}
+
+impl RegionsJob<'_> {
+    /// The map's classes, or `None` when the model does not classify.
+    fn run(&self) -> Option<RegionsMap> {
         let started = std::time::Instant::now();
-        let ((x0, x1), (y0, y1)) = (pad(facts.ranges[j]), pad(facts.ranges[k]));
+        let [j, k] = self.axes;
+        let ((x0, x1), (y0, y1)) = (pad(self.ranges[0]), pad(self.ranges[1]));
         let g = REGION_GRID;
-        let d = data.n_features();
         // Row r of the image is the top (largest y) first.
-        let grid = DMatrix::from_fn(g * g, d, |row, m| {
+        let grid = DMatrix::from_fn(g * g, self.means.len(), |row, m| {
             let (r, c) = (row / g, row % g);
             if m == j {
                 x0 + (c as f64 + 0.5) / g as f64 * (x1 - x0)
             } else if m == k {
                 y1 - (r as f64 + 0.5) / g as f64 * (y1 - y0)
             } else {
-                facts.means[m]
+                self.means[m]
             }
         });
-        let classes = session.algorithm().classify(&grid, params)?;
-        let pixels = classes
+        let classes = self.algorithm.classify(&grid, self.params)?;
+        #[allow(clippy::cast_possible_truncation)]
+        Some(RegionsMap {
+            key: self.key.clone(),
+            classes,
+            center: PlotPoint::new(0.5 * (x0 + x1), 0.5 * (y0 + y1)),
+            size: egui::vec2((x1 - x0) as f32, (y1 - y0) as f32),
+            cost: started.elapsed(),
+        })
+    }
+
+    /// [`Self::run`] with what it reads copied, to run on another thread.
+    fn owned(&self) -> impl FnOnce() -> Option<RegionsMap> + Send + 'static {
+        let algorithm = self.algorithm.boxed_clone();
+        let (params, means) = (self.params.to_vec(), self.means.to_vec());
+        let (ranges, axes, key) = (self.ranges, self.axes, self.key.clone());
+        move || {
+            RegionsJob {
+                algorithm: algorithm.as_ref(),
+                params: &params,
+                means: &means,
+                ranges,
+                axes,
+                key,
+            }
+            .run()
+        }
+    }
+}
+
+impl Regions {
+    /// The map's texture.
+    fn of(ctx: &egui::Context, map: RegionsMap) -> Self {
+        let pixels = map
+            .classes
             .iter()
             .map(|&c| {
                 let [r, g, b, _] = theme::class(c).to_array();
                 egui::Color32::from_rgba_unmultiplied(r, g, b, 46)
             })
             .collect();
-        let image = egui::ColorImage::new([g, g], pixels);
-        #[allow(clippy::cast_possible_truncation)]
-        Some(Self {
-            key: (shown, j, k, session.algorithm().id().to_string()),
+        let image = egui::ColorImage::new([REGION_GRID, REGION_GRID], pixels);
+        Self {
+            key: map.key,
             texture: ctx.load_texture("decision-regions", image, egui::TextureOptions::NEAREST),
-            center: PlotPoint::new(0.5 * (x0 + x1), 0.5 * (y0 + y1)),
-            size: egui::vec2((x1 - x0) as f32, (y1 - y0) as f32),
+            center: map.center,
+            size: map.size,
             made: std::time::Instant::now(),
-            cost: started.elapsed(),
-        })
+            cost: map.cost,
+        }
     }
 }
 
@@ -302,7 +384,9 @@ impl PlotView {
         }
         self.loss_facts = Some(facts.loss);
         self.surface = None;
+        self.surface_job = Pending::default();
         self.regions = None;
+        self.regions_job = Pending::default();
         self.fresh = true;
     }
 
@@ -310,7 +394,9 @@ impl PlotView {
     /// spans the trajectory; the bounds of a diverged run would stay).
     pub fn history_cut(&mut self) {
         self.surface = None;
+        self.surface_job = Pending::default();
         self.regions = None;
+        self.regions_job = Pending::default();
         self.fresh = true;
     }
 
@@ -320,7 +406,7 @@ impl PlotView {
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
-        data: &Dataset,
+        data: &Arc<Dataset>,
         session: &Session,
         record: Option<&StepRecord>,
         (shown, params): (usize, Option<&[f64]>),
@@ -374,23 +460,23 @@ impl PlotView {
                 axes[1],
                 session.algorithm().id().to_string(),
             );
+            let job = params
+                .filter(|_| axes[0] != axes[1])
+                .map(|params| RegionsJob {
+                    algorithm: session.algorithm(),
+                    params,
+                    means: &facts.means,
+                    ranges: [facts.ranges[axes[0]], facts.ranges[axes[1]]],
+                    axes,
+                    key: key.clone(),
+                });
+            Self::refresh_regions(
+                ui.ctx(),
+                (&mut self.regions, &mut self.regions_job),
+                &key,
+                job,
+            );
             let same_view = |r: &Regions| (r.key.1, r.key.2, &r.key.3) == (key.1, key.2, &key.3);
-            match &self.regions {
-                Some(r) if r.key == key => {}
-                // While the run moves on, a slow map follows at most every
-                // tenth of the time, as the surface does: an MLP (64, 64)
-                // classified the 14,400 cells in 30 ms, every frame.
-                Some(r) if same_view(r) && r.made.elapsed() < r.cost * 10 => {
-                    ui.ctx()
-                        .request_repaint_after((r.cost * 10).saturating_sub(r.made.elapsed()));
-                }
-                _ => {
-                    if let Some(params) = params.filter(|_| axes[0] != axes[1]) {
-                        self.regions =
-                            Regions::compute(ui.ctx(), data, facts, session, (shown, params), axes);
-                    }
-                }
-            }
             let regions = self.regions.as_ref().filter(|r| same_view(r));
             feature_plot(ui, data, facts, record, regions, lit, axes, height);
         }
@@ -424,6 +510,79 @@ impl PlotView {
         }
     }
 
+    /// Makes the decision regions of `key` (made by `job`, when the model
+    /// classifies and its parameters are there) the ones drawn when they
+    /// are due: while the run moves on, a slow map follows at most every
+    /// tenth of the time it took, as the surface does (an MLP (64, 64)
+    /// classified the 14,400 cells in 30 ms, every frame), and one that
+    /// took long is made on a thread of its own.
+    fn refresh_regions(
+        ctx: &egui::Context,
+        (regions, pending): (&mut Option<Regions>, &mut Pending<RegionsMap>),
+        key: &(usize, usize, usize, String),
+        job: Option<RegionsJob>,
+    ) {
+        let same_view = |r: &Regions| (r.key.1, r.key.2, &r.key.3) == (key.1, key.2, &key.3);
+        if let Some(map) = pending.take_done() {
+            *regions = Some(Regions::of(ctx, map));
+        }
+        match regions {
+            Some(r) if r.key == *key => {}
+            Some(r) if same_view(r) && r.made.elapsed() < r.cost * 10 => {
+                ctx.request_repaint_after((r.cost * 10).saturating_sub(r.made.elapsed()));
+            }
+            _ if pending.busy() => ctx.request_repaint_after(SURFACE_POLL),
+            _ => {
+                if let Some(job) = job {
+                    let slow = regions
+                        .as_ref()
+                        .is_some_and(|r| same_view(r) && r.cost >= SURFACE_IN_FRAME);
+                    if !slow || !pending.start(job.owned()) {
+                        *regions = job.run().map(|map| Regions::of(ctx, map));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes `job`'s surface the one drawn when it is due: in the frame
+    /// when quick, else on a thread of its own (an MLP (64, 64) on
+    /// penguins.csv took 340 ms, in each frame it was due in), one at a
+    /// time; a slow surface follows a running model at most every tenth of
+    /// the time it took.
+    fn refresh_surface(
+        &mut self,
+        ctx: &egui::Context,
+        data: &Arc<Dataset>,
+        history: &[Snapshot],
+        mut job: SurfaceJob,
+    ) {
+        if let Some(surface) = self.surface_job.take_done() {
+            self.surface = Some(surface);
+        }
+        let key = &job.key;
+        match &self.surface {
+            Some(s) if s.key == *key => {}
+            Some(s)
+                if (s.key.1, s.key.2, &s.key.3) == (key.1, key.2, &key.3)
+                    && s.made.elapsed() < s.cost * 10 =>
+            {
+                ctx.request_repaint_after((s.cost * 10).saturating_sub(s.made.elapsed()));
+            }
+            // The frame that takes it in asks again.
+            _ if self.surface_job.busy() => ctx.request_repaint_after(SURFACE_POLL),
+            _ => {
+                job.span = surface_span(history, job.params, job.axes);
+                if job.estimate(data) < SURFACE_IN_FRAME || !self.surface_job.start(job.owned(data))
+                {
+                    self.surface = job.run(data);
+                } else {
+                    ctx.request_repaint_after(SURFACE_POLL);
+                }
+            }
+        }
+    }
+
     /// The two parameters the surface is drawn over.
     fn surface_picker_ui(&mut self, ui: &mut egui::Ui, names: &[String]) -> (usize, usize) {
         let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
@@ -442,7 +601,7 @@ impl PlotView {
     fn surface_ui(
         &mut self,
         ui: &mut egui::Ui,
-        data: &Dataset,
+        data: &Arc<Dataset>,
         session: &Session,
         record: Option<&StepRecord>,
         (shown, params): (usize, Option<&[f64]>),
@@ -461,21 +620,20 @@ impl PlotView {
             return;
         }
         let key = (shown, p, q, alg.id().to_string());
-        match &self.surface {
-            Some(s) if s.key == key => {}
-            // While the run moves on, a slow surface follows at most every tenth of the time.
-            Some(s)
-                if (s.key.1, s.key.2, &s.key.3) == (key.1, key.2, &key.3)
-                    && s.made.elapsed() < s.cost * 10 =>
-            {
-                ui.ctx()
-                    .request_repaint_after((s.cost * 10).saturating_sub(s.made.elapsed()));
+        let same_view = |s: &Surface| (s.key.1, s.key.2, &s.key.3) == (key.1, key.2, &key.3);
+        let job = SurfaceJob {
+            algorithm: alg,
+            params: current,
+            axes: (p, q),
+            span: [(0.0, 0.0); 2],
+            grid,
+            key: key.clone(),
+        };
+        self.refresh_surface(ui.ctx(), data, history, job);
+        let Some(surface) = self.surface.as_ref().filter(|s| same_view(s)) else {
+            if self.surface_job.busy() {
+                ui.weak("computing the loss surface…");
             }
-            _ => {
-                self.surface = compute_surface(data, session, current, p, q, grid, key);
-            }
-        }
-        let Some(surface) = &self.surface else {
             return;
         };
         // A thinned history draws the steps that kept their parameters.
@@ -565,18 +723,16 @@ fn pick(
         .response
 }
 
-/// The loss on a grid around `params` over parameters `p` and `q`, covering the trajectory.
-fn compute_surface(
-    data: &Dataset,
-    session: &Session,
-    params: &[f64],
-    p: usize,
-    q: usize,
-    grid: usize,
-    key: (usize, usize, usize, String),
-) -> Option<Surface> {
-    let started = std::time::Instant::now();
-    let history = session.history();
+/// A surface computed in the frame when it takes less than this (by
+/// [`SurfaceJob::estimate`]), else on a thread of its own.
+const SURFACE_IN_FRAME: std::time::Duration = std::time::Duration::from_millis(8);
+
+/// How soon a frame looks again for a surface computed on a thread.
+const SURFACE_POLL: std::time::Duration = std::time::Duration::from_millis(30);
+
+/// The ranges of parameters `p` and `q` the surface covers: the
+/// trajectory's (the steps that kept their parameters) and `params`, padded.
+fn surface_span(history: &[Snapshot], params: &[f64], (p, q): (usize, usize)) -> [(f64, f64); 2] {
     let span = |k: usize| {
         let (lo, hi) = history
             .iter()
@@ -587,10 +743,64 @@ fn compute_surface(
         let pad = ((hi - lo) * 0.25).max(0.5 * params[k].abs()).max(1.0);
         (lo - pad, hi + pad)
     };
-    let (x0, x1) = span(p);
-    let (y0, y1) = span(q);
+    [span(p), span(q)]
+}
+
+/// What computing a surface takes: the loss on a `grid` × `grid` grid over
+/// parameters `axes` spanning `span`, the others at `params`.
+struct SurfaceJob<'a> {
+    algorithm: &'a dyn Algorithm,
+    params: &'a [f64],
+    axes: (usize, usize),
+    span: [(f64, f64); 2],
+    grid: usize,
+    key: (usize, usize, usize, String),
+}
+
+impl SurfaceJob<'_> {
+    /// About how long [`Self::run`] takes: one evaluation, timed, for each cell.
+    fn estimate(&self, data: &Dataset) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let _ = self.algorithm.loss_at(data, self.params);
+        started.elapsed() * u32::try_from(self.grid * self.grid).unwrap_or(u32::MAX)
+    }
+
+    /// [`Self::run`] with what it reads copied, to run on another thread.
+    fn owned(&self, data: &Arc<Dataset>) -> impl FnOnce() -> Option<Surface> + Send + 'static {
+        let algorithm = self.algorithm.boxed_clone();
+        let (params, data) = (self.params.to_vec(), Arc::clone(data));
+        let (axes, span, grid, key) = (self.axes, self.span, self.grid, self.key.clone());
+        move || {
+            SurfaceJob {
+                algorithm: algorithm.as_ref(),
+                params: &params,
+                axes,
+                span,
+                grid,
+                key,
+            }
+            .run(&data)
+        }
+    }
+
+    /// The surface, colour values and all.
+    fn run(&self, data: &Dataset) -> Option<Surface> {
+        compute_surface(data, self)
+    }
+}
+
+/// The loss on a grid around `params` over parameters `p` and `q`, covering the trajectory.
+fn compute_surface(data: &Dataset, job: &SurfaceJob) -> Option<Surface> {
+    let started = std::time::Instant::now();
+    let SurfaceJob {
+        algorithm: alg,
+        params,
+        axes: (p, q),
+        span: [(x0, x1), (y0, y1)],
+        grid,
+        ref key,
+    } = *job;
     let tile = [(x1 - x0) / grid as f64, (y1 - y0) / grid as f64];
-    let alg = session.algorithm();
     let mut theta = params.to_vec();
     let mut values = Vec::with_capacity(grid * grid);
     for r in 0..grid {
@@ -626,7 +836,7 @@ fn compute_surface(
             (a.min(v), b.max(v))
         });
     Some(Surface {
-        key,
+        key: key.clone(),
         made: std::time::Instant::now(),
         cost: started.elapsed(),
         values,
