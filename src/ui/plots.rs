@@ -1406,10 +1406,50 @@ fn loss_plot(
 
 #[cfg(test)]
 mod tests {
-    use super::{clip_line, colours, round3, row_term, row_terms, tick_label, value_ranges};
+    use super::{
+        Pending, RegionsJob, clip_line, colours, round3, row_term, row_terms, tick_label,
+        value_ranges,
+    };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
     use crate::session::Session;
+
+    #[test]
+    fn a_map_made_on_another_thread_is_the_map_made_in_the_frame() {
+        let data = Dataset::from_columns(
+            &["a", "b"],
+            &[vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 0.0, 1.0, 0.0]],
+            Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
+        )
+        .unwrap();
+        let entry = crate::algorithms::entry("logistic-regression").unwrap();
+        let mut session = Session::new((entry.create)(&Hyper::default()).unwrap(), &data).unwrap();
+        session.step(&data);
+        let params = session.algorithm().params();
+        let job = RegionsJob {
+            algorithm: session.algorithm(),
+            params: &params,
+            means: &[1.5, 0.5],
+            ranges: [(0.0, 3.0), (0.0, 1.0)],
+            axes: [0, 1],
+            key: (1, 0, 1, entry.id.to_string()),
+        };
+        let here = job.run().unwrap();
+        let mut pending = Pending::default();
+        assert!(!pending.busy());
+        assert!(pending.start(job.owned()));
+        assert!(pending.busy());
+        let there = loop {
+            if let Some(map) = pending.take_done() {
+                break map;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        assert!(!pending.busy());
+        // Both classes appear on the map: the boundary crosses it.
+        assert!(here.classes.contains(&0) && here.classes.contains(&1));
+        assert_eq!((there.key, there.classes), (here.key, here.classes));
+    }
 
     #[test]
     fn huge_ticks_read_in_e_notation_and_ordinary_ones_as_before() {
