@@ -575,7 +575,7 @@ impl PlotView {
                 job.span = surface_span(history, job.params, job.axes);
                 if job.estimate(data) < SURFACE_IN_FRAME || !self.surface_job.start(job.owned(data))
                 {
-                    self.surface = job.run(data);
+                    self.surface = compute_surface(data, &job);
                 } else {
                     ctx.request_repaint_after(SURFACE_POLL);
                 }
@@ -758,38 +758,33 @@ struct SurfaceJob<'a> {
 }
 
 impl SurfaceJob<'_> {
-    /// About how long [`Self::run`] takes: one evaluation, timed, for each cell.
+    /// About how long [`compute_surface`] takes: one evaluation, timed, for each cell.
     fn estimate(&self, data: &Dataset) -> std::time::Duration {
         let started = std::time::Instant::now();
         let _ = self.algorithm.loss_at(data, self.params);
         started.elapsed() * u32::try_from(self.grid * self.grid).unwrap_or(u32::MAX)
     }
 
-    /// [`Self::run`] with what it reads copied, to run on another thread.
+    /// [`compute_surface`] with what it reads copied, to run on another thread.
     fn owned(&self, data: &Arc<Dataset>) -> impl FnOnce() -> Option<Surface> + Send + 'static {
         let algorithm = self.algorithm.boxed_clone();
         let (params, data) = (self.params.to_vec(), Arc::clone(data));
         let (axes, span, grid, key) = (self.axes, self.span, self.grid, self.key.clone());
         move || {
-            SurfaceJob {
+            let job = SurfaceJob {
                 algorithm: algorithm.as_ref(),
                 params: &params,
                 axes,
                 span,
                 grid,
                 key,
-            }
-            .run(&data)
+            };
+            compute_surface(&data, &job)
         }
-    }
-
-    /// The surface, colour values and all.
-    fn run(&self, data: &Dataset) -> Option<Surface> {
-        compute_surface(data, self)
     }
 }
 
-/// The loss on a grid around `params` over parameters `p` and `q`, covering the trajectory.
+/// `job`'s loss surface, colour values and all.
 fn compute_surface(data: &Dataset, job: &SurfaceJob) -> Option<Surface> {
     let started = std::time::Instant::now();
     let SurfaceJob {
