@@ -158,14 +158,21 @@ struct RegionsJob<'a> {
 }
 
 impl RegionsJob<'_> {
-    /// The map's classes, or `None` when the model does not classify.
-    fn run(&self) -> Option<RegionsMap> {
+    /// About how long [`Self::run`] takes: one row of the map's cells,
+    /// timed, for each row.
+    fn estimate(&self) -> std::time::Duration {
         let started = std::time::Instant::now();
+        let _ = self.algorithm.classify(&self.cells(1), self.params);
+        started.elapsed() * u32::try_from(REGION_GRID).unwrap_or(u32::MAX)
+    }
+
+    /// The first `rows` rows of the map's cells (the top, largest y,
+    /// first), as rows of features.
+    fn cells(&self, rows: usize) -> DMatrix<f64> {
         let [j, k] = self.axes;
         let ((x0, x1), (y0, y1)) = (pad(self.ranges[0]), pad(self.ranges[1]));
         let g = REGION_GRID;
-        // Row r of the image is the top (largest y) first.
-        let grid = DMatrix::from_fn(g * g, self.means.len(), |row, m| {
+        DMatrix::from_fn(rows * g, self.means.len(), |row, m| {
             let (r, c) = (row / g, row % g);
             if m == j {
                 x0 + (c as f64 + 0.5) / g as f64 * (x1 - x0)
@@ -174,8 +181,16 @@ impl RegionsJob<'_> {
             } else {
                 self.means[m]
             }
-        });
-        let classes = self.algorithm.classify(&grid, self.params)?;
+        })
+    }
+
+    /// The map's classes, or `None` when the model does not classify.
+    fn run(&self) -> Option<RegionsMap> {
+        let started = std::time::Instant::now();
+        let ((x0, x1), (y0, y1)) = (pad(self.ranges[0]), pad(self.ranges[1]));
+        let classes = self
+            .algorithm
+            .classify(&self.cells(REGION_GRID), self.params)?;
         #[allow(clippy::cast_possible_truncation)]
         Some(RegionsMap {
             key: self.key.clone(),
@@ -515,7 +530,8 @@ impl PlotView {
     /// are due: while the run moves on, a slow map follows at most every
     /// tenth of the time it took, as the surface does (an MLP (64, 64)
     /// classified the 14,400 cells in 30 ms, every frame), and one that
-    /// took long is made on a thread of its own.
+    /// took long (or, the first, would by [`RegionsJob::estimate`]) is made
+    /// on a thread of its own.
     fn refresh_regions(
         ctx: &egui::Context,
         (regions, pending): (&mut Option<Regions>, &mut Pending<RegionsMap>),
@@ -534,9 +550,10 @@ impl PlotView {
             _ if pending.busy() => ctx.request_repaint_after(SURFACE_POLL),
             _ => {
                 if let Some(job) = job {
-                    let slow = regions
-                        .as_ref()
-                        .is_some_and(|r| same_view(r) && r.cost >= SURFACE_IN_FRAME);
+                    let slow = regions.as_ref().map_or_else(
+                        || job.estimate() >= SURFACE_IN_FRAME,
+                        |r| same_view(r) && r.cost >= SURFACE_IN_FRAME,
+                    );
                     if !slow || !pending.start(job.owned()) {
                         *regions = job.run().map(|map| Regions::of(ctx, map));
                     }
