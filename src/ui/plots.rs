@@ -6,7 +6,7 @@ use super::theme;
 use crate::algorithms::{Algorithm, StepRecord, Value, pass};
 use crate::data::Dataset;
 use crate::export::format_number;
-use crate::session::{Session, Snapshot};
+use crate::session::Session;
 use egui_plot::{
     Arrows, HLine, Heatmap, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint,
     PlotPoints, Points, VLine,
@@ -571,7 +571,7 @@ impl PlotView {
         &mut self,
         ctx: &egui::Context,
         data: &Arc<Dataset>,
-        history: &[Snapshot],
+        session: &Session,
         mut job: SurfaceJob,
     ) {
         if let Some(surface) = self.surface_job.take_done() {
@@ -589,7 +589,7 @@ impl PlotView {
             // The frame that takes it in asks again.
             _ if self.surface_job.busy() => ctx.request_repaint_after(SURFACE_POLL),
             _ => {
-                job.span = surface_span(history, job.params, job.axes);
+                job.span = surface_span(session, job.params, job.axes);
                 if job.estimate(data) < SURFACE_IN_FRAME || !self.surface_job.start(job.owned(data))
                 {
                     self.surface = compute_surface(data, &job);
@@ -626,7 +626,6 @@ impl PlotView {
     ) {
         let alg = session.algorithm();
         let names = alg.param_names();
-        let history = session.history();
         let Some(current) = params else {
             return;
         };
@@ -646,19 +645,15 @@ impl PlotView {
             grid,
             key: key.clone(),
         };
-        self.refresh_surface(ui.ctx(), data, history, job);
+        self.refresh_surface(ui.ctx(), data, session, job);
         let Some(surface) = self.surface.as_ref().filter(|s| same_view(s)) else {
             if self.surface_job.busy() {
                 ui.weak("computing the loss surface…");
             }
             return;
         };
-        // A thinned history draws the steps that kept their parameters.
-        let trajectory: Vec<[f64; 2]> = history[..=shown.min(history.len() - 1)]
-            .iter()
-            .filter(|h| h.has_params())
-            .step_by(stride(shown + 1))
-            .map(|h| [h.params[p], h.params[q]])
+        let trajectory: Vec<[f64; 2]> = trajectory(session, shown)
+            .map(|t| [t[p], t[q]])
             .chain(std::iter::once([current[p], current[q]]))
             .collect();
         let theta_prev = vector(record, "theta_prev");
@@ -747,15 +742,29 @@ const SURFACE_IN_FRAME: std::time::Duration = std::time::Duration::from_millis(8
 /// How soon a frame looks again for a surface computed on a thread.
 const SURFACE_POLL: std::time::Duration = std::time::Duration::from_millis(30);
 
+/// The parameters of the steps up to `upto` that the surface's trajectory
+/// goes through: about [`crate::algorithms::DRAWN_ROWS`] of them, evenly
+/// spaced at multiples of the history's stride, which keep their
+/// parameters. The others are not read: a filter over every snapshot took
+/// each frame a pass over the whole history (270 MB at 4.8 million steps).
+fn trajectory(session: &Session, upto: usize) -> impl Iterator<Item = &[f64]> {
+    let history = session.history();
+    let upto = upto.min(history.len().saturating_sub(1));
+    let every = stride(upto + 1).next_multiple_of(session.stride());
+    // The window's history holds every step: index i is step i.
+    (0..=upto)
+        .step_by(every)
+        .filter_map(move |i| history.get(i).filter(|h| h.has_params()))
+        .map(|h| h.params.as_slice())
+}
+
 /// The ranges of parameters `p` and `q` the surface covers: the
-/// trajectory's (the steps that kept their parameters) and `params`, padded.
-fn surface_span(history: &[Snapshot], params: &[f64], (p, q): (usize, usize)) -> [(f64, f64); 2] {
+/// trajectory's and `params`', padded.
+fn surface_span(session: &Session, params: &[f64], (p, q): (usize, usize)) -> [(f64, f64); 2] {
     let span = |k: usize| {
-        let (lo, hi) = history
-            .iter()
-            .filter(|h| h.has_params())
-            .fold((params[k], params[k]), |(lo, hi), h| {
-                (lo.min(h.params[k]), hi.max(h.params[k]))
+        let (lo, hi) = trajectory(session, usize::MAX)
+            .fold((params[k], params[k]), |(lo, hi), t| {
+                (lo.min(t[k]), hi.max(t[k]))
             });
         let pad = ((hi - lo) * 0.25).max(0.5 * params[k].abs()).max(1.0);
         (lo - pad, hi + pad)
@@ -1420,11 +1429,49 @@ fn loss_plot(
 mod tests {
     use super::{
         Pending, RegionsJob, clip_line, colours, round3, row_term, row_terms, tick_label,
-        value_ranges,
+        trajectory, value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
     use crate::session::Session;
+
+    #[test]
+    fn the_trajectory_reads_the_steps_that_kept_their_parameters() {
+        let data = Dataset::from_columns(
+            &["a", "b"],
+            &[vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 0.0, 1.0, 0.0]],
+            Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
+        )
+        .unwrap();
+        let hyper = Hyper {
+            hidden: vec![16, 16],
+            ..Hyper::default()
+        };
+        let mut s = Session::new(
+            (crate::algorithms::entry("mlp").unwrap().create)(&hyper).unwrap(),
+            &data,
+        )
+        .unwrap();
+        for _ in 0..50 {
+            s.step(&data);
+        }
+        // Every step, while nothing is thinned.
+        let all: Vec<&[f64]> = s.history().iter().map(|h| h.params.as_slice()).collect();
+        assert_eq!(trajectory(&s, 50).collect::<Vec<_>>(), all);
+        assert_eq!(trajectory(&s, 20).count(), 21);
+        // Thinned: the multiples of the stride, no step without parameters.
+        s.keep_within(1 << 16);
+        for _ in 0..1000 {
+            s.step(&data);
+        }
+        let stride = s.stride();
+        assert!(stride > 1);
+        let kept: Vec<&[f64]> = (0..=1000)
+            .step_by(stride)
+            .map(|i| s.params_at(i).unwrap())
+            .collect();
+        assert_eq!(trajectory(&s, 1000).collect::<Vec<_>>(), kept);
+    }
 
     #[test]
     fn a_map_made_on_another_thread_is_the_map_made_in_the_frame() {
