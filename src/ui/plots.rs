@@ -547,13 +547,14 @@ impl PlotView {
             Some(r) if same_view(r) && r.made.elapsed() < r.cost * 10 => {
                 ctx.request_repaint_after((r.cost * 10).saturating_sub(r.made.elapsed()));
             }
-            _ if pending.busy() => ctx.request_repaint_after(SURFACE_POLL),
+            _ if pending.busy() => ctx.request_repaint_after(POLL),
             _ => {
                 if let Some(job) = job {
-                    let slow = regions.as_ref().map_or_else(
-                        || job.estimate() >= SURFACE_IN_FRAME,
-                        |r| same_view(r) && r.cost >= SURFACE_IN_FRAME,
-                    );
+                    let slow = regions
+                        .as_ref()
+                        .filter(|r| same_view(r))
+                        .map_or_else(|| job.estimate(), |r| r.cost)
+                        >= IN_FRAME;
                     if !slow || !pending.start(job.owned()) {
                         *regions = job.run().map(|map| Regions::of(ctx, map));
                     }
@@ -587,14 +588,13 @@ impl PlotView {
                 ctx.request_repaint_after((s.cost * 10).saturating_sub(s.made.elapsed()));
             }
             // The frame that takes it in asks again.
-            _ if self.surface_job.busy() => ctx.request_repaint_after(SURFACE_POLL),
+            _ if self.surface_job.busy() => ctx.request_repaint_after(POLL),
             _ => {
                 job.span = surface_span(session, job.params, job.axes);
-                if job.estimate(data) < SURFACE_IN_FRAME || !self.surface_job.start(job.owned(data))
-                {
+                if job.estimate(data) < IN_FRAME || !self.surface_job.start(job.owned(data)) {
                     self.surface = compute_surface(data, &job);
                 } else {
-                    ctx.request_repaint_after(SURFACE_POLL);
+                    ctx.request_repaint_after(POLL);
                 }
             }
         }
@@ -735,12 +735,13 @@ fn pick(
         .response
 }
 
-/// A surface computed in the frame when it takes less than this (by
-/// [`SurfaceJob::estimate`]), else on a thread of its own.
-const SURFACE_IN_FRAME: std::time::Duration = std::time::Duration::from_millis(8);
+/// A loss surface or decision map is made in the frame when it takes less
+/// than this (as estimated, or as it took last time), else on a thread of
+/// its own.
+const IN_FRAME: std::time::Duration = std::time::Duration::from_millis(8);
 
-/// How soon a frame looks again for a surface computed on a thread.
-const SURFACE_POLL: std::time::Duration = std::time::Duration::from_millis(30);
+/// How soon a frame looks again for a surface or map made on a thread.
+const POLL: std::time::Duration = std::time::Duration::from_millis(30);
 
 /// The parameters of the steps up to `upto` that the surface's trajectory
 /// goes through: about [`crate::algorithms::DRAWN_ROWS`] of them, evenly
