@@ -1417,6 +1417,10 @@ fn a_long_run_thins_its_history_and_still_shows_every_step() {
     let path = std::env::temp_dir().join(format!("steplab-thin-{}.csv", std::process::id()));
     h.state_mut().apply(Command::ExportTrajectory(path.clone()));
     h.run();
+    assert!(
+        h.query_by_label_contains("the others' cells are empty")
+            .is_some()
+    );
     let csv = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     let row = csv.lines().nth(step + 1).unwrap();

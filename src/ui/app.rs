@@ -627,7 +627,14 @@ impl App {
             Command::ExportTrajectory(path) => {
                 if let Some(s) = &self.session {
                     let csv = export::trajectory_csv(&s.algorithm().param_names(), s.history());
+                    let stride = s.stride();
                     self.write(&path, &csv);
+                    if stride > 1 && self.error.is_none() {
+                        self.notice = Some(format!(
+                            "saved {}; older steps keep their parameters every {stride} steps, the others' cells are empty",
+                            path.display()
+                        ));
+                    }
                 }
             }
             Command::ExportDerivation(path, format) => {
