@@ -802,11 +802,7 @@ mod tests {
     #[test]
     fn the_history_keeps_no_spare_room_in_its_parameters() {
         let data = data();
-        let h = Hyper {
-            hidden: vec![16, 16],
-            ..Hyper::default()
-        };
-        let mut s = Session::new((entry("mlp").unwrap().create)(&h).unwrap(), &data).unwrap();
+        let mut s = mlp(&data);
         s.step(&data);
         for snap in s.history() {
             assert_eq!(

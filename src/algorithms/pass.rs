@@ -487,14 +487,8 @@ impl Prefetch {
     /// from it, so addresses past the column's end are harmless.
     #[inline(always)]
     pub fn ahead(self, column: &[f64], len: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(v1) = self.0 {
-            let p = column.as_ptr().wrapping_add(AHEAD);
-            for k in (0..len).step_by(8) {
-                v1.sse._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                    p.wrapping_add(k).cast::<i8>(),
-                );
-            }
+        for k in (0..len).step_by(8) {
+            self.at(column, AHEAD + k);
         }
     }
 }
@@ -1149,41 +1143,42 @@ pub fn sampled_scores_and_residuals(
 ) -> (Vec<f64>, Vec<f64>) {
     let (n, every) = (x.nrows(), every.max(1));
     let data = x.as_slice();
-    let part = |lo: usize, hi: usize| {
-        let m = hi - lo;
-        let rows = || (lo..hi).map(|k| k * every);
-        let prefetch = Prefetch::on();
-        let gathered: Vec<f64> = (0..w.len())
-            .flat_map(|j| {
-                rows().map(move |i| {
-                    prefetch.at(data, j * n + i + GATHER_AHEAD * every);
-                    data[j * n + i]
-                })
-            })
-            .collect();
-        let mut scores = vec![0.0; m];
-        dense_layer(
-            &mut [&mut scores],
-            |_, j| w[j],
-            |_| b,
-            (w.len(), |j| &gathered[j * m..(j + 1) * m]),
-            Prefetch::off(),
-        );
-        let residuals: Vec<f64> = scores.iter().zip(rows()).map(|(s, i)| s - y[i]).collect();
-        (scores, residuals)
-    };
-    // As many cores as a pass over all n rows would take.
     let m = n.div_ceil(every);
-    over_ranges_into(m, threads_for(n), &mut [], |lo, hi, _| part(lo, hi))
-        .into_iter()
-        .fold(
-            (Vec::with_capacity(m), Vec::with_capacity(m)),
-            |(mut s, mut r), (ps, pr)| {
-                s.extend(ps);
-                r.extend(pr);
-                (s, r)
-            },
-        )
+    let (mut scores, mut residuals) = (vec![0.0; m], vec![0.0; m]);
+    // As many cores as a pass over all n rows would take.
+    over_ranges_into(
+        m,
+        threads_for(n),
+        &mut [&mut scores, &mut residuals],
+        |lo, hi, outs| {
+            let [scores, residuals] = &mut outs[..] else {
+                return;
+            };
+            let (scores, residuals) = (&mut *scores[0], &mut *residuals[0]);
+            let len = hi - lo;
+            let rows = || (lo..hi).map(|k| k * every);
+            let prefetch = Prefetch::on();
+            let gathered: Vec<f64> = (0..w.len())
+                .flat_map(|j| {
+                    rows().map(move |i| {
+                        prefetch.at(data, j * n + i + GATHER_AHEAD * every);
+                        data[j * n + i]
+                    })
+                })
+                .collect();
+            dense_layer(
+                &mut [&mut *scores],
+                |_, j| w[j],
+                |_| b,
+                (w.len(), |j| &gathered[j * len..(j + 1) * len]),
+                Prefetch::off(),
+            );
+            for ((r, s), i) in residuals.iter_mut().zip(&*scores).zip(rows()) {
+                *r = s - y[i];
+            }
+        },
+    );
+    (scores, residuals)
 }
 
 /// Copies the first rows of `columns` (a block's per-row columns, in the

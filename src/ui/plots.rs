@@ -121,10 +121,39 @@ impl<T: Send + 'static> Pending<T> {
     }
 }
 
+/// What a decision map or a loss surface is drawn for: the step shown, the
+/// two axes (features or parameters) and the algorithm.
+type PlotKey = (usize, usize, usize, String);
+
+/// Whether `a` and `b` draw the same view (axes and algorithm), at any step.
+fn same_view(a: &PlotKey, b: &PlotKey) -> bool {
+    (a.1, a.2, &a.3) == (b.1, b.2, &b.3)
+}
+
+/// Whether what was made for `made_key` at `made`, in `cost`, stays drawn
+/// for `key`: it is `key`'s own, or a slow one of the same view that a
+/// running model has not yet earned again (at most every tenth of the
+/// time it took; the frame when it falls due is asked for).
+fn still_drawn(
+    ctx: &egui::Context,
+    key: &PlotKey,
+    (made_key, made, cost): (&PlotKey, std::time::Instant, std::time::Duration),
+) -> bool {
+    if made_key == key {
+        return true;
+    }
+    let waited = made.elapsed();
+    if same_view(made_key, key) && waited < cost * 10 {
+        ctx.request_repaint_after((cost * 10).saturating_sub(waited));
+        return true;
+    }
+    false
+}
+
 /// The decision-region map: the model's own `classify` on a grid over two
 /// features (the others at their means), as a faint texture under the points.
 struct Regions {
-    key: (usize, usize, usize, String),
+    key: PlotKey,
     texture: egui::TextureHandle,
     center: PlotPoint,
     size: egui::Vec2,
@@ -139,7 +168,7 @@ const REGION_GRID: usize = 120;
 /// The classes of the map's cells, made anywhere ([`RegionsJob`]), and
 /// where the map lies.
 struct RegionsMap {
-    key: (usize, usize, usize, String),
+    key: PlotKey,
     classes: Vec<usize>,
     center: PlotPoint,
     size: egui::Vec2,
@@ -154,7 +183,7 @@ struct RegionsJob<'a> {
     means: &'a [f64],
     ranges: [(f64, f64); 2],
     axes: [usize; 2],
-    key: (usize, usize, usize, String),
+    key: PlotKey,
 }
 
 impl RegionsJob<'_> {
@@ -348,7 +377,7 @@ impl LossFacts {
 
 /// A cached grid of the loss over two parameters.
 struct Surface {
-    key: (usize, usize, usize, String),
+    key: PlotKey,
     /// When it was computed and how long that took (to keep its share of the frames small).
     made: std::time::Instant,
     cost: std::time::Duration,
@@ -491,8 +520,7 @@ impl PlotView {
                 &key,
                 job,
             );
-            let same_view = |r: &Regions| (r.key.1, r.key.2, &r.key.3) == (key.1, key.2, &key.3);
-            let regions = self.regions.as_ref().filter(|r| same_view(r));
+            let regions = self.regions.as_ref().filter(|r| same_view(&r.key, &key));
             feature_plot(ui, data, facts, record, regions, lit, axes, height);
         }
         let loss_facts = self
@@ -535,31 +563,32 @@ impl PlotView {
     fn refresh_regions(
         ctx: &egui::Context,
         (regions, pending): (&mut Option<Regions>, &mut Pending<RegionsMap>),
-        key: &(usize, usize, usize, String),
+        key: &PlotKey,
         job: Option<RegionsJob>,
     ) {
-        let same_view = |r: &Regions| (r.key.1, r.key.2, &r.key.3) == (key.1, key.2, &key.3);
         if let Some(map) = pending.take_done() {
             *regions = Some(Regions::of(ctx, map));
         }
-        match regions {
-            Some(r) if r.key == *key => {}
-            Some(r) if same_view(r) && r.made.elapsed() < r.cost * 10 => {
-                ctx.request_repaint_after((r.cost * 10).saturating_sub(r.made.elapsed()));
-            }
-            _ if pending.busy() => ctx.request_repaint_after(POLL),
-            _ => {
-                if let Some(job) = job {
-                    let slow = regions
-                        .as_ref()
-                        .filter(|r| same_view(r))
-                        .map_or_else(|| job.estimate(), |r| r.cost)
-                        >= IN_FRAME;
-                    if !slow || !pending.start(job.owned()) {
-                        *regions = job.run().map(|map| Regions::of(ctx, map));
-                    }
-                }
-            }
+        if regions
+            .as_ref()
+            .is_some_and(|r| still_drawn(ctx, key, (&r.key, r.made, r.cost)))
+        {
+            return;
+        }
+        if pending.busy() {
+            ctx.request_repaint_after(POLL);
+            return;
+        }
+        let Some(job) = job else {
+            return;
+        };
+        let slow = regions
+            .as_ref()
+            .filter(|r| same_view(&r.key, key))
+            .map_or_else(|| job.estimate(), |r| r.cost)
+            >= IN_FRAME;
+        if !slow || !pending.start(job.owned()) {
+            *regions = job.run().map(|map| Regions::of(ctx, map));
         }
     }
 
@@ -578,25 +607,23 @@ impl PlotView {
         if let Some(surface) = self.surface_job.take_done() {
             self.surface = Some(surface);
         }
-        let key = &job.key;
-        match &self.surface {
-            Some(s) if s.key == *key => {}
-            Some(s)
-                if (s.key.1, s.key.2, &s.key.3) == (key.1, key.2, &key.3)
-                    && s.made.elapsed() < s.cost * 10 =>
-            {
-                ctx.request_repaint_after((s.cost * 10).saturating_sub(s.made.elapsed()));
-            }
-            // The frame that takes it in asks again.
-            _ if self.surface_job.busy() => ctx.request_repaint_after(POLL),
-            _ => {
-                job.span = surface_span(session, job.params, job.axes);
-                if job.estimate(data) < IN_FRAME || !self.surface_job.start(job.owned(data)) {
-                    self.surface = compute_surface(data, &job);
-                } else {
-                    ctx.request_repaint_after(POLL);
-                }
-            }
+        if self
+            .surface
+            .as_ref()
+            .is_some_and(|s| still_drawn(ctx, &job.key, (&s.key, s.made, s.cost)))
+        {
+            return;
+        }
+        // The frame that takes it in asks again.
+        if self.surface_job.busy() {
+            ctx.request_repaint_after(POLL);
+            return;
+        }
+        job.span = surface_span(session, job.params, job.axes);
+        if job.estimate(data) < IN_FRAME || !self.surface_job.start(job.owned(data)) {
+            self.surface = compute_surface(data, &job);
+        } else {
+            ctx.request_repaint_after(POLL);
         }
     }
 
@@ -636,7 +663,6 @@ impl PlotView {
             return;
         }
         let key = (shown, p, q, alg.id().to_string());
-        let same_view = |s: &Surface| (s.key.1, s.key.2, &s.key.3) == (key.1, key.2, &key.3);
         let job = SurfaceJob {
             algorithm: alg,
             params: current,
@@ -646,7 +672,7 @@ impl PlotView {
             key: key.clone(),
         };
         self.refresh_surface(ui.ctx(), data, session, job);
-        let Some(surface) = self.surface.as_ref().filter(|s| same_view(s)) else {
+        let Some(surface) = self.surface.as_ref().filter(|s| same_view(&s.key, &key)) else {
             if self.surface_job.busy() {
                 ui.weak("computing the loss surface…");
             }
@@ -781,7 +807,7 @@ struct SurfaceJob<'a> {
     axes: (usize, usize),
     span: [(f64, f64); 2],
     grid: usize,
-    key: (usize, usize, usize, String),
+    key: PlotKey,
 }
 
 impl SurfaceJob<'_> {
@@ -1436,14 +1462,19 @@ mod tests {
     use crate::data::Dataset;
     use crate::session::Session;
 
-    #[test]
-    fn the_trajectory_reads_the_steps_that_kept_their_parameters() {
-        let data = Dataset::from_columns(
+    /// Four rows, two features, two classes.
+    fn two_classes() -> Dataset {
+        Dataset::from_columns(
             &["a", "b"],
             &[vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 0.0, 1.0, 0.0]],
             Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_trajectory_reads_the_steps_that_kept_their_parameters() {
+        let data = two_classes();
         let hyper = Hyper {
             hidden: vec![16, 16],
             ..Hyper::default()
@@ -1476,12 +1507,7 @@ mod tests {
 
     #[test]
     fn a_map_made_on_another_thread_is_the_map_made_in_the_frame() {
-        let data = Dataset::from_columns(
-            &["a", "b"],
-            &[vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 0.0, 1.0, 0.0]],
-            Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
-        )
-        .unwrap();
+        let data = two_classes();
         let entry = crate::algorithms::entry("logistic-regression").unwrap();
         let mut session = Session::new((entry.create)(&Hyper::default()).unwrap(), &data).unwrap();
         session.step(&data);
