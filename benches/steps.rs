@@ -24,6 +24,16 @@ fn rows() -> usize {
         .unwrap_or(1_000_000)
 }
 
+/// Whether a benchmark named `name` runs: criterion's own filter (the first
+/// argument that is not an option, as in `cargo bench --bench steps --
+/// logistic`), applied to the paired ratios as well.
+fn selected(name: &str) -> bool {
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .is_none_or(|filter| name.contains(&filter))
+}
+
 /// What one comparison measured: the median wall times of the baseline and
 /// of what it is compared to, and the median of the ratios of each pair.
 struct Paired {
@@ -140,12 +150,21 @@ fn steps(c: &mut Criterion) {
         ("gmm", false, clusters),
         ("mlp", true, mlp),
     ] {
+        if !["window", "run"]
+            .iter()
+            .any(|mode| selected(&format!("{id}/step-{mode}")))
+        {
+            continue;
+        }
         let data = dataset(n, classes);
         // The window keeps the per-row quantities the plots and the
         // derivation show, as it does on large data (the first rows of
         // those only the derivation shows); a headless run (`steplab run`)
         // keeps parameters and losses only.
         for (mode, keep) in [("window", true), ("run", false)] {
+            if !selected(&format!("{id}/step-{mode}")) {
+                continue;
+            }
             let mut algorithm =
                 (entry(id).expect("registered").create)(&hyper).expect("valid hyperparameters");
             algorithm.keep_per_row(keep);
@@ -176,6 +195,9 @@ fn steps(c: &mut Criterion) {
 
 fn load(c: &mut Criterion) {
     let n = rows();
+    if !selected("load/csv") {
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("steplab-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("big.csv");
