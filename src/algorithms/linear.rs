@@ -844,30 +844,12 @@ mod tests {
     #[test]
     fn on_large_data_the_window_keeps_the_drawn_rows_of_y_hat_and_r_only() {
         // Three rows per drawn one.
-        let n = 2 * super::super::DRAWN_ROWS + 1;
-        let data = noisy(n);
-        let mut whole = LinearRegression::new(&hyper(0.1)).unwrap();
-        let mut drawn = LinearRegression::new(&hyper(0.1)).unwrap();
+        let data = noisy(2 * super::super::DRAWN_ROWS + 1);
+        let make =
+            || -> Box<dyn Algorithm> { Box::new(LinearRegression::new(&hyper(0.1)).unwrap()) };
+        super::super::assert_keeps_the_drawn_rows(make, &data, &[YHAT, RESIDUAL], GRAD_W);
+        let mut drawn = make();
         drawn.per_row_heads(Some(64));
-        whole.reset(&data).unwrap();
-        drawn.reset(&data).unwrap();
-        for _ in 0..3 {
-            let (a, b) = (whole.step(&data).unwrap(), drawn.step(&data).unwrap());
-            assert_eq!(a.loss.to_bits(), b.loss.to_bits());
-            assert_eq!(a.get(GRAD_W), b.get(GRAD_W));
-            assert_eq!(whole.params(), drawn.params());
-            for symbol in [YHAT, RESIDUAL] {
-                let (full, kept) = (a.get(symbol).unwrap(), b.get(symbol).unwrap());
-                assert!(
-                    matches!(kept, Value::Sampled { rows, every: 3, values } if *rows == n && values.len() == n.div_ceil(3))
-                );
-                // The same numbers, bit for bit, at the rows kept.
-                for i in 0..n {
-                    let expected = (i % 3 == 0).then(|| full.as_slice()[i].to_bits());
-                    assert_eq!(kept.at_row(i, n).map(f64::to_bits), expected, "row {i}");
-                }
-            }
-        }
         // Small data keeps every row either way.
         let small = noisy(50);
         let rec = drawn.reset(&small).unwrap();

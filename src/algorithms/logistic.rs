@@ -117,6 +117,9 @@ pub struct LogisticRegression {
     y: linear::BinaryTarget,
     /// Whether records carry the per-row values (the window's plots).
     per_row: bool,
+    /// On large data, whether only the rows drawn keep them
+    /// ([`Algorithm::per_row_heads`]).
+    sampled: bool,
     spare: Spare,
 }
 
@@ -152,6 +155,7 @@ impl LogisticRegression {
             grad: Vec::new(),
             y: linear::BinaryTarget::new(ENTRY.id, 0.0, 1.0),
             per_row: true,
+            sampled: false,
             spare: Spare::default(),
         })
     }
@@ -171,7 +175,16 @@ impl LogisticRegression {
 
     fn evaluate(&mut self, data: &Dataset, y: &DVector<f64>) -> StepRecord {
         let n_rows = y.len();
-        let rows = if self.per_row { n_rows } else { 0 };
+        // On large data the window keeps z, p and σ − y at the rows drawn
+        // only, taken from the pass's blocks while they are in cache.
+        let every = super::drawn_every(n_rows);
+        let samples = (self.per_row && self.sampled && every > 1)
+            .then(|| pass::Samples::<3>::new(n_rows, every));
+        let rows = if self.per_row && samples.is_none() {
+            n_rows
+        } else {
+            0
+        };
         let mut z = self.spare.take(rows);
         let mut err = self.spare.take(rows);
         let mut p = self.spare.take(rows);
@@ -187,6 +200,10 @@ impl LogisticRegression {
                 for ((p, e), y) in rows.extra.iter_mut().zip(&*rows.derivs).zip(rows.y) {
                     *p = e + y;
                 }
+                if let Some(samples) = &samples {
+                    let (z, e, y) = (&*rows.scores, &*rows.derivs, rows.y);
+                    samples.keep(rows.first, z.len(), |r| [z[r], e[r] + y[r], e[r]]);
+                }
                 0.0
             },
         );
@@ -196,7 +213,12 @@ impl LogisticRegression {
         let mut rec = StepRecord::new(self.t, loss);
         rec.vector(W, self.w.as_slice());
         rec.scalar(B, self.b);
-        if self.per_row {
+        if let Some(samples) = samples {
+            let [z, p, err] = samples.into_values();
+            rec.set(Z, z);
+            rec.set(P, p);
+            rec.set(ERROR, err);
+        } else if self.per_row {
             rec.vector(Z, z);
             rec.vector(P, p);
             rec.vector(ERROR, err);
@@ -344,6 +366,10 @@ impl Algorithm for LogisticRegression {
         self.per_row = keep;
     }
 
+    fn per_row_heads(&mut self, head: Option<usize>) {
+        self.sampled = head.is_some();
+    }
+
     fn learning_rate(&self) -> Option<f64> {
         Some(match &self.method {
             Method::FirstOrder(opt) => opt.learning_rate,
@@ -407,6 +433,18 @@ mod tests {
             y.push(label);
         }
         Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap()
+    }
+
+    #[test]
+    fn on_large_data_the_window_keeps_the_drawn_rows_of_z_p_and_the_error_only() {
+        // On two threads, three rows per drawn one, and a ragged last block.
+        let data = overlapping(2 * crate::algorithms::DRAWN_ROWS + 1);
+        crate::algorithms::assert_keeps_the_drawn_rows(
+            || Box::new(LogisticRegression::new(&Hyper::default()).unwrap()),
+            &data,
+            &[Z, P, ERROR],
+            GRAD_W,
+        );
     }
 
     fn run(h: &Hyper, data: &Dataset, steps: usize) -> LogisticRegression {

@@ -755,3 +755,49 @@ impl<T> Cached<T> {
 pub fn rows_json(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
     m.row_iter().map(|r| r.iter().copied().collect()).collect()
 }
+
+/// Checks what [`Algorithm::per_row_heads`] promises of `symbols` on data
+/// larger than [`DRAWN_ROWS`]: over a few steps, the algorithm with heads
+/// keeps them at rows 0, `every`, 2·`every`, … only, bit for bit as the
+/// whole record has them there, and computes the same loss, gradient
+/// (`grad`) and parameters as without.
+#[cfg(test)]
+pub(crate) fn assert_keeps_the_drawn_rows(
+    make: impl Fn() -> Box<dyn Algorithm>,
+    data: &Dataset,
+    symbols: &[Symbol],
+    grad: Symbol,
+) {
+    let n = data.n_rows();
+    let every = drawn_every(n);
+    assert!(every > 1, "{n} rows are all drawn");
+    let (mut whole, mut drawn) = (make(), make());
+    drawn.per_row_heads(Some(64));
+    whole.reset(data).unwrap();
+    drawn.reset(data).unwrap();
+    for _ in 0..3 {
+        let (a, b) = (whole.step(data).unwrap(), drawn.step(data).unwrap());
+        assert_eq!(a.loss.to_bits(), b.loss.to_bits());
+        assert_eq!(a.get(grad), b.get(grad));
+        assert_eq!(whole.params(), drawn.params());
+        for &symbol in symbols {
+            let (full, kept) = (a.get(symbol).unwrap(), b.get(symbol).unwrap());
+            assert!(
+                matches!(kept, Value::Sampled { rows, every: e, values } if *rows == n && *e == every && values.len() == n.div_ceil(every)),
+                "{}",
+                symbol.id
+            );
+            for i in 0..n {
+                let expected = i
+                    .is_multiple_of(every)
+                    .then(|| full.as_slice()[i].to_bits());
+                assert_eq!(
+                    kept.at_row(i, n).map(f64::to_bits),
+                    expected,
+                    "{} row {i}",
+                    symbol.id
+                );
+            }
+        }
+    }
+}

@@ -15,6 +15,7 @@
 
 use super::vmath;
 use nalgebra::{DMatrix, DVector};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Rows per block: 256 rows × 8 bytes × d columns stays in the first-level
 /// cache for d ≲ 20 between the block's two sweeps (2048 rows, in L2, took
@@ -173,6 +174,60 @@ pub struct FinishRows<'a> {
     pub y: &'a [f64],
     /// The third output's rows.
     pub extra: &'a mut [f64],
+    /// The row of X the block starts at.
+    pub first: usize,
+}
+
+/// `Q` per-row quantities kept only at rows 0, `every`, 2·`every`, … (the
+/// rows the plots draw, [`super::Value::Sampled`]), taken from the blocks
+/// of a fused pass by its `finish` on whichever thread holds them: each
+/// kept row is written once, by the block it lies in.
+pub struct Samples<const Q: usize> {
+    rows: usize,
+    every: usize,
+    values: [Vec<AtomicU64>; Q],
+}
+
+impl<const Q: usize> Samples<Q> {
+    /// Room for the rows kept of `rows` rows, one in `every`.
+    #[must_use]
+    pub fn new(rows: usize, every: usize) -> Self {
+        let every = every.max(1);
+        let kept = rows.div_ceil(every);
+        Self {
+            rows,
+            every,
+            values: std::array::from_fn(|_| (0..kept).map(|_| AtomicU64::new(0)).collect()),
+        }
+    }
+
+    /// Keeps the kept rows among the `len` rows starting at `first`:
+    /// `row(r)` gives the quantities of row `first + r`.
+    pub fn keep(&self, first: usize, len: usize, row: impl Fn(usize) -> [f64; Q]) {
+        for i in (first.next_multiple_of(self.every)..first + len).step_by(self.every) {
+            for (values, v) in self.values.iter().zip(row(i - first)) {
+                values[i / self.every].store(v.to_bits(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The kept values of each quantity.
+    #[must_use]
+    pub fn into_values(self) -> [super::Value; Q] {
+        let Self {
+            rows,
+            every,
+            values,
+        } = self;
+        values.map(|v| super::Value::Sampled {
+            rows,
+            every,
+            values: v
+                .into_iter()
+                .map(|a| f64::from_bits(a.into_inner()))
+                .collect(),
+        })
+    }
 }
 
 /// One fused pass: writes sᵢ = w·xᵢ + b into `outs[0]` and dᵢ into
@@ -418,6 +473,7 @@ impl<F: Fn(FinishRows) -> f64> pulp::WithSimd for FusedPass<'_, F> {
                 } else {
                     &mut extra[lo..hi]
                 },
+                first: start + lo,
             });
         }
         let mut quantities = lane_totals::<S>(&lanes).into_iter();

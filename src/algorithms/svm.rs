@@ -111,6 +111,9 @@ pub struct LinearSvm {
     grad: Vec<f64>,
     /// Whether records carry the per-row values (the window's plots).
     per_row: bool,
+    /// On large data, whether only the rows drawn keep them
+    /// ([`Algorithm::per_row_heads`]).
+    sampled: bool,
     spare: Spare,
 }
 
@@ -179,6 +182,7 @@ impl LinearSvm {
             y: linear::BinaryTarget::new(ENTRY.id, -1.0, 1.0),
             grad: Vec::new(),
             per_row: true,
+            sampled: false,
             spare: Spare::default(),
         })
     }
@@ -188,10 +192,20 @@ impl LinearSvm {
         let n_rows = y.len();
         // The pass's scores become the margins and its row derivatives the
         // hinge terms, in place, in buffers recycled from an earlier record.
-        let rows = if self.per_row { n_rows } else { 0 };
+        // On large data the window keeps them at the rows drawn only, taken
+        // from the pass's blocks while they are in cache.
+        let every = super::drawn_every(n_rows);
+        let samples = (self.per_row && self.sampled && every > 1)
+            .then(|| pass::Samples::<3>::new(n_rows, every));
+        let rows = if self.per_row && samples.is_none() {
+            n_rows
+        } else {
+            0
+        };
         let mut margins = self.spare.take(rows);
         let mut hinge = self.spare.take(rows);
         let mut violators = self.spare.take(rows);
+        let violator = |m: f64| if m < 1.0 { 1.0 } else { 0.0 };
         let sums = pass::linear_pass(
             data.x(),
             y.as_slice(),
@@ -212,7 +226,11 @@ impl LinearSvm {
                 let per_row = rows.derivs.iter_mut().zip(rows.extra.iter_mut());
                 for ((h, v), (&l, &m)) in per_row.zip(rows.losses.iter().zip(&*rows.scores)) {
                     *h = l;
-                    *v = if m < 1.0 { 1.0 } else { 0.0 };
+                    *v = violator(m);
+                }
+                if let Some(samples) = &samples {
+                    let (m, l) = (&*rows.scores, rows.losses);
+                    samples.keep(rows.first, m.len(), |r| [m[r], l[r], violator(m[r])]);
                 }
                 support as f64
             },
@@ -231,7 +249,12 @@ impl LinearSvm {
         rec.vector(GRAD_W, &self.grad[..d]);
         rec.scalar(GRAD_B, self.grad[d]);
         rec.scalar(SUPPORT, sums.tally);
-        if self.per_row {
+        if let Some(samples) = samples {
+            let [margins, hinge, violators] = samples.into_values();
+            rec.set(VIOLATORS, violators);
+            rec.set(MARGINS, margins);
+            rec.set(HINGE, hinge);
+        } else if self.per_row {
             rec.vector(VIOLATORS, violators);
             rec.vector(MARGINS, margins);
             rec.vector(HINGE, hinge);
@@ -326,6 +349,10 @@ impl Algorithm for LinearSvm {
         self.per_row = keep;
     }
 
+    fn per_row_heads(&mut self, head: Option<usize>) {
+        self.sampled = head.is_some();
+    }
+
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
         linear::side_of_hyperplane(x, flat)
     }
@@ -382,6 +409,26 @@ mod tests {
             Some(("y", vec![1.0, 1.0, 0.0, 0.0, 1.0, 0.0])),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn on_large_data_the_window_keeps_the_drawn_rows_of_the_margins_only() {
+        // On two threads, three rows per drawn one, and a ragged last block.
+        let n = 2 * crate::algorithms::DRAWN_ROWS + 1;
+        let mut rng = crate::rng::Rng::new(5);
+        let x: Vec<Vec<f64>> = (0..2)
+            .map(|_| (0..n).map(|_| rng.normal()).collect())
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(x[0][i] + 0.3 * rng.normal() > 0.0)))
+            .collect();
+        let data = Dataset::from_columns(&["a", "b"], &x, Some(("y", y))).unwrap();
+        crate::algorithms::assert_keeps_the_drawn_rows(
+            || Box::new(LinearSvm::new(&Hyper::default()).unwrap()),
+            &data,
+            &[MARGINS, HINGE, VIOLATORS],
+            GRAD_W,
+        );
     }
 
     fn run(h: &Hyper, steps: usize) -> (LinearSvm, Dataset) {

@@ -1246,10 +1246,11 @@ fn feature_plot(
                             );
                         }
                     }
-                    if let Some(v) = vector(record, "violators").filter(|v| v.len() == n) {
+                    // Of the rows drawn (on large data the record keeps no others).
+                    if let Some(v) = record.and_then(|r| r.get_id("violators")) {
                         let pts: Vec<[f64; 2]> = (0..n)
                             .step_by(s)
-                            .filter(|&i| v[i] > 0.5)
+                            .filter(|&i| v.at_row(i, n).is_some_and(|v| v > 0.5))
                             .map(|i| [x[(i, j)], x[(i, k)]])
                             .collect();
                         plot_ui.points(
