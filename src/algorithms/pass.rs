@@ -576,6 +576,10 @@ fn lane_total(l: &[f64; 8]) -> f64 {
 /// 2.06–2.22 times a read pass to 1.39, the SVM's from 1.94–2.10 to 1.37,
 /// and in cache the logistic pass from 3.4 to 2.8 ns a row (2026-12-02;
 /// see benches/HISTORY.md).
+///
+/// Its own function for each instruction set, whatever the pass's `finish`:
+/// inlined into every pass, its sixteen widths took the crate's release
+/// build from 31 to 50 s.
 #[inline(always)]
 fn fused_groups<S: pulp::Simd>(
     simd: S,
@@ -584,36 +588,74 @@ fn fused_groups<S: pulp::Simd>(
     y: &[f64],
     out: (&mut [f64], &mut [f64], &mut [f64]),
     fs: &mut [f64],
-    lanes: (&mut [S::f64s], &mut [S::f64s]),
+    (lanes, product): (&mut [S::f64s], &mut [S::f64s]),
 ) {
-    macro_rules! by_width {
-        ($($d:literal)*) => {
-            match columns.len() {
-                $($d => return fused_groups_of::<S, $d>(simd, params, columns, y, out, fs, lanes),)*
-                _ => {}
-            }
-        };
-    }
-    if S::F64_LANES >= 4 {
-        by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
-    }
-    let (s, ls, dv) = out;
-    let (lanes, product) = lanes;
-    for g in (0..y.len()).step_by(GROUP) {
-        let rows = g..g + GROUP;
-        fused_group(
-            simd,
+    simd.vectorize(FusedGroups {
+        params,
+        columns,
+        y,
+        out,
+        fs,
+        lanes: pulp::bytemuck::cast_slice_mut(lanes),
+        product: pulp::bytemuck::cast_slice_mut(product),
+    });
+}
+
+/// The operands of [`fused_groups`], the lanes as plain numbers.
+struct FusedGroups<'a> {
+    params: (&'a [f64], f64, RowLoss, Prefetch),
+    columns: &'a [&'a [f64]],
+    y: &'a [f64],
+    out: (&'a mut [f64], &'a mut [f64], &'a mut [f64]),
+    fs: &'a mut [f64],
+    lanes: &'a mut [f64],
+    product: &'a mut [f64],
+}
+
+impl pulp::WithSimd for FusedGroups<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Self {
             params,
-            |j| &columns[j][rows.clone()],
-            &y[rows.clone()],
-            (
-                &mut s[rows.clone()],
-                &mut ls[rows.clone()],
-                &mut dv[rows.clone()],
-            ),
-            &mut fs[rows.clone()],
-            (&mut *lanes, &mut *product),
-        );
+            columns,
+            y,
+            out,
+            fs,
+            lanes,
+            product,
+        } = self;
+        let lanes = (S::as_mut_simd_f64s(lanes).0, S::as_mut_simd_f64s(product).0);
+        macro_rules! by_width {
+            ($($d:literal)*) => {
+                match columns.len() {
+                    $($d => return fused_groups_of::<S, $d>(simd, params, columns, y, out, fs, lanes),)*
+                    _ => {}
+                }
+            };
+        }
+        if S::F64_LANES >= 4 {
+            by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+        }
+        let (s, ls, dv) = out;
+        let (lanes, product) = lanes;
+        for g in (0..y.len()).step_by(GROUP) {
+            let rows = g..g + GROUP;
+            fused_group(
+                simd,
+                params,
+                |j| &columns[j][rows.clone()],
+                &y[rows.clone()],
+                (
+                    &mut s[rows.clone()],
+                    &mut ls[rows.clone()],
+                    &mut dv[rows.clone()],
+                ),
+                &mut fs[rows.clone()],
+                (&mut *lanes, &mut *product),
+            );
+        }
     }
 }
 
