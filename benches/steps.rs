@@ -179,7 +179,7 @@ fn steps(c: &mut Criterion) {
             }
             let mut session = Session::new(algorithm, &data).expect("data fits");
             let times = paired(
-                21,
+                41,
                 || {
                     black_box(read_pass(data.x()));
                 },
