@@ -189,9 +189,23 @@ pub struct Samples<const Q: usize> {
 }
 
 impl<const Q: usize> Samples<Q> {
-    /// Room for the rows kept of `rows` rows, one in `every`.
+    /// What a record of `rows` rows keeps of its per-row values: nothing
+    /// (`keep` false), the rows drawn (`sampled`, on data with more rows
+    /// than are drawn: the samples to take), or every row. Returns the
+    /// samples and the length of the whole per-row vectors to fill (0
+    /// unless every row is kept).
     #[must_use]
-    pub fn new(rows: usize, every: usize) -> Self {
+    pub fn choose(keep: bool, sampled: bool, rows: usize) -> (Option<Self>, usize) {
+        let every = super::drawn_every(rows);
+        if keep && sampled && every > 1 {
+            (Some(Self::new(rows, every)), 0)
+        } else {
+            (None, if keep { rows } else { 0 })
+        }
+    }
+
+    /// Room for the rows kept of `rows` rows, one in `every`.
+    fn new(rows: usize, every: usize) -> Self {
         let every = every.max(1);
         let kept = rows.div_ceil(every);
         Self {
@@ -573,9 +587,9 @@ fn lane_total(l: &[f64; 8]) -> f64 {
 /// them, each column's two sweeps of a group took about 24 instructions for
 /// 8 multiply-adds (bounds checks, the column's address, its lanes loaded
 /// and stored); at 1M × 10 the logistic step (`steplab run`) went from
-/// 2.06–2.22 times a read pass to 1.39, the SVM's from 1.94–2.10 to 1.37,
-/// and in cache the logistic pass from 3.4 to 2.8 ns a row (2026-12-02;
-/// see benches/HISTORY.md).
+/// 2.06–2.22 times a read pass to 1.38–1.45, the SVM's from 1.94–2.10 to
+/// 1.32–1.46, and in cache the logistic pass from 3.4 to 2.8 ns a row
+/// (2026-12-02; see benches/HISTORY.md).
 ///
 /// Its own function for each instruction set, whatever the pass's `finish`:
 /// inlined into every pass, its sixteen widths took the crate's release
@@ -659,8 +673,8 @@ impl pulp::WithSimd for FusedGroups<'_> {
     }
 }
 
-/// The most features [`fused_groups`] keeps in registers (the last width
-/// its `by_width!` lists).
+/// The most features for which the fused pass keeps its weights and sums
+/// in registers (the last width `fused_groups` lists).
 pub const WIDEST_IN_REGISTERS: usize = 16;
 
 /// [`fused_groups`] for `D` features, the same sums in the same order as
@@ -737,7 +751,9 @@ fn fused_groups_of<S: pulp::Simd, const D: usize>(
 }
 
 /// [`add_chunks`] into lanes held in at most two vectors (of four or eight
-/// lanes), indexed by constants only so that they stay in registers.
+/// lanes), indexed by constants only so that they stay in registers. (Its
+/// loop written once for both, as a function of one vector's sum, made the
+/// in-cache hinge pass 25% slower.)
 #[inline(always)]
 fn add_pair<S: pulp::Simd>(
     simd: S,

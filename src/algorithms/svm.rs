@@ -194,14 +194,7 @@ impl LinearSvm {
         // hinge terms, in place, in buffers recycled from an earlier record.
         // On large data the window keeps them at the rows drawn only, taken
         // from the pass's blocks while they are in cache.
-        let every = super::drawn_every(n_rows);
-        let samples = (self.per_row && self.sampled && every > 1)
-            .then(|| pass::Samples::<3>::new(n_rows, every));
-        let rows = if self.per_row && samples.is_none() {
-            n_rows
-        } else {
-            0
-        };
+        let (samples, rows) = pass::Samples::<3>::choose(self.per_row, self.sampled, n_rows);
         let mut margins = self.spare.take(rows);
         let mut hinge = self.spare.take(rows);
         let mut violators = self.spare.take(rows);
