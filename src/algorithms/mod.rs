@@ -448,12 +448,13 @@ pub trait Algorithm: Send + std::fmt::Debug {
     /// `h` rows of those no plot reads, as [`Value::Head`]s (the derivation
     /// panel shows a few entries of each): the window's choice on large
     /// data, where softmax's and the MLP's per-row matrices at 10 classes
-    /// took 480 and 280 MB for the two records alive. Where the loss and
-    /// gradient need no pass over the rows (linear regression's come from
-    /// the data's moments), the per-row values the plots read are kept
-    /// only at the rows they draw, as [`Value::Sampled`]: a pass over X for
-    /// them took 1.8 times a read pass at a million rows. The step computes
-    /// the same either way.
+    /// took 480 and 280 MB for the two records alive. Linear regression,
+    /// logistic regression and the SVM keep their per-row values only at
+    /// the rows the plots draw, as [`Value::Sampled`]: linear regression's
+    /// loss and gradient need no pass over the rows (a pass for ŷ and r took
+    /// 1.8 times a read pass at a million rows), and the other two copy
+    /// those rows from their fused pass instead of writing three whole
+    /// vectors. The step computes the same either way.
     fn per_row_heads(&mut self, _head: Option<usize>) {}
 
     /// Whether [`Algorithm::loss_at`] answers, for parameters of the right
