@@ -206,16 +206,7 @@ impl LogisticRegression {
         let mut rec = StepRecord::new(self.t, loss);
         rec.vector(W, self.w.as_slice());
         rec.scalar(B, self.b);
-        if let Some(samples) = samples {
-            let [z, p, err] = samples.into_values();
-            rec.set(Z, z);
-            rec.set(P, p);
-            rec.set(ERROR, err);
-        } else if self.per_row {
-            rec.vector(Z, z);
-            rec.vector(P, p);
-            rec.vector(ERROR, err);
-        }
+        rec.per_row([Z, P, ERROR], samples, (self.per_row, [z, p, err]));
         rec.scalar(J, loss);
         rec.scalar(N, y.len() as f64);
         rec.scalar(LAMBDA, self.l2);

@@ -201,6 +201,26 @@ impl StepRecord {
         self.set(symbol, Value::Vector(v.into()));
     }
 
+    /// Sets the per-row values of `symbols`: at the rows drawn, when
+    /// `samples` took them ([`pass::Samples::choose`]), or else, when the
+    /// record keeps per-row values (`keep`), every row from `whole`.
+    pub fn per_row<const Q: usize>(
+        &mut self,
+        symbols: [Symbol; Q],
+        samples: Option<pass::Samples<Q>>,
+        (keep, whole): (bool, [Vec<f64>; Q]),
+    ) {
+        if let Some(samples) = samples {
+            for (symbol, value) in symbols.into_iter().zip(samples.into_values()) {
+                self.set(symbol, value);
+            }
+        } else if keep {
+            for (symbol, v) in symbols.into_iter().zip(whole) {
+                self.vector(symbol, v);
+            }
+        }
+    }
+
     /// Moves out the values with one entry per row of an `n`-row dataset
     /// (vectors of length n, matrices of n rows) into a record of their own.
     #[must_use]

@@ -223,7 +223,7 @@ impl LinearSvm {
                 }
                 if let Some(samples) = &samples {
                     let (m, l) = (&*rows.scores, rows.losses);
-                    samples.keep(rows.first, m.len(), |r| [m[r], l[r], violator(m[r])]);
+                    samples.keep(rows.first, m.len(), |r| [violator(m[r]), m[r], l[r]]);
                 }
                 support as f64
             },
@@ -242,16 +242,8 @@ impl LinearSvm {
         rec.vector(GRAD_W, &self.grad[..d]);
         rec.scalar(GRAD_B, self.grad[d]);
         rec.scalar(SUPPORT, sums.tally);
-        if let Some(samples) = samples {
-            let [margins, hinge, violators] = samples.into_values();
-            rec.set(VIOLATORS, violators);
-            rec.set(MARGINS, margins);
-            rec.set(HINGE, hinge);
-        } else if self.per_row {
-            rec.vector(VIOLATORS, violators);
-            rec.vector(MARGINS, margins);
-            rec.vector(HINGE, hinge);
-        }
+        let whole = [violators, margins, hinge];
+        rec.per_row([VIOLATORS, MARGINS, HINGE], samples, (self.per_row, whole));
         rec
     }
 }
