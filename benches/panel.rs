@@ -1,6 +1,7 @@
 //! The derivation panel and the window, measured against one frame at 60 fps
 //! (16.7 ms): typesetting every formula of every algorithm cold and from the
-//! cache, and the frame time of the real app (headless) at 1,000,000 points.
+//! cache, and the frame time of the real app (headless, its tessellation
+//! included) at 1,000,000 points.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -92,7 +93,7 @@ fn frames(c: &mut Criterion) {
             if step {
                 harness.state_mut().apply(Command::Step(1));
             }
-            harness.step();
+            frame(&mut harness);
             times.push(t.elapsed().as_secs_f64());
         }
         times.sort_by(f64::total_cmp);
@@ -101,7 +102,7 @@ fn frames(c: &mut Criterion) {
     time(&format!("frame at {n} points, idle"), false);
     time(&format!("frame at {n} points, one step per frame"), true);
     rebuilding(&mut harness);
-    c.bench_function("frame (idle)", |b| b.iter(|| harness.step()));
+    c.bench_function("frame (idle)", |b| b.iter(|| frame(&mut harness)));
     // Every algorithm, stepping once a frame (its per-row record kept, as
     // in the window).
     for entry in REGISTRY {
@@ -160,12 +161,25 @@ fn steps(h: &egui_kittest::Harness<App>) -> usize {
         .map_or(0, steplab::session::Session::step_count)
 }
 
+/// One pass of the window's interface, and the tessellation of what it
+/// drew into triangles, which eframe does on the CPU every frame before
+/// the GPU draws them (the harness alone does not).
+fn frame(harness: &mut egui_kittest::Harness<App>) {
+    harness.step();
+    let output = harness.output();
+    black_box(
+        harness
+            .ctx
+            .tessellate(output.shapes.clone(), output.pixels_per_point),
+    );
+}
+
 /// One frame of the app as eframe runs it (its steps, then its drawing),
 /// then the rest of a 60 fps frame, as with vsync: returns the frame's time.
 fn paced_frame(harness: &mut egui_kittest::Harness<App>) -> f64 {
     let t = Instant::now();
     harness.state_mut().run_budget(FRAME);
-    harness.step();
+    frame(harness);
     let took = t.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs_f64((FRAME - took).max(0.0)));
     took
@@ -292,7 +306,7 @@ fn step_hundred(harness: &mut egui_kittest::Harness<App>, id: &str) {
     let mut frames = Vec::new();
     let t = Instant::now();
     harness.state_mut().apply(Command::Step(100));
-    harness.step();
+    frame(harness);
     frames.push(t.elapsed().as_secs_f64());
     while harness.state().steps_left() > 0 || harness.state().stepping_in_background() {
         frames.push(paced_frame(harness));

@@ -2,7 +2,7 @@
 //! per step, and the loss surface over two parameters with the trajectory.
 //! What is drawn is decimated; what the algorithm computes never is.
 
-use super::theme;
+use super::{cloud, theme};
 use crate::algorithms::{Algorithm, StepRecord, Value, pass};
 use crate::data::Dataset;
 use crate::export::format_number;
@@ -952,11 +952,7 @@ fn regression_plot(
                 }
             }
             let (radius, colour) = marker(points.len(), theme::class(0));
-            plot_ui.points(
-                Points::new("data", PlotPoints::from(points))
-                    .radius(radius)
-                    .color(colour),
-            );
+            cloud::points(plot_ui, "data", points, radius, colour);
             if let (Some(w), Some(b)) = (vector(record, "w_star"), scalar(record, "b_star")) {
                 plot_ui.line(
                     Line::new("closed form", PlotPoints::from(line_of(w, b)))
@@ -1221,11 +1217,7 @@ fn feature_plot(
                             }
                         })
                     };
-                    plot_ui.points(
-                        Points::new(name, PlotPoints::from(pts))
-                            .radius(radius)
-                            .color(colour),
-                    );
+                    cloud::points(plot_ui, name, pts, radius, colour);
                 }
             }
             if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b")) {
