@@ -5,8 +5,9 @@
 //! (`algorithms::DRAWN_ROWS`) those shapes were most of a frame's time. A
 //! [`Cloud`] puts one textured square a point into one mesh, the texture a
 //! disc rasterized once at the cloud's size in pixels with its edge
-//! anti-aliased (as egui draws small discs). Clouds of fewer points keep
-//! egui_plot's discs (see [`points`]).
+//! anti-aliased (as egui draws small discs), or a ring for hollow markers
+//! (the SVM's margin violators). Clouds of fewer points keep egui_plot's
+//! markers (see [`points`] and [`rings`]).
 
 use egui::epaint::{Mesh, Shape};
 use egui::{
@@ -26,6 +27,7 @@ pub struct Cloud {
     bounds: PlotBounds,
     radius: f32,
     colour: Color32,
+    filled: bool,
 }
 
 impl Cloud {
@@ -44,7 +46,16 @@ impl Cloud {
             bounds,
             radius,
             colour,
+            filled: true,
         }
+    }
+
+    /// Each point a ring, as egui_plot draws unfilled points: a circle of
+    /// `radius` stroked `radius / 5` wide.
+    #[must_use]
+    pub fn hollow(mut self) -> Self {
+        self.filled = false;
+        self
     }
 
     /// The mesh of the points inside `frame` (in screen points): at each,
@@ -67,15 +78,16 @@ impl Cloud {
     }
 }
 
-/// A white disc of `radius` pixels, anti-aliased, in a square texture one
-/// pixel wider than it on each side: its handle and its side in pixels.
-/// Made once per radius and kept in the context's memory.
-fn disc(ctx: &Context, radius: f32) -> (TextureHandle, f32) {
-    let id = Id::unique(("steplab-cloud-disc", radius.to_bits()));
+/// A white disc of `outer` pixels' radius with a hole of `inner` (0 for
+/// none), anti-aliased, in a square texture one pixel wider than it on
+/// each side: its handle and its side in pixels. Made once per size and
+/// kept in the context's memory.
+fn disc(ctx: &Context, outer: f32, inner: f32) -> (TextureHandle, f32) {
+    let id = Id::unique(("steplab-cloud-disc", outer.to_bits(), inner.to_bits()));
     if let Some(made) = ctx.data(|d| d.get_temp::<(TextureHandle, f32)>(id)) {
         return made;
     }
-    let image = disc_image(radius);
+    let image = disc_image(outer, inner);
     let side = image.size[0] as f32;
     let handle = ctx.load_texture("cloud disc", image, egui::TextureOptions::LINEAR);
     ctx.data_mut(|d| d.insert_temp(id, (handle.clone(), side)));
@@ -84,9 +96,9 @@ fn disc(ctx: &Context, radius: f32) -> (TextureHandle, f32) {
 
 /// The pixels of [`disc`]: each one's coverage by the disc from 4 × 4
 /// samples, the disc's centre on the corner of the four middle pixels.
-fn disc_image(radius: f32) -> ColorImage {
+fn disc_image(outer: f32, inner: f32) -> ColorImage {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let size = 2 * (radius.ceil() as usize + 1);
+    let size = 2 * (outer.ceil() as usize + 1);
     let centre = size as f32 / 2.0;
     let pixels = (0..size * size)
         .map(|i| {
@@ -95,7 +107,8 @@ fn disc_image(radius: f32) -> ColorImage {
                 .filter(|s| {
                     let dx = x + (f32::from(s % 4) + 0.5) / 4.0 - centre;
                     let dy = y + (f32::from(s / 4) + 0.5) / 4.0 - centre;
-                    dx * dx + dy * dy <= radius * radius
+                    let d2 = dx * dx + dy * dy;
+                    d2 <= outer * outer && d2 >= inner * inner
                 })
                 .count();
             #[allow(clippy::cast_possible_truncation)]
@@ -114,7 +127,14 @@ impl PlotItem for Cloud {
             self.radius
         };
         let ppp = ui.ctx().pixels_per_point();
-        let (texture, pixels) = disc(ui.ctx(), radius * ppp);
+        let (outer, inner) = if self.filled {
+            (radius, 0.0)
+        } else {
+            // egui strokes a circle on its edge, half the width each side.
+            let half = self.radius / 10.0;
+            (radius + half, radius - half)
+        };
+        let (texture, pixels) = disc(ui.ctx(), outer * ppp, inner * ppp);
         let frame = *transform.frame();
         shapes.push(Shape::mesh(self.mesh(
             transform,
@@ -146,8 +166,8 @@ impl PlotItem for Cloud {
     }
 }
 
-/// Draws the points `xy` named `name`: as a [`Cloud`] from [`MESH_FROM`]
-/// points, else as egui_plot's discs.
+/// Draws the points `xy` named `name` as discs: a [`Cloud`] from
+/// [`MESH_FROM`] points, else egui_plot's points.
 pub fn points(
     plot_ui: &mut egui_plot::PlotUi<'_>,
     name: impl Into<String>,
@@ -155,13 +175,37 @@ pub fn points(
     radius: f32,
     colour: Color32,
 ) {
+    draw(plot_ui, name.into(), xy, radius, colour, true);
+}
+
+/// Draws the points `xy` named `name` as rings, as [`points`] does discs.
+pub fn rings(
+    plot_ui: &mut egui_plot::PlotUi<'_>,
+    name: impl Into<String>,
+    xy: Vec<[f64; 2]>,
+    radius: f32,
+    colour: Color32,
+) {
+    draw(plot_ui, name.into(), xy, radius, colour, false);
+}
+
+fn draw(
+    plot_ui: &mut egui_plot::PlotUi<'_>,
+    name: String,
+    xy: Vec<[f64; 2]>,
+    radius: f32,
+    colour: Color32,
+    filled: bool,
+) {
     if xy.len() >= MESH_FROM {
-        plot_ui.add(Cloud::new(name, &xy, radius, colour));
+        let cloud = Cloud::new(name, &xy, radius, colour);
+        plot_ui.add(if filled { cloud } else { cloud.hollow() });
     } else {
         plot_ui.points(
             Points::new(name, PlotPoints::from(xy))
                 .radius(radius)
-                .color(colour),
+                .color(colour)
+                .filled(filled),
         );
     }
 }
@@ -202,7 +246,7 @@ mod tests {
 
     #[test]
     fn the_disc_covers_its_area_and_is_made_once_per_radius() {
-        let image = disc_image(3.0);
+        let image = disc_image(3.0, 0.0);
         assert_eq!(image.size, [8, 8]);
         let area: f32 = image.pixels.iter().map(|p| f32::from(p.a()) / 255.0).sum();
         let exact = std::f32::consts::PI * 9.0;
@@ -213,9 +257,25 @@ mod tests {
         assert_eq!(image.pixels[3 * 8 + 3].a(), 255, "the middle is opaque");
         assert_eq!(image.pixels[0].a(), 0, "the corners are clear");
         let ctx = Context::default();
-        let (a, side) = disc(&ctx, 3.0);
+        let (a, side) = disc(&ctx, 3.0, 0.0);
         assert!((side - 8.0).abs() < f32::EPSILON, "{side}");
-        assert_eq!(disc(&ctx, 3.0).0.id(), a.id());
-        assert_ne!(disc(&ctx, 1.5).0.id(), a.id());
+        assert_eq!(disc(&ctx, 3.0, 0.0).0.id(), a.id());
+        assert_ne!(disc(&ctx, 1.5, 0.0).0.id(), a.id());
+        assert_ne!(disc(&ctx, 3.0, 2.0).0.id(), a.id());
+    }
+
+    #[test]
+    fn a_ring_covers_its_annulus_and_leaves_its_middle_clear() {
+        let image = disc_image(6.0, 4.0);
+        assert_eq!(image.size, [14, 14]);
+        let area: f32 = image.pixels.iter().map(|p| f32::from(p.a()) / 255.0).sum();
+        let exact = std::f32::consts::PI * (6.0 * 6.0 - 4.0 * 4.0);
+        assert!(
+            (area - exact).abs() < 0.05 * exact,
+            "{area} against {exact}"
+        );
+        assert_eq!(image.pixels[7 * 14 + 7].a(), 0, "the middle is clear");
+        // On the ring: the pixel 4 to 5 right of the centre (7, 7).
+        assert_eq!(image.pixels[7 * 14 + 11].a(), 255);
     }
 }

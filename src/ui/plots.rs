@@ -1245,11 +1245,12 @@ fn feature_plot(
                             .filter(|&i| v.at_row(i, n).is_some_and(|v| v > 0.5))
                             .map(|i| [x[(i, j)], x[(i, k)]])
                             .collect();
-                        plot_ui.points(
-                            Points::new("margin violators", PlotPoints::from(pts))
-                                .radius(Lit::width(lit.margins, 5.0))
-                                .filled(false)
-                                .color(theme::WARNING),
+                        cloud::rings(
+                            plot_ui,
+                            "margin violators",
+                            pts,
+                            Lit::width(lit.margins, 5.0),
+                            theme::WARNING,
                         );
                     }
                 }
