@@ -17,8 +17,10 @@ use egui_plot::{
     PlotBounds, PlotGeometry, PlotItem, PlotItemBase, PlotPoint, PlotPoints, PlotTransform, Points,
 };
 
-/// From how many points a cloud is drawn as one mesh.
-pub const MESH_FROM: usize = 5_000;
+/// From how many points a cloud is drawn as one mesh (3,300 of egui_plot's
+/// rings took 4 ms a frame to tessellate on the benchmark machine; 1,000
+/// of its shapes cost little).
+pub const MESH_FROM: usize = 1_000;
 
 /// Points of one colour, drawn as one mesh of discs.
 pub struct Cloud {
