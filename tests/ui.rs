@@ -1471,3 +1471,64 @@ fn on_a_narrow_window_the_plot_pickers_stay_beside_the_derivation() {
     wide.run();
     assert!(wide.query_by_label("— loss J").is_none());
 }
+
+/// The vertex counts of every mesh the last frame drew, and how many
+/// circles it drew.
+fn meshes_and_circles(h: &Harness<'_, App>) -> (Vec<usize>, usize) {
+    fn walk(shape: &egui::Shape, sizes: &mut Vec<usize>, circles: &mut usize) {
+        match shape {
+            egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| walk(s, sizes, circles)),
+            egui::Shape::Mesh(mesh) => sizes.push(mesh.vertices.len()),
+            egui::Shape::Circle(_) => *circles += 1,
+            _ => {}
+        }
+    }
+    let (mut sizes, mut circles) = (Vec::new(), 0);
+    for clipped in &h.output().shapes {
+        walk(&clipped.shape, &mut sizes, &mut circles);
+    }
+    (sizes, circles)
+}
+
+#[test]
+fn large_point_clouds_are_drawn_as_one_mesh_each() {
+    // 2,400 rows in two classes of 1,200: at step 0 of the SVM every row
+    // violates its margin.
+    let path = std::env::temp_dir().join(format!("steplab-cloud-{}.csv", std::process::id()));
+    let csv: String = std::iter::once("x1,x2,y".to_string())
+        .chain((0..2_400).map(|i| {
+            let (a, b) = (f64::from(i * 37 % 100), f64::from(i * 53 % 100));
+            format!("{},{},{}", a / 10.0, b / 10.0, i % 2)
+        }))
+        .map(|line| line + "\n")
+        .collect();
+    std::fs::write(&path, csv).unwrap();
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadFile(path.clone()));
+    h.state_mut().finish_loading();
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("linear-svm".into()));
+    h.state_mut().finish_building();
+    h.run();
+    std::fs::remove_file(&path).unwrap();
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    let (sizes, circles) = meshes_and_circles(&h);
+    // A square (4 vertices) a point: each class, then the violators' rings.
+    assert_eq!(
+        sizes.iter().filter(|&&n| n == 4 * 1_200).count(),
+        2,
+        "{sizes:?}"
+    );
+    assert!(sizes.contains(&(4 * 2_400)), "{sizes:?}");
+    assert!(circles < 1_000, "{circles} circles");
+    // A bundled example of fewer rows keeps egui_plot's discs and rings.
+    h.state_mut().apply(Command::LoadExample(1));
+    h.state_mut().finish_loading();
+    h.state_mut().finish_building();
+    h.run();
+    let rows = h.state().data().unwrap().n_rows();
+    assert!(rows < 1_000, "{rows}");
+    let (_, circles) = meshes_and_circles(&h);
+    assert!(circles >= rows, "{circles} circles for {rows} rows");
+}
