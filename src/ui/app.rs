@@ -1762,10 +1762,11 @@ impl App {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(8));
         }
+        // Before the commands: a Step among them takes steps here.
+        self.ui_cost = began.elapsed();
         for command in std::mem::take(&mut self.commands) {
             self.apply(command);
         }
-        self.ui_cost = began.elapsed();
     }
 
     /// Runs steps within a per-frame time budget while playing: fast
