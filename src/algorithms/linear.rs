@@ -169,7 +169,18 @@ pub struct LinearRegression {
     /// ([`Algorithm::per_row_heads`]).
     per_row: bool,
     sampled: bool,
+    /// X and y at the rows drawn, gathered once per dataset when sampled.
+    drawn: Option<Arc<DrawnRows>>,
     spare: Spare,
+}
+
+/// X and y at rows 0, `every`, 2·`every`, … of `rows` ([`pass::gather_rows`]).
+#[derive(Debug)]
+struct DrawnRows {
+    rows: usize,
+    every: usize,
+    x: DMatrix<f64>,
+    y: Vec<f64>,
 }
 
 impl LinearRegression {
@@ -194,6 +205,7 @@ impl LinearRegression {
             moments: Moments::default(),
             per_row: true,
             sampled: false,
+            drawn: None,
             spare: Spare::default(),
         })
     }
@@ -213,8 +225,23 @@ impl LinearRegression {
         rec.scalar(B, b);
         let (n, every) = (y.len(), super::drawn_every(y.len()));
         if self.per_row && self.sampled && every > 1 {
-            let (yhat, r) =
-                pass::sampled_scores_and_residuals(data.x(), y.as_slice(), (w, b), every);
+            let drawn = match &self.drawn {
+                Some(drawn) if (drawn.rows, drawn.every) == (n, every) => Arc::clone(drawn),
+                _ => {
+                    let (x, y) = pass::gather_rows(data.x(), y.as_slice(), every);
+                    let drawn = Arc::new(DrawnRows {
+                        rows: n,
+                        every,
+                        x,
+                        y,
+                    });
+                    self.drawn = Some(Arc::clone(&drawn));
+                    drawn
+                }
+            };
+            let mut yhat = vec![0.0; drawn.y.len()];
+            let mut r = vec![0.0; drawn.y.len()];
+            pass::scores_and_residuals(&drawn.x, &drawn.y, (w, b), &mut yhat, &mut r);
             let sampled = |values| Value::Sampled {
                 rows: n,
                 every,
@@ -297,6 +324,7 @@ impl Algorithm for LinearRegression {
         self.batches = self.batches_init.clone();
         self.features = data.feature_names().to_vec();
         self.moments = Moments::new(data.x(), y.as_slice());
+        self.drawn = None;
         self.closed_form = if self.l1 == 0.0 {
             self.closed_form(data, &y).ok()
         } else {

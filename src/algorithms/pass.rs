@@ -1392,59 +1392,39 @@ pub fn scores_and_residuals(
     });
 }
 
-/// How many sampled rows ahead [`sampled_scores_and_residuals`] asks for
-/// (at a million rows, every 50th: 1.6 ms without, 1.2 ms with).
+/// How many sampled rows ahead [`gather_rows`] asks for (at a million
+/// rows, every 50th: 1.6 ms without, 1.2 ms with).
 const GATHER_AHEAD: usize = 16;
 
-/// [`scores_and_residuals`] at rows 0, `every`, 2·`every`, … only, with
-/// the same arithmetic: those rows of X gathered, then one dense layer;
-/// the gathering shared among the cores as a pass over X would be (each
-/// row read is a cache line of its own).
+/// Rows 0, `every`, 2·`every`, … of `x` and `y`, as a matrix and a
+/// vector of their own: what the window's plots draw, gathered once so
+/// that a step's per-row values there ([`scores_and_residuals`] on them,
+/// the same arithmetic row by row) read 20,000 contiguous rows, not one
+/// cache line each all over X. The gathering is shared among the cores as
+/// a pass over X would be.
 #[must_use]
-pub fn sampled_scores_and_residuals(
-    x: &DMatrix<f64>,
-    y: &[f64],
-    (w, b): (&[f64], f64),
-    every: usize,
-) -> (Vec<f64>, Vec<f64>) {
+pub fn gather_rows(x: &DMatrix<f64>, y: &[f64], every: usize) -> (DMatrix<f64>, Vec<f64>) {
     let (n, every) = (x.nrows(), every.max(1));
     let data = x.as_slice();
     let m = n.div_ceil(every);
-    let (mut scores, mut residuals) = (vec![0.0; m], vec![0.0; m]);
+    let mut gathered = DMatrix::zeros(m, x.ncols());
     // As many cores as a pass over all n rows would take.
     over_ranges_into(
         m,
         threads_for(n),
-        &mut [&mut scores, &mut residuals],
+        &mut [gathered.as_mut_slice()],
         |lo, hi, outs| {
-            let [scores, residuals] = &mut outs[..] else {
-                return;
-            };
-            let (scores, residuals) = (&mut *scores[0], &mut *residuals[0]);
-            let len = hi - lo;
-            let rows = || (lo..hi).map(|k| k * every);
             let prefetch = Prefetch::on();
-            let gathered: Vec<f64> = (0..w.len())
-                .flat_map(|j| {
-                    rows().map(move |i| {
-                        prefetch.at(data, j * n + i + GATHER_AHEAD * every);
-                        data[j * n + i]
-                    })
-                })
-                .collect();
-            dense_layer(
-                &mut [&mut *scores],
-                |_, j| w[j],
-                |_| b,
-                (w.len(), |j| &gathered[j * len..(j + 1) * len]),
-                Prefetch::off(),
-            );
-            for ((r, s), i) in residuals.iter_mut().zip(&*scores).zip(rows()) {
-                *r = s - y[i];
+            for (j, column) in outs[0].iter_mut().enumerate() {
+                for (to, k) in column.iter_mut().zip(lo..hi) {
+                    let i = k * every;
+                    prefetch.at(data, j * n + i + GATHER_AHEAD * every);
+                    *to = data[j * n + i];
+                }
             }
         },
     );
-    (scores, residuals)
+    (gathered, y.iter().step_by(every).copied().collect())
 }
 
 /// Copies the first rows of `columns` (a block's per-row columns, in the
@@ -1632,6 +1612,25 @@ impl Isa {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gathered_rows_are_every_kth_row_of_x_and_y() {
+        // Over PARALLEL_MIN_ROWS rows, so the gathering is split by core.
+        let n = 40_001;
+        let x = DMatrix::from_fn(n, 3, |i, j| (i * 10 + j) as f64);
+        let y: Vec<f64> = (0..n).map(|i| -(i as f64)).collect();
+        for every in [1, 3, 50] {
+            let (g, gy) = gather_rows(&x, &y, every);
+            assert_eq!(
+                (g.nrows(), g.ncols(), gy.len()),
+                (n.div_ceil(every), 3, n.div_ceil(every))
+            );
+            for (k, i) in (0..n).step_by(every).enumerate() {
+                assert_eq!(g.row(k), x.row(i), "every {every} row {i}");
+                assert_eq!(gy[k].to_bits(), y[i].to_bits());
+            }
+        }
+    }
 
     #[test]
     fn row_losses_match_their_definitions() {
