@@ -174,11 +174,11 @@ pub struct LinearRegression {
     spare: Spare,
 }
 
-/// X and y at rows 0, `every`, 2·`every`, … of `rows` ([`pass::gather_rows`]).
+/// X and y at the rows drawn of `rows` (one in `drawn_every(rows)`,
+/// [`pass::gather_rows`]).
 #[derive(Debug)]
 struct DrawnRows {
     rows: usize,
-    every: usize,
     x: DMatrix<f64>,
     y: Vec<f64>,
 }
@@ -226,15 +226,10 @@ impl LinearRegression {
         let (n, every) = (y.len(), super::drawn_every(y.len()));
         if self.per_row && self.sampled && every > 1 {
             let drawn = match &self.drawn {
-                Some(drawn) if (drawn.rows, drawn.every) == (n, every) => Arc::clone(drawn),
+                Some(drawn) if drawn.rows == n => Arc::clone(drawn),
                 _ => {
                     let (x, y) = pass::gather_rows(data.x(), y.as_slice(), every);
-                    let drawn = Arc::new(DrawnRows {
-                        rows: n,
-                        every,
-                        x,
-                        y,
-                    });
+                    let drawn = Arc::new(DrawnRows { rows: n, x, y });
                     self.drawn = Some(Arc::clone(&drawn));
                     drawn
                 }
