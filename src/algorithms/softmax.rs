@@ -205,9 +205,11 @@ pub(super) fn cross_entropy_rows(
             *s += *e;
         }
     }
-    // −log p_{i,yᵢ} = max z + ln Σ e − z_{i,yᵢ}; p_c = e_c / Σ e.
-    for (m, &s) in row_loss.iter_mut().zip(sum.iter()) {
-        *m += super::vmath::ln(s);
+    // −log p_{i,yᵢ} = max z + ln Σ e − z_{i,yᵢ}; p_c = e_c · (1 / Σ e), one
+    // division a row.
+    for (m, s) in row_loss.iter_mut().zip(sum.iter_mut()) {
+        *m += super::vmath::ln(*s);
+        *s = 1.0 / *s;
     }
     for (c, ((zc, pc), ec)) in z
         .chunks(stride)
@@ -226,7 +228,7 @@ pub(super) fn cross_entropy_rows(
             #[allow(clippy::float_cmp)]
             let hit = yi == class;
             *l -= if hit { v } else { 0.0 };
-            *p /= s;
+            *p *= s;
             *e = *p - if hit { 1.0 } else { 0.0 };
         }
     }
@@ -289,6 +291,10 @@ impl SoftmaxRegression {
             PerRow::Head(h) => h.min(BLOCK),
             _ => 0,
         };
+        // The scores relative to the first class's, zₖ − z₁, from the
+        // differences of the weights and biases (the softmax is unchanged).
+        let shifted = |c: usize, j: usize| self.w[(c + 1, j)] - self.w[(0, j)];
+        let shifted_bias = |c: usize| self.b[c + 1] - self.b[0];
         // Without per-row values, z, p and p − y live in one block's scratch.
         let kept = if keep { n } else { 0 };
         let [mut z, mut p, mut err] = [(); 3].map(|()| spare.take_matrix(kept, k));
@@ -298,8 +304,10 @@ impl SoftmaxRegression {
             if keep { &mut outs } else { &mut [] },
             |start, end, pieces| {
                 let mut nll = 0.0;
-                let mut sums = pass::GradientLanes::new(k, d);
+                let mut sums = pass::GradientLanes::new(k.saturating_sub(1), d);
+                // Column 0 (the first class's shifted score) stays 0.
                 let mut logits = vec![0.0; k * BLOCK];
+                let mut scores = vec![0.0; if keep || head > 0 { k * BLOCK } else { 0 }];
                 let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
                 let mut local = vec![0.0; if keep { 0 } else { 2 * k * BLOCK }];
                 let mut heads = (start == 0 && head > 0)
@@ -313,18 +321,38 @@ impl SoftmaxRegression {
                         let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
                         let mut zs: Vec<&mut [f64]> = logits
                             .chunks_mut(BLOCK)
+                            .skip(1)
                             .map(|zc| &mut zc[..hi - lo])
                             .collect();
                         pass::dense_layer(
                             &mut zs,
-                            |c, j| self.w[(c, j)],
-                            |c| self.b[c],
+                            shifted,
+                            shifted_bias,
                             (d, x_col),
                             pass::Prefetch::on(),
                         );
+                        let shown = keep || heads.is_some() && lo == 0;
+                        if shown {
+                            // The scores themselves: z₁, then z₁ + (zₖ − z₁).
+                            let (first, rest) = scores.split_at_mut(BLOCK);
+                            let first = &mut first[..hi - lo];
+                            pass::dense_layer(
+                                &mut [&mut *first],
+                                |_, j| self.w[(0, j)],
+                                |_| self.b[0],
+                                (d, x_col),
+                                pass::Prefetch::off(),
+                            );
+                            for (zc, dc) in rest.chunks_mut(BLOCK).zip(logits.chunks(BLOCK).skip(1))
+                            {
+                                for ((z, &z1), &dz) in zc.iter_mut().zip(&*first).zip(dc) {
+                                    *z = z1 + dz;
+                                }
+                            }
+                        }
                         if keep {
-                            for (c, zc) in zs.iter().enumerate() {
-                                pieces[0][c][lo..hi].copy_from_slice(zc);
+                            for (c, zc) in scores.chunks(BLOCK).enumerate() {
+                                pieces[0][c][lo..hi].copy_from_slice(&zc[..hi - lo]);
                             }
                         }
                         let t = &targets[start + lo..start + hi];
@@ -343,9 +371,10 @@ impl SoftmaxRegression {
                             cross_entropy_rows(&logits, BLOCK, t, &mut ps, &mut es, &mut scratch);
                         if let Some(heads) = heads.as_mut().filter(|_| lo == 0) {
                             let from = ps.iter().chain(&es).map(|c| &**c);
-                            pass::copy_heads(heads, logits.chunks(BLOCK).chain(from));
+                            pass::copy_heads(heads, scores.chunks(BLOCK).chain(from));
                         }
-                        let es: Vec<&[f64]> = es.iter().map(|e| &**e).collect();
+                        // The first class's errors are minus the sum of the others'.
+                        let es: Vec<&[f64]> = es.iter().skip(1).map(|e| &**e).collect();
                         sums.add(&es, x_col);
                     },
                 );
@@ -358,11 +387,20 @@ impl SoftmaxRegression {
         for (l, sums, heads) in parts {
             nll += l;
             let (gw, gb) = sums.totals();
-            grad_w += gw;
-            grad_b += gb;
+            let mut others = grad_w.rows_mut(1, gw.nrows());
+            others += gw;
+            let mut others = grad_b.rows_mut(1, gb.nrows());
+            others += gb;
             if let Some(heads) = heads {
                 [z, p, err] = heads;
             }
+        }
+        // Each row's errors pᵢₖ − yᵢₖ sum to zero over the classes, so the
+        // first class's sums are minus the sum of the others'.
+        if k > 0 {
+            let rest = grad_w.rows(1, k - 1).row_sum();
+            grad_w.row_mut(0).copy_from(&-rest);
+            grad_b[0] = -grad_b.rows(1, k - 1).sum();
         }
         grad_w *= inv_n;
         grad_b *= inv_n;
