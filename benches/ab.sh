@@ -8,7 +8,9 @@
 # 3) go A, B, A, B, … Each revision is built in a temporary worktree (the
 # build directory is shared, so only the crate itself is compiled again).
 # Prints every RATIO line of every run, then, per line, the runs of A and
-# of B side by side. STEPLAB_BENCH_ROWS passes through to the benchmark.
+# of B side by side. STEPLAB_BENCH_ROWS passes through to the benchmark;
+# STEPLAB_BENCH_FILTER, when set, runs only the benchmarks whose names
+# contain it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +39,7 @@ build "$b" B
 for round in $(seq 1 "$rounds"); do
   for which in A B; do
     echo "== $which ($([ $which = A ] && echo "$a" || echo "$b")), round $round, $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1 /proc/loadavg)"
-    "$work/$which" --bench 2>/dev/null | grep '^RATIO' | sed "s/^/$which /" | tee -a "$work/all"
+    "$work/$which" --bench ${STEPLAB_BENCH_FILTER:+"$STEPLAB_BENCH_FILTER"} 2>/dev/null | grep '^RATIO' | sed "s/^/$which /" | tee -a "$work/all"
   done
 done
 

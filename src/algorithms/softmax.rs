@@ -235,6 +235,36 @@ pub(super) fn cross_entropy_rows(
     super::pass::sum(row_loss)
 }
 
+/// [`cross_entropy_rows`] for two classes, from each row's score
+/// difference s = z₂ − z₁ and class y (0 or 1, which is [y = class 2]):
+/// p₂ = σ(s), p₁ = σ(−s) and −log p_y = softplus(s) − y·s, the logistic
+/// loss. One exponential and one logarithm a row, where the general form
+/// takes one of each per class and a logarithm.
+#[inline(always)]
+fn two_class_rows(
+    dz: &[f64],
+    y: &[f64],
+    p: &mut [&mut [f64]],
+    err: &mut [&mut [f64]],
+    losses: &mut [f64],
+) -> f64 {
+    let losses = &mut losses[..y.len()];
+    let ([p1, p2], [e1, e2]) = (p, err) else {
+        unreachable!("two classes")
+    };
+    for (((&s, &yi), l), ((p1, p2), (e1, e2))) in dz.iter().zip(y).zip(losses.iter_mut()).zip(
+        p1.iter_mut()
+            .zip(p2.iter_mut())
+            .zip(e1.iter_mut().zip(e2.iter_mut())),
+    ) {
+        let (minus, plus, softplus) = super::vmath::sigmoid_pair_softplus(s);
+        *l = softplus - yi * s;
+        (*p1, *p2) = (minus, plus);
+        (*e1, *e2) = (minus - (1.0 - yi), plus - yi);
+    }
+    super::pass::sum(losses)
+}
+
 impl SoftmaxRegression {
     /// Builds it (default gd with η = 0.1).
     ///
@@ -367,8 +397,12 @@ impl SoftmaxRegression {
                             let (ps, es) = local.split_at_mut(k * BLOCK);
                             (block_columns(ps, hi - lo), block_columns(es, hi - lo))
                         };
-                        nll +=
-                            cross_entropy_rows(&logits, BLOCK, t, &mut ps, &mut es, &mut scratch);
+                        nll += if k == 2 {
+                            let dz = &logits[BLOCK..BLOCK + hi - lo];
+                            two_class_rows(dz, t, &mut ps, &mut es, &mut scratch[0])
+                        } else {
+                            cross_entropy_rows(&logits, BLOCK, t, &mut ps, &mut es, &mut scratch)
+                        };
                         if let Some(heads) = heads.as_mut().filter(|_| lo == 0) {
                             let from = ps.iter().chain(&es).map(|c| &**c);
                             pass::copy_heads(heads, scores.chunks(BLOCK).chain(from));
@@ -626,9 +660,9 @@ mod tests {
         Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap()
     }
 
-    /// 40,001 rows of three features and three classes: two row ranges and
-    /// ragged last blocks.
-    fn many_rows() -> Dataset {
+    /// 40,001 rows of three features and three classes (two with
+    /// `two_classes`): two row ranges and ragged last blocks.
+    fn many_rows_of(two_classes: bool) -> Dataset {
         let n = 40_001;
         let mut rng = Rng::new(8);
         let cols: Vec<Vec<f64>> = (0..3)
@@ -636,16 +670,28 @@ mod tests {
             .collect();
         let y: Vec<f64> = (0..n)
             .map(|i| {
-                f64::from(u8::from(cols[0][i] > 0.2) + u8::from(cols[1][i] + cols[2][i] > 0.0))
+                let second = !two_classes && cols[1][i] + cols[2][i] > 0.0;
+                f64::from(u8::from(cols[0][i] > 0.2) + u8::from(second))
             })
             .collect();
         Dataset::from_columns(&["a", "b", "c"], &cols, Some(("y", y))).unwrap()
     }
 
+    fn many_rows() -> Dataset {
+        many_rows_of(false)
+    }
+
     #[test]
     fn blocked_parallel_pass_matches_whole_matrix_products_on_many_rows() {
-        // Two row ranges, ragged last blocks, three classes, both penalties.
-        let d = many_rows();
+        // Two row ranges, ragged last blocks, both penalties; two classes
+        // take their own path.
+        for k in [2, 3] {
+            blocked_pass_matches_whole_matrix_products(k);
+        }
+    }
+
+    fn blocked_pass_matches_whole_matrix_products(k: usize) {
+        let d = many_rows_of(k == 2);
         let n = d.n_rows();
         let mut s = SoftmaxRegression::new(&Hyper {
             l2: Some(0.1),
@@ -666,9 +712,9 @@ mod tests {
             row += s.b.transpose();
         }
         let p = softmax_rows(&z);
-        let y = one_hot(&y, 3);
+        let y = one_hot(&y, k);
         let nll: f64 = (0..n)
-            .map(|i| -(0..3).map(|c| y[(i, c)] * p[(i, c)].ln()).sum::<f64>())
+            .map(|i| -(0..k).map(|c| y[(i, c)] * p[(i, c)].ln()).sum::<f64>())
             .sum();
         let loss = nll / n as f64 + optim::penalty(s.w.as_slice(), s.l2, s.l1);
         let err = &p - &y;
