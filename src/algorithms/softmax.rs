@@ -84,6 +84,13 @@ const MODEL_STEPS: &[DerivationStep] = &[
     },
 ];
 
+const CHEAP_STEP: DerivationStep = DerivationStep {
+    title: "Computing it cheaply",
+    sentence: "Adding the same number to every score of a row leaves its probabilities unchanged, so each pass over the rows computes only the K − 1 differences from the first class's score (the scores shown are z₁ plus them). A row's errors sum to zero over the classes, so the first class's gradient is minus the sum of the others' (before the penalty). With two classes, p₂ is the logistic sigmoid of z₂ − z₁: one exponential a row.",
+    latex: r"p_{ik} = \frac{e^{z_{ik} - z_{i1}}}{\sum_{l=1}^{K} e^{z_{il} - z_{i1}}}, \qquad \sum_{k=1}^{K} (p_{ik} - y_{ik}) = 0, \qquad K = 2: \; p_{i2} = \sigma(z_{i2} - z_{i1})",
+    shows: &[GRAD_W, GRAD_B],
+};
+
 /// The registry entry.
 pub const ENTRY: Entry = Entry {
     id: "softmax-regression",
@@ -265,6 +272,36 @@ fn two_class_rows(
     super::pass::sum(losses)
 }
 
+/// A block's −Σ log p_{i,yᵢ}, with p and p − y, from its rows' scores
+/// relative to the first class's (class c's at `shifted[c * BLOCK..]`):
+/// [`two_class_rows`] for two classes, else [`cross_entropy_rows`].
+#[inline(always)]
+fn block_cross_entropy(
+    shifted: &[f64],
+    y: &[f64],
+    (p, err): (&mut [&mut [f64]], &mut [&mut [f64]]),
+    scratch: &mut [Vec<f64>; 2],
+) -> f64 {
+    if p.len() == 2 {
+        let dz = &shifted[BLOCK..BLOCK + y.len()];
+        two_class_rows(dz, y, p, err, &mut scratch[0])
+    } else {
+        cross_entropy_rows(shifted, BLOCK, y, p, err, scratch)
+    }
+}
+
+/// Fills the first class's row of the gradient sums from the others': each
+/// row's errors pᵢₖ − yᵢₖ sum to zero over the classes, so the first
+/// class's sums are minus the sum of the others'.
+fn first_from_others(grad_w: &mut DMatrix<f64>, grad_b: &mut DVector<f64>) {
+    let k = grad_w.nrows();
+    if k > 0 {
+        let rest = grad_w.rows(1, k - 1).row_sum();
+        grad_w.row_mut(0).copy_from(&-rest);
+        grad_b[0] = -grad_b.rows(1, k - 1).sum();
+    }
+}
+
 impl SoftmaxRegression {
     /// Builds it (default gd with η = 0.1).
     ///
@@ -321,10 +358,6 @@ impl SoftmaxRegression {
             PerRow::Head(h) => h.min(BLOCK),
             _ => 0,
         };
-        // The scores relative to the first class's, zₖ − z₁, from the
-        // differences of the weights and biases (the softmax is unchanged).
-        let shifted = |c: usize, j: usize| self.w[(c + 1, j)] - self.w[(0, j)];
-        let shifted_bias = |c: usize| self.b[c + 1] - self.b[0];
         // Without per-row values, z, p and p − y live in one block's scratch.
         let kept = if keep { n } else { 0 };
         let [mut z, mut p, mut err] = [(); 3].map(|()| spare.take_matrix(kept, k));
@@ -349,36 +382,9 @@ impl SoftmaxRegression {
                     #[inline(always)]
                     |lo, hi| {
                         let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
-                        let mut zs: Vec<&mut [f64]> = logits
-                            .chunks_mut(BLOCK)
-                            .skip(1)
-                            .map(|zc| &mut zc[..hi - lo])
-                            .collect();
-                        pass::dense_layer(
-                            &mut zs,
-                            shifted,
-                            shifted_bias,
-                            (d, x_col),
-                            pass::Prefetch::on(),
-                        );
-                        let shown = keep || heads.is_some() && lo == 0;
-                        if shown {
-                            // The scores themselves: z₁, then z₁ + (zₖ − z₁).
-                            let (first, rest) = scores.split_at_mut(BLOCK);
-                            let first = &mut first[..hi - lo];
-                            pass::dense_layer(
-                                &mut [&mut *first],
-                                |_, j| self.w[(0, j)],
-                                |_| self.b[0],
-                                (d, x_col),
-                                pass::Prefetch::off(),
-                            );
-                            for (zc, dc) in rest.chunks_mut(BLOCK).zip(logits.chunks(BLOCK).skip(1))
-                            {
-                                for ((z, &z1), &dz) in zc.iter_mut().zip(&*first).zip(dc) {
-                                    *z = z1 + dz;
-                                }
-                            }
+                        self.block_shifted(&mut logits, hi - lo, (d, x_col));
+                        if keep || heads.is_some() && lo == 0 {
+                            self.block_scores(&mut scores, &logits, hi - lo, (d, x_col));
                         }
                         if keep {
                             for (c, zc) in scores.chunks(BLOCK).enumerate() {
@@ -397,12 +403,7 @@ impl SoftmaxRegression {
                             let (ps, es) = local.split_at_mut(k * BLOCK);
                             (block_columns(ps, hi - lo), block_columns(es, hi - lo))
                         };
-                        nll += if k == 2 {
-                            let dz = &logits[BLOCK..BLOCK + hi - lo];
-                            two_class_rows(dz, t, &mut ps, &mut es, &mut scratch[0])
-                        } else {
-                            cross_entropy_rows(&logits, BLOCK, t, &mut ps, &mut es, &mut scratch)
-                        };
+                        nll += block_cross_entropy(&logits, t, (&mut ps, &mut es), &mut scratch);
                         if let Some(heads) = heads.as_mut().filter(|_| lo == 0) {
                             let from = ps.iter().chain(&es).map(|c| &**c);
                             pass::copy_heads(heads, scores.chunks(BLOCK).chain(from));
@@ -429,13 +430,7 @@ impl SoftmaxRegression {
                 [z, p, err] = heads;
             }
         }
-        // Each row's errors pᵢₖ − yᵢₖ sum to zero over the classes, so the
-        // first class's sums are minus the sum of the others'.
-        if k > 0 {
-            let rest = grad_w.rows(1, k - 1).row_sum();
-            grad_w.row_mut(0).copy_from(&-rest);
-            grad_b[0] = -grad_b.rows(1, k - 1).sum();
-        }
+        first_from_others(&mut grad_w, &mut grad_b);
         grad_w *= inv_n;
         grad_b *= inv_n;
         optim::add_penalty_gradient(grad_w.as_mut_slice(), self.w.as_slice(), self.l2, self.l1);
@@ -446,6 +441,57 @@ impl SoftmaxRegression {
             loss: nll * inv_n + optim::penalty(self.w.as_slice(), self.l2, self.l1),
             grad_w,
             grad_b,
+        }
+    }
+
+    /// The `len` rows of a block: their scores relative to the first class's, zₖ − z₁ = (wₖ − w₁)·x
+    /// + (bₖ − b₁), into class k's column of `shifted` (`shifted[k *
+    /// BLOCK..]`; the first class's column is left as it is, 0).
+    #[inline(always)]
+    fn block_shifted<'a>(
+        &self,
+        shifted: &mut [f64],
+        len: usize,
+        (d, x_col): (usize, impl Fn(usize) -> &'a [f64]),
+    ) {
+        let mut zs: Vec<&mut [f64]> = shifted
+            .chunks_mut(BLOCK)
+            .skip(1)
+            .map(|zc| &mut zc[..len])
+            .collect();
+        pass::dense_layer(
+            &mut zs,
+            |c, j| self.w[(c + 1, j)] - self.w[(0, j)],
+            |c| self.b[c + 1] - self.b[0],
+            (d, x_col),
+            pass::Prefetch::on(),
+        );
+    }
+
+    /// The scores of a block's `len` rows (class c's column at `scores[c * BLOCK..]`)
+    /// from their differences from the first class's (laid out alike in
+    /// `shifted`): z₁ from the first class's weights, then z₁ + (zₖ − z₁).
+    #[inline(always)]
+    fn block_scores<'a>(
+        &self,
+        scores: &mut [f64],
+        shifted: &[f64],
+        len: usize,
+        (d, x_col): (usize, impl Fn(usize) -> &'a [f64]),
+    ) {
+        let (first, rest) = scores.split_at_mut(BLOCK);
+        let first = &mut first[..len];
+        pass::dense_layer(
+            &mut [&mut *first],
+            |_, j| self.w[(0, j)],
+            |_| self.b[0],
+            (d, x_col),
+            pass::Prefetch::off(),
+        );
+        for (zc, dc) in rest.chunks_mut(BLOCK).zip(shifted.chunks(BLOCK).skip(1)) {
+            for ((z, &z1), &dz) in zc.iter_mut().zip(&*first).zip(dc) {
+                *z = z1 + dz;
+            }
         }
     }
 
@@ -510,6 +556,7 @@ impl Algorithm for SoftmaxRegression {
 
     fn derivation(&self) -> Vec<DerivationStep> {
         let mut steps = MODEL_STEPS.to_vec();
+        steps.push(CHEAP_STEP);
         steps.extend_from_slice(self.opt.derivation());
         steps
     }
