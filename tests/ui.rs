@@ -674,6 +674,29 @@ fn copying_the_derivation_says_so() {
     h.get_by_label("Export").click();
     h.run();
     h.get_by_label("Copy derivation (Markdown)").click();
+    h.step();
+    // The frame of the click hands the platform (eframe, which puts it on
+    // the system clipboard) the derivation with step 1's numbers.
+    let copied: Vec<&String> = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    let app = h.state();
+    let session = app.session().unwrap();
+    let expected = steplab::export::derivation(
+        session.algorithm().id(),
+        &session.algorithm().derivation(),
+        steplab::export::Format::Markdown,
+        app.shown_record(),
+    );
+    assert_eq!(copied, [&expected]);
+    assert!(expected.contains("step 1"), "{expected}");
     h.run();
     assert!(
         h.query_by_label("copied the derivation of step 1 to the clipboard (Markdown)")
