@@ -108,7 +108,11 @@ fn read_pass(x: &nalgebra::DMatrix<f64>) -> f64 {
     })
 }
 
-fn dataset(n: usize, classes: bool) -> Dataset {
+/// n rows of standard normal features and a target from their weighted
+/// sum s: s itself plus noise (`classes` 0), or that cut into `classes`
+/// classes (2: s + noise > 0; 3: below −4, up to 4, above, about a third
+/// each).
+fn dataset(n: usize, classes: u8) -> Dataset {
     let mut rng = Rng::new(42);
     let columns: Vec<Vec<f64>> = (0..FEATURES)
         .map(|_| (0..n).map(|_| rng.normal()).collect())
@@ -120,10 +124,11 @@ fn dataset(n: usize, classes: bool) -> Dataset {
                 .enumerate()
                 .map(|(j, c)| c[i] * (j as f64 - 4.5))
                 .sum();
-            if classes {
-                f64::from(u8::from(s + rng.normal() > 0.0))
-            } else {
-                s + rng.normal()
+            let noisy = s + rng.normal();
+            match classes {
+                0 => noisy,
+                2 => f64::from(u8::from(noisy > 0.0)),
+                _ => f64::from(u8::from(noisy > -4.0) + u8::from(noisy > 4.0)),
             }
         })
         .collect();
@@ -146,19 +151,41 @@ fn steps(c: &mut Criterion) {
         hidden: vec![8],
         ..Hyper::default()
     };
-    for (id, classes, hyper) in [
-        ("linear-regression", false, Hyper::default()),
-        ("logistic-regression", true, Hyper::default()),
-        ("softmax-regression", true, Hyper::default()),
-        ("linear-svm", true, Hyper::default()),
-        ("k-means", false, clusters.clone()),
-        ("pca", false, Hyper::default()),
-        ("gmm", false, clusters),
-        ("mlp", true, mlp),
+    // (name, algorithm, classes of the target (0: a number), settings)
+    for (name, id, classes, hyper) in [
+        (
+            "linear-regression",
+            "linear-regression",
+            0,
+            Hyper::default(),
+        ),
+        (
+            "logistic-regression",
+            "logistic-regression",
+            2,
+            Hyper::default(),
+        ),
+        (
+            "softmax-regression",
+            "softmax-regression",
+            2,
+            Hyper::default(),
+        ),
+        (
+            "softmax-3-classes",
+            "softmax-regression",
+            3,
+            Hyper::default(),
+        ),
+        ("linear-svm", "linear-svm", 2, Hyper::default()),
+        ("k-means", "k-means", 0, clusters.clone()),
+        ("pca", "pca", 0, Hyper::default()),
+        ("gmm", "gmm", 0, clusters),
+        ("mlp", "mlp", 2, mlp),
     ] {
         if !["window", "run"]
             .iter()
-            .any(|mode| selected(&format!("{id}/step-{mode}")))
+            .any(|mode| selected(&format!("{name}/step-{mode}")))
         {
             continue;
         }
@@ -168,7 +195,7 @@ fn steps(c: &mut Criterion) {
         // those only the derivation shows); a headless run (`steplab run`)
         // keeps parameters and losses only.
         for (mode, keep) in [("window", true), ("run", false)] {
-            if !selected(&format!("{id}/step-{mode}")) {
+            if !selected(&format!("{name}/step-{mode}")) {
                 continue;
             }
             let mut algorithm =
@@ -188,8 +215,8 @@ fn steps(c: &mut Criterion) {
                     black_box(session.step(&data));
                 },
             );
-            report(&format!("{id} step ({mode})"), &times, "read pass", 1.3);
-            c.bench_function(&format!("{id}/step-{mode}"), |b| {
+            report(&format!("{name} step ({mode})"), &times, "read pass", 1.3);
+            c.bench_function(&format!("{name}/step-{mode}"), |b| {
                 b.iter(|| {
                     session.resume();
                     black_box(session.step(&data))

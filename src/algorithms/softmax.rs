@@ -245,21 +245,11 @@ pub(super) fn cross_entropy_rows(
 /// [`cross_entropy_rows`] for two classes, from each row's score
 /// difference s = z₂ − z₁ and class y (0 or 1, which is [y = class 2]):
 /// p₂ = σ(s), p₁ = σ(−s) and −log p_y = softplus(s) − y·s, the logistic
-/// loss. One exponential and one logarithm a row, where the general form
-/// takes one of each per class and a logarithm.
+/// loss, each row's into `losses`. One exponential and one logarithm a row,
+/// where the general form takes one of each per class and a logarithm.
 #[inline(always)]
-fn two_class_rows(
-    dz: &[f64],
-    y: &[f64],
-    p: &mut [&mut [f64]],
-    err: &mut [&mut [f64]],
-    losses: &mut [f64],
-) -> f64 {
-    let losses = &mut losses[..y.len()];
-    let ([p1, p2], [e1, e2]) = (p, err) else {
-        unreachable!("two classes")
-    };
-    for (((&s, &yi), l), ((p1, p2), (e1, e2))) in dz.iter().zip(y).zip(losses.iter_mut()).zip(
+fn two_class_rows(dz: &[f64], y: &[f64], [p1, p2, e1, e2]: [&mut [f64]; 4], losses: &mut [f64]) {
+    for (((&s, &yi), l), ((p1, p2), (e1, e2))) in dz.iter().zip(y).zip(losses).zip(
         p1.iter_mut()
             .zip(p2.iter_mut())
             .zip(e1.iter_mut().zip(e2.iter_mut())),
@@ -269,7 +259,6 @@ fn two_class_rows(
         (*p1, *p2) = (minus, plus);
         (*e1, *e2) = (minus - (1.0 - yi), plus - yi);
     }
-    super::pass::sum(losses)
 }
 
 /// A block's −Σ log p_{i,yᵢ}, with p and p − y, from its rows' scores
@@ -282,11 +271,14 @@ fn block_cross_entropy(
     (p, err): (&mut [&mut [f64]], &mut [&mut [f64]]),
     scratch: &mut [Vec<f64>; 2],
 ) -> f64 {
-    if p.len() == 2 {
-        let dz = &shifted[BLOCK..BLOCK + y.len()];
-        two_class_rows(dz, y, p, err, &mut scratch[0])
-    } else {
-        cross_entropy_rows(shifted, BLOCK, y, p, err, scratch)
+    match (p, err) {
+        ([p1, p2], [e1, e2]) => {
+            let dz = &shifted[BLOCK..BLOCK + y.len()];
+            let losses = &mut scratch[0][..y.len()];
+            two_class_rows(dz, y, [p1, p2, e1, e2], losses);
+            super::pass::sum(losses)
+        }
+        (p, err) => cross_entropy_rows(shifted, BLOCK, y, p, err, scratch),
     }
 }
 
@@ -444,9 +436,10 @@ impl SoftmaxRegression {
         }
     }
 
-    /// The `len` rows of a block: their scores relative to the first class's, zₖ − z₁ = (wₖ − w₁)·x
-    /// + (bₖ − b₁), into class k's column of `shifted` (`shifted[k *
-    /// BLOCK..]`; the first class's column is left as it is, 0).
+    /// The scores of a block's `len` rows relative to the first class's,
+    /// zₖ − z₁ = (wₖ − w₁)·x + (bₖ − b₁), into class k's column of
+    /// `shifted` (at `shifted[k * BLOCK..]`; the first class's column is
+    /// left as it is, 0).
     #[inline(always)]
     fn block_shifted<'a>(
         &self,
@@ -468,9 +461,10 @@ impl SoftmaxRegression {
         );
     }
 
-    /// The scores of a block's `len` rows (class c's column at `scores[c * BLOCK..]`)
-    /// from their differences from the first class's (laid out alike in
-    /// `shifted`): z₁ from the first class's weights, then z₁ + (zₖ − z₁).
+    /// The scores of a block's `len` rows (class c's column at
+    /// `scores[c * BLOCK..]`) from their differences from the first
+    /// class's (laid out alike in `shifted`): z₁ from the first class's
+    /// weights, then z₁ + (zₖ − z₁).
     #[inline(always)]
     fn block_scores<'a>(
         &self,
