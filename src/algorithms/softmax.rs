@@ -212,8 +212,23 @@ pub(super) fn cross_entropy_rows(
             *s += *e;
         }
     }
-    // −log p_{i,yᵢ} = max z + ln Σ e − z_{i,yᵢ}; p_c = e_c · (1 / Σ e), one
-    // division a row.
+    normalized_rows(z, stride, y, (p, err), (row_loss, &mut sum[..len]))
+}
+
+/// The end of [`cross_entropy_rows`]: from e_c = exp(z_c − m) in `p`, their
+/// sums Σ e and each row's shift m in `row_loss`, turns p into
+/// probabilities, writes the errors and returns the block's summed
+/// −log p_{i,yᵢ} = m + ln Σ e − z_{i,yᵢ}.
+#[inline(always)]
+fn normalized_rows(
+    z: &[f64],
+    stride: usize,
+    y: &[f64],
+    (p, err): (&mut [&mut [f64]], &mut [&mut [f64]]),
+    (row_loss, sum): (&mut [f64], &mut [f64]),
+) -> f64 {
+    let len = y.len();
+    // p_c = e_c · (1 / Σ e), one division a row.
     for (m, s) in row_loss.iter_mut().zip(sum.iter_mut()) {
         *m += super::vmath::ln(*s);
         *s = 1.0 / *s;
@@ -242,6 +257,46 @@ pub(super) fn cross_entropy_rows(
     super::pass::sum(row_loss)
 }
 
+/// Below this, e^d and a sum of up to [`crate::data::MAX_CLASSES`] such
+/// terms stay finite (e^700 ≈ 1.0e304).
+const SHIFTED_MAX: f64 = 700.0;
+
+/// [`cross_entropy_rows`] from scores relative to the first class's
+/// (column 0 of `shifted` is all zero): e^{zₖ − z₁}, 1 for the first class,
+/// needs no per-row maximum and K − 1 exponentials a row. A block whose
+/// largest difference is above [`SHIFTED_MAX`] (or infinite) takes the
+/// general form, whose maximum keeps every term finite.
+#[inline(always)]
+fn shifted_cross_entropy_rows(
+    shifted: &[f64],
+    y: &[f64],
+    p: &mut [&mut [f64]],
+    err: &mut [&mut [f64]],
+    scratch: &mut [Vec<f64>; 2],
+) -> f64 {
+    let len = y.len();
+    let top = shifted
+        .chunks(BLOCK)
+        .skip(1)
+        .flat_map(|c| &c[..len])
+        .fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let (Some(first), false) = (p.first_mut(), top > SHIFTED_MAX) else {
+        return cross_entropy_rows(shifted, BLOCK, y, p, err, scratch);
+    };
+    first.fill(1.0);
+    let [row_loss, sum] = scratch;
+    let (row_loss, sum) = (&mut row_loss[..len], &mut sum[..len]);
+    row_loss.fill(0.0);
+    sum.fill(1.0);
+    for (zc, pc) in shifted.chunks(BLOCK).zip(p.iter_mut()).skip(1) {
+        for ((s, &v), e) in sum.iter_mut().zip(&zc[..len]).zip(pc.iter_mut()) {
+            *e = super::vmath::exp(v);
+            *s += *e;
+        }
+    }
+    normalized_rows(shifted, BLOCK, y, (p, err), (row_loss, sum))
+}
+
 /// [`cross_entropy_rows`] for two classes, from each row's score
 /// difference s = z₂ − z₁ and class y (0 or 1, which is [y = class 2]):
 /// p₂ = σ(s), p₁ = σ(−s) and −log p_y = softplus(s) − y·s, the logistic
@@ -263,7 +318,7 @@ fn two_class_rows(dz: &[f64], y: &[f64], [p1, p2, e1, e2]: [&mut [f64]; 4], loss
 
 /// A block's −Σ log p_{i,yᵢ}, with p and p − y, from its rows' scores
 /// relative to the first class's (class c's at `shifted[c * BLOCK..]`):
-/// [`two_class_rows`] for two classes, else [`cross_entropy_rows`].
+/// [`two_class_rows`] for two classes, else [`shifted_cross_entropy_rows`].
 #[inline(always)]
 fn block_cross_entropy(
     shifted: &[f64],
@@ -278,7 +333,7 @@ fn block_cross_entropy(
             two_class_rows(dz, y, [p1, p2, e1, e2], losses);
             super::pass::sum(losses)
         }
-        (p, err) => cross_entropy_rows(shifted, BLOCK, y, p, err, scratch),
+        (p, err) => shifted_cross_entropy_rows(shifted, y, p, err, scratch),
     }
 }
 
@@ -774,6 +829,44 @@ mod tests {
                 .zip(&grad_b)
                 .all(|(u, v)| (u - v).abs() < 1e-12)
         );
+    }
+
+    #[test]
+    fn scores_too_far_apart_for_the_shifted_form_still_give_finite_losses() {
+        // Differences of hundreds: blocks above SHIFTED_MAX take the
+        // maximum-shifted form, the others the shifted one, in one pass.
+        let d = many_rows();
+        let n = d.n_rows();
+        let mut s = SoftmaxRegression::new(&Hyper::default()).unwrap();
+        s.reset(&d).unwrap();
+        let mut w = DMatrix::zeros(3, 3);
+        w[(1, 0)] = 240.0;
+        w[(2, 1)] = -240.0;
+        s.set_flat(&SoftmaxRegression::flat(
+            &w,
+            &DVector::from_vec(vec![0.0, 1.0, -1.0]),
+        ));
+        let y = s.targets(&d).unwrap();
+        let f = s.forward(d.x(), &y, &mut Spare::default(), PerRow::All);
+        let top = (0..n).map(|i| f.z[(i, 1)].max(f.z[(i, 2)]) - f.z[(i, 0)]);
+        assert!(top.clone().any(|t| t > SHIFTED_MAX) && top.clone().any(|t| t < 100.0));
+        // log Σ e^z − z_y by the maximum, row by row.
+        let mut z = d.x() * s.w.transpose();
+        for mut row in z.row_iter_mut() {
+            row += s.b.transpose();
+        }
+        let nll: f64 = (0..n)
+            .map(|i| {
+                let m = z.row(i).max();
+                let lse = m + z.row(i).iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+                lse - z[(i, y[i] as usize)]
+            })
+            .sum();
+        assert!(f.loss.is_finite());
+        assert!((f.loss - nll / n as f64).abs() < 1e-9 * (nll / n as f64).max(1.0));
+        let p = softmax_rows(&z);
+        assert!(f.p.iter().zip(p.iter()).all(|(a, b)| (a - b).abs() < 1e-12));
+        assert!(f.grad_w.iter().all(|g| g.is_finite()));
     }
 
     #[test]
