@@ -855,11 +855,12 @@ mod tests {
         for mut row in z.row_iter_mut() {
             row += s.b.transpose();
         }
+        let classes = &d.target().unwrap().class_ids;
         let nll: f64 = (0..n)
             .map(|i| {
                 let m = z.row(i).max();
                 let lse = m + z.row(i).iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-                lse - z[(i, y[i] as usize)]
+                lse - z[(i, classes[i])]
             })
             .sum();
         assert!(f.loss.is_finite());
