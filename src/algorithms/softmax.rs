@@ -86,7 +86,7 @@ const MODEL_STEPS: &[DerivationStep] = &[
 
 const CHEAP_STEP: DerivationStep = DerivationStep {
     title: "Computing it cheaply",
-    sentence: "Adding the same number to every score of a row leaves its probabilities unchanged, so each pass over the rows computes only the K − 1 differences from the first class's score (the scores shown are z₁ plus them). A row's errors sum to zero over the classes, so the first class's gradient is minus the sum of the others' (before the penalty). With two classes, p₂ is the logistic sigmoid of z₂ − z₁: one exponential a row.",
+    sentence: "Adding the same number to every score of a row leaves its probabilities unchanged, so each pass over the rows computes only the K − 1 differences from the first class's score (the scores shown are z₁ plus them). The first class's term is e⁰ = 1, so a row takes K − 1 exponentials (with two classes, p₂ is the logistic sigmoid of z₂ − z₁). A row's errors sum to zero over the classes, so the first class's gradient is minus the sum of the others' (before the penalty).",
     latex: r"p_{ik} = \frac{e^{z_{ik} - z_{i1}}}{\sum_{l=1}^{K} e^{z_{il} - z_{i1}}}, \qquad \sum_{k=1}^{K} (p_{ik} - y_{ik}) = 0, \qquad K = 2: \; p_{i2} = \sigma(z_{i2} - z_{i1})",
     shows: &[GRAD_W, GRAD_B],
 };
