@@ -280,10 +280,12 @@ fn shifted_cross_entropy_rows(
         .skip(1)
         .flat_map(|c| &c[..len])
         .fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-    let (Some(first), false) = (p.first_mut(), top > SHIFTED_MAX) else {
+    if top > SHIFTED_MAX {
         return cross_entropy_rows(shifted, BLOCK, y, p, err, scratch);
-    };
-    first.fill(1.0);
+    }
+    if let Some(first) = p.first_mut() {
+        first.fill(1.0);
+    }
     let [row_loss, sum] = scratch;
     let (row_loss, sum) = (&mut row_loss[..len], &mut sum[..len]);
     row_loss.fill(0.0);
@@ -417,11 +419,13 @@ impl SoftmaxRegression {
                 let mut sums = pass::GradientLanes::new(k.saturating_sub(1), d);
                 // Column 0 (the first class's shifted score) stays 0.
                 let mut logits = vec![0.0; k * BLOCK];
-                let mut scores = vec![0.0; if keep || head > 0 { k * BLOCK } else { 0 }];
                 let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
                 let mut local = vec![0.0; if keep { 0 } else { 2 * k * BLOCK }];
                 let mut heads = (start == 0 && head > 0)
                     .then(|| [(); 3].map(|()| DMatrix::zeros(head.min(end), k)));
+                // The scores themselves, for the rows shown only.
+                let shows = keep || heads.is_some();
+                let mut scores = vec![0.0; if shows { k * BLOCK } else { 0 }];
                 pass::blocks(
                     0,
                     end - start,
