@@ -2,7 +2,7 @@
 //! Panels only push [`Command`]s while drawing; [`App::apply`] carries them
 //! out once per frame. Loading runs on a named background thread.
 
-use super::{data_panel, model_panel, plots};
+use super::{background, data_panel, model_panel, plots};
 use crate::algorithms::conditioning::Curvature;
 use crate::algorithms::{self, Hyper, StepRecord};
 use crate::data::table::ColumnSummary;
@@ -763,13 +763,11 @@ impl App {
         };
         let data = Arc::clone(data);
         let cancel = job.canceller();
-        let spawned = std::thread::Builder::new()
-            .name("steplab-step".into())
-            .spawn(move || {
-                let started = Instant::now();
-                job.run(&data);
-                (job, started.elapsed())
-            });
+        let spawned = background::spawn("steplab-step", move || {
+            let started = Instant::now();
+            job.run(&data);
+            (job, started.elapsed())
+        });
         match spawned {
             Ok(thread) => self.job = Some(Job { thread, cancel }),
             // The session keeps the algorithm as it was at its latest step.
@@ -826,17 +824,15 @@ impl App {
         let (tx, rx) = channel();
         let thread_progress = Arc::clone(&progress);
         let thread_path = path.clone();
-        let spawned = std::thread::Builder::new()
-            .name("steplab-load".into())
-            .spawn(move || {
-                let result = read_table_with(&thread_path, &thread_progress)
-                    .map(|table| {
-                        let summaries = table.summaries();
-                        (table, summaries)
-                    })
-                    .map_err(|e| e.to_string());
-                let _ = tx.send(result);
-            });
+        let spawned = background::spawn("steplab-load", move || {
+            let result = read_table_with(&thread_path, &thread_progress)
+                .map(|table| {
+                    let summaries = table.summaries();
+                    (table, summaries)
+                })
+                .map_err(|e| e.to_string());
+            let _ = tx.send(result);
+        });
         match spawned {
             Ok(_) => {
                 self.loading = Some(Loading {
@@ -945,9 +941,7 @@ impl App {
             self.install(plan.build(), selection, previous);
             return;
         }
-        let spawned = std::thread::Builder::new()
-            .name("steplab-build".into())
-            .spawn(move || plan.build());
+        let spawned = background::spawn("steplab-build", move || plan.build());
         match spawned {
             Ok(thread) => {
                 self.building = Some(Building {
@@ -1158,9 +1152,8 @@ impl App {
             return;
         }
         let (data, old) = (Arc::clone(data), self.spare_record.take());
-        let spawned = std::thread::Builder::new()
-            .name("steplab-replay".into())
-            .spawn(move || replay.run_with_params(&data, old));
+        let spawned =
+            background::spawn("steplab-replay", move || replay.run_with_params(&data, old));
         match spawned {
             Ok(thread) => self.replaying = Some(thread),
             Err(e) => {

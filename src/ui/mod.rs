@@ -1,6 +1,7 @@
 //! The desktop workbench (eframe + egui + egui_plot). Only this module draws.
 
 mod app;
+mod background;
 mod cloud;
 mod data_panel;
 mod formula;

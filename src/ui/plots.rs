@@ -113,10 +113,7 @@ impl<T: Send + 'static> Pending<T> {
 
     /// Starts `f`; false (nothing started) if no thread can start.
     fn start(&mut self, f: impl FnOnce() -> Option<T> + Send + 'static) -> bool {
-        self.0 = std::thread::Builder::new()
-            .name("steplab-plot".into())
-            .spawn(f)
-            .ok();
+        self.0 = super::background::spawn("steplab-plot", f).ok();
         self.0.is_some()
     }
 }
