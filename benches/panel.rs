@@ -101,6 +101,7 @@ fn frames(c: &mut Criterion) {
     };
     time(&format!("frame at {n} points, idle"), false);
     time(&format!("frame at {n} points, one step per frame"), true);
+    idle_paced(&mut harness, n);
     rebuilding(&mut harness);
     c.bench_function("frame (idle)", |b| b.iter(|| frame(&mut harness)));
     // Every algorithm, stepping once a frame (its per-row record kept, as
@@ -252,11 +253,28 @@ fn running(harness: &mut egui_kittest::Harness<App>, id: &str) {
     }
     let rate = (steps(harness) - before) as f64 / started.elapsed().as_secs_f64();
     harness.state_mut().apply(Command::ToggleRun);
+    report_paced(
+        &format!("running, {id}"),
+        &format!("{rate:.0} steps/s, "),
+        frames,
+    );
+}
+
+/// 240 frames at 60 fps with nothing running: how many frames this
+/// machine takes over 16.7 ms by itself, the floor under `running`'s.
+fn idle_paced(harness: &mut egui_kittest::Harness<App>, n: usize) {
+    let frames = (0..240).map(|_| paced_frame(harness)).collect();
+    report_paced(&format!("idle at 60 fps, {n} points"), "", frames);
+}
+
+/// Reports paced frames' median under `name`, with `detail`, their 90th
+/// percentile, the longest and how many were over 16.7 ms.
+fn report_paced(name: &str, detail: &str, mut frames: Vec<f64>) {
     frames.sort_by(f64::total_cmp);
     let worst = frames[frames.len() * 9 / 10];
     let over = frames.iter().filter(|&&t| t > FRAME).count();
     let label = format!(
-        "running, {id} ({rate:.0} steps/s, 90th {:.1} ms, longest {:.1} ms, {over} of {} over 16.7 ms)",
+        "{name} ({detail}90th {:.1} ms, longest {:.1} ms, {over} of {} over 16.7 ms)",
         worst * 1e3,
         frames[frames.len() - 1] * 1e3,
         frames.len()
