@@ -43,8 +43,16 @@ fn lower_priority() {}
 mod tests {
     use super::*;
 
+    /// The calling thread's nice value, as getpriority gives it, checked
+    /// against the kernel's own record (field 19 of /proc/thread-self/stat).
     fn nice() -> i32 {
-        rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("getpriority")
+        let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+            .expect("getpriority");
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+        let after_name = &stat[stat.rfind(')').expect("name") + 1..];
+        let field_19 = after_name.split_whitespace().nth(16).expect("nice field");
+        assert_eq!(field_19.parse::<i32>().ok(), Some(nice));
+        nice
     }
 
     #[test]
