@@ -242,6 +242,15 @@ const BLOCK: usize = 512;
 /// evicted each other between the rows of a tile.
 const STRIDE: usize = BLOCK + 8;
 
+thread_local! {
+    /// A thread's block buffers (activations, output and errors) for
+    /// passes without per-row records, kept from one step to the next: a
+    /// (64, 64) network's 1 MB of them, allocated afresh each step, went
+    /// back to the system and faulted in again every time, a third of a
+    /// step on 150 rows.
+    static BLOCK_BUFFERS: std::cell::Cell<Vec<Vec<f64>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// What [`Mlp::rows_pass`] returns for one range of rows: the summed loss,
 /// each layer's gradient sums, the count of flat hidden activations, and
 /// the first rows of the per-row matrices (from the range of row 0).
@@ -544,17 +553,25 @@ impl Mlp {
             })
         } else {
             super::pass::over_row_ranges(n, |start, end| {
-                let sizes = layers[..last]
-                    .iter()
-                    .chain([&layers[last]])
-                    .chain(layers)
-                    .map(|l| STRIDE * units(l));
-                let mut local: Vec<Vec<f64>> = sizes.map(|size| vec![0.0; size]).collect();
+                // A block's rows (fewer on small data), each column a
+                // cache line more apart (see STRIDE).
+                let rows = BLOCK.min(end - start);
+                let stride = rows + STRIDE - BLOCK;
+                let pieces = layers[..last].iter().chain([&layers[last]]).chain(layers);
+                let mut local = BLOCK_BUFFERS.take();
+                local.resize_with(2 * layers.len(), Vec::new);
+                for (buffer, layer) in local.iter_mut().zip(pieces) {
+                    buffer.clear();
+                    buffer.resize(stride * units(layer), 0.0);
+                }
                 let mut pieces: Pieces = local
                     .iter_mut()
-                    .map(|m| m.chunks_mut(STRIDE).map(|c| &mut c[..BLOCK]).collect())
+                    .map(|m| m.chunks_mut(stride).map(|c| &mut c[..rows]).collect())
                     .collect();
-                self.rows_pass(layers, x, y, (start, end), &mut pieces, (false, head))
+                let sums = self.rows_pass(layers, x, y, (start, end), &mut pieces, (false, head));
+                drop(pieces);
+                BLOCK_BUFFERS.set(local);
+                sums
             })
         };
         let inv_n = 1.0 / n as f64;

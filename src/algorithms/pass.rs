@@ -1017,10 +1017,12 @@ pub fn dense_layer<'a>(
     (inputs, input): (usize, impl Fn(usize) -> &'a [f64]),
     prefetch: Prefetch,
 ) {
+    // The input columns looked up once, not once per tile and row chunk.
+    let columns: Vec<&[f64]> = (0..inputs).map(input).collect();
     let mut first = 0;
     for units in z.chunks_mut(TILE_UNITS) {
         if let Ok(four) = <&mut [&mut [f64]; TILE_UNITS]>::try_from(&mut *units) {
-            dense_tile::<4, 16>(four, first, (&weight, &bias), (inputs, &input), prefetch);
+            dense_tile::<4, 16>(four, first, (&weight, &bias), &columns, prefetch);
         } else {
             // Fewer units read each input over more rows at a time: one
             // unit at 16 rows kept two cache lines of each column in
@@ -1028,10 +1030,10 @@ pub fn dense_layer<'a>(
             for (t, pair) in units.chunks_mut(2).enumerate() {
                 let at = first + 2 * t;
                 if let Ok(two) = <&mut [&mut [f64]; 2]>::try_from(&mut *pair) {
-                    dense_tile::<2, 32>(two, at, (&weight, &bias), (inputs, &input), prefetch);
+                    dense_tile::<2, 32>(two, at, (&weight, &bias), &columns, prefetch);
                 } else {
                     let one = &mut [&mut *pair[0]];
-                    dense_tile::<1, 32>(one, at, (&weight, &bias), (inputs, &input), prefetch);
+                    dense_tile::<1, 32>(one, at, (&weight, &bias), &columns, prefetch);
                 }
             }
         }
@@ -1041,15 +1043,15 @@ pub fn dense_layer<'a>(
 
 /// [`dense_layer`] for the `U` units from `first` on, `R` rows at a time.
 #[inline(always)]
-fn dense_tile<'a, const U: usize, const R: usize>(
+fn dense_tile<const U: usize, const R: usize>(
     z: &mut [&mut [f64]; U],
     first: usize,
     (weight, bias): (&impl Fn(usize, usize) -> f64, &impl Fn(usize) -> f64),
-    (inputs, input): (usize, &impl Fn(usize) -> &'a [f64]),
+    columns: &[&[f64]],
     prefetch: Prefetch,
 ) {
     let len = z[0].len();
-    let w: Vec<[f64; U]> = (0..inputs)
+    let w: Vec<[f64; U]> = (0..columns.len())
         .map(|m| std::array::from_fn(|t| weight(first + t, m)))
         .collect();
     let b: [f64; U] = std::array::from_fn(|t| bias(first + t));
@@ -1059,8 +1061,8 @@ fn dense_tile<'a, const U: usize, const R: usize>(
         for (a, &bt) in acc.iter_mut().zip(&b) {
             *a = [bt; R];
         }
-        for (m, wm) in w.iter().enumerate() {
-            let x = &input(m)[r..r + R];
+        for (column, wm) in columns.iter().zip(&w) {
+            let x = &column[r..r + R];
             prefetch.ahead(x, R);
             for (a, &wt) in acc.iter_mut().zip(wm) {
                 for k in 0..R {
@@ -1076,8 +1078,8 @@ fn dense_tile<'a, const U: usize, const R: usize>(
         for (t, zt) in z.iter_mut().enumerate() {
             zt[i] = w
                 .iter()
-                .enumerate()
-                .fold(b[t], |a, (m, wm)| wm[t].mul_add(input(m)[i], a));
+                .zip(columns)
+                .fold(b[t], |a, (wm, column)| wm[t].mul_add(column[i], a));
         }
     }
 }
