@@ -235,12 +235,12 @@ impl Layer {
 /// Rows per block of the forward and backward pass.
 const BLOCK: usize = 512;
 
-/// Values from one column of a block's activations or errors to the next
-/// in the buffers a pass uses without per-row records: a block's 4 KB and
-/// one cache line. At exactly 4 KB apart, the columns all fell into the
+/// Values of padding after each column of a block's activations or
+/// errors in the buffers a pass uses without per-row records: one cache
+/// line. With columns exactly 4 KB (a block) apart, they all fell into the
 /// same sets of the first-level cache, and a 64-unit layer's columns
 /// evicted each other between the rows of a tile.
-const STRIDE: usize = BLOCK + 8;
+const PAD: usize = 8;
 
 thread_local! {
     /// A thread's block buffers (activations, output and errors) for
@@ -553,10 +553,9 @@ impl Mlp {
             })
         } else {
             super::pass::over_row_ranges(n, |start, end| {
-                // A block's rows (fewer on small data), each column a
-                // cache line more apart (see STRIDE).
+                // A block's rows (fewer on small data), and PAD after each column.
                 let rows = BLOCK.min(end - start);
-                let stride = rows + STRIDE - BLOCK;
+                let stride = rows + PAD;
                 let pieces = layers[..last].iter().chain([&layers[last]]).chain(layers);
                 let mut local = BLOCK_BUFFERS.take();
                 local.resize_with(2 * layers.len(), Vec::new);
