@@ -400,9 +400,6 @@ impl SoftmaxRegression {
     ) -> Forward {
         let (n, d) = x.shape();
         let k = self.w.nrows();
-        if k == 2 && per_row == PerRow::None {
-            return self.two_classes_forward(x, y);
-        }
         let data = x.as_slice();
         let targets = y.as_slice();
         let keep = per_row == PerRow::All;
@@ -493,46 +490,6 @@ impl SoftmaxRegression {
             p,
             err,
             loss: nll * inv_n + optim::penalty(self.w.as_slice(), self.l2, self.l1),
-            grad_w,
-            grad_b,
-        }
-    }
-
-    /// [`Self::forward`] for two classes without per-row values (a
-    /// headless run): with s = z₂ − z₁ the loss is logistic regression's
-    /// on s, so its fused pass gives it (one sweep over X, the logarithms
-    /// of a block taken as one), and ∂J/∂(w₂, b₂) = Σ (σ(s) − y)(x, 1)/n,
-    /// ∂J/∂(w₁, b₁) its negative (before the penalty). The per-row
-    /// matrices are empty, as for any record without per-row values.
-    fn two_classes_forward(&self, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Forward {
-        let d = x.ncols();
-        let w: Vec<f64> = (0..d).map(|j| self.w[(1, j)] - self.w[(0, j)]).collect();
-        let sums = pass::linear_pass(
-            x,
-            y.as_slice(),
-            (&w, self.b[1] - self.b[0]),
-            pass::RowLoss::Logistic,
-            &mut [],
-            |_| 0.0,
-        );
-        let inv_n = 1.0 / x.nrows() as f64;
-        let mut grad_w = DMatrix::from_fn(2, d, |c, j| {
-            if c == 1 {
-                sums.grad_w[j]
-            } else {
-                -sums.grad_w[j]
-            }
-        });
-        let mut grad_b = DVector::from_vec(vec![-sums.grad_b, sums.grad_b]);
-        grad_w *= inv_n;
-        grad_b *= inv_n;
-        optim::add_penalty_gradient(grad_w.as_mut_slice(), self.w.as_slice(), self.l2, self.l1);
-        let empty = || DMatrix::zeros(0, 2);
-        Forward {
-            z: empty(),
-            p: empty(),
-            err: empty(),
-            loss: sums.loss * inv_n + optim::penalty(self.w.as_slice(), self.l2, self.l1),
             grad_w,
             grad_b,
         }
@@ -849,21 +806,6 @@ mod tests {
         }
         let y = s.targets(&d).unwrap();
         let f = s.forward(d.x(), &y, &mut Spare::default(), PerRow::All);
-        // Without per-row values (two classes: logistic regression's pass
-        // on the score difference), the same loss and gradient.
-        let lean = s.forward(d.x(), &y, &mut Spare::default(), PerRow::None);
-        assert!(lean.z.is_empty() && lean.p.is_empty() && lean.err.is_empty());
-        assert!((lean.loss - f.loss).abs() < 1e-12 * f.loss, "{k} classes");
-        let near = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(u, v)| (u - v).abs() < 1e-12);
-        assert!(
-            near(lean.grad_w.as_slice(), f.grad_w.as_slice()),
-            "{k} classes"
-        );
-        assert!(
-            near(lean.grad_b.as_slice(), f.grad_b.as_slice()),
-            "{k} classes"
-        );
-        assert_eq!(lean.grad_w.shape(), f.grad_w.shape());
         // The same quantities from whole-matrix products, one thread.
         let mut z = d.x() * s.w.transpose();
         for mut row in z.row_iter_mut() {
