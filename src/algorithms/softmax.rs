@@ -86,7 +86,7 @@ const MODEL_STEPS: &[DerivationStep] = &[
 
 const CHEAP_STEP: DerivationStep = DerivationStep {
     title: "Computing it cheaply",
-    sentence: "Adding the same number to every score of a row leaves its probabilities unchanged, so each pass over the rows computes only the K − 1 differences from the first class's score (the scores shown are z₁ plus them). The first class's term is e⁰ = 1, so a row takes K − 1 exponentials (with two classes, p₂ is the logistic sigmoid of z₂ − z₁). A row's errors sum to zero over the classes, so the first class's gradient is minus the sum of the others' (before the penalty).",
+    sentence: "Adding the same number to every score of a row leaves its probabilities unchanged, so each pass over the rows computes only the K − 1 differences from the first class's score (the scores shown are z₁ plus them). The first class's term is e⁰ = 1, so a row takes K − 1 exponentials (with two classes, p₂ is the logistic sigmoid of z₂ − z₁, and the pass is logistic regression's on z₂ − z₁). A row's errors sum to zero over the classes, so the first class's gradient is minus the sum of the others' (before the penalty).",
     latex: r"p_{ik} = \frac{e^{z_{ik} - z_{i1}}}{\sum_{l=1}^{K} e^{z_{il} - z_{i1}}}, \qquad \sum_{k=1}^{K} (p_{ik} - y_{ik}) = 0, \qquad K = 2: \; p_{i2} = \sigma(z_{i2} - z_{i1})",
     shows: &[GRAD_W, GRAD_B],
 };
@@ -299,46 +299,6 @@ fn shifted_cross_entropy_rows(
     normalized_rows(shifted, BLOCK, y, (p, err), (row_loss, sum))
 }
 
-/// [`cross_entropy_rows`] for two classes, from each row's score
-/// difference s = z₂ − z₁ and class y (0 or 1, which is [y = class 2]):
-/// p₂ = σ(s), p₁ = σ(−s) and −log p_y = softplus(s) − y·s, the logistic
-/// loss, each row's into `losses`. One exponential and one logarithm a row,
-/// where the general form takes one of each per class and a logarithm.
-#[inline(always)]
-fn two_class_rows(dz: &[f64], y: &[f64], [p1, p2, e1, e2]: [&mut [f64]; 4], losses: &mut [f64]) {
-    for (((&s, &yi), l), ((p1, p2), (e1, e2))) in dz.iter().zip(y).zip(losses).zip(
-        p1.iter_mut()
-            .zip(p2.iter_mut())
-            .zip(e1.iter_mut().zip(e2.iter_mut())),
-    ) {
-        let (minus, plus, softplus) = super::vmath::sigmoid_pair_softplus(s);
-        *l = softplus - yi * s;
-        (*p1, *p2) = (minus, plus);
-        (*e1, *e2) = (minus - (1.0 - yi), plus - yi);
-    }
-}
-
-/// A block's −Σ log p_{i,yᵢ}, with p and p − y, from its rows' scores
-/// relative to the first class's (class c's at `shifted[c * BLOCK..]`):
-/// [`two_class_rows`] for two classes, else [`shifted_cross_entropy_rows`].
-#[inline(always)]
-fn block_cross_entropy(
-    shifted: &[f64],
-    y: &[f64],
-    (p, err): (&mut [&mut [f64]], &mut [&mut [f64]]),
-    scratch: &mut [Vec<f64>; 2],
-) -> f64 {
-    match (p, err) {
-        ([p1, p2], [e1, e2]) => {
-            let dz = &shifted[BLOCK..BLOCK + y.len()];
-            let losses = &mut scratch[0][..y.len()];
-            two_class_rows(dz, y, [p1, p2, e1, e2], losses);
-            super::pass::sum(losses)
-        }
-        (p, err) => shifted_cross_entropy_rows(shifted, y, p, err, scratch),
-    }
-}
-
 /// Fills the first class's row of the gradient sums from the others': each
 /// row's errors pᵢₖ − yᵢₖ sum to zero over the classes, so the first
 /// class's sums are minus the sum of the others'.
@@ -400,6 +360,9 @@ impl SoftmaxRegression {
     ) -> Forward {
         let (n, d) = x.shape();
         let k = self.w.nrows();
+        if k == 2 {
+            return self.two_classes_forward(x, y, spare, per_row);
+        }
         let data = x.as_slice();
         let targets = y.as_slice();
         let keep = per_row == PerRow::All;
@@ -454,7 +417,8 @@ impl SoftmaxRegression {
                             let (ps, es) = local.split_at_mut(k * BLOCK);
                             (block_columns(ps, hi - lo), block_columns(es, hi - lo))
                         };
-                        nll += block_cross_entropy(&logits, t, (&mut ps, &mut es), &mut scratch);
+                        nll +=
+                            shifted_cross_entropy_rows(&logits, t, &mut ps, &mut es, &mut scratch);
                         if let Some(heads) = heads.as_mut().filter(|_| lo == 0) {
                             let from = ps.iter().chain(&es).map(|c| &**c);
                             pass::copy_heads(heads, scores.chunks(BLOCK).chain(from));
@@ -490,6 +454,92 @@ impl SoftmaxRegression {
             p,
             err,
             loss: nll * inv_n + optim::penalty(self.w.as_slice(), self.l2, self.l1),
+            grad_w,
+            grad_b,
+        }
+    }
+
+    /// [`Self::forward`] for two classes: with s = z₂ − z₁ the loss is
+    /// logistic regression's on s, so its fused pass gives the loss and
+    /// ∂J/∂(w₂, b₂) = Σ (σ(s) − y)(x, 1)/n (one sweep over X, a block's
+    /// logarithms taken as one), and ∂J/∂(w₁, b₁) is its negative (before
+    /// the penalty). The same pass with or without per-row values, so the
+    /// window and `steplab run` step alike to the bit. The rows shown take
+    /// s and σ(s) − y from the pass; z₁ (as the general form's scores) and
+    /// p₁ = σ(−s) are made for them only.
+    fn two_classes_forward(
+        &self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        spare: &mut Spare,
+        per_row: PerRow,
+    ) -> Forward {
+        let (n, d) = x.shape();
+        let w: Vec<f64> = (0..d).map(|j| self.w[(1, j)] - self.w[(0, j)]).collect();
+        let all = per_row == PerRow::All;
+        let shown = match per_row {
+            PerRow::All => n,
+            PerRow::Head(h) => h.min(BLOCK).min(n),
+            PerRow::None => 0,
+        };
+        // s and σ(s) − y: every row's from the pass's outputs, or the
+        // first rows' taken from its blocks.
+        let (mut s_all, mut e_all) = if all {
+            (vec![0.0; n], vec![0.0; n])
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let first_rows = std::sync::Mutex::new(vec![0.0; if all { 0 } else { 2 * shown }]);
+        let sums = pass::linear_pass(
+            x,
+            y.as_slice(),
+            (&w, self.b[1] - self.b[0]),
+            pass::RowLoss::Logistic,
+            &mut [&mut s_all, &mut e_all],
+            |rows| {
+                if !all && rows.first < shown {
+                    let len = rows.scores.len().min(shown - rows.first);
+                    if let Ok(mut kept) = first_rows.lock() {
+                        let (s, e) = kept.split_at_mut(shown);
+                        s[rows.first..][..len].copy_from_slice(&rows.scores[..len]);
+                        e[rows.first..][..len].copy_from_slice(&rows.derivs[..len]);
+                    }
+                }
+                0.0
+            },
+        );
+        let kept = first_rows.into_inner().unwrap_or_default();
+        let (s, e) = if all {
+            (&s_all[..], &e_all[..])
+        } else {
+            kept.split_at(shown)
+        };
+        let [mut z, mut p, mut err] = [(); 3].map(|()| spare.take_matrix(shown, 2));
+        for i in 0..shown {
+            let yi = y[i];
+            let z1 = (0..d).fold(self.b[0], |a, j| self.w[(0, j)].mul_add(x[(i, j)], a));
+            (z[(i, 0)], z[(i, 1)]) = (z1, z1 + s[i]);
+            let p1 = super::vmath::sigmoid(-s[i]);
+            (p[(i, 0)], p[(i, 1)]) = (p1, e[i] + yi);
+            (err[(i, 0)], err[(i, 1)]) = (p1 - (1.0 - yi), e[i]);
+        }
+        let inv_n = 1.0 / n as f64;
+        let mut grad_w = DMatrix::from_fn(2, d, |c, j| {
+            if c == 1 {
+                sums.grad_w[j]
+            } else {
+                -sums.grad_w[j]
+            }
+        });
+        let mut grad_b = DVector::from_vec(vec![-sums.grad_b, sums.grad_b]);
+        grad_w *= inv_n;
+        grad_b *= inv_n;
+        optim::add_penalty_gradient(grad_w.as_mut_slice(), self.w.as_slice(), self.l2, self.l1);
+        Forward {
+            z,
+            p,
+            err,
+            loss: sums.loss * inv_n + optim::penalty(self.w.as_slice(), self.l2, self.l1),
             grad_w,
             grad_b,
         }
@@ -876,13 +926,24 @@ mod tests {
 
     #[test]
     fn heads_are_the_first_rows_of_the_whole_per_row_matrices() {
-        let d = many_rows();
+        // Three classes, and two (logistic regression's pass).
+        for d in [many_rows(), many_rows_of(true)] {
+            heads_match_whole_matrices(&d);
+        }
+        // Data no larger than the head keeps every row.
+        let mut small = SoftmaxRegression::new(&Hyper::default()).unwrap();
+        small.per_row_heads(Some(90));
+        let r = small.reset(&data(3)).unwrap();
+        assert!(matches!(r.get(PROBS), Some(Value::Matrix(m)) if m.nrows() == 90));
+    }
+
+    fn heads_match_whole_matrices(d: &Dataset) {
         let mut whole = SoftmaxRegression::new(&Hyper::default()).unwrap();
         let mut headed = whole.clone();
         headed.per_row_heads(Some(64));
-        let (mut a, mut b) = (whole.reset(&d).unwrap(), headed.reset(&d).unwrap());
+        let (mut a, mut b) = (whole.reset(d).unwrap(), headed.reset(d).unwrap());
         for _ in 0..2 {
-            (a, b) = (whole.step(&d).unwrap(), headed.step(&d).unwrap());
+            (a, b) = (whole.step(d).unwrap(), headed.step(d).unwrap());
         }
         for symbol in [LOGITS, PROBS, ERRORS] {
             let (Some(Value::Matrix(m)), Some(Value::Head { rows, head })) =
@@ -906,11 +967,6 @@ mod tests {
         };
         assert_eq!(rest(&a), rest(&b));
         assert_eq!(whole.params(), headed.params());
-        // Data no larger than the head keeps every row.
-        let mut small = SoftmaxRegression::new(&Hyper::default()).unwrap();
-        small.per_row_heads(Some(90));
-        let r = small.reset(&data(3)).unwrap();
-        assert!(matches!(r.get(PROBS), Some(Value::Matrix(m)) if m.nrows() == 90));
     }
 
     #[test]

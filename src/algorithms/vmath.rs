@@ -256,22 +256,6 @@ pub fn sigmoid_softplus_split(s: f64) -> (f64, f64, f64) {
     (sigmoid_from(s, e), a, f)
 }
 
-/// (σ(−s), σ(s), softplus(s)) from one exponential: the probabilities of
-/// two classes whose scores differ by s, each to full relative precision
-/// (1 − σ(s) would lose the small one).
-#[inline(always)]
-#[must_use]
-pub fn sigmoid_pair_softplus(s: f64) -> (f64, f64, f64) {
-    let e = exp(-s.abs());
-    let inv = 1.0 / (1.0 + e);
-    let (minus, plus) = if s >= 0.0 {
-        (e * inv, inv)
-    } else {
-        (inv, e * inv)
-    };
-    (minus, plus, s.max(0.0) + ln_1p_unit(e))
-}
-
 /// (σ(s), softplus(s)) from one exponential.
 #[inline(always)]
 #[must_use]
@@ -406,18 +390,6 @@ mod tests {
     }
 
     #[test]
-    fn the_two_class_probabilities_are_the_sigmoids_of_both_signs() {
-        let mut xs = args(-800.0, 800.0, 200_000);
-        xs.extend([0.0, -0.0, 1e-310, -1e-310, f64::INFINITY, f64::NEG_INFINITY]);
-        for &s in &xs {
-            let (minus, plus, sp) = sigmoid_pair_softplus(s);
-            assert_eq!(plus.to_bits(), sigmoid(s).to_bits(), "σ({s})");
-            assert_eq!(minus.to_bits(), sigmoid(-s).to_bits(), "σ(−{s})");
-            assert_eq!(sp.to_bits(), softplus(s).to_bits(), "softplus({s})");
-        }
-    }
-
-    #[test]
     fn logistic_pair_matches_the_direct_forms() {
         for &s in &args(-800.0, 800.0, 200_000) {
             let (sigma, softplus) = sigmoid_softplus(s);
@@ -504,10 +476,6 @@ mod tests {
         same_as_one_at_a_time("σ − softplus", &xs, |x| {
             let (a, b) = sigmoid_softplus(x);
             a - b
-        });
-        same_as_one_at_a_time("σ(−s) − σ(s) + softplus", &xs, |x| {
-            let (a, b, c) = sigmoid_pair_softplus(x);
-            a - b + c
         });
     }
 }
