@@ -431,7 +431,6 @@ impl SoftmaxRegression {
                 (nll, sums, heads)
             },
         );
-        let inv_n = 1.0 / n as f64;
         let (mut nll, mut grad_w, mut grad_b) = (0.0, DMatrix::zeros(k, d), DVector::zeros(k));
         let [mut z, mut p, mut err] = [z, p, err];
         for (l, sums, heads) in parts {
@@ -445,6 +444,21 @@ impl SoftmaxRegression {
                 [z, p, err] = heads;
             }
         }
+        self.finish(n, nll, (grad_w, grad_b), [z, p, err])
+    }
+
+    /// The end of [`Self::forward`], from the data's sums over the rows
+    /// (the other classes' gradient sums, the first class's row left to
+    /// fill): the first class's row from the others', the means, and the
+    /// penalty's share of the loss and gradient.
+    fn finish(
+        &self,
+        n: usize,
+        nll: f64,
+        (mut grad_w, mut grad_b): (DMatrix<f64>, DVector<f64>),
+        [z, p, err]: [DMatrix<f64>; 3],
+    ) -> Forward {
+        let inv_n = 1.0 / n as f64;
         first_from_others(&mut grad_w, &mut grad_b);
         grad_w *= inv_n;
         grad_b *= inv_n;
@@ -523,26 +537,10 @@ impl SoftmaxRegression {
             (p[(i, 0)], p[(i, 1)]) = (p1, e[i] + yi);
             (err[(i, 0)], err[(i, 1)]) = (p1 - (1.0 - yi), e[i]);
         }
-        let inv_n = 1.0 / n as f64;
-        let mut grad_w = DMatrix::from_fn(2, d, |c, j| {
-            if c == 1 {
-                sums.grad_w[j]
-            } else {
-                -sums.grad_w[j]
-            }
-        });
-        let mut grad_b = DVector::from_vec(vec![-sums.grad_b, sums.grad_b]);
-        grad_w *= inv_n;
-        grad_b *= inv_n;
-        optim::add_penalty_gradient(grad_w.as_mut_slice(), self.w.as_slice(), self.l2, self.l1);
-        Forward {
-            z,
-            p,
-            err,
-            loss: sums.loss * inv_n + optim::penalty(self.w.as_slice(), self.l2, self.l1),
-            grad_w,
-            grad_b,
-        }
+        // The second class's sums; the first's are their negatives.
+        let grad_w = DMatrix::from_fn(2, d, |c, j| if c == 1 { sums.grad_w[j] } else { 0.0 });
+        let grad_b = DVector::from_vec(vec![0.0, sums.grad_b]);
+        self.finish(n, sums.loss, (grad_w, grad_b), [z, p, err])
     }
 
     /// The scores of a block's `len` rows relative to the first class's,
