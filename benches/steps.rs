@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use nalgebra::{DMatrix, DMatrixView, Dyn};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use steplab::algorithms::{Hyper, entry};
@@ -95,7 +96,7 @@ fn report(name: &str, p: &Paired, baseline_name: &str, target: f64) {
 }
 
 /// A plain parallel read pass over X: the memory-bandwidth floor of one step.
-fn read_pass(x: &nalgebra::DMatrix<f64>) -> f64 {
+fn read_pass(x: &DMatrix<f64>) -> f64 {
     let data = x.as_slice();
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let chunk = data.len().div_ceil(threads);
@@ -280,9 +281,137 @@ fn load(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A (64, 64) tanh network's matrix products on `rows` rows of X (rows ×
+/// 10), as whole-matrix products by nalgebra (matrixmultiply's kernels),
+/// half the rows on each core: what a step of the same network costs in a
+/// numpy-style full-batch pass, less its activations and loss. Forward
+/// H₁ = XW₁ᵀ, H₂ = H₁W₂ᵀ, o = H₂w₃; back D₂ = o w₃ (an outer product),
+/// D₁ = D₂W₂; gradients oᵀH₂, D₂ᵀH₁, D₁ᵀX.
+struct WideProducts {
+    halves: Vec<[DMatrix<f64>; 6]>,
+    w: [DMatrix<f64>; 3],
+    wt: [DMatrix<f64>; 3],
+    g: Vec<[DMatrix<f64>; 3]>,
+}
+
+impl WideProducts {
+    fn new(x: &DMatrix<f64>, units: usize) -> Self {
+        let (n, d) = x.shape();
+        let half = n / 2;
+        let mut rng = Rng::new(3);
+        let mut random = |r: usize, c: usize| DMatrix::from_fn(r, c, |_, _| 0.1 * rng.normal());
+        let w = [random(units, d), random(units, units), random(1, units)];
+        let wt = [w[0].transpose(), w[1].transpose(), w[2].transpose()];
+        let halves = [0, half]
+            .iter()
+            .map(|&start| {
+                let rows = if start == 0 { half } else { n - half };
+                [
+                    x.rows(start, rows).into_owned(),
+                    DMatrix::zeros(rows, units),
+                    DMatrix::zeros(rows, units),
+                    DMatrix::zeros(rows, 1),
+                    DMatrix::zeros(rows, units),
+                    DMatrix::zeros(rows, units),
+                ]
+            })
+            .collect();
+        let g = (0..2)
+            .map(|_| {
+                [
+                    DMatrix::zeros(units, d),
+                    DMatrix::zeros(units, units),
+                    DMatrix::zeros(1, units),
+                ]
+            })
+            .collect();
+        Self { halves, w, wt, g }
+    }
+
+    fn run(&mut self) {
+        let (w, wt) = (&self.w, &self.wt);
+        std::thread::scope(|s| {
+            for (m, g) in self.halves.iter_mut().zip(self.g.iter_mut()) {
+                s.spawn(move || {
+                    let [x, h1, h2, o, d2, d1] = m;
+                    h1.gemm(1.0, &*x, &wt[0], 0.0);
+                    h2.gemm(1.0, &*h1, &wt[1], 0.0);
+                    o.gemm(1.0, &*h2, &wt[2], 0.0);
+                    d2.gemm(1.0, &*o, &w[2], 0.0);
+                    d1.gemm(1.0, &*d2, &w[1], 0.0);
+                    g[2].gemm(1.0, &t(o), &*h2, 0.0);
+                    g[1].gemm(1.0, &t(d2), &*h1, 0.0);
+                    g[0].gemm(1.0, &t(d1), &*x, 0.0);
+                });
+            }
+        });
+        black_box(&self.g);
+    }
+}
+
+/// Aᵀ as a view of A's storage: matrixmultiply takes any strides, where
+/// nalgebra's `gemm_tr` is a loop of dot products.
+fn t(a: &DMatrix<f64>) -> DMatrixView<'_, f64, Dyn, Dyn> {
+    let (r, c) = a.shape();
+    DMatrixView::from_slice_with_strides(a.as_slice(), c, r, r, 1)
+}
+
+/// A wide network, (64, 64) tanh units, on a fifth of the rows: its step
+/// against the same matrix products done by a matrix library. The
+/// benchmark MLP above has 8 units and is bound by its activations; this
+/// one is bound by its products.
+fn wide_mlp(c: &mut Criterion) {
+    let name = "mlp-64-64";
+    let n = rows() / 5;
+    if !["window", "run"]
+        .iter()
+        .any(|mode| selected(&format!("{name}/step-{mode}")))
+    {
+        return;
+    }
+    let data = dataset(n, 2);
+    let hyper = Hyper {
+        hidden: vec![64, 64],
+        ..Hyper::default()
+    };
+    let mut products = WideProducts::new(data.x(), 64);
+    for (mode, keep) in [("window", true), ("run", false)] {
+        if !selected(&format!("{name}/step-{mode}")) {
+            continue;
+        }
+        let mut algorithm =
+            (entry("mlp").expect("registered").create)(&hyper).expect("valid hyperparameters");
+        algorithm.keep_per_row(keep);
+        if n >= steplab::ui::DEFER_ROWS {
+            algorithm.per_row_heads(Some(steplab::ui::HEAD_ROWS));
+        }
+        let mut session = Session::new(algorithm, &data).expect("data fits");
+        let times = paired(
+            11,
+            || products.run(),
+            || {
+                session.resume();
+                black_box(session.step(&data));
+            },
+        );
+        report(
+            &format!("{name} step ({mode}, {n} rows)"),
+            &times,
+            "GEMMs",
+            1.0,
+        );
+        c.bench_function(&format!("{name}/step-{mode}"), |b| {
+            b.iter(|| {
+                session.resume();
+                black_box(session.step(&data))
+            });
+        });
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500));
-    targets = steps, load
+    targets = steps, wide_mlp, load
 }
 criterion_main!(benches);
