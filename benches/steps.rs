@@ -35,6 +35,13 @@ fn selected(name: &str) -> bool {
         .is_none_or(|filter| name.contains(&filter))
 }
 
+/// Whether the step figure `name` runs in either mode.
+fn any_mode_selected(name: &str) -> bool {
+    ["window", "run"]
+        .iter()
+        .any(|mode| selected(&format!("{name}/step-{mode}")))
+}
+
 /// What one comparison measured: the median wall times of the baseline and
 /// of what it is compared to, and the median of the ratios of each pair.
 struct Paired {
@@ -184,46 +191,51 @@ fn steps(c: &mut Criterion) {
         ("gmm", "gmm", 0, clusters),
         ("mlp", "mlp", 2, mlp),
     ] {
-        if !["window", "run"]
-            .iter()
-            .any(|mode| selected(&format!("{name}/step-{mode}")))
-        {
+        if !any_mode_selected(name) {
             continue;
         }
         let data = dataset(n, classes);
-        // The window keeps the per-row quantities the plots and the
-        // derivation show, as it does on large data (the first rows of
-        // those only the derivation shows); a headless run (`steplab run`)
-        // keeps parameters and losses only.
-        for (mode, keep) in [("window", true), ("run", false)] {
-            if !selected(&format!("{name}/step-{mode}")) {
-                continue;
-            }
-            let mut algorithm =
-                (entry(id).expect("registered").create)(&hyper).expect("valid hyperparameters");
-            algorithm.keep_per_row(keep);
-            if n >= steplab::ui::DEFER_ROWS {
-                algorithm.per_row_heads(Some(steplab::ui::HEAD_ROWS));
-            }
-            let mut session = Session::new(algorithm, &data).expect("data fits");
-            let times = paired(
-                41,
-                || {
-                    black_box(read_pass(data.x()));
-                },
-                || {
-                    session.resume();
-                    black_box(session.step(&data));
-                },
-            );
-            report(&format!("{name} step ({mode})"), &times, "read pass", 1.3);
-            c.bench_function(&format!("{name}/step-{mode}"), |b| {
-                b.iter(|| {
-                    session.resume();
-                    black_box(session.step(&data))
-                });
-            });
+        step_figures(c, name, (id, &hyper), &data, ("read pass", 1.3, 41), || {
+            black_box(read_pass(data.x()));
+        });
+    }
+}
+
+/// One step of `id` on `data`, timed against `baseline` (named `against`,
+/// `pairs` alternating pairs) and then by criterion, in two modes: the
+/// window keeps the per-row quantities the plots and the derivation show,
+/// as it does on large data (the first rows of those only the derivation
+/// shows); a headless run (`steplab run`) keeps parameters and losses only.
+fn step_figures(
+    c: &mut Criterion,
+    name: &str,
+    (id, hyper): (&str, &Hyper),
+    data: &Dataset,
+    (against, target, pairs): (&str, f64, usize),
+    mut baseline: impl FnMut(),
+) {
+    for (mode, keep) in [("window", true), ("run", false)] {
+        if !selected(&format!("{name}/step-{mode}")) {
+            continue;
         }
+        let mut algorithm =
+            (entry(id).expect("registered").create)(hyper).expect("valid hyperparameters");
+        algorithm.keep_per_row(keep);
+        if data.n_rows() >= steplab::ui::DEFER_ROWS {
+            algorithm.per_row_heads(Some(steplab::ui::HEAD_ROWS));
+        }
+        let mut session = Session::new(algorithm, data).expect("data fits");
+        let times = paired(pairs, &mut baseline, || {
+            session.resume();
+            black_box(session.step(data));
+        });
+        report(&format!("{name} step ({mode})"), &times, against, target);
+        c.bench_function(&format!("{name}/step-{mode}"), |b| {
+            b.iter(|| {
+                session.resume();
+                black_box(session.step(data))
+            });
+        });
     }
 }
 
@@ -363,10 +375,7 @@ fn t(a: &DMatrix<f64>) -> DMatrixView<'_, f64, Dyn, Dyn> {
 fn wide_mlp(c: &mut Criterion) {
     let name = "mlp-64-64";
     let n = rows() / 5;
-    if !["window", "run"]
-        .iter()
-        .any(|mode| selected(&format!("{name}/step-{mode}")))
-    {
+    if !any_mode_selected(name) {
         return;
     }
     let data = dataset(n, 2);
@@ -375,38 +384,10 @@ fn wide_mlp(c: &mut Criterion) {
         ..Hyper::default()
     };
     let mut products = WideProducts::new(data.x(), 64);
-    for (mode, keep) in [("window", true), ("run", false)] {
-        if !selected(&format!("{name}/step-{mode}")) {
-            continue;
-        }
-        let mut algorithm =
-            (entry("mlp").expect("registered").create)(&hyper).expect("valid hyperparameters");
-        algorithm.keep_per_row(keep);
-        if n >= steplab::ui::DEFER_ROWS {
-            algorithm.per_row_heads(Some(steplab::ui::HEAD_ROWS));
-        }
-        let mut session = Session::new(algorithm, &data).expect("data fits");
-        let times = paired(
-            11,
-            || products.run(),
-            || {
-                session.resume();
-                black_box(session.step(&data));
-            },
-        );
-        report(
-            &format!("{name} step ({mode}, {n} rows)"),
-            &times,
-            "GEMMs",
-            1.0,
-        );
-        c.bench_function(&format!("{name}/step-{mode}"), |b| {
-            b.iter(|| {
-                session.resume();
-                black_box(session.step(&data))
-            });
-        });
-    }
+    println!("{name}: {n} rows");
+    step_figures(c, name, ("mlp", &hyper), &data, ("GEMMs", 1.0, 11), || {
+        products.run();
+    });
 }
 
 criterion_group! {

@@ -1050,8 +1050,8 @@ pub fn dense_layer<'a>(
 
 /// Units and vectors of rows per register tile of [`WideTiles`]: 8 × 3
 /// sums in 24 of AVX-512's 32 registers. On a (64, 64) layer of 512 rows,
-/// one core, alternating builds (2026-12-03): 11–13 GFMA/s with the 4
-/// units × 16 rows of [`dense_tile`] (eight sums), 17–19 with these; the
+/// one core, alternating builds (2026-12-03): 11–13.5 GFMA/s with the 4
+/// units × 16 rows of [`dense_tile`] (eight sums), 17–19.5 with these; the
 /// multiply-add units' peak is 34. The first layer also reads each block
 /// of X once per eight units instead of once per four.
 const WIDE_UNITS: usize = 8;
@@ -1222,10 +1222,10 @@ impl GradientLanes {
     /// inputs keep their sums in vector registers down the whole block (one
     /// dot product at a time waited on each sum's previous addition and
     /// reread the inputs from the second-level cache): on AVX-512's 32
-    /// registers 8 × 3, 24 sums for 11 loads a chunk of 8 rows (the 4 × 2
-    /// tiles' 8 sums for 6 loads ran a (64, 64) layer's sums at 12 GFMA/s
-    /// on one core, these at 13–19, 2026-12-03); elsewhere 4 × 2 (2 × 4,
-    /// 1 × 8 for fewer units).
+    /// registers 8 × 3, 24 sums for 11 loads a chunk of 8 rows (a (64, 64)
+    /// layer's sums on one core, alternating builds, 2026-12-03: 6–13
+    /// GFMA/s with the 4 × 2 tiles' 8 sums for 6 loads, 13–17 with these);
+    /// elsewhere 4 × 2 (2 × 4, 1 × 8 for fewer units).
     pub fn add<'a>(&mut self, deltas: &[&[f64]], input: impl Fn(usize) -> &'a [f64]) {
         self.add_on(pulp::Arch::new(), deltas, &input);
     }
