@@ -1007,7 +1007,7 @@ const TILE_UNITS: usize = 4;
 /// A dense layer over a block of rows: zᵤ = bᵤ + Σₘ wᵤₘ · input(m) for
 /// every unit u (`z[u]`, one block-long column each), added in input order
 /// on fused multiply-adds. Several units share each load of an input (eight
-/// on AVX-512, [`WideTiles`], else four): one unit at a time, each input
+/// on AVX-512, in `WideTiles`, else four): one unit at a time, each input
 /// column came from the second-level cache once per unit, and that traffic
 /// was most of the MLP's forward pass.
 #[inline(always)]
