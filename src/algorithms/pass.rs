@@ -1089,10 +1089,7 @@ impl<W: Fn(usize, usize) -> f64, B: Fn(usize) -> f64> pulp::WithSimd
         let groups = z.len() / WIDE_UNITS;
         for (g, group) in z.chunks_exact_mut(WIDE_UNITS).enumerate() {
             let first = g * WIDE_UNITS;
-            let w: Vec<[f64; WIDE_UNITS]> = (0..columns.len())
-                .map(|m| std::array::from_fn(|t| weight(first + t, m)))
-                .collect();
-            let b: [f64; WIDE_UNITS] = std::array::from_fn(|t| bias(first + t));
+            let (w, b) = tile_weights::<WIDE_UNITS>(first, (weight, bias), columns.len());
             let len = group[0].len();
             // Three vectors of rows at a time, then one, then row by row.
             let whole = len / (8 * WIDE_VECTORS) * (8 * WIDE_VECTORS);
@@ -1152,10 +1149,7 @@ fn dense_tile<const U: usize, const R: usize>(
     prefetch: Prefetch,
 ) {
     let len = z[0].len();
-    let w: Vec<[f64; U]> = (0..columns.len())
-        .map(|m| std::array::from_fn(|t| weight(first + t, m)))
-        .collect();
-    let b: [f64; U] = std::array::from_fn(|t| bias(first + t));
+    let (w, b) = tile_weights::<U>(first, (weight, bias), columns.len());
     let whole = len / R * R;
     for r in (0..whole).step_by(R) {
         let mut acc = [[0.0; R]; U];
@@ -1176,6 +1170,21 @@ fn dense_tile<const U: usize, const R: usize>(
         }
     }
     dense_rows(z, (&w, &b), columns, whole..len);
+}
+
+/// The weights of a tile's `U` units from `first` on, by input (each
+/// input's `U` weights side by side, broadcast one by one), and their
+/// biases.
+#[inline(always)]
+fn tile_weights<const U: usize>(
+    first: usize,
+    (weight, bias): (&impl Fn(usize, usize) -> f64, &impl Fn(usize) -> f64),
+    inputs: usize,
+) -> (Vec<[f64; U]>, [f64; U]) {
+    let w = (0..inputs)
+        .map(|m| std::array::from_fn(|t| weight(first + t, m)))
+        .collect();
+    (w, std::array::from_fn(|t| bias(first + t)))
 }
 
 /// A tile's units on `rows`, one row at a time (a tile's last rows).
@@ -1237,10 +1246,11 @@ impl GradientLanes {
         deltas: &[&[f64]],
         input: &impl Fn(usize) -> &'a [f64],
     ) {
+        let eight_lanes = isa.lanes() == 8;
         let mut u = 0;
         while u < deltas.len() {
             let left = deltas.len() - u;
-            if left >= 8 && isa.lanes() == 8 {
+            if left >= 8 && eight_lanes {
                 self.tiles::<8, 3>(isa, u, deltas, input);
                 u += 8;
             } else if left >= 4 {
