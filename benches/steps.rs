@@ -203,9 +203,8 @@ fn steps(c: &mut Criterion) {
 
 /// One step of `id` on `data`, timed against `baseline` (named `against`,
 /// `pairs` alternating pairs) and then by criterion, in two modes: the
-/// window keeps the per-row quantities the plots and the derivation show,
-/// as it does on large data (the first rows of those only the derivation
-/// shows); a headless run (`steplab run`) keeps parameters and losses only.
+/// window keeps the per-row quantities the plots and the derivation show
+/// (the first rows of those only the derivation shows); a headless run (`steplab run`) keeps parameters and losses only.
 fn step_figures(
     c: &mut Criterion,
     name: &str,
@@ -221,9 +220,7 @@ fn step_figures(
         let mut algorithm =
             (entry(id).expect("registered").create)(hyper).expect("valid hyperparameters");
         algorithm.keep_per_row(keep);
-        if data.n_rows() >= steplab::ui::DEFER_ROWS {
-            algorithm.per_row_heads(Some(steplab::ui::HEAD_ROWS));
-        }
+        algorithm.per_row_heads(Some(steplab::ui::HEAD_ROWS));
         let mut session = Session::new(algorithm, data).expect("data fits");
         let times = paired(pairs, &mut baseline, || {
             session.resume();

@@ -147,11 +147,14 @@ fn in_frame_budget(cap: Duration, ui_cost: Duration) -> Duration {
 /// See [`STEP_BUDGET`]: on fewer rows a Step ×N takes every step at once.
 pub const DEFER_ROWS: usize = 100_000;
 
-/// On data of at least [`DEFER_ROWS`] rows (see [`App::set_step_budget`]),
-/// records keep this many first rows of the per-row values no plot reads
-/// (softmax's, the MLP's): the derivation panel shows at most 64 entries of
-/// each, and at a million rows and 10 classes the whole matrices of the two
-/// records alive took 480 MB for softmax and 280 MB for the MLP.
+/// Records keep this many first rows of the per-row values no plot reads
+/// (softmax's, the MLP's), on data of any size: the derivation panel shows
+/// and lists at most 64 entries of each ([`crate::export::LISTED_ENTRIES`]).
+/// At a million rows and 10 classes the whole matrices of the two records
+/// alive took 480 MB for softmax and 280 MB for the MLP; below 100,000
+/// rows, where they were kept whole, an MLP (64, 64) kept 258 columns, 206
+/// MB a record at 99,999 rows, and its step at 10,000 rows took 1.42 times
+/// a headless run's pass.
 pub const HEAD_ROWS: usize = 64;
 
 /// A Step ×N's slow steps go to their thread together, as many as start
@@ -277,8 +280,6 @@ struct Plan {
     selection: Selection,
     create: fn(&Hyper) -> Result<Box<dyn algorithms::Algorithm>, algorithms::AlgoError>,
     hyper: Hyper,
-    /// Records keep heads ([`HEAD_ROWS`]) on this many rows or more.
-    heads_from: usize,
     /// The data's curvature, when the dataset is kept and it was read.
     curvature: Option<Curvature>,
     /// Whether the algorithm's step-size card needs the curvature.
@@ -303,9 +304,7 @@ impl Plan {
             ),
         };
         let mut algorithm = (self.create)(&self.hyper).map_err(|e| e.to_string())?;
-        if data.n_rows() >= self.heads_from {
-            algorithm.per_row_heads(Some(HEAD_ROWS));
-        }
+        algorithm.per_row_heads(Some(HEAD_ROWS));
         let session = Session::new(algorithm, &data).map_err(|e| e.to_string())?;
         let curvature = self
             .curvature
@@ -1002,7 +1001,6 @@ impl App {
             selection,
             create: entry.create,
             hyper: self.settings.hyper(),
-            heads_from: self.step_budget.1,
         })
     }
 
@@ -1817,8 +1815,7 @@ impl App {
     }
 
     /// Sets how long a Step ×N takes steps in its frame, on data of at
-    /// least `from_rows` rows (default [`STEP_BUDGET`] from [`DEFER_ROWS`]),
-    /// the size from which records also keep heads ([`HEAD_ROWS`]).
+    /// least `from_rows` rows (default [`STEP_BUDGET`] from [`DEFER_ROWS`]).
     pub fn set_step_budget(&mut self, budget: Duration, from_rows: usize) {
         self.step_budget = (budget, from_rows);
     }
