@@ -204,7 +204,8 @@ fn steps(c: &mut Criterion) {
 /// One step of `id` on `data`, timed against `baseline` (named `against`,
 /// `pairs` alternating pairs) and then by criterion, in two modes: the
 /// window keeps the per-row quantities the plots and the derivation show
-/// (the first rows of those only the derivation shows); a headless run (`steplab run`) keeps parameters and losses only.
+/// (the first rows of those only the derivation shows); a headless run
+/// (`steplab run`) keeps parameters and losses only.
 fn step_figures(
     c: &mut Criterion,
     name: &str,
