@@ -105,8 +105,10 @@ pub struct KMeans {
     spare: Spare,
     t: usize,
     features: Vec<String>,
-    /// Whether records carry each row's distance (the window's plots).
+    /// Whether records carry each row's distance (the window's
+    /// derivation), and on large data only at the rows drawn.
     per_row: bool,
+    drawn: bool,
 }
 
 impl KMeans {
@@ -127,14 +129,30 @@ impl KMeans {
             t: 0,
             features: Vec::new(),
             per_row: true,
+            drawn: false,
         })
+    }
+
+    /// The distances a pass records.
+    fn distances(&self) -> Distances {
+        match (self.per_row, self.drawn) {
+            (false, _) => Distances::None,
+            (true, false) => Distances::Every,
+            (true, true) => Distances::Drawn,
+        }
     }
 
     /// Assigns the rows to the current centroids (counting the rows that
     /// left `previous`), keeps the assignment for the next step, and starts
     /// the record with its objective.
     fn evaluate(&mut self, x: &DMatrix<f64>, previous: Option<&[f64]>) -> StepRecord {
-        let current = assign(x, &self.centroids, previous, self.per_row, &mut self.spare);
+        let current = assign(
+            x,
+            &self.centroids,
+            previous,
+            self.distances(),
+            &mut self.spare,
+        );
         let loss = current.total / x.nrows() as f64;
         self.current.set(current);
         let mut rec = StepRecord::new(self.t, loss);
@@ -229,12 +247,13 @@ fn dist2_rows(x: &DMatrix<f64>, a: usize, b: usize) -> f64 {
 /// For given centroids: the nearest centroid of every row (ties to the
 /// lowest index), the squared distance to it, and per cluster the sum of its
 /// rows and its size (what the next update step needs).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Assignment {
     /// Nearest centroid of each row (a cluster index, as the record holds it).
     pub nearest: Vec<f64>,
-    /// Squared distance of each row to it (empty unless asked for).
-    pub dist: Vec<f64>,
+    /// Squared distance of each row to it: a vector (empty unless asked
+    /// for), or those of the rows drawn ([`Value::Sampled`]).
+    pub dist: Value,
     /// Σ dist: n times the objective J.
     pub total: f64,
     /// Sum of the rows of each cluster (k × d).
@@ -245,24 +264,41 @@ pub struct Assignment {
     pub changed: Option<usize>,
 }
 
+/// Which rows' distances to their nearest centroid a pass writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distances {
+    /// None (a headless run).
+    None,
+    /// Every row's.
+    Every,
+    /// Those of the rows the plots draw, on data with more rows than they
+    /// draw (every row's otherwise).
+    Drawn,
+}
+
 /// [`Assignment`] in one pass over X on every core, in groups of rows
 /// small enough to stay in cache while every centroid is measured against
 /// them and their rows are added to their clusters' sums (`AssignRange`).
 /// The per-row vectors are taken from `spare`; with `previous`, the pass
 /// also counts the rows whose cluster differs from it. Each row's distance
-/// is written only `with_dist` (the window's records show it).
+/// is written as `distances` asks (the window's derivation shows them).
 #[must_use]
 pub fn assign(
     x: &DMatrix<f64>,
     centroids: &DMatrix<f64>,
     previous: Option<&[f64]>,
-    with_dist: bool,
+    distances: Distances,
     spare: &mut Spare,
 ) -> Assignment {
     let (n, d) = x.shape();
     let k = centroids.nrows();
     let mut nearest = spare.take(n);
-    let mut dist = spare.take(if with_dist { n } else { 0 });
+    let (drawn, every) = pass::Samples::<1>::choose(
+        distances != Distances::None,
+        distances == Distances::Drawn,
+        n,
+    );
+    let mut dist = spare.take(every);
     let parts =
         pass::over_row_ranges_into(n, &mut [&mut nearest, &mut dist], |start, end, pieces| {
             let (near, rest) = pieces.split_at_mut(1);
@@ -272,12 +308,22 @@ pub fn assign(
                 previous: previous.map(|p| &p[start..end]),
                 start,
                 near: &mut *near[0][0],
-                best_d: rest[0].first_mut().map(|d| &mut **d),
+                dist: RangeDistances {
+                    every: rest[0].first_mut().map(|d| &mut **d),
+                    drawn: drawn.as_ref(),
+                    start,
+                },
             })
         });
     let mut all = Assignment {
         nearest,
-        dist,
+        dist: match drawn {
+            Some(drawn) => {
+                let [dist] = drawn.into_values();
+                dist
+            }
+            None => Value::Vector(dist),
+        },
         total: 0.0,
         sums: DMatrix::zeros(k, d),
         sizes: vec![0; k],
@@ -392,7 +438,7 @@ struct RangeSums {
 /// sums by a masked sum per cluster and column; above, row by row.
 const MASKED_MAX_K: usize = 8;
 
-/// [`assign`] on one row range (`near` and `best_d` are its rows), on
+/// [`assign`] on one row range (`near` holds its rows), on
 /// explicit vector registers, [`pass::GROUP`] rows at a time: each
 /// centroid's squared distances (the group's columns stay in the
 /// first-level cache), the nearest centroid (ties to the lowest index),
@@ -406,7 +452,29 @@ struct AssignRange<'a> {
     previous: Option<&'a [f64]>,
     start: usize,
     near: &'a mut [f64],
-    best_d: Option<&'a mut [f64]>,
+    dist: RangeDistances<'a>,
+}
+
+/// Where [`AssignRange`] writes its rows' distances: every row's (`every`,
+/// the range's rows), the drawn rows' (`drawn`), or neither.
+struct RangeDistances<'a> {
+    every: Option<&'a mut [f64]>,
+    drawn: Option<&'a pass::Samples<1>>,
+    /// The range's first row.
+    start: usize,
+}
+
+impl RangeDistances<'_> {
+    /// The distances of the range's rows `first..first + values.len()`.
+    #[inline(always)]
+    fn put(&mut self, first: usize, values: &[f64]) {
+        if let Some(every) = self.every.as_deref_mut() {
+            every[first..first + values.len()].copy_from_slice(values);
+        }
+        if let Some(drawn) = self.drawn {
+            drawn.keep(self.start + first, values.len(), |r| [values[r]]);
+        }
+    }
 }
 
 impl pulp::WithSimd for AssignRange<'_> {
@@ -421,7 +489,7 @@ impl pulp::WithSimd for AssignRange<'_> {
             previous,
             start,
             near,
-            mut best_d,
+            mut dist,
         } = self;
         let (n, d) = x.shape();
         let k = centroids.nrows();
@@ -458,11 +526,7 @@ impl pulp::WithSimd for AssignRange<'_> {
             S::as_mut_simd_f64s(&mut near[rows.clone()])
                 .0
                 .copy_from_slice(&best[..vectors]);
-            if let Some(best_d) = best_d.as_deref_mut() {
-                S::as_mut_simd_f64s(&mut best_d[rows.clone()])
-                    .0
-                    .copy_from_slice(&bd[..vectors]);
-            }
+            dist.put(g, pulp::bytemuck::cast_slice(&bd[..vectors]));
             pass::add_chunks(
                 simd,
                 &mut lanes[total_at..total_at + per8],
@@ -491,9 +555,7 @@ impl pulp::WithSimd for AssignRange<'_> {
         for i in whole..len {
             let (best, bd) = nearest_of_row(centroids, |j| data[j * n + start + i]);
             near[i] = best as f64;
-            if let Some(best_d) = best_d.as_deref_mut() {
-                best_d[i] = bd;
-            }
+            dist.put(i, &[bd]);
             total += bd;
             // Exact comparison: both hold small integers.
             #[allow(clippy::float_cmp)]
@@ -545,7 +607,7 @@ impl Algorithm for KMeans {
         let mut rec = self.evaluate(data.x(), None);
         if let Some(current) = self.current.get() {
             if self.per_row {
-                rec.vector(DISTANCE, current.dist.clone());
+                rec.set(DISTANCE, current.dist.clone());
             }
             rec.vector(ASSIGNMENT, current.nearest.clone());
         }
@@ -563,12 +625,12 @@ impl Algorithm for KMeans {
             let before = self
                 .previous_centroids
                 .as_ref()
-                .map(|c| assign(x, c, None, false, &mut self.spare).nearest);
+                .map(|c| assign(x, c, None, Distances::None, &mut self.spare).nearest);
             assign(
                 x,
                 &self.centroids,
                 before.as_deref(),
-                self.per_row,
+                self.distances(),
                 &mut self.spare,
             )
         });
@@ -596,7 +658,7 @@ impl Algorithm for KMeans {
         let mut rec = self.evaluate(x, Some(&assignment));
         rec.vector(ASSIGNMENT, assignment);
         if self.per_row {
-            rec.vector(DISTANCE, dist_before);
+            rec.set(DISTANCE, dist_before);
         }
         rec.vector(SIZES, sizes.iter().map(|&s| s as f64).collect::<Vec<_>>());
         rec.scalar(CHANGED, changed.unwrap_or(n) as f64);
@@ -653,6 +715,10 @@ impl Algorithm for KMeans {
         self.per_row = keep;
     }
 
+    fn per_row_heads(&mut self, head: Option<usize>) {
+        self.drawn = head.is_some();
+    }
+
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
         // The cells: every point belongs to its nearest centroid.
         let (k, d) = (self.centroids.nrows(), x.ncols());
@@ -660,7 +726,7 @@ impl Algorithm for KMeans {
             return None;
         }
         let centroids = DMatrix::from_row_slice(k, d, flat);
-        let nearest = assign(x, &centroids, None, false, &mut Spare::default()).nearest;
+        let nearest = assign(x, &centroids, None, Distances::None, &mut Spare::default()).nearest;
         // Exact: cluster indices are small non-negative integers.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         Some(nearest.iter().map(|&c| c as usize).collect())
@@ -676,7 +742,7 @@ impl Algorithm for KMeans {
             return None;
         }
         let c = DMatrix::from_row_slice(flat.len() / d, d, flat);
-        let total = assign(data.x(), &c, None, false, &mut Spare::default()).total;
+        let total = assign(data.x(), &c, None, Distances::None, &mut Spare::default()).total;
         Some(total / data.n_rows() as f64)
     }
 }
@@ -699,6 +765,30 @@ mod tests {
     }
 
     #[test]
+    fn on_large_data_the_window_keeps_the_distances_of_the_drawn_rows_only() {
+        // On two threads, three rows per drawn one, and a ragged last group;
+        // k above MASKED_MAX_K too, where rows join their clusters one by one.
+        let n = 2 * crate::algorithms::DRAWN_ROWS + 1;
+        let mut rng = crate::rng::Rng::new(6);
+        let x: Vec<Vec<f64>> = (0..3)
+            .map(|_| (0..n).map(|_| rng.normal()).collect())
+            .collect();
+        let data = Dataset::from_columns(&["a", "b", "c"], &x, None).unwrap();
+        for k in [3, MASKED_MAX_K + 2] {
+            let h = Hyper {
+                k: Some(k),
+                ..Hyper::default()
+            };
+            crate::algorithms::assert_keeps_the_drawn_rows(
+                || Box::new(KMeans::new(&h).unwrap()),
+                &data,
+                &[DISTANCE],
+                CENTROIDS,
+            );
+        }
+    }
+
+    #[test]
     fn the_assignment_pass_gives_the_same_bits_on_every_instruction_set() {
         // Whole groups and a ragged end; masked sums and row-by-row sums.
         let n = 5 * GROUP + 7;
@@ -715,7 +805,11 @@ mod tests {
                     previous: Some(&previous),
                     start: 0,
                     near: &mut near,
-                    best_d: Some(&mut best_d),
+                    dist: RangeDistances {
+                        every: Some(&mut best_d),
+                        drawn: None,
+                        start: 0,
+                    },
                 })?;
                 let mut all = vec![part.total, part.changed as f64];
                 all.extend(part.sizes.iter().map(|&s| s as f64));
@@ -743,10 +837,16 @@ mod tests {
             stale.vector(DISTANCE, vec![f64::NAN; n]);
             spare.keep(stale, &[ASSIGNMENT, DISTANCE]);
             let previous: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
-            let a = assign(&x, &centroids, Some(&previous), true, &mut spare);
+            let a = assign(
+                &x,
+                &centroids,
+                Some(&previous),
+                Distances::Every,
+                &mut spare,
+            );
             // Without the distances, the same pass writes only the clusters.
-            let lean = assign(&x, &centroids, Some(&previous), false, &mut spare);
-            assert!(lean.dist.is_empty());
+            let lean = assign(&x, &centroids, Some(&previous), Distances::None, &mut spare);
+            assert!(lean.dist.as_slice().is_empty());
             assert_eq!(lean.nearest, a.nearest);
             assert_eq!(
                 (lean.total.to_bits(), lean.changed, &lean.sizes, &lean.sums),
@@ -768,7 +868,7 @@ mod tests {
                     (c as f64).to_bits(),
                     "k {k} row {i}"
                 );
-                assert!((a.dist[i] - d[c]).abs() < 1e-12);
+                assert!((a.dist.as_slice()[i] - d[c]).abs() < 1e-12);
                 total += d[c];
                 changed += usize::from(i % 3 != c);
                 sizes[c] += 1;
