@@ -466,14 +466,15 @@ pub trait Algorithm: Send + std::fmt::Debug {
 
     /// With `Some(h)`, records that keep per-row values keep only the first
     /// `h` rows of those no plot reads, as [`Value::Head`]s (the derivation
-    /// panel shows a few entries of each): the window's choice on large
-    /// data, where softmax's and the MLP's per-row matrices at 10 classes
-    /// took 480 and 280 MB for the two records alive. Linear regression,
-    /// logistic regression and the SVM keep their per-row values only at
-    /// the rows the plots draw, as [`Value::Sampled`]: linear regression's
-    /// loss and gradient need no pass over the rows (a pass for ŷ and r took
-    /// 1.8 times a read pass at a million rows), and the other two copy
-    /// those rows from their fused pass instead of writing three whole
+    /// panel shows a few entries of each): the window's choice, on data of
+    /// any size (at a million rows and 10 classes softmax's and the MLP's
+    /// per-row matrices took 480 and 280 MB for the two records alive).
+    /// Linear regression, logistic regression, the SVM and k-means (its
+    /// distances) keep theirs only at the rows the plots draw, as
+    /// [`Value::Sampled`], on data with more rows than are drawn: linear
+    /// regression's loss and gradient need no pass over the rows (a pass
+    /// for ŷ and r took 1.8 times a read pass at a million rows), and the
+    /// others copy those rows from their pass instead of writing whole
     /// vectors. The step computes the same either way.
     fn per_row_heads(&mut self, _head: Option<usize>) {}
 
