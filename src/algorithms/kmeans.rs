@@ -105,9 +105,10 @@ pub struct KMeans {
     spare: Spare,
     t: usize,
     features: Vec<String>,
-    /// Whether records carry each row's distance (the window's
-    /// derivation), and on large data only at the rows drawn.
+    /// Whether records carry the rows' distances (the window's derivation).
     per_row: bool,
+    /// Whether they keep them at the rows drawn only, on data with more
+    /// rows than the plots draw (see [`Algorithm::per_row_heads`]).
     drawn: bool,
 }
 
