@@ -1115,10 +1115,8 @@ fn wide_rows<S: pulp::Simd, const V: usize>(
 ) {
     let step = V * S::F64_LANES;
     for r in rows.step_by(step) {
-        let mut acc = [[simd.splat_f64s(0.0); V]; WIDE_UNITS];
-        for (a, &bt) in acc.iter_mut().zip(b) {
-            *a = [simd.splat_f64s(bt); V];
-        }
+        let mut acc: [[S::f64s; V]; WIDE_UNITS] =
+            std::array::from_fn(|t| [simd.splat_f64s(b[t]); V]);
         for (column, wm) in columns.iter().zip(w) {
             let x = &column[r..r + step];
             prefetch.ahead(x, step);
