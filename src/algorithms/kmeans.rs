@@ -405,25 +405,42 @@ fn add_group_to_clusters<'a, S: pulp::Simd>(
 ) {
     let vectors = GROUP / S::F64_LANES;
     let per8 = 8 / S::F64_LANES;
-    let (zero, one) = (simd.splat_f64s(0.0), simd.splat_f64s(1.0));
+    let ones = [simd.splat_f64s(1.0); GROUP];
     let (sums, sizes) = lanes.split_at_mut(k * d * per8);
     for (c, size) in sizes.chunks_mut(per8).enumerate() {
         let cluster = &mut sums[c * d * per8..(c + 1) * d * per8];
         let cv = simd.splat_f64s(c as f64);
-        let mut mine = [simd.equal_f64s(zero, zero); GROUP];
-        let mut masked = [zero; GROUP];
+        let mut mine = [simd.equal_f64s(cv, cv); GROUP];
         for q in 0..vectors {
             mine[q] = simd.equal_f64s(best[q], cv);
-            masked[q] = simd.select_f64s(mine[q], one, zero);
         }
-        pass::add_chunks(simd, size, &masked[..vectors], None);
+        add_chunks_where(simd, size, &ones, &mine);
         for (j, acc) in cluster.chunks_mut(per8).enumerate() {
-            let xv = S::as_simd_f64s(column(j)).0;
-            for q in 0..vectors {
-                masked[q] = simd.select_f64s(mine[q], xv[q], zero);
-            }
-            pass::add_chunks(simd, acc, &masked[..vectors], None);
+            add_chunks_where(simd, acc, S::as_simd_f64s(column(j)).0, &mine);
         }
+    }
+}
+
+/// [`pass::add_chunks`] of the rows where `mine` holds: each lane adds
+/// them in the same order, skipping the others (the same bits as adding
+/// +0 in their place, since a sum from +0 is never −0), one masked
+/// addition a vector where a select and an addition took two.
+#[inline(always)]
+fn add_chunks_where<S: pulp::Simd>(
+    simd: S,
+    acc: &mut [S::f64s],
+    v: &[S::f64s],
+    mine: &[S::m64s; GROUP],
+) {
+    let per8 = 8 / S::F64_LANES;
+    let v = &v[..GROUP / S::F64_LANES];
+    for (p, a) in acc[..per8].iter_mut().enumerate() {
+        let mut sum = *a;
+        for c in 0..GROUP / 8 {
+            let q = c * per8 + p;
+            sum = simd.select_f64s(mine[q], simd.add_f64s(sum, v[q]), sum);
+        }
+        *a = sum;
     }
 }
 
