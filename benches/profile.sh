@@ -7,8 +7,10 @@
 #
 #   bash benches/profile.sh [THREADS] -- target/release/steplab run --algorithm mlp ...
 #
-# THREADS (a regular expression, default `rows`) picks the threads whose
-# samples count: `rows` the passes' threads, `load` the loader's, `.` all.
+# THREADS (a regular expression, default `^steplab(-rows-[0-9]+)?$`) picks
+# the threads whose samples count: by default the passes' threads (the
+# calling thread, `steplab` in `steplab run`, takes the first range and
+# its helpers `steplab-rows-K` the others), `load` the loader's, `.` all.
 # Prints the 24 busiest 64-byte stretches of the executable (and the
 # kernel's and the libraries' samples as two more) with their share of
 # the samples; `objdump -d --no-show-raw-insn --start-address=A
@@ -17,7 +19,7 @@
 # a division or a prefetch is usually time spent waiting on it.
 set -euo pipefail
 
-threads=rows
+threads='^steplab(-rows-[0-9]+)?$'
 if [ "${1:-}" != "--" ]; then
   threads=${1:?usage: benches/profile.sh [THREADS] -- EXE ARGS...}
   shift

@@ -958,45 +958,102 @@ fn over_ranges_into<R: Send>(
             }
         }
     }
-    // Each range takes its pieces out of its slot; a range whose thread
-    // cannot start is run here afterwards.
-    let slots: Vec<std::sync::Mutex<Option<Pieces>>> = slots
+    // Each range works on its own slot: its pieces, then its result.
+    let mut slots: Vec<(usize, Pieces, Option<R>)> = slots
         .into_iter()
-        .map(|p| std::sync::Mutex::new(Some(p)))
+        .enumerate()
+        .map(|(k, p)| (k, p, None))
         .collect();
-    let run = |k: usize| {
-        let mut pieces = slots[k].lock().ok()?.take()?;
-        let (start, end) = ranges[k];
-        Some(f(start, end, &mut pieces))
+    let done = AtomicU64::new(0);
+    let run = |(k, pieces, result): &mut (usize, Pieces, Option<R>)| {
+        let (start, end) = ranges[*k];
+        *result = Some(f(start, end, pieces));
+        done.fetch_add(1, Ordering::Release);
     };
-    let run = &run;
-    if ranges.len() == 1 {
-        return run(0).into_iter().collect();
-    }
-    // Every range on a thread of its own, the caller waiting: with the
-    // caller taking the first range, the second's new thread waited on the
-    // caller's core for 1–3.5 ms (until the scheduler moved it) in half the
-    // logistic steps at 1M x 10, whose passes take 2.5 ms a range.
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..ranges.len())
-            .map(|k| {
-                std::thread::Builder::new()
-                    .name(format!("steplab-rows-{k}"))
-                    .spawn_scoped(scope, move || run(k))
-            })
-            .collect();
-        let mut results = Vec::with_capacity(ranges.len());
-        for (k, h) in (0..).zip(handles) {
-            let result = match h {
-                Ok(h) => h
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err(_) => run(k),
-            };
-            results.push(result);
+    with_helpers(|helpers| match (helpers, slots.split_first_mut()) {
+        (Some(helpers), Some((first, rest))) if !rest.is_empty() => {
+            helpers.passes.fetch_add(1, Ordering::Release);
+            helpers.pool.in_place_scope(|scope| {
+                for slot in rest {
+                    scope.spawn(|_| run(slot));
+                }
+                run(first);
+                wait_briefly(&done, ranges.len() as u64);
+            });
+            helpers.stay_awake();
         }
-        results.into_iter().flatten().collect()
+        _ => slots.iter_mut().for_each(run),
+    });
+    slots.into_iter().filter_map(|(_, _, r)| r).collect()
+}
+
+thread_local! {
+    /// The threads that run this thread's parallel passes with it (the
+    /// caller takes the first range), started on its first such pass, so
+    /// that they inherit its priority (see `ui::background`), and ended
+    /// with it. Started afresh for each pass, the second range's thread
+    /// took 0.08–0.10 ms to begin and the caller as long to wake from its
+    /// join, about a twentieth of a logistic or SVM step at 1M × 10.
+    static HELPERS: std::cell::OnceCell<Option<Helpers>> = const { std::cell::OnceCell::new() };
+}
+
+/// A thread's helpers and a count of its parallel passes.
+struct Helpers {
+    pool: rayon::ThreadPool,
+    passes: std::sync::Arc<AtomicU64>,
+}
+
+impl Helpers {
+    /// Keeps each helper spinning until the next pass starts, for at most a
+    /// millisecond: one that slept between two steps took 0.05 ms to wake.
+    fn stay_awake(&self) {
+        let pass = self.passes.load(Ordering::Acquire);
+        for _ in 0..self.pool.current_num_threads() {
+            let passes = std::sync::Arc::clone(&self.passes);
+            self.pool.spawn(move || {
+                let since = std::time::Instant::now();
+                while passes.load(Ordering::Acquire) == pass
+                    && since.elapsed() < std::time::Duration::from_millis(1)
+                {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+    }
+}
+
+/// Runs `f` with this thread's helpers: `None` on one core, or where
+/// threads cannot be started (the ranges then run here, one after another).
+fn with_helpers<R>(f: impl FnOnce(Option<&Helpers>) -> R) -> R {
+    HELPERS.with(|helpers| {
+        let helpers = helpers.get_or_init(|| {
+            let threads = threads_for(PARALLEL_MIN_ROWS) - 1;
+            let pool = (threads > 0).then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|k| format!("steplab-rows-{}", k + 1))
+                    .build()
+            })?;
+            Some(Helpers {
+                pool: pool.ok()?,
+                passes: std::sync::Arc::default(),
+            })
+        });
+        f(helpers.as_ref())
     })
+}
+
+/// Spins until `done` reaches `ranges`, for at most a few milliseconds
+/// (ranges are balanced, so the helpers' usually end within that): the
+/// scope's own wait, after this, sleeps, and the caller's core then took
+/// as long to wake as a helper's.
+fn wait_briefly(done: &AtomicU64, ranges: u64) {
+    let since = std::time::Instant::now();
+    while done.load(Ordering::Acquire) < ranges
+        && since.elapsed() < std::time::Duration::from_millis(5)
+    {
+        std::hint::spin_loop();
+    }
 }
 
 /// Units per tile of [`dense_layer`] where [`WideTiles`] does not take
@@ -2036,6 +2093,45 @@ mod tests {
             |_| 0.0,
         );
         assert!(sums.loss.is_nan());
+    }
+
+    #[test]
+    fn row_ranges_cover_the_rows_in_order_on_the_caller_and_the_same_helpers() {
+        let n = PARALLEL_MIN_ROWS + 5;
+        let on_threads = || {
+            let mut out = vec![f64::NAN; n];
+            let ranges = over_row_ranges_into(n, &mut [&mut out], |start, end, pieces| {
+                for (i, v) in pieces[0][0].iter_mut().enumerate() {
+                    *v = (start + i) as f64;
+                }
+                (start, end, std::thread::current().id())
+            });
+            // Every row written by its own range, in place.
+            assert!(out.iter().enumerate().all(|(i, &v)| v.to_bits() == (i as f64).to_bits()));
+            ranges
+        };
+        let (first, second) = (on_threads(), on_threads());
+        assert_eq!(first.len(), threads_for(n));
+        let bounds: Vec<(usize, usize)> = first.iter().map(|&(s, e, _)| (s, e)).collect();
+        assert_eq!(bounds.first().map(|b| b.0), Some(0));
+        assert_eq!(bounds.last().map(|b| b.1), Some(n));
+        assert!(
+            bounds
+                .windows(2)
+                .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1)
+        );
+        // The caller takes the first range; the others run on helpers that
+        // stay for the next pass (one thread each), not threads started anew.
+        assert_eq!(first[0].2, std::thread::current().id());
+        let helpers = |ranges: &[(usize, usize, std::thread::ThreadId)]| {
+            ranges[1..]
+                .iter()
+                .map(|r| r.2)
+                .collect::<std::collections::HashSet<_>>()
+        };
+        assert_eq!(helpers(&first).len(), first.len() - 1);
+        assert!(!helpers(&first).contains(&first[0].2));
+        assert_eq!(helpers(&first), helpers(&second));
     }
 
     #[test]

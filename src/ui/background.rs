@@ -58,16 +58,22 @@ mod tests {
     #[test]
     fn a_background_thread_and_the_threads_it_starts_run_below_the_caller() {
         let caller = nice();
-        let (own, child) = spawn("steplab-test", || {
+        let (own, child, pass) = spawn("steplab-test", || {
             let own = nice();
             let child = std::thread::scope(|s| s.spawn(nice).join().expect("child thread"));
-            (own, child)
+            // A pass over enough rows for every core: its helper threads.
+            let pass = crate::algorithms::pass::over_row_ranges(1 << 20, |_, _| nice());
+            (own, child, pass)
         })
         .expect("spawn")
         .join()
         .expect("join");
         assert_eq!(own, (caller + NICER).min(19));
-        assert_eq!(child, own, "a pass's threads inherit the priority");
+        assert_eq!(child, own, "the threads it starts inherit the priority");
+        assert!(
+            pass.iter().all(|&p| p == own),
+            "a pass runs at it: {pass:?}"
+        );
         assert_eq!(nice(), caller, "the caller's own priority is untouched");
     }
 }
