@@ -958,29 +958,23 @@ fn over_ranges_into<R: Send>(
             }
         }
     }
-    // Each range works on its own slot: its pieces, then its result.
-    let mut slots: Vec<(usize, Pieces, Option<R>)> = slots
+    // Each range works on its own slot: its bounds, its pieces, its result.
+    let mut slots: Vec<_> = ranges
         .into_iter()
-        .enumerate()
-        .map(|(k, p)| (k, p, None))
+        .zip(slots)
+        .map(|(r, p)| (r, p, None))
         .collect();
-    let done = AtomicU64::new(0);
-    let run = |(k, pieces, result): &mut (usize, Pieces, Option<R>)| {
-        let (start, end) = ranges[*k];
-        *result = Some(f(start, end, pieces));
-        done.fetch_add(1, Ordering::Release);
+    let run = |((start, end), pieces, result): &mut ((usize, usize), Pieces, Option<R>)| {
+        *result = Some(f(*start, *end, pieces));
     };
     with_helpers(|helpers| match (helpers, slots.split_first_mut()) {
         (Some(helpers), Some((first, rest))) if !rest.is_empty() => {
-            helpers.passes.fetch_add(1, Ordering::Release);
-            helpers.pool.in_place_scope(|scope| {
+            helpers.in_place_scope(|scope| {
                 for slot in rest {
                     scope.spawn(|_| run(slot));
                 }
                 run(first);
-                wait_briefly(&done, ranges.len() as u64);
             });
-            helpers.stay_awake();
         }
         _ => slots.iter_mut().for_each(run),
     });
@@ -991,69 +985,32 @@ thread_local! {
     /// The threads that run this thread's parallel passes with it (the
     /// caller takes the first range), started on its first such pass, so
     /// that they inherit its priority (see `ui::background`), and ended
-    /// with it. Started afresh for each pass, the second range's thread
-    /// took 0.08–0.10 ms to begin and the caller as long to wake from its
-    /// join, about a twentieth of a logistic or SVM step at 1M × 10.
-    static HELPERS: std::cell::OnceCell<Option<Helpers>> = const { std::cell::OnceCell::new() };
-}
-
-/// A thread's helpers and a count of its parallel passes.
-struct Helpers {
-    pool: rayon::ThreadPool,
-    passes: std::sync::Arc<AtomicU64>,
-}
-
-impl Helpers {
-    /// Keeps each helper spinning until the next pass starts, for at most a
-    /// millisecond: one that slept between two steps took 0.05 ms to wake.
-    fn stay_awake(&self) {
-        let pass = self.passes.load(Ordering::Acquire);
-        for _ in 0..self.pool.current_num_threads() {
-            let passes = std::sync::Arc::clone(&self.passes);
-            self.pool.spawn(move || {
-                let since = std::time::Instant::now();
-                while passes.load(Ordering::Acquire) == pass
-                    && since.elapsed() < std::time::Duration::from_millis(1)
-                {
-                    std::hint::spin_loop();
-                }
-            });
-        }
-    }
+    /// with it. With two threads started afresh for each pass, each took
+    /// 0.08–0.10 ms to begin and the caller as long to wake from its join:
+    /// steps at 1M × 10 took 5–9% longer (logistic 2.5 ms against 2.3,
+    /// k-means 2.9 against 2.6, the SVM 2.0 against 1.9).
+    static HELPERS: std::cell::OnceCell<Option<rayon::ThreadPool>> =
+        const { std::cell::OnceCell::new() };
 }
 
 /// Runs `f` with this thread's helpers: `None` on one core, or where
 /// threads cannot be started (the ranges then run here, one after another).
-fn with_helpers<R>(f: impl FnOnce(Option<&Helpers>) -> R) -> R {
+fn with_helpers<R>(f: impl FnOnce(Option<&rayon::ThreadPool>) -> R) -> R {
     HELPERS.with(|helpers| {
         let helpers = helpers.get_or_init(|| {
             let threads = threads_for(PARALLEL_MIN_ROWS) - 1;
-            let pool = (threads > 0).then(|| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .thread_name(|k| format!("steplab-rows-{}", k + 1))
-                    .build()
-            })?;
-            Some(Helpers {
-                pool: pool.ok()?,
-                passes: std::sync::Arc::default(),
-            })
+            (threads > 0)
+                .then(|| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .thread_name(|k| format!("steplab-rows-{}", k + 1))
+                        .build()
+                        .ok()
+                })
+                .flatten()
         });
         f(helpers.as_ref())
     })
-}
-
-/// Spins until `done` reaches `ranges`, for at most a few milliseconds
-/// (ranges are balanced, so the helpers' usually end within that): the
-/// scope's own wait, after this, sleeps, and the caller's core then took
-/// as long to wake as a helper's.
-fn wait_briefly(done: &AtomicU64, ranges: u64) {
-    let since = std::time::Instant::now();
-    while done.load(Ordering::Acquire) < ranges
-        && since.elapsed() < std::time::Duration::from_millis(5)
-    {
-        std::hint::spin_loop();
-    }
 }
 
 /// Units per tile of [`dense_layer`] where [`WideTiles`] does not take
@@ -2107,7 +2064,11 @@ mod tests {
                 (start, end, std::thread::current().id())
             });
             // Every row written by its own range, in place.
-            assert!(out.iter().enumerate().all(|(i, &v)| v.to_bits() == (i as f64).to_bits()));
+            assert!(
+                out.iter()
+                    .enumerate()
+                    .all(|(i, &v)| v.to_bits() == (i as f64).to_bits())
+            );
             ranges
         };
         let (first, second) = (on_threads(), on_threads());
