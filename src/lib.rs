@@ -26,3 +26,14 @@ pub mod optim;
 pub mod rng;
 pub mod session;
 pub mod ui;
+
+/// jemalloc places every large block on a 64-byte boundary (a cache
+/// line); the system allocator put a million-row feature matrix 16 bytes
+/// past one, so that every 512-bit load of a column straddled two lines.
+/// Steps at 1M × 10 took 4–20% less time on aligned columns (`steplab
+/// run`, three alternating runs: logistic 2.4 → 2.0 ms, k-means 2.8 → 2.3,
+/// GMM 15.2 → 12.2, MLP 10.2 → 9.4). jemalloc does not build with MSVC,
+/// whose builds keep the system allocator.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
