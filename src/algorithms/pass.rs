@@ -1322,6 +1322,13 @@ impl GradientLanes {
         }
     }
 
+    /// The lane sets themselves, for a kernel that adds to them in the same
+    /// order: unit u's for input m at u · (inputs + 1) + m, its bias's at
+    /// u · (inputs + 1) + inputs.
+    pub fn lanes_mut(&mut self) -> &mut [[f64; 8]] {
+        &mut self.lanes
+    }
+
     /// The sums, each one's lanes added in one fixed order: the weights'
     /// (units × inputs) and the biases'.
     #[must_use]

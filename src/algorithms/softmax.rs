@@ -299,6 +299,177 @@ fn shifted_cross_entropy_rows(
     normalized_rows(shifted, BLOCK, y, (p, err), (row_loss, sum))
 }
 
+/// The blocks of three-class softmax without per-row values: their whole
+/// groups of [`pass::GROUP`] rows by [`ThreeClasses`], the last rows by
+/// the block path.
+const GROUPED_CLASSES: usize = 3;
+
+/// Three-class softmax over a block's whole groups of [`pass::GROUP`] rows
+/// (`columns` holds the groups' rows of each column), on explicit vector
+/// registers: a group's two scores relative to the first class's (each
+/// column loaded once for both), then its probabilities, errors and
+/// losses (`losses`, a row each), then its share of the gradient sums
+/// (`lanes`, [`pass::GradientLanes::lanes_mut`] of two units), while the
+/// group is in the first-level cache. Every number is the block path's
+/// own, computed in the same order (the same bits), except in a group
+/// whose score differences exceed [`SHIFTED_MAX`]: it takes the general
+/// form, which the block path takes only for a whole block. In sweeps of
+/// 256 rows, three exponentials' and a logarithm's worth of rows went to
+/// memory and back between the dense layer, the probabilities and the
+/// gradient tiles. Returns false, having done nothing, on vectors of
+/// fewer than four lanes or more than [`pass::WIDEST_IN_REGISTERS`]
+/// columns.
+struct ThreeClasses<'a> {
+    /// Per column, the two classes' weights less the first's.
+    w: &'a [[f64; 2]],
+    /// Their biases less the first's.
+    b: [f64; 2],
+    columns: &'a [&'a [f64]],
+    y: &'a [f64],
+    losses: &'a mut [f64],
+    lanes: &'a mut [[f64; 8]],
+}
+
+impl pulp::WithSimd for ThreeClasses<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> bool {
+        macro_rules! by_width {
+            ($($d:literal)*) => {
+                match self.columns.len() {
+                    $($d => return three_classes_of::<S, $d>(simd, self),)*
+                    _ => {}
+                }
+            };
+        }
+        if S::F64_LANES >= 4 {
+            by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+        }
+        false
+    }
+}
+
+/// [`ThreeClasses`] for `D` columns, the lanes in local arrays the
+/// compiler keeps in registers.
+#[inline(always)]
+fn three_classes_of<S: pulp::Simd, const D: usize>(simd: S, op: ThreeClasses) -> bool {
+    use pass::GROUP;
+    let ThreeClasses {
+        w,
+        b,
+        columns,
+        y,
+        losses,
+        lanes,
+    } = op;
+    let (Ok(&columns), Ok(w)) = (
+        <&[&[f64]; D]>::try_from(columns),
+        <&[[f64; 2]; D]>::try_from(w),
+    ) else {
+        return false;
+    };
+    let per8 = 8 / S::F64_LANES;
+    let vectors = GROUP / S::F64_LANES;
+    let zero = simd.splat_f64s(0.0);
+    // Class c's lane set for column j at c · (D + 1) + j, its bias's at
+    // c · (D + 1) + D, each in `per8` ≤ 2 vectors.
+    let set = |at: usize| {
+        let v = S::as_simd_f64s(&lanes[at]).0;
+        [v[0], if per8 > 1 { v[1] } else { zero }]
+    };
+    let mut sums: [[[S::f64s; 2]; D]; 2] =
+        std::array::from_fn(|c| std::array::from_fn(|j| set(c * (D + 1) + j)));
+    let mut bias: [[S::f64s; 2]; 2] = std::array::from_fn(|c| set(c * (D + 1) + D));
+    let prefetch = pass::Prefetch::on();
+    // The group's scores less the first class's (the first column all 0),
+    // and its errors, by class.
+    let mut z = [0.0; GROUPED_CLASSES * GROUP];
+    let mut err = [0.0; GROUPED_CLASSES * GROUP];
+    for g in (0..y.len()).step_by(GROUP) {
+        let rows = g..g + GROUP;
+        let mut scores = [
+            [simd.splat_f64s(b[0]); GROUP],
+            [simd.splat_f64s(b[1]); GROUP],
+        ];
+        for (j, column) in columns.iter().enumerate() {
+            prefetch.ahead(&column[g..], GROUP);
+            let x = S::as_simd_f64s(&column[rows.clone()]).0;
+            for (c, s) in scores.iter_mut().enumerate() {
+                let wc = simd.splat_f64s(w[j][c]);
+                for q in 0..vectors {
+                    s[q] = simd.mul_add_f64s(wc, x[q], s[q]);
+                }
+            }
+        }
+        for (c, s) in scores.iter().enumerate() {
+            S::as_mut_simd_f64s(&mut z[(c + 1) * GROUP..][..GROUP])
+                .0
+                .copy_from_slice(&s[..vectors]);
+        }
+        let y = &y[rows.clone()];
+        let losses = &mut losses[rows.clone()];
+        let mut far = false;
+        for &v in &z[GROUP..] {
+            far |= v > SHIFTED_MAX;
+        }
+        if far {
+            general_group(&z, y, losses, &mut err);
+        } else {
+            let (z1, z2) = z[GROUP..].split_at(GROUP);
+            let (e1, e2) = err[GROUP..].split_at_mut(GROUP);
+            for i in 0..GROUP {
+                let (p1, p2) = (super::vmath::exp(z1[i]), super::vmath::exp(z2[i]));
+                let sum = 1.0 + p1 + p2;
+                let inverse = 1.0 / sum;
+                // As `normalized_rows`: the first class's score is 0.
+                #[allow(clippy::float_cmp)] // Exact: small integers.
+                let (hit1, hit2) = (y[i] == 1.0, y[i] == 2.0);
+                let mut loss = 0.0 + super::vmath::ln(sum);
+                loss -= if hit1 { z1[i] } else { 0.0 };
+                loss -= if hit2 { z2[i] } else { 0.0 };
+                losses[i] = loss;
+                e1[i] = p1 * inverse - if hit1 { 1.0 } else { 0.0 };
+                e2[i] = p2 * inverse - if hit2 { 1.0 } else { 0.0 };
+            }
+        }
+        for c in 0..2 {
+            let e = S::as_simd_f64s(&err[(c + 1) * GROUP..][..GROUP]).0;
+            for (j, column) in columns.iter().enumerate() {
+                let x = S::as_simd_f64s(&column[rows.clone()]).0;
+                pass::add_group_chunks::<S, GROUP>(simd, &mut sums[c][j][..per8], e, Some(x));
+            }
+            pass::add_group_chunks::<S, GROUP>(simd, &mut bias[c][..per8], e, None);
+        }
+    }
+    let mut put = |at: usize, v: [S::f64s; 2]| {
+        S::as_mut_simd_f64s(&mut lanes[at]).0[..per8].copy_from_slice(&v[..per8]);
+    };
+    for (c, (sums, bias)) in sums.iter().zip(bias).enumerate() {
+        for (j, &set) in sums.iter().enumerate() {
+            put(c * (D + 1) + j, set);
+        }
+        put(c * (D + 1) + D, bias);
+    }
+    true
+}
+
+/// A group of [`ThreeClasses`] whose scores are too far apart for the
+/// shifted form: [`cross_entropy_rows`] on it (its own function: rare).
+#[inline(never)]
+fn general_group(z: &[f64], y: &[f64], losses: &mut [f64], err: &mut [f64]) {
+    let len = y.len();
+    let mut p = vec![0.0; z.len()];
+    let mut p: Vec<&mut [f64]> = p.chunks_mut(len).collect();
+    let mut e: Vec<&mut [f64]> = err.chunks_mut(len).collect();
+    let mut scratch = [vec![0.0; len], vec![0.0; len]];
+    super::vmath::wide(
+        #[inline(always)]
+        || cross_entropy_rows(z, len, y, &mut p, &mut e, &mut scratch),
+    );
+    losses.copy_from_slice(&scratch[0]);
+}
+
 /// Fills the first class's row of the gradient sums from the others': each
 /// row's errors pᵢₖ − yᵢₖ sum to zero over the classes, so the first
 /// class's sums are minus the sum of the others'.
@@ -351,6 +522,7 @@ impl SoftmaxRegression {
     /// (the per-row matrices are taken from `spare`, then overwritten; with
     /// `PerRow::Head(h)` they are the first h rows, copied from the first
     /// block of the first range).
+    #[allow(clippy::too_many_lines)] // Each block by `ThreeClasses` or by sweeps, in order.
     fn forward(
         &self,
         x: &DMatrix<f64>,
@@ -369,6 +541,15 @@ impl SoftmaxRegression {
         let head = match per_row {
             PerRow::Head(h) => h.min(BLOCK),
             _ => 0,
+        };
+        // Three classes without every row's values: the two classes'
+        // weights less the first's, by column, for `ThreeClasses`.
+        let grouped: Vec<[f64; 2]> = if k == GROUPED_CLASSES && !keep {
+            (0..d)
+                .map(|j| [1, 2].map(|c| self.w[(c, j)] - self.w[(0, j)]))
+                .collect()
+        } else {
+            Vec::new()
         };
         // Without per-row values, z, p and p − y live in one block's scratch.
         let kept = if keep { n } else { 0 };
@@ -389,6 +570,9 @@ impl SoftmaxRegression {
                 // The scores themselves, for the rows shown only.
                 let shows = keep || heads.is_some();
                 let mut scores = vec![0.0; if shows { k * BLOCK } else { 0 }];
+                // Three classes' blocks without rows shown: each row's loss.
+                let mut losses = vec![0.0; if grouped.is_empty() { 0 } else { BLOCK }];
+                let mut columns: Vec<&[f64]> = Vec::with_capacity(d);
                 pass::blocks(
                     0,
                     end - start,
@@ -396,6 +580,46 @@ impl SoftmaxRegression {
                     #[inline(always)]
                     |lo, hi| {
                         let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
+                        let t = &targets[start + lo..start + hi];
+                        if !(grouped.is_empty() || heads.is_some() && lo == 0) {
+                            let len = hi - lo;
+                            let whole = len / pass::GROUP * pass::GROUP;
+                            columns.clear();
+                            columns.extend((0..d).map(|j| &x_col(j)[..whole]));
+                            let ran = pulp::Arch::new().dispatch(ThreeClasses {
+                                w: &grouped,
+                                b: [self.b[1] - self.b[0], self.b[2] - self.b[0]],
+                                columns: &columns,
+                                y: &t[..whole],
+                                losses: &mut losses[..whole],
+                                lanes: sums.lanes_mut(),
+                            });
+                            if ran {
+                                // The last rows, fewer than a group, as below.
+                                if whole < len {
+                                    let tail = |j: usize| &x_col(j)[whole..];
+                                    self.block_shifted(&mut logits, len - whole, (d, tail));
+                                    let (ps, es) = local.split_at_mut(k * BLOCK);
+                                    let (mut ps, mut es) = (
+                                        block_columns(ps, len - whole),
+                                        block_columns(es, len - whole),
+                                    );
+                                    let t = &t[whole..];
+                                    shifted_cross_entropy_rows(
+                                        &logits,
+                                        t,
+                                        &mut ps,
+                                        &mut es,
+                                        &mut scratch,
+                                    );
+                                    losses[whole..len].copy_from_slice(&scratch[0][..len - whole]);
+                                    let es: Vec<&[f64]> = es.iter().skip(1).map(|e| &**e).collect();
+                                    sums.add(&es, tail);
+                                }
+                                nll += pass::sum(&losses[..len]);
+                                return;
+                            }
+                        }
                         self.block_shifted(&mut logits, hi - lo, (d, x_col));
                         if keep || heads.is_some() && lo == 0 {
                             self.block_scores(&mut scores, &logits, hi - lo, (d, x_col));
@@ -405,7 +629,6 @@ impl SoftmaxRegression {
                                 pieces[0][c][lo..hi].copy_from_slice(&zc[..hi - lo]);
                             }
                         }
-                        let t = &targets[start + lo..start + hi];
                         let (mut ps, mut es) = if keep {
                             let (_, rest) = pieces.split_at_mut(1);
                             let (ps, es) = rest.split_at_mut(1);
@@ -920,6 +1143,90 @@ mod tests {
         let p = softmax_rows(&z);
         assert!(f.p.iter().zip(p.iter()).all(|(a, b)| (a - b).abs() < 1e-12));
         assert!(f.grad_w.iter().all(|g| g.is_finite()));
+        // Without per-row values, `ThreeClasses` takes the general form
+        // group by group: the same loss and gradient, to rounding.
+        let g = s.forward(d.x(), &y, &mut Spare::default(), PerRow::None);
+        assert!((g.loss - f.loss).abs() < 1e-12 * f.loss.abs().max(1.0));
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * a.abs().max(1.0);
+        assert!(
+            f.grad_w
+                .iter()
+                .zip(g.grad_w.iter())
+                .all(|(&a, &b)| close(a, b))
+        );
+        assert!(
+            f.grad_b
+                .iter()
+                .zip(g.grad_b.iter())
+                .all(|(&a, &b)| close(a, b))
+        );
+    }
+
+    #[test]
+    fn three_class_groups_give_the_block_paths_bits_on_every_instruction_set() {
+        // 1 to 16 columns (the widths compiled), 256 rows; one group with
+        // scores too far apart for the shifted form.
+        let mut rng = Rng::new(5);
+        for d in [1, 3, 10, 16] {
+            let rows = 256;
+            let x = DMatrix::from_fn(rows, d, |_, _| rng.normal());
+            let y = DMatrix::from_fn(rows, 1, |i, _| (i % 3) as f64);
+            let mut s = SoftmaxRegression::new(&Hyper::default()).unwrap();
+            s.w = DMatrix::from_fn(3, d, |_, _| rng.normal());
+            s.b = DVector::from_fn(3, |_, _| rng.normal());
+            let mut x_far = x.clone();
+            // Class 1's score 10⁴ · |w₁₀ − w₀₀| above the first's.
+            x_far[(40, 0)] = 1e4 * (s.w[(1, 0)] - s.w[(0, 0)]).signum();
+            for (x, far) in [(&x, false), (&x_far, true)] {
+                let block = s.forward(x, &y, &mut Spare::default(), PerRow::All);
+                let w: Vec<[f64; 2]> = (0..d)
+                    .map(|j| [1, 2].map(|c| s.w[(c, j)] - s.w[(0, j)]))
+                    .collect();
+                let grouped = |isa: pass::Isa| {
+                    let mut losses = vec![0.0; rows];
+                    let mut sums = pass::GradientLanes::new(2, d);
+                    let columns: Vec<&[f64]> = x.as_slice().chunks(rows).collect();
+                    let ran = isa.run(ThreeClasses {
+                        w: &w,
+                        b: [s.b[1] - s.b[0], s.b[2] - s.b[0]],
+                        columns: &columns,
+                        y: y.as_slice(),
+                        losses: &mut losses,
+                        lanes: sums.lanes_mut(),
+                    })?;
+                    // Narrower vectors leave it to the block path.
+                    if !ran {
+                        return None;
+                    }
+                    let (gw, gb) = sums.totals();
+                    let bits = losses.iter().chain(gw.iter()).chain(gb.iter());
+                    let bits = bits.map(|v| v.to_bits()).collect();
+                    Some((pass::sum(&losses), gw, gb, bits))
+                };
+                pass::Isa::assert_same_bits(&format!("{d} columns"), |isa| {
+                    grouped(isa).map(|g| g.3)
+                });
+                let Some((nll, gw, gb, _)) = grouped(pass::Isa::Widest) else {
+                    continue;
+                };
+                // The block path's loss and gradient (no penalty), as
+                // `finish` makes them means.
+                let inv_n = 1.0 / rows as f64;
+                if far {
+                    // The block path takes the general form for the whole block.
+                    assert!((nll * inv_n - block.loss).abs() < 1e-12 * block.loss);
+                    continue;
+                }
+                let mean = |sum: f64| (sum * inv_n).to_bits();
+                assert_eq!(mean(nll), block.loss.to_bits(), "{d} columns");
+                for c in 0..2 {
+                    assert_eq!(mean(gb[c]), block.grad_b[c + 1].to_bits());
+                    for j in 0..d {
+                        assert_eq!(mean(gw[(c, j)]), block.grad_w[(c + 1, j)].to_bits());
+                    }
+                }
+            }
+        }
     }
 
     #[test]
