@@ -75,7 +75,7 @@ const NEWTON_STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Newton step (IRLS)",
-        sentence: "Jump to the minimum of the local quadratic model at the previous parameters; η = 1 is the full Newton step.",
+        sentence: "Jump to the minimum of the local quadratic model at the previous parameters; η = 1 is the full Newton step. Where H is singular (collinear features, or rows fitted so surely that p(1 − p) rounds to 0), its pseudo-inverse H⁺ gives the smallest step that minimizes the model; a step that changes no parameter ends the run as converged.",
         latex: r"\theta_t = \theta_{t-1} - \eta \, H_{t-1}^{-1} g_{t-1}",
         shows: &[THETA, THETA_PREV, ETA, GRAD_PREV],
     },
@@ -273,6 +273,8 @@ impl Algorithm for LogisticRegression {
         let y = self.y.get(data)?;
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
+        // Whether a Newton step left every parameter as it was.
+        let mut unchanged = false;
         match &mut self.method {
             Method::FirstOrder(opt) => {
                 let grad = match self.batches.next_batch(data.n_rows()) {
@@ -295,18 +297,20 @@ impl Algorithm for LogisticRegression {
                 let eta = *learning_rate;
                 let h = self.hessian(data.x());
                 let g = DVector::from_column_slice(&self.grad);
-                let Some(delta) = h.clone().cholesky().map(|c| c.solve(&g)) else {
+                let Some(delta) = newton_step(&h, &g) else {
                     return Err(AlgoError::Singular(format!(
-                        "the Hessian is singular at step {} (the classes may be perfectly separable, or features collinear); use gradient descent or set --l2 > 0",
+                        "the Hessian at step {} has no eigen-decomposition (a value in it is not finite)",
                         self.t
                     )));
                 };
                 update.vector(THETA_PREV, theta.clone());
                 update.vector(GRAD_PREV, self.grad.clone());
                 update.scalar(ETA, eta);
+                let before = theta.clone();
                 for (th, dl) in theta.iter_mut().zip(delta.iter()) {
                     *th -= eta * dl;
                 }
+                unchanged = theta == before;
                 update.vector(THETA, theta.clone());
             }
         }
@@ -317,6 +321,13 @@ impl Algorithm for LogisticRegression {
         let mut rec = self.evaluate(data, &y);
         if matches!(self.method, Method::Newton { .. }) {
             rec.set(HESSIAN, super::Value::Matrix(self.hessian(data.x())));
+        }
+        if unchanged {
+            rec.converged = true;
+            rec.note = Some(format!(
+                "converged at step {}: the Newton step no longer changes the parameters",
+                self.t
+            ));
         }
         rec.values.extend(update.values);
         Ok(rec)
@@ -399,6 +410,43 @@ impl Algorithm for LogisticRegression {
 }
 
 pub use super::vmath::{sigmoid, softplus};
+
+/// Eigenvalues of H below this fraction of its largest count as 0 (as a
+/// Cholesky pivot does in [`linear::Moments::normal_equations`]).
+const NEWTON_RCOND: f64 = 1e-12;
+
+/// The Newton step δ = H⁻¹g: by Cholesky where H is well conditioned;
+/// otherwise (collinear features, or rows fitted so surely that
+/// p(1 − p) rounds to 0) the least-squares step of smallest norm, H⁺g,
+/// from H's eigen-decomposition with eigenvalues below [`NEWTON_RCOND`]
+/// of the largest taken as 0 (0 when all of them are). `None` when H
+/// holds a value that is not finite.
+fn newton_step(h: &DMatrix<f64>, g: &DVector<f64>) -> Option<DVector<f64>> {
+    let scale = h.diagonal().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if let Some(c) = h.clone().cholesky() {
+        let pivot = c
+            .l_dirty()
+            .diagonal()
+            .iter()
+            .fold(f64::INFINITY, |m, v| m.min(v * v));
+        if pivot >= NEWTON_RCOND * scale && scale > 0.0 {
+            return Some(c.solve(g));
+        }
+    }
+    if !h.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let eigen = h.clone().try_symmetric_eigen(f64::EPSILON, 10_000)?;
+    let top = eigen.eigenvalues.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mut delta = DVector::zeros(g.len());
+    for (k, &lambda) in eigen.eigenvalues.iter().enumerate() {
+        if lambda > NEWTON_RCOND * top {
+            let q = eigen.eigenvectors.column(k);
+            delta += q * (q.dot(g) / lambda);
+        }
+    }
+    Some(delta)
+}
 
 #[cfg(test)]
 mod tests {
@@ -536,32 +584,72 @@ mod tests {
         assert!(err.to_string().contains("exactly two classes"), "{err}");
     }
 
+    fn newton(data: &Dataset, steps: usize) -> (LogisticRegression, StepRecord) {
+        let mut alg = LogisticRegression::new(&Hyper {
+            optimizer: Some(OptimizerKind::Newton),
+            ..Hyper::default()
+        })
+        .unwrap();
+        let mut rec = alg.reset(data).unwrap();
+        for _ in 0..steps {
+            rec = alg.step(data).unwrap();
+            if rec.converged {
+                break;
+            }
+        }
+        (alg, rec)
+    }
+
     #[test]
-    fn separable_data_makes_newton_stop_with_a_reason() {
+    fn separable_data_lets_newton_run_until_its_step_changes_nothing() {
         let data = Dataset::from_columns(
             &["x"],
             &[vec![-2.0, -1.0, 1.0, 2.0]],
             Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
         )
         .unwrap();
-        let mut alg = LogisticRegression::new(&Hyper {
-            optimizer: Some(OptimizerKind::Newton),
-            ..Hyper::default()
-        })
-        .unwrap();
-        alg.reset(&data).unwrap();
-        let mut stopped = None;
-        for _ in 0..200 {
-            match alg.step(&data) {
-                Ok(r) if !r.loss.is_finite() => break,
-                Ok(_) => {}
-                Err(e) => {
-                    stopped = Some(e);
-                    break;
-                }
-            }
-        }
-        let e = stopped.expect("Newton on separable data cannot go on forever");
-        assert!(e.to_string().contains("separable"));
+        // The weights grow until every p(1 − p) rounds to 0 (|z| above
+        // about 745), where H = 0 and the step is 0.
+        let (alg, rec) = newton(&data, 2_000);
+        assert!(rec.converged, "still going at step {}", rec.step);
+        assert!(
+            rec.note
+                .as_deref()
+                .is_some_and(|n| n.contains("no longer changes"))
+        );
+        assert!(alg.params().iter().all(|v| v.is_finite()));
+        assert!(rec.loss < 1e-300, "{}", rec.loss);
+        assert!(alg.w[0] > 0.0);
+    }
+
+    #[test]
+    fn collinear_features_take_the_smallest_newton_step() {
+        // A copy of a feature: H is singular from the start. The
+        // pseudo-inverse splits the weight evenly between the copies and
+        // reaches the one-feature optimum.
+        let one = overlapping(200);
+        let a = one.x().column(0).iter().copied().collect::<Vec<_>>();
+        let b = one.x().column(1).iter().copied().collect::<Vec<_>>();
+        let y: Vec<f64> = one
+            .target()
+            .unwrap()
+            .class_ids
+            .iter()
+            .map(|&c| c as f64)
+            .collect();
+        let two =
+            Dataset::from_columns(&["a", "a2", "b"], &[a.clone(), a, b], Some(("y", y))).unwrap();
+        let (single, r1) = newton(&one, 30);
+        let (double, r2) = newton(&two, 30);
+        assert!(
+            (r1.loss - r2.loss).abs() < 1e-12,
+            "{} vs {}",
+            r1.loss,
+            r2.loss
+        );
+        let (w1, w2) = (&single.w, &double.w);
+        assert!((w2[0] - w2[1]).abs() < 1e-9, "{w2:?}");
+        assert!((w2[0] + w2[1] - w1[0]).abs() < 1e-9, "{w1:?} {w2:?}");
+        assert!((w2[2] - w1[1]).abs() < 1e-9 && (double.b - single.b).abs() < 1e-9);
     }
 }
