@@ -179,7 +179,7 @@ pub fn derivation(
                 let _ = writeln!(
                     out,
                     "\\subsection*{{{k}. {}}}\n{}\n\\[\n{}\n\\]",
-                    step.title,
+                    latex_text(step.title),
                     latex_text(step.sentence),
                     step.latex
                 );
@@ -271,32 +271,160 @@ pub fn substituted_update(step: &DerivationStep, record: &StepRecord) -> Option<
     }
 }
 
-/// Escapes text for LaTeX paragraphs and maps the Unicode the sentences use.
+/// Escapes text for LaTeX paragraphs and maps its Unicode to LaTeX, so
+/// that the file needs no Unicode support from the engine (plain pdflatex
+/// reads it): symbols become inline math, runs of them one `$…$`, and runs
+/// of sub- or superscript characters one group (10⁻¹⁰ is `10$^{-10}$`).
 fn latex_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
-                out.push('\\');
-                out.push(c);
+    // The inline math being gathered, and the script group open in it.
+    let mut math = String::new();
+    let mut script: Option<(char, String)> = None;
+    let close_script = |math: &mut String, script: &mut Option<(char, String)>| {
+        if let Some((kind, body)) = script.take() {
+            math.push(kind);
+            math.push('{');
+            math.push_str(&body);
+            math.push('}');
+        }
+    };
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let barred = chars.next_if_eq(&'\u{304}').is_some();
+        let piece = if barred {
+            Some(Piece::Math(if c.is_ascii_alphabetic() {
+                format!(r"\bar{{{c}}}")
+            } else {
+                format!(r"\bar{{{}}}", math_symbol(c).unwrap_or("{}"))
+            }))
+        } else if let Some((kind, body)) = script_char(c) {
+            Some(Piece::Script(kind, body))
+        } else {
+            math_symbol(c).map(|m| Piece::Math(m.to_string()))
+        };
+        match piece {
+            Some(Piece::Script(kind, body)) => {
+                if script.as_ref().is_some_and(|(k, _)| *k != kind) {
+                    close_script(&mut math, &mut script);
+                }
+                script.get_or_insert((kind, String::new())).1.push_str(body);
             }
-            '~' => out.push_str(r"\textasciitilde{}"),
-            '^' => out.push_str(r"\textasciicircum{}"),
-            '\\' => out.push_str(r"\textbackslash{}"),
-            _ => match greek_to_latex(c) {
-                Some(m) => {
+            Some(Piece::Math(m)) => {
+                close_script(&mut math, &mut script);
+                math.push_str(&m);
+            }
+            None => {
+                close_script(&mut math, &mut script);
+                if !math.is_empty() {
                     out.push('$');
-                    out.push_str(m);
+                    out.push_str(&std::mem::take(&mut math));
                     out.push('$');
                 }
-                None => out.push(c),
-            },
+                match c {
+                    '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    '~' => out.push_str(r"\textasciitilde{}"),
+                    '^' => out.push_str(r"\textasciicircum{}"),
+                    '\\' => out.push_str(r"\textbackslash{}"),
+                    '—' => out.push_str("---"),
+                    '–' => out.push_str("--"),
+                    '‘' => out.push('`'),
+                    '’' => out.push('\''),
+                    '“' => out.push_str("``"),
+                    '”' => out.push_str("''"),
+                    '…' => out.push_str(r"\ldots{}"),
+                    'é' => out.push_str(r"\'e"),
+                    c if c.is_ascii() => out.push(c),
+                    // Anything else the sentences may come to use: its name.
+                    c => {
+                        let _ = write!(out, "[U+{:04X}]", u32::from(c));
+                    }
+                }
+            }
         }
+    }
+    close_script(&mut math, &mut script);
+    if !math.is_empty() {
+        out.push('$');
+        out.push_str(&math);
+        out.push('$');
     }
     out
 }
 
-fn greek_to_latex(c: char) -> Option<&'static str> {
+/// A piece of inline math: a symbol, or a character of a sub- (`_`) or
+/// superscript (`^`) group.
+enum Piece {
+    Math(String),
+    Script(char, &'static str),
+}
+
+/// A Unicode sub- or superscript character: its kind and what it stands for.
+fn script_char(c: char) -> Option<(char, &'static str)> {
+    const SUPERSCRIPTS: [(char, &str); 18] = [
+        ('⁰', "0"),
+        ('¹', "1"),
+        ('²', "2"),
+        ('³', "3"),
+        ('⁴', "4"),
+        ('⁵', "5"),
+        ('⁶', "6"),
+        ('⁷', "7"),
+        ('⁸', "8"),
+        ('⁹', "9"),
+        ('⁺', "+"),
+        ('⁻', "-"),
+        ('⁽', "("),
+        ('⁾', ")"),
+        ('ⁿ', "n"),
+        ('ˡ', "l"),
+        ('ᵗ', "t"),
+        ('ᵀ', r"\top "),
+    ];
+    const SUBSCRIPTS: [(char, &str); 29] = [
+        ('₀', "0"),
+        ('₁', "1"),
+        ('₂', "2"),
+        ('₃', "3"),
+        ('₄', "4"),
+        ('₅', "5"),
+        ('₆', "6"),
+        ('₇', "7"),
+        ('₈', "8"),
+        ('₉', "9"),
+        ('₊', "+"),
+        ('₋', "-"),
+        ('₍', "("),
+        ('₎', ")"),
+        ('ₐ', "a"),
+        ('ₑ', "e"),
+        ('ₒ', "o"),
+        ('ₓ', "x"),
+        ('ₕ', "h"),
+        ('ₖ', "k"),
+        ('ₗ', "l"),
+        ('ₘ', "m"),
+        ('ₙ', "n"),
+        ('ₚ', "p"),
+        ('ₛ', "s"),
+        ('ₜ', "t"),
+        ('ᵢ', "i"),
+        ('ⱼ', "j"),
+        ('ᵧ', "y"),
+    ];
+    if let Some(&(_, s)) = SUPERSCRIPTS.iter().find(|(u, _)| *u == c) {
+        return Some(('^', s));
+    }
+    SUBSCRIPTS
+        .iter()
+        .find(|(u, _)| *u == c)
+        .map(|&(_, s)| ('_', s))
+}
+
+/// A Unicode symbol as LaTeX math.
+fn math_symbol(c: char) -> Option<&'static str> {
     Some(match c {
         'α' => r"\alpha",
         'β' => r"\beta",
@@ -310,24 +438,35 @@ fn greek_to_latex(c: char) -> Option<&'static str> {
         'π' => r"\pi",
         'ρ' => r"\rho",
         'σ' => r"\sigma",
+        'τ' => r"\tau",
+        'φ' => r"\varphi",
+        'ω' => r"\omega",
         'Σ' => r"\Sigma",
-        'ᵀ' => r"^\top",
-        '₁' => "_1",
-        '₂' => "_2",
-        'ⱼ' => "_j",
-        'ᵢ' => "_i",
-        'ₖ' => "_k",
-        'ᵗ' => "^t",
-        '⁻' => "^-",
-        '⁸' => "^8",
-        '¹' => "^1",
-        '²' => "^2",
+        'Δ' => r"\Delta",
+        'Π' => r"\Pi",
+        'ℓ' => r"\ell",
+        '∂' => r"\partial",
+        '∇' => r"\nabla",
+        '∑' => r"\sum",
+        '√' => r"\surd",
+        '∞' => r"\infty",
+        '½' => r"\tfrac{1}{2}",
         '−' => "-",
+        '±' => r"\pm",
         '≤' => r"\le",
+        '≥' => r"\ge",
+        '≈' => r"\approx",
+        '≠' => r"\ne",
+        '∈' => r"\in",
+        '∘' => r"\circ",
+        '⊙' => r"\odot",
         '‖' => r"\|",
         '×' => r"\times",
         '·' => r"\cdot",
         '→' => r"\to",
+        '←' => r"\leftarrow",
+        '⇒' => r"\Rightarrow",
+        '′' => "'",
         'ŷ' => r"\hat{y}",
         _ => return None,
     })
@@ -423,6 +562,75 @@ mod tests {
         assert!(hessian.contains("3×3 matrix"), "{hessian}");
         assert!(!hessian.contains("in all"), "{hessian}");
         assert_eq!(hessian.matches(", ").count(), 8, "{hessian}");
+    }
+
+    #[test]
+    fn latex_exports_are_plain_ascii_for_every_algorithm_and_optimizer() {
+        use crate::algorithms::{Activation, Hyper, REGISTRY};
+        // Every derivation (each optimizer's, each activation's), with a
+        // step's values for one of them: nothing pdflatex cannot read.
+        let mut texts = Vec::new();
+        for entry in REGISTRY {
+            let optimizers = entry.optimizers.iter().map(|&o| Some(o)).chain([None]);
+            for optimizer in optimizers {
+                for activation in Activation::ALL {
+                    let hyper = Hyper {
+                        optimizer,
+                        activation,
+                        ..Hyper::default()
+                    };
+                    let Ok(a) = (entry.create)(&hyper) else {
+                        continue;
+                    };
+                    texts.push(derivation(a.id(), &a.derivation(), Format::Latex, None));
+                }
+            }
+        }
+        let data = crate::data::Dataset::from_columns(
+            &["a", "b"],
+            &[vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 0.0, 2.0, 1.0]],
+            Some(("y", vec![0.0, 1.0, 0.0, 1.0])),
+        )
+        .unwrap();
+        let newton = Hyper {
+            optimizer: Some(crate::optim::OptimizerKind::Newton),
+            ..Hyper::default()
+        };
+        let mut a = (crate::algorithms::entry("logistic-regression")
+            .unwrap()
+            .create)(&newton)
+        .unwrap();
+        a.reset(&data).unwrap();
+        let record = a.step(&data).unwrap();
+        texts.push(derivation(
+            a.id(),
+            &a.derivation(),
+            Format::Latex,
+            Some(&record),
+        ));
+        assert!(texts.len() > 40, "{}", texts.len());
+        for text in &texts {
+            let odd: String = text.chars().filter(|c| !c.is_ascii()).collect();
+            assert!(
+                odd.is_empty() && !text.contains("[U+"),
+                "{odd:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn latex_text_groups_scripts_and_symbols() {
+        assert_eq!(latex_text("below 10⁻¹⁰ here"), "below 10$^{-10}$ here");
+        assert_eq!(latex_text("Σₓₓw = σₓᵧ"), r"$\Sigma_{xx}$w = $\sigma_{xy}$");
+        assert_eq!(
+            latex_text("z⁽ˡ⁾ and ∂pₗ/∂zₖ"),
+            r"z$^{(l)}$ and $\partial$p$_{l}$/$\partial$z$_{k}$"
+        );
+        assert_eq!(
+            latex_text("r̄ and ½ of 50%"),
+            r"$\bar{r}$ and $\tfrac{1}{2}$ of 50\%"
+        );
+        assert_eq!(latex_text("λα"), r"$\lambda\alpha$");
     }
 
     #[test]
