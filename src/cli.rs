@@ -227,23 +227,7 @@ pub fn execute(command: &Command, out: &mut dyn std::io::Write) -> anyhow::Resul
                 optimizer: optimizer.as_deref().map(parse_optimizer).transpose()?,
                 ..Hyper::default()
             };
-            if let Some(kind) = hyper.optimizer
-                && !entry.optimizers.contains(&kind)
-            {
-                let offered: Vec<&str> = entry.optimizers.iter().map(|o| o.name()).collect();
-                if offered.is_empty() {
-                    bail!(
-                        "{}'s update is not a gradient step, so --optimizer does not apply",
-                        entry.id
-                    );
-                }
-                bail!(
-                    "the optimizer '{}' does not apply to {}; choose {}",
-                    kind.name(),
-                    entry.id,
-                    offered.join(", ")
-                );
-            }
+            check_optimizer(entry, hyper.optimizer)?;
             let algorithm = (entry.create)(&hyper)?;
             write!(
                 out,
@@ -451,6 +435,11 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<RunReport> {
         bail!("--every must be at least 1");
     }
     let hyper = hyper_from_args(args)?;
+    // Where no optimizer applies, `--optimizer` gets a note, as every
+    // option the algorithm ignores.
+    if !entry.optimizers.is_empty() {
+        check_optimizer(entry, hyper.optimizer)?;
+    }
     let mut algorithm = (entry.create)(&hyper)?;
     // The JSON reports parameters and losses, never the per-row values.
     algorithm.keep_per_row(false);
@@ -527,4 +516,26 @@ pub fn run_json(args: &RunArgs) -> anyhow::Result<RunReport> {
     let last = report.step_json(&history[history.len() - 1]);
     report.head.insert("final".into(), last);
     Ok(report)
+}
+
+/// Refuses an optimizer `entry` does not offer, naming those it does.
+fn check_optimizer(entry: &Entry, optimizer: Option<OptimizerKind>) -> anyhow::Result<()> {
+    if let Some(kind) = optimizer
+        && !entry.optimizers.contains(&kind)
+    {
+        let offered: Vec<&str> = entry.optimizers.iter().map(|o| o.name()).collect();
+        if offered.is_empty() {
+            bail!(
+                "{}'s update is not a gradient step, so --optimizer does not apply",
+                entry.id
+            );
+        }
+        bail!(
+            "the optimizer '{}' does not apply to {}; choose {}",
+            kind.name(),
+            entry.id,
+            offered.join(", ")
+        );
+    }
+    Ok(())
 }

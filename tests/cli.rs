@@ -903,6 +903,18 @@ fn list_and_derive_cover_every_algorithm_in_every_format() {
     }
     let out = steplab(&["derive", "linear-svm", "--optimizer", "pegasos"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // `run` names the same choices, Newton's method among them.
+    let exam = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/examples/exam_pass.csv");
+    let exam = exam.to_str().unwrap();
+    let run = ["run", "--algorithm", "logistic-regression", "--data", exam];
+    let out = steplab(&[&run[..], &["--optimizer", "pegasos"]].concat());
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("choose gd, momentum, nesterov, adagrad, rmsprop, adam, newton"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -179,6 +179,16 @@ pub fn check_k(k: Option<usize>, init_rows: Option<&[usize]>) -> Result<(), Algo
             super::count(rows.len(), "row")
         )));
     }
+    if let Some(rows) = init_rows
+        && let Some(r) = rows
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| rows[..i].contains(r).then_some(r))
+    {
+        return Err(AlgoError::Invalid(format!(
+            "--init-rows names row {r} twice; each cluster needs a row of its own"
+        )));
+    }
     Ok(())
 }
 
@@ -1028,6 +1038,8 @@ mod tests {
             })
             .is_err()
         );
+        let e = KMeans::new(&hyper(&[2, 0, 2])).unwrap_err();
+        assert!(e.to_string().contains("row 2 twice"), "{e}");
         assert!(
             KMeans::new(&Hyper {
                 k: Some(7),
@@ -1041,9 +1053,19 @@ mod tests {
 
     #[test]
     fn an_empty_cluster_keeps_its_centroid_and_says_so() {
-        let d = data();
-        // Two identical init rows: the second never wins a tie.
-        let mut km = KMeans::new(&hyper(&[0, 0])).unwrap();
+        // Two init rows with the same values: the second never wins a tie.
+        let mut x = data().x().clone();
+        x.set_row(1, &x.row(0).into_owned());
+        let d = Dataset::from_columns(
+            &["x", "y"],
+            &[
+                x.column(0).iter().copied().collect(),
+                x.column(1).iter().copied().collect(),
+            ],
+            None,
+        )
+        .unwrap();
+        let mut km = KMeans::new(&hyper(&[0, 1])).unwrap();
         km.reset(&d).unwrap();
         let r = km.step(&d).unwrap();
         assert!(r.note.unwrap().contains("cluster 1 got no rows"));

@@ -161,7 +161,7 @@ const FORWARD_2: DerivationStep = DerivationStep {
 };
 const LOSS: DerivationStep = DerivationStep {
     title: "Loss",
-    sentence: "ℓ is the log-loss −[y log ŷ + (1 − y) log(1 − ŷ)] for a sigmoid output, the cross-entropy −Σₖ yₖ log ŷₖ for softmax (y one-hot), half the squared error ½‖ŷ − y‖² for a numeric target; plus the penalty on every weight matrix.",
+    sentence: "ℓ is the log-loss −[y log ŷ + (1 − y) log(1 − ŷ)] for a sigmoid output, the cross-entropy −Σₖ yₖ log ŷₖ for softmax (y one-hot), half the squared error ½‖ŷ − y‖² for a numeric target; plus the penalty on every weight matrix. The output follows the target: two values make a sigmoid output; text labels, or 3 to 10 whole numbers with at least two rows each on average, a softmax; any other numbers an identity output.",
     latex: r"J = \frac{1}{n} \sum_{i=1}^{n} \ell(\hat{\mathbf{y}}_i, \mathbf{y}_i) + \frac{\lambda}{2} \sum_{l} \|W^{(l)}\|^2 + \lambda_1 \sum_{l} \|W^{(l)}\|_1",
     shows: &[J, LAMBDA, LAMBDA1],
 };

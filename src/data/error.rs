@@ -75,7 +75,7 @@ pub enum DataError {
         path: String,
     },
     /// A row with a different number of fields than the header.
-    #[error("line {line} has {found} fields but the header has {expected} columns: {path}")]
+    #[error("line {line} has {} but the header has {}: {path}", plural(*.found, "field"), plural(*.expected, "column"))]
     Ragged {
         /// Physical line.
         line: usize,
@@ -140,6 +140,11 @@ pub enum DataError {
         /// The file.
         path: String,
     },
+}
+
+/// "1 field", "3 fields": `n` and `noun`, plural when n ≠ 1.
+fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A cell's text as it can be quoted in one line: line breaks and tabs

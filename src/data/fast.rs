@@ -1067,7 +1067,7 @@ mod tests {
         assert_eq!(fast, slow);
         assert_eq!(
             fast.to_string(),
-            "line 3002 has 1 fields but the header has 2 columns: f"
+            "line 3002 has 1 field but the header has 2 columns: f"
         );
     }
 

@@ -675,6 +675,17 @@ impl Dataset {
                 "{algorithm} needs at least two classes in the target column '{}', but every row is '{only}'",
                 t.name
             ),
+            many if many.len() > LOOKS_CONTINUOUS
+                && many
+                    .iter()
+                    .any(|c| matches!(c, Label::Number(v) if v.fract() != 0.0)) =>
+            {
+                format!(
+                    "{algorithm} needs class labels, but the target column '{}' holds {} distinct numbers, not all whole: it looks like a measurement (linear-regression or the mlp fit numbers)",
+                    t.name,
+                    many.len()
+                )
+            }
             many if many.len() > MAX_CLASSES => format!(
                 "{algorithm} takes at most {MAX_CLASSES} classes, but the target column '{}' has {} distinct labels",
                 t.name,
@@ -722,6 +733,11 @@ impl Dataset {
 fn parse_missing(s: &str) -> bool {
     matches!(table::parse_cell(s, false), table::Cell::Missing)
 }
+
+/// Above this many distinct numbers, some of them not whole, a target is
+/// a measurement rather than classes (the MLP fits such a target as
+/// numbers too).
+const LOOKS_CONTINUOUS: usize = 10;
 
 /// At most this many distinct values make a numeric target usable as
 /// classes, and a classifier takes at most this many classes.
@@ -950,6 +966,39 @@ mod tests {
         assert_eq!(
             scale_column(&mut constant).unwrap_err().to_bits(),
             1e300f64.to_bits()
+        );
+    }
+
+    #[test]
+    fn a_measured_target_is_not_taken_for_classes() {
+        let data = |y: Vec<f64>| {
+            let x: Vec<f64> = (0..y.len()).map(|i| i as f64).collect();
+            Dataset::from_columns(&["x"], &[x], Some(("y", y))).unwrap()
+        };
+        // Many distinct numbers, some fractional: a measurement.
+        let measured = data((0..40).map(|i| f64::from(i) * 0.37).collect());
+        let e = measured.class_target("softmax-regression").unwrap_err();
+        assert!(
+            e.to_string().contains("40 distinct numbers, not all whole"),
+            "{e}"
+        );
+        // Whole numbers, or few fractional ones, stay classes.
+        let ids = data((0..40).map(|i| f64::from(i % 20)).collect());
+        assert_eq!(
+            ids.class_target("softmax-regression")
+                .unwrap()
+                .classes
+                .len(),
+            20
+        );
+        let halves = data((0..40).map(|i| f64::from(i % 4) * 0.5).collect());
+        assert_eq!(
+            halves
+                .class_target("softmax-regression")
+                .unwrap()
+                .classes
+                .len(),
+            4
         );
     }
 
