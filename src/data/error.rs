@@ -75,7 +75,7 @@ pub enum DataError {
         path: String,
     },
     /// A row with a different number of fields than the header.
-    #[error("line {line} has {} but the header has {}: {path}", plural(*.found, "field"), plural(*.expected, "column"))]
+    #[error("line {line} has {} but the header has {}{hint}: {path}", plural(*.found, "field"), plural(*.expected, "column"))]
     Ragged {
         /// Physical line.
         line: usize,
@@ -83,6 +83,8 @@ pub enum DataError {
         found: usize,
         /// Columns in the header.
         expected: usize,
+        /// Extra context: a quoted field that ran over several lines.
+        hint: String,
         /// The file.
         path: String,
     },

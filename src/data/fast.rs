@@ -251,6 +251,7 @@ fn join(parts: Vec<Part<'_>>, expected: usize, path: &str) -> Result<Option<Join
                     line: line + r.line,
                     found: r.found,
                     expected,
+                    hint: String::new(),
                     path: path.into(),
                 });
             }

@@ -950,10 +950,20 @@ pub fn parse_sequential(
         // Trailing empty fields (a trailing delimiter) are tolerated.
         let meaningful = meaningful_len(&record);
         if found < expected || meaningful > expected {
+            // A quote left open runs its field to the end of the file: the
+            // record's own text then holds an odd number of quotes.
+            let end = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+            let raw = text.get(byte..end.min(text.len())).unwrap_or("");
+            let hint = if found < expected && raw.matches('"').count() % 2 == 1 {
+                format!(" (a quote opened on line {line} is never closed)")
+            } else {
+                String::new()
+            };
             return Err(DataError::Ragged {
                 line,
                 found: if found < expected { found } else { meaningful },
                 expected,
+                hint,
                 path: path.into(),
             });
         }
@@ -1849,6 +1859,20 @@ mod tests {
         let t = parse_sequential("\na,b\r\n1,2\r\n,,\r\n\r\nx,4\r\n", b',', false, "f").unwrap();
         assert_eq!(t.lines, vec![3, 6]);
         assert_eq!(t.columns[0].first_texts[0].line, 6);
+    }
+
+    #[test]
+    fn a_quote_left_open_is_named_and_a_short_row_is_not_blamed_on_one() {
+        let open = parse_table(b"a,b,y\n1,2,3\n\"4,5,6\n7,8,9\n", "f.csv").unwrap_err();
+        assert_eq!(
+            open.to_string(),
+            "line 3 has 1 field but the header has 3 columns (a quote opened on line 3 is never closed): f.csv"
+        );
+        let short = parse_table(b"a,b,y\n1,2,3\n\"4\n5\",6\n", "f.csv").unwrap_err();
+        assert_eq!(
+            short.to_string(),
+            "line 3 has 2 fields but the header has 3 columns: f.csv"
+        );
     }
 
     #[test]
