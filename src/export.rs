@@ -288,6 +288,15 @@ fn latex_text(s: &str) -> String {
             math.push('}');
         }
     };
+    // Writes out the math gathered, as one `$…$`.
+    let flush = |out: &mut String, math: &mut String, script: &mut Option<(char, String)>| {
+        close_script(math, script);
+        if !math.is_empty() {
+            out.push('$');
+            out.push_str(&std::mem::take(math));
+            out.push('$');
+        }
+    };
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         let barred = chars.next_if_eq(&'\u{304}').is_some();
@@ -314,12 +323,7 @@ fn latex_text(s: &str) -> String {
                 math.push_str(&m);
             }
             None => {
-                close_script(&mut math, &mut script);
-                if !math.is_empty() {
-                    out.push('$');
-                    out.push_str(&std::mem::take(&mut math));
-                    out.push('$');
-                }
+                flush(&mut out, &mut math, &mut script);
                 match c {
                     '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
                         out.push('\\');
@@ -345,12 +349,7 @@ fn latex_text(s: &str) -> String {
             }
         }
     }
-    close_script(&mut math, &mut script);
-    if !math.is_empty() {
-        out.push('$');
-        out.push_str(&math);
-        out.push('$');
-    }
+    flush(&mut out, &mut math, &mut script);
     out
 }
 

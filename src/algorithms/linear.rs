@@ -636,24 +636,13 @@ impl Moments {
         for j in 0..d {
             a[(j, j)] += l2;
         }
-        // Cholesky succeeds on singular matrices only through rounding, so
-        // check the conditioning as well: a relative pivot below 1e-12 means singular.
-        let scale = a.diagonal().max().max(1e-300);
         let singular = || {
             AlgoError::Singular(
                 "XᵀX is singular, so the normal equations have no unique solution (a feature is constant or a linear combination of others; drop it or set --l2 > 0)"
                     .into(),
             )
         };
-        let chol = a.cholesky().ok_or_else(singular)?;
-        let min_pivot = chol
-            .l_dirty()
-            .diagonal()
-            .iter()
-            .fold(f64::INFINITY, |m, v| m.min(v * v));
-        if min_pivot < 1e-12 * scale {
-            return Err(singular());
-        }
+        let chol = well_conditioned_cholesky(a).ok_or_else(singular)?;
         let w = chol.solve(&self.cov.view((0, d), (d, 1)).into_owned());
         let b = self.mean[d] - self.mean.rows(0, d).dot(&w);
         let theta: Vec<f64> = w.iter().copied().chain([b]).collect();
@@ -663,6 +652,28 @@ impl Moments {
             Err(singular())
         }
     }
+}
+
+/// Below this, a squared Cholesky pivot relative to the largest diagonal
+/// entry means the matrix is singular.
+pub const RCOND: f64 = 1e-12;
+
+/// The Cholesky factor of a symmetric matrix, or `None` when it is
+/// singular: Cholesky succeeds on singular matrices only through
+/// rounding, so a squared pivot below [`RCOND`] of the largest diagonal
+/// entry counts as singular too.
+#[must_use]
+pub fn well_conditioned_cholesky(
+    a: DMatrix<f64>,
+) -> Option<nalgebra::Cholesky<f64, nalgebra::Dyn>> {
+    let scale = a.diagonal().max().max(1e-300);
+    let chol = a.cholesky()?;
+    let min_pivot = chol
+        .l_dirty()
+        .diagonal()
+        .iter()
+        .fold(f64::INFINITY, |m, v| m.min(v * v));
+    (min_pivot >= RCOND * scale).then_some(chol)
 }
 
 /// Names `w[feature]` …, `bias`.

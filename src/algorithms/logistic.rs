@@ -411,27 +411,15 @@ impl Algorithm for LogisticRegression {
 
 pub use super::vmath::{sigmoid, softplus};
 
-/// Eigenvalues of H below this fraction of its largest count as 0 (as a
-/// Cholesky pivot does in [`linear::Moments::normal_equations`]).
-const NEWTON_RCOND: f64 = 1e-12;
-
 /// The Newton step δ = H⁻¹g: by Cholesky where H is well conditioned;
 /// otherwise (collinear features, or rows fitted so surely that
 /// p(1 − p) rounds to 0) the least-squares step of smallest norm, H⁺g,
-/// from H's eigen-decomposition with eigenvalues below [`NEWTON_RCOND`]
+/// from H's eigen-decomposition with eigenvalues below [`linear::RCOND`]
 /// of the largest taken as 0 (0 when all of them are). `None` when H
 /// holds a value that is not finite.
 fn newton_step(h: &DMatrix<f64>, g: &DVector<f64>) -> Option<DVector<f64>> {
-    let scale = h.diagonal().iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if let Some(c) = h.clone().cholesky() {
-        let pivot = c
-            .l_dirty()
-            .diagonal()
-            .iter()
-            .fold(f64::INFINITY, |m, v| m.min(v * v));
-        if pivot >= NEWTON_RCOND * scale && scale > 0.0 {
-            return Some(c.solve(g));
-        }
+    if let Some(c) = linear::well_conditioned_cholesky(h.clone()) {
+        return Some(c.solve(g));
     }
     if !h.iter().all(|v| v.is_finite()) {
         return None;
@@ -440,7 +428,7 @@ fn newton_step(h: &DMatrix<f64>, g: &DVector<f64>) -> Option<DVector<f64>> {
     let top = eigen.eigenvalues.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let mut delta = DVector::zeros(g.len());
     for (k, &lambda) in eigen.eigenvalues.iter().enumerate() {
-        if lambda > NEWTON_RCOND * top {
+        if lambda > linear::RCOND * top {
             let q = eigen.eigenvectors.column(k);
             delta += q * (q.dot(g) / lambda);
         }

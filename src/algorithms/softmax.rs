@@ -542,15 +542,8 @@ impl SoftmaxRegression {
             PerRow::Head(h) => h.min(BLOCK),
             _ => 0,
         };
-        // Three classes without every row's values: the two classes'
-        // weights less the first's, by column, for `ThreeClasses`.
-        let grouped: Vec<[f64; 2]> = if k == GROUPED_CLASSES && !keep {
-            (0..d)
-                .map(|j| [1, 2].map(|c| self.w[(c, j)] - self.w[(0, j)]))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // Three classes without every row's values: `ThreeClasses`'s weights.
+        let grouped = (k == GROUPED_CLASSES && !keep).then(|| self.shifted_pairs());
         // Without per-row values, z, p and p − y live in one block's scratch.
         let kept = if keep { n } else { 0 };
         let [mut z, mut p, mut err] = [(); 3].map(|()| spare.take_matrix(kept, k));
@@ -571,7 +564,7 @@ impl SoftmaxRegression {
                 let shows = keep || heads.is_some();
                 let mut scores = vec![0.0; if shows { k * BLOCK } else { 0 }];
                 // Three classes' blocks without rows shown: each row's loss.
-                let mut losses = vec![0.0; if grouped.is_empty() { 0 } else { BLOCK }];
+                let mut losses = vec![0.0; if grouped.is_some() { BLOCK } else { 0 }];
                 let mut columns: Vec<&[f64]> = Vec::with_capacity(d);
                 pass::blocks(
                     0,
@@ -581,14 +574,16 @@ impl SoftmaxRegression {
                     |lo, hi| {
                         let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
                         let t = &targets[start + lo..start + hi];
-                        if !(grouped.is_empty() || heads.is_some() && lo == 0) {
+                        if let Some((w, b)) =
+                            grouped.as_ref().filter(|_| !(heads.is_some() && lo == 0))
+                        {
                             let len = hi - lo;
                             let whole = len / pass::GROUP * pass::GROUP;
                             columns.clear();
                             columns.extend((0..d).map(|j| &x_col(j)[..whole]));
                             let ran = pulp::Arch::new().dispatch(ThreeClasses {
-                                w: &grouped,
-                                b: [self.b[1] - self.b[0], self.b[2] - self.b[0]],
+                                w,
+                                b: *b,
                                 columns: &columns,
                                 y: &t[..whole],
                                 losses: &mut losses[..whole],
@@ -764,6 +759,15 @@ impl SoftmaxRegression {
         let grad_w = DMatrix::from_fn(2, d, |c, j| if c == 1 { sums.grad_w[j] } else { 0.0 });
         let grad_b = DVector::from_vec(vec![0.0, sums.grad_b]);
         self.finish(n, sums.loss, (grad_w, grad_b), [z, p, err])
+    }
+
+    /// [`ThreeClasses`]' weights and biases: the second and third classes'
+    /// less the first's, by column.
+    fn shifted_pairs(&self) -> (Vec<[f64; 2]>, [f64; 2]) {
+        let w = (0..self.w.ncols())
+            .map(|j| [1, 2].map(|c| self.w[(c, j)] - self.w[(0, j)]))
+            .collect();
+        (w, [1, 2].map(|c| self.b[c] - self.b[0]))
     }
 
     /// The scores of a block's `len` rows relative to the first class's,
@@ -1179,16 +1183,14 @@ mod tests {
             x_far[(40, 0)] = 1e4 * (s.w[(1, 0)] - s.w[(0, 0)]).signum();
             for (x, far) in [(&x, false), (&x_far, true)] {
                 let block = s.forward(x, &y, &mut Spare::default(), PerRow::All);
-                let w: Vec<[f64; 2]> = (0..d)
-                    .map(|j| [1, 2].map(|c| s.w[(c, j)] - s.w[(0, j)]))
-                    .collect();
+                let (w, b) = s.shifted_pairs();
                 let grouped = |isa: pass::Isa| {
                     let mut losses = vec![0.0; rows];
                     let mut sums = pass::GradientLanes::new(2, d);
                     let columns: Vec<&[f64]> = x.as_slice().chunks(rows).collect();
                     let ran = isa.run(ThreeClasses {
                         w: &w,
-                        b: [s.b[1] - s.b[0], s.b[2] - s.b[0]],
+                        b,
                         columns: &columns,
                         y: y.as_slice(),
                         losses: &mut losses,

@@ -83,7 +83,7 @@ pub enum DataError {
         found: usize,
         /// Columns in the header.
         expected: usize,
-        /// Extra context: a quoted field that ran over several lines.
+        /// Extra context: a quote that is never closed.
         hint: String,
         /// The file.
         path: String,
