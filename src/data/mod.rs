@@ -138,13 +138,29 @@ impl MissingReport {
 }
 
 /// A class label as it appears in the target column.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Label {
     /// A numeric target value used as a class.
     Number(f64),
     /// A text label.
     Text(String),
+}
+
+/// A label serializes as written: whole numbers as JSON integers (`1`,
+/// not `1.0`), other numbers as floats, text as a string.
+impl serde::Serialize for Label {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// Whole numbers below 2⁵³ in magnitude are exact as integers.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        match self {
+            #[allow(clippy::cast_possible_truncation)]
+            Self::Number(v) if v.fract() == 0.0 && v.abs() < EXACT => {
+                serializer.serialize_i64(*v as i64)
+            }
+            Self::Number(v) => serializer.serialize_f64(*v),
+            Self::Text(s) => serializer.serialize_str(s),
+        }
+    }
 }
 
 impl std::fmt::Display for Label {
@@ -944,6 +960,19 @@ mod tests {
         assert_eq!(names, ["Z", "a", "b", "ä"]);
         assert_eq!(t.class_ids, [2, 1, 2, 0, 3, 1]);
         assert!(t.values.is_none());
+    }
+
+    #[test]
+    fn labels_serialize_as_written() {
+        let labels = [
+            Label::Number(0.0),
+            Label::Number(-3.0),
+            Label::Number(2.5),
+            Label::Number(1e300),
+            Label::Text("a".into()),
+        ];
+        let json = serde_json::to_string(&labels).unwrap();
+        assert_eq!(json, r#"[0,-3,2.5,1e+300,"a"]"#);
     }
 
     #[test]
