@@ -2,6 +2,7 @@
 //! a step's numbers substituted when a record is given), and the trajectory as CSV.
 
 use crate::algorithms::{DerivationStep, StepRecord, Value};
+use crate::math::plain::plain_text;
 use crate::session::Snapshot;
 use std::fmt::Write as _;
 
@@ -162,11 +163,8 @@ pub fn derivation(
         let k = i + 1;
         match format {
             Format::Text => {
-                let _ = writeln!(
-                    out,
-                    "{k}. {} — {}\n   {}",
-                    step.title, step.sentence, step.latex
-                );
+                let _ = writeln!(out, "{k}. {} — {}", step.title, step.sentence);
+                let _ = writeln!(out, "{}", indented(&plain_text(step.latex)));
             }
             Format::Markdown => {
                 let _ = writeln!(
@@ -188,7 +186,7 @@ pub fn derivation(
         if let Some(line) = record.and_then(|r| substituted_update(step, r)) {
             match format {
                 Format::Text => {
-                    let _ = writeln!(out, "   {line}");
+                    let _ = writeln!(out, "{}", indented(&plain_text(&line)));
                 }
                 Format::Markdown => {
                     let _ = writeln!(out, "\n$$\n{line}\n$$\n");
@@ -204,7 +202,7 @@ pub fn derivation(
                     let text = format_value(v, LISTED_ENTRIES);
                     match format {
                         Format::Text => {
-                            let _ = writeln!(out, "     {} = {text}", s.id);
+                            let _ = writeln!(out, "     {} = {text}", plain_text(s.latex));
                         }
                         Format::Markdown => {
                             let _ = writeln!(out, "- ${}$ = `{text}`", s.latex);
@@ -224,6 +222,14 @@ pub fn derivation(
         out.push('\n');
     }
     out
+}
+
+/// `text`'s lines, each indented under a step's number.
+fn indented(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("   {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The update of `step` with the record's numbers substituted, as LaTeX:
@@ -533,10 +539,11 @@ fn csv_field(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::algorithms::{Activation, Hyper, REGISTRY};
 
     #[test]
     fn an_exported_derivation_lists_a_newton_step_whole() {
-        use crate::algorithms::{Hyper, entry};
+        use crate::algorithms::entry;
         use crate::optim::OptimizerKind;
         let data = crate::data::Dataset::from_columns(
             &["a", "b"],
@@ -557,18 +564,18 @@ mod tests {
             Format::Text,
             Some(&record),
         );
-        let hessian = text.lines().find(|l| l.contains("hessian =")).unwrap();
+        let hessian = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("H = ") && l.contains("matrix"))
+            .unwrap();
         assert!(hessian.contains("3×3 matrix"), "{hessian}");
         assert!(!hessian.contains("in all"), "{hessian}");
         assert_eq!(hessian.matches(", ").count(), 8, "{hessian}");
     }
 
-    #[test]
-    fn latex_exports_are_plain_ascii_for_every_algorithm_and_optimizer() {
-        use crate::algorithms::{Activation, Hyper, REGISTRY};
-        // Every derivation (each optimizer's, each activation's), with a
-        // step's values for one of them: nothing pdflatex cannot read.
-        let mut texts = Vec::new();
+    /// Every algorithm's derivation, under each optimizer and activation.
+    fn every_derivation() -> Vec<(&'static str, Vec<DerivationStep>)> {
+        let mut all = Vec::new();
         for entry in REGISTRY {
             let optimizers = entry.optimizers.iter().map(|&o| Some(o)).chain([None]);
             for optimizer in optimizers {
@@ -578,13 +585,43 @@ mod tests {
                         activation,
                         ..Hyper::default()
                     };
-                    let Ok(a) = (entry.create)(&hyper) else {
-                        continue;
-                    };
-                    texts.push(derivation(a.id(), &a.derivation(), Format::Latex, None));
+                    if let Ok(a) = (entry.create)(&hyper) {
+                        all.push((entry.id, a.derivation()));
+                    }
                 }
             }
         }
+        all
+    }
+
+    #[test]
+    fn text_derivations_have_no_markup_and_distinct_symbols() {
+        for (id, steps) in every_derivation() {
+            let text = derivation(id, &steps, Format::Text, None);
+            assert!(!text.contains('\\'), "{text}");
+            for step in &steps {
+                // The panel labels a step's values by these names.
+                let names: Vec<String> = step.shows.iter().map(|s| plain_text(s.latex)).collect();
+                for (i, name) in names.iter().enumerate() {
+                    assert!(!name.is_empty() && !name.contains('\\'), "{id}: {name:?}");
+                    assert!(
+                        !names[..i].contains(name),
+                        "{id}, {}: {name} twice",
+                        step.title
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn latex_exports_are_plain_ascii_for_every_algorithm_and_optimizer() {
+        // Every derivation, with a step's values for one of them: nothing
+        // pdflatex cannot read.
+        let mut texts: Vec<String> = every_derivation()
+            .iter()
+            .map(|(id, steps)| derivation(id, steps, Format::Latex, None))
+            .collect();
         let data = crate::data::Dataset::from_columns(
             &["a", "b"],
             &[vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 0.0, 2.0, 1.0]],

@@ -4,7 +4,7 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use std::path::Path;
-use steplab::algorithms::Hyper;
+use steplab::algorithms::{Hyper, Symbol, linear, mlp};
 use steplab::session::{Session, Snapshot};
 use steplab::ui::{App, Command, Role, STEP_BUDGET, Settings};
 
@@ -21,6 +21,11 @@ fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
+}
+
+/// How the derivation panel names `symbol`'s values: `name = value`.
+fn named(symbol: Symbol) -> String {
+    format!("{} = ", steplab::math::plain::plain_text(symbol.latex))
 }
 
 fn loss_at_shown(h: &Harness<'_, App>) -> f64 {
@@ -382,7 +387,8 @@ fn records_keep_the_first_rows_of_what_no_plot_reads_and_show_the_same_numbers()
     assert_eq!(*head, p.rows(0, 64).into_owned());
     // The derivation panel writes them as it would the whole matrix.
     let text = format!(
-        "probabilities = {}",
+        "{} = {}",
+        steplab::math::plain::plain_text(steplab::algorithms::softmax::PROBS.latex),
         steplab::export::format_value(&Value::Matrix(p.clone()), steplab::export::SHOWN_ENTRIES)
     );
     assert!(text.contains("150×3 matrix"), "{text}");
@@ -553,11 +559,12 @@ fn hovering_a_derivation_value_links_it_to_the_plot() {
     h.get_by_label("Step").click();
     h.run();
     assert!(h.state().highlighted().is_empty());
-    h.get_by_label_contains("residual = [").hover();
+    h.get_by_label_contains(&format!("{}[", named(linear::RESIDUAL)))
+        .hover();
     h.run();
     assert_eq!(h.state().highlighted(), ["residual"]);
     // grad_w shows under two steps (chain rule and gradient); either links.
-    h.get_all_by_label_contains("grad_w = [")
+    h.get_all_by_label_contains(&format!("{}[", named(linear::GRAD_W)))
         .next()
         .unwrap()
         .hover();
@@ -628,7 +635,7 @@ fn flat_hidden_units_are_flagged_with_what_to_do() {
     h.get_by_label("Step ×10").click();
     h.run();
     assert!(h.query_by_label_contains(warning).is_none());
-    assert!(h.query_by_label_contains("saturated = ").is_some());
+    assert!(h.query_by_label_contains(&named(mlp::SATURATED)).is_some());
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! (STIX Two Math), with the workarounds its 2.1 release needs. No GUI code:
 //! the UI turns the pixels into a texture.
 
+pub mod plain;
 pub mod terms;
 
 use latex_rust::{

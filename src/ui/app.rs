@@ -10,6 +10,7 @@ use crate::data::{
     Dataset, MissingPolicy, Progress, Selection, Table, parse_table, read_table_with,
 };
 use crate::export::{self, Format};
+use crate::math::plain::plain_text;
 use crate::session::{CHECKPOINT_EVERY, Replayed, Session, StepJob};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1550,7 +1551,7 @@ impl App {
                                     Some(v) => format!(
                                         "{}\n{} = {}",
                                         term.meaning,
-                                        term.id,
+                                        plain_text(term.latex),
                                         export::format_entries(v, 16)
                                     ),
                                     None => term.meaning.to_string(),
@@ -1566,7 +1567,7 @@ impl App {
                                         let label = ui
                                             .label(format!(
                                                 "{} = {}",
-                                                symbol.id,
+                                                plain_text(symbol.latex),
                                                 export::format_value(value, export::SHOWN_ENTRIES)
                                             ))
                                             .on_hover_text(format!(
