@@ -162,6 +162,9 @@ struct Regions {
 /// Grid cells per side of the decision-region map.
 const REGION_GRID: usize = 120;
 
+/// At most about this many margin violators are ringed.
+const RINGS_DRAWN: usize = 500;
+
 /// The classes of the map's cells, made anywhere ([`RegionsJob`]), and
 /// where the map lies.
 struct RegionsMap {
@@ -1242,10 +1245,18 @@ fn feature_plot(
                             .filter(|&i| v.at_row(i, n).is_some_and(|v| v > 0.5))
                             .map(|i| [x[(i, j)], x[(i, k)]])
                             .collect();
+                        // Thousands of rings would hide the classes' colours:
+                        // a stable share of them stands for the rest.
+                        let every = pts.len().div_ceil(RINGS_DRAWN).max(1);
+                        let name = if every > 1 {
+                            format!("margin violators (1 in {every} ringed)")
+                        } else {
+                            "margin violators".to_owned()
+                        };
                         cloud::rings(
                             plot_ui,
-                            "margin violators",
-                            pts,
+                            name,
+                            pts.into_iter().step_by(every).collect(),
                             Lit::width(lit.margins, 5.0),
                             theme::WARNING,
                         );
