@@ -512,6 +512,24 @@ impl Mlp {
     /// `PerRow::None` they are left empty (only the sums are wanted), with
     /// `PerRow::Head(h)` they hold the first h rows, copied from the first
     /// block of the first range.
+    /// The output layer's values on the rows of `x` at flat parameters
+    /// `flat` (the forward pass of [`Self::pass`]).
+    fn outputs_at(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<DMatrix<f64>> {
+        if flat.len() != self.params().len() {
+            return None;
+        }
+        let layers = self.unflatten(flat);
+        let outputs = layers.last()?.w.nrows();
+        let pass = self.pass(
+            &layers,
+            x,
+            &DMatrix::zeros(x.nrows(), outputs),
+            &mut Spare::default(),
+            PerRow::All,
+        );
+        Some(pass.output)
+    }
+
     fn pass(
         &self,
         layers: &[Layer],
@@ -1022,22 +1040,21 @@ impl Algorithm for Mlp {
     }
 
     fn classify(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<usize>> {
-        if flat.len() != self.params().len() || matches!(self.output, Output::Regression) {
+        if self.output == Output::Regression {
             return None;
         }
-        let layers = self.unflatten(flat);
-        let outputs = layers.last()?.w.nrows();
-        let p = self.pass(
-            &layers,
-            x,
-            &DMatrix::zeros(x.nrows(), outputs),
-            &mut Spare::default(),
-            PerRow::All,
-        );
+        let output = self.outputs_at(x, flat)?;
         Some(match self.output {
-            Output::Binary => p.output.iter().map(|&v| usize::from(v > 0.5)).collect(),
-            _ => super::argmax_rows(&p.output),
+            Output::Binary => output.iter().map(|&v| usize::from(v > 0.5)).collect(),
+            _ => super::argmax_rows(&output),
         })
+    }
+
+    fn predict(&self, x: &DMatrix<f64>, flat: &[f64]) -> Option<Vec<f64>> {
+        if self.output != Output::Regression {
+            return None;
+        }
+        Some(self.outputs_at(x, flat)?.as_slice().to_vec())
     }
 
     fn has_loss_surface(&self) -> bool {
@@ -1338,6 +1355,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn predictions_are_the_outputs_whose_squared_error_is_the_loss() {
+        let mut rng = Rng::new(5);
+        let a: Vec<f64> = (0..40).map(|_| rng.normal()).collect();
+        let y: Vec<f64> = a.iter().map(|u| u.sin() + 0.1 * u).collect();
+        let d = Dataset::from_columns(&["a"], &[a], Some(("y", y.clone()))).unwrap();
+        let mut m = Mlp::new(&Hyper::default()).unwrap();
+        m.reset(&d).unwrap();
+        m.step(&d).unwrap();
+        let theta = m.params();
+        let predicted = m.predict(d.x(), &theta).unwrap();
+        let half_mse = predicted
+            .iter()
+            .zip(&y)
+            .map(|(p, y)| 0.5 * (p - y).powi(2))
+            .sum::<f64>()
+            / 40.0;
+        let loss = m.loss_at(&d, &theta).unwrap();
+        assert!(
+            (half_mse - loss).abs() < 1e-12 * loss,
+            "{half_mse} vs {loss}"
+        );
+        assert!(m.classify(d.x(), &theta).is_none());
+        // A classifier's outputs are classes, not numbers.
+        let d = xor();
+        m.reset(&d).unwrap();
+        assert!(m.predict(d.x(), &m.params()).is_none());
+        assert!(m.classify(d.x(), &m.params()).is_some());
     }
 
     #[test]

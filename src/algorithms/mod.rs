@@ -498,6 +498,13 @@ pub trait Algorithm: Send + std::fmt::Debug {
         None
     }
 
+    /// The number the model predicts for each row of `x` at flat parameters
+    /// `flat`, drawn as its fitted curve: the MLP's identity output. `None`
+    /// for the other models (linear regression's line is drawn from w and b).
+    fn predict(&self, _x: &DMatrix<f64>, _flat: &[f64]) -> Option<Vec<f64>> {
+        None
+    }
+
     /// Whether, beyond the registry's classifiers ([`Entry::classifies`]),
     /// this model predicts the target's classes on the data it was reset on
     /// (the MLP, which chooses its output from the target).

@@ -469,7 +469,9 @@ impl PlotView {
             .y_feature
             .unwrap_or(usize::from(d > 1))
             .min(d.saturating_sub(1));
+        // The MLP predicts a number when its target is not a set of classes.
         let regression = session.algorithm().id() == "linear-regression"
+            || session.algorithm().id() == "mlp" && !session.algorithm().predicts_classes()
             || data.target().is_some_and(|t| t.classes.is_empty());
         // Wrapped: on a narrow window one row of pickers was wider than
         // the plots' panel and pushed the plots under the derivation.
@@ -495,7 +497,16 @@ impl PlotView {
         let facts = self.facts.get_or_insert_with(|| DataFacts::of(data));
         let height = (ui.available_height() * 0.55).max(220.0);
         if regression {
-            regression_plot(ui, data, facts, record, lit, self.x_feature, height);
+            let model = params.map(|p| (session.algorithm(), p));
+            regression_plot(
+                ui,
+                data,
+                facts,
+                (record, model),
+                lit,
+                self.x_feature,
+                height,
+            );
         } else {
             let axes = [self.x_feature, y_feature];
             let key = (
@@ -896,11 +907,21 @@ fn compute_surface(data: &Dataset, job: &SurfaceJob) -> Option<Surface> {
     })
 }
 
+/// The algorithm of the run and the shown step's flat parameters.
+type Model<'a> = (&'a dyn Algorithm, &'a [f64]);
+
+/// Rows of the fitted curve drawn for a model with [`Algorithm::predict`].
+const CURVE_POINTS: usize = 200;
+
+/// The target against feature `j` with the model on it: the line of w and
+/// b, or the curve of the shown step's parameters (`model`) for a model
+/// that predicts numbers otherwise (the MLP), the other features at their
+/// means.
 fn regression_plot(
     ui: &mut egui::Ui,
     data: &Dataset,
     facts: &DataFacts,
-    record: Option<&StepRecord>,
+    (record, model): (Option<&StepRecord>, Option<Model<'_>>),
     lit: Lit,
     j: usize,
     height: f32,
@@ -966,6 +987,12 @@ fn regression_plot(
                         .color(theme::MODEL)
                         .width(2.5),
                 );
+            } else if let Some(curve) = model.and_then(|(a, p)| curve(a, p, means, j, (lo, hi))) {
+                plot_ui.line(
+                    Line::new("model ŷ", PlotPoints::from(curve))
+                        .color(theme::MODEL)
+                        .width(2.5),
+                );
             }
             // The drawn row nearest the pointer (within a few pixels).
             let pointer = plot_ui.pointer_coordinate()?;
@@ -1000,6 +1027,23 @@ fn regression_plot(
             .response
             .on_hover_text_at_pointer(row_term(data, i, y[i], yhat(i), r));
     }
+}
+
+/// The prediction of `algorithm` at `params` along feature `j` from `lo`
+/// to `hi`, the other features at `means`.
+fn curve(
+    algorithm: &dyn Algorithm,
+    params: &[f64],
+    means: &[f64],
+    j: usize,
+    (lo, hi): (f64, f64),
+) -> Option<Vec<[f64; 2]>> {
+    let at = |r: usize| lo + (hi - lo) * r as f64 / (CURVE_POINTS - 1) as f64;
+    let x = DMatrix::from_fn(CURVE_POINTS, means.len(), |r, c| {
+        if c == j { at(r) } else { means[c] }
+    });
+    let y = algorithm.predict(&x, params)?;
+    Some(y.iter().enumerate().map(|(r, &v)| [at(r), v]).collect())
 }
 
 /// Row `i`'s terms of the squared loss and its gradient, given its residual
