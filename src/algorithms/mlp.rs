@@ -391,8 +391,8 @@ fn output_rows(
                 .zip(t)
                 .zip(out[0].iter_mut().zip(delta[0].iter_mut()))
             {
-                let (sigma, softplus) = super::vmath::sigmoid_softplus(zi);
-                *l = softplus - y * zi;
+                let (sigma, loss) = super::vmath::sigmoid_log_loss(zi, y);
+                *l = loss;
                 *p = sigma;
                 *d = sigma - y;
             }

@@ -43,8 +43,8 @@ impl RowLoss {
     pub fn eval(self, s: f64, y: f64) -> (f64, f64) {
         match self {
             Self::Logistic => {
-                let (sigma, softplus) = super::vmath::sigmoid_softplus(s);
-                (softplus - y * s, sigma - y)
+                let (sigma, loss) = super::vmath::sigmoid_log_loss(s, y);
+                (loss, sigma - y)
             }
             Self::Hinge => {
                 let margin = y * s;
@@ -72,8 +72,8 @@ impl RowLoss {
         match self {
             Self::Logistic => {
                 for ((&s, &y), ((l, f), d)) in rows {
-                    let (sigma, part, factor) = super::vmath::sigmoid_softplus_split(s);
-                    (*l, *f, *d) = (part - y * s, factor, sigma - y);
+                    let (sigma, part, factor) = super::vmath::sigmoid_log_loss_split(s, y);
+                    (*l, *f, *d) = (part, factor, sigma - y);
                 }
             }
             Self::Hinge => {
@@ -2166,10 +2166,7 @@ mod tests {
                 assert!((s[i] - s_ref[i] - y[i]).abs() < 1e-12, "row {i}");
                 // The part of the loss summed row by row.
                 let part = match loss {
-                    RowLoss::Logistic => {
-                        let (_, part, _) = vmath::sigmoid_softplus_split(s_ref[i]);
-                        part - y[i] * s_ref[i]
-                    }
+                    RowLoss::Logistic => vmath::sigmoid_log_loss_split(s_ref[i], y[i]).1,
                     RowLoss::Hinge => loss.eval(s_ref[i], y[i]).0,
                 };
                 assert!((extra[i] - part).abs() < 1e-12, "row {i}");

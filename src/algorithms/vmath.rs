@@ -239,38 +239,56 @@ pub fn softplus(s: f64) -> f64 {
     s.max(0.0) + ln_1p_unit(exp(-s.abs()))
 }
 
-/// Below this, e = e^{−|s|} adds ln(1 + e) to [`sigmoid_softplus_split`]'s
-/// row part from its series; above, its factor.
-const SPLIT_BELOW: f64 = 1.0 / 1024.0;
+/// Below this, e = e^{−|s|} adds ln(1 + e) to [`sigmoid_log_loss_split`]'s
+/// row part from its series, above it its factor; and a row's probability
+/// of the other classes gives its cross-entropy by [`neg_ln_1m_or`]'s series.
+pub const SERIES_BELOW: f64 = 1.0 / 1024.0;
 
-/// (σ(s), a, f) with softplus(s) = a + ln f, from one exponential and no
-/// logarithm, for sums over many rows that take one logarithm of the
-/// product of their f (`pass::LnProduct`) instead of one a row. With
-/// e = e^{−|s|}: f = 1 + e and a = max(s, 0) when e > 2⁻¹⁰; otherwise f = 1
-/// and a also takes ln(1 + e) from four terms of its series (relative
-/// error below 2⁻⁴²), since a product of factors that close to 1 would
-/// lose their logarithms' digits to its rounding. Either way ln(1 + e) is
-/// within about 2⁻⁴² of itself, relatively, before a is rounded (at the
-/// precision of s, as softplus itself is).
+/// (σ(s), a, f) with the log-loss softplus(s) − y·s = a + ln f, from one
+/// exponential and no logarithm, for sums over many rows that take one
+/// logarithm of the product of their f (`pass::LnProduct`) instead of one
+/// a row. With e = e^{−|s|}: f = 1 + e and a = max(s, 0) − y·s when
+/// e > 2⁻¹⁰; otherwise f = 1 and a also takes ln(1 + e) from four terms
+/// of its series (relative error below 2⁻⁴²), since a product of factors
+/// that close to 1 would lose their logarithms' digits to its rounding.
+/// max(s, 0) − y·s is exact for y = 0 or 1 (0 or max(−s, 0)), so a row
+/// the model fits well keeps its tiny ln(1 + e) rather than losing it to
+/// the rounding of s + ln(1 + e) − s.
 #[inline(always)]
 #[must_use]
-pub fn sigmoid_softplus_split(s: f64) -> (f64, f64, f64) {
+pub fn sigmoid_log_loss_split(s: f64, y: f64) -> (f64, f64, f64) {
     let e = exp(-s.abs());
     let series = e * (1.0 - e * (0.5 - e * (1.0 / 3.0 - 0.25 * e)));
-    let (a, f) = if e > SPLIT_BELOW {
-        (s.max(0.0), 1.0 + e)
+    let margin = s.max(0.0) - y * s;
+    let (a, f) = if e > SERIES_BELOW {
+        (margin, 1.0 + e)
     } else {
-        (s.max(0.0) + series, 1.0)
+        (margin + series, 1.0)
     };
     (sigmoid_from(s, e), a, f)
 }
 
-/// (σ(s), softplus(s)) from one exponential.
+/// −ln(1 − r) for a row's probabilities r of the classes other than its
+/// own, when r ≤ [`SERIES_BELOW`]: r + r²/2 + r³/3 + r⁴/4 (relative error
+/// below 2⁻⁴²). A row the model fits well has a probability 1 − r that
+/// rounds toward 1, and ln Σ e^{z} − z_y loses its loss r to cancellation.
+/// Above, it returns `otherwise`: the loss is then above 2⁻¹⁰, and the
+/// cancellation costs it at most about 2⁻⁴² times the scores' size,
+/// relatively.
 #[inline(always)]
 #[must_use]
-pub fn sigmoid_softplus(s: f64) -> (f64, f64) {
+pub fn neg_ln_1m_or(r: f64, otherwise: f64) -> f64 {
+    let series = r * (1.0 + r * (0.5 + r * (1.0 / 3.0 + 0.25 * r)));
+    if r <= SERIES_BELOW { series } else { otherwise }
+}
+
+/// (σ(s), softplus(s) − y·s) from one exponential: the log-loss of score
+/// s against y = 0 or 1, added up as in [`sigmoid_log_loss_split`].
+#[inline(always)]
+#[must_use]
+pub fn sigmoid_log_loss(s: f64, y: f64) -> (f64, f64) {
     let e = exp(-s.abs());
-    (sigmoid_from(s, e), s.max(0.0) + ln_1p_unit(e))
+    (sigmoid_from(s, e), (s.max(0.0) - y * s) + ln_1p_unit(e))
 }
 
 /// The closure handed to [`pulp::Arch::dispatch`], called through `FnMut`
@@ -388,31 +406,41 @@ mod tests {
         assert!(tanh(f64::NAN).is_nan());
     }
 
+    /// The log-loss of score s against y from the standard library, with
+    /// max(s, 0) − y·s (exact) added to ln(1 + e^{−|s|}) last.
+    fn log_loss_reference(s: f64, y: f64) -> f64 {
+        (s.max(0.0) - y * s) + (-s.abs()).exp().ln_1p()
+    }
+
     #[test]
     fn logistic_pair_matches_the_direct_forms() {
         for &s in &args(-800.0, 800.0, 200_000) {
-            let (sigma, softplus) = sigmoid_softplus(s);
-            // The standard library's forms, overflow-free on each side.
+            // The standard library's σ, overflow-free on each side.
             let s0 = if s >= 0.0 {
                 1.0 / (1.0 + (-s).exp())
             } else {
                 s.exp() / (1.0 + s.exp())
             };
-            let sp0 = s.max(0.0) + (-s.abs()).exp().ln_1p();
-            assert!(
-                ulps(sigma, s0) <= 3 || (sigma - s0).abs() < 1e-300,
-                "σ({s})"
-            );
-            assert!(
-                ulps(softplus, sp0) <= 3,
-                "softplus({s}): {softplus} vs {sp0}"
-            );
-            assert_eq!((sigmoid(s), super::softplus(s)), (sigma, softplus));
+            for y in [0.0, 1.0] {
+                let (sigma, loss) = sigmoid_log_loss(s, y);
+                assert!(
+                    ulps(sigma, s0) <= 3 || (sigma - s0).abs() < 1e-300,
+                    "σ({s})"
+                );
+                // Rows fitted well too: at s = 40, y = 1 the loss is
+                // e^{−40} ≈ 4.2e-18, not 0 (40 + 4.2e-18 − 40).
+                let reference = log_loss_reference(s, y);
+                assert!(
+                    ulps(loss, reference) <= 3,
+                    "loss({s}, {y}): {loss} vs {reference}"
+                );
+            }
+            assert_eq!(sigmoid_log_loss(s, 0.0), (sigmoid(s), softplus(s)));
         }
     }
 
     #[test]
-    fn softplus_split_into_a_part_and_a_factor_adds_up_to_softplus() {
+    fn log_loss_split_into_a_part_and_a_factor_adds_up_to_the_loss() {
         // Around |s| = 10 ln 2, where e^{−|s|} crosses 2⁻¹⁰, too.
         let near = 10.0 * std::f64::consts::LN_2;
         let xs = [
@@ -420,20 +448,23 @@ mod tests {
             args(near - 0.01, near + 0.01, 20_000),
         ];
         for s in xs.iter().flatten().flat_map(|&s| [s, -s]) {
-            let (sigma, part, factor) = sigmoid_softplus_split(s);
-            assert_eq!(sigma.to_bits(), sigmoid(s).to_bits(), "σ({s})");
-            assert!((1.0..=2.0).contains(&factor), "f({s}) = {factor}");
-            // ln(1 + e^{−|s|}) to about 2⁻⁴² of itself, less the rounding
-            // of a (as softplus itself rounds) at the precision of s.
-            let ln1p = (-s.abs()).exp().ln_1p();
-            let split = (part - s.max(0.0)) + factor.ln();
-            let rounding = f64::EPSILON * s.max(0.0);
-            assert!(
-                (split - ln1p).abs() <= ln1p * 2f64.powi(-41) + rounding + 1e-300,
-                "softplus({s}): {split} vs {ln1p}"
-            );
+            for y in [0.0, 1.0] {
+                let (sigma, part, factor) = sigmoid_log_loss_split(s, y);
+                assert_eq!(sigma.to_bits(), sigmoid(s).to_bits(), "σ({s})");
+                assert!((1.0..=2.0).contains(&factor), "f({s}) = {factor}");
+                // ln(1 + e^{−|s|}) to about 2⁻⁴² of itself, less the
+                // rounding of a where it is the larger part.
+                let reference = log_loss_reference(s, y);
+                let ln1p = (-s.abs()).exp().ln_1p();
+                let split = part + factor.ln();
+                let rounding = f64::EPSILON * (s.max(0.0) - y * s);
+                assert!(
+                    (split - reference).abs() <= ln1p * 2f64.powi(-41) + rounding + 1e-300,
+                    "loss({s}, {y}): {split} vs {reference}"
+                );
+            }
         }
-        let (sigma, part, factor) = sigmoid_softplus_split(f64::NAN);
+        let (sigma, part, factor) = sigmoid_log_loss_split(f64::NAN, 1.0);
         assert!(sigma.is_nan() && part.is_nan() && factor.is_finite());
     }
 
@@ -472,8 +503,8 @@ mod tests {
         same_as_one_at_a_time("tanh", &xs, tanh);
         same_as_one_at_a_time("sigmoid", &xs, sigmoid);
         same_as_one_at_a_time("softplus", &xs, softplus);
-        same_as_one_at_a_time("σ − softplus", &xs, |x| {
-            let (a, b) = sigmoid_softplus(x);
+        same_as_one_at_a_time("σ − log-loss", &xs, |x| {
+            let (a, b) = sigmoid_log_loss(x, 1.0);
             a - b
         });
     }
