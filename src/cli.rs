@@ -359,6 +359,11 @@ pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
         ),
         (None, false) => None,
     };
+    if args.features.is_none() {
+        for note in text_columns_left_out(&table, target.as_deref()) {
+            eprintln!("steplab: note: {note}");
+        }
+    }
     let selection = Selection {
         target,
         features: args.features.clone(),
@@ -366,6 +371,26 @@ pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
         missing,
     };
     Ok(Dataset::from_owned_table(table, &selection)?)
+}
+
+/// The columns the default features leave out as text (all but the
+/// target), each a sentence naming its first text cell: a column of
+/// numbers written in a form Steplab does not read (thousands separators,
+/// units) would otherwise drop out of the features unsaid.
+fn text_columns_left_out(table: &crate::data::table::Table, target: Option<&str>) -> Vec<String> {
+    table
+        .names
+        .iter()
+        .zip(&table.columns)
+        .filter(|(name, column)| Some(name.as_str()) != target && !column.is_numeric())
+        .map(|(name, column)| match column.first_texts.first() {
+            Some(cell) => format!(
+                "column '{name}' holds text ('{}' on line {}), so it is not a feature",
+                cell.text, cell.line
+            ),
+            None => format!("column '{name}' holds no numbers, so it is not a feature"),
+        })
+        .collect()
 }
 
 /// The JSON object of SPEC section 4: every field but `steps` built, and

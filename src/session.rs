@@ -727,7 +727,12 @@ impl Session {
                 "the run diverged at step {}: {what} is no longer a finite number",
                 record.step
             );
-            if let (Some(lr), Some(bound)) = (
+            if record.step == 0 {
+                // Before any update: the data's own size, not the rate.
+                message = format!(
+                    "the run diverged at step 0: {what} is not a finite number at the initial parameters, so the data's values are too large to compute with (beyond about 1e154, squares overflow); standardize them"
+                );
+            } else if let (Some(lr), Some(bound)) = (
                 self.algorithm.learning_rate(),
                 self.algorithm.stability_bound(data),
             ) {

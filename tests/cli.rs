@@ -218,6 +218,32 @@ fn features_and_target_choose_columns_in_order() {
 }
 
 #[test]
+fn text_columns_left_out_of_the_default_features_are_named() {
+    let dir = Scratch::new("text");
+    // Thousands separators are not a number format Steplab reads.
+    let f = dir.file("t.csv", "a;b;y\n1.234,5;2;3\n2.000,0;3;5\n4,0;1;6\n");
+    let out = steplab(&["run", "--algorithm", "linear-regression", "--data", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "steplab: note: column 'a' holds text ('1.234,5' on line 2), so it is not a feature"
+    );
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["features"], serde_json::json!(["b"]));
+    // Chosen features get no note.
+    let out = steplab(&[
+        "run",
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        &f,
+        "--features",
+        "b",
+    ]);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
 fn messy_files_are_read_like_the_clean_ones() {
     let base = |f: &str| {
         let p = fixture(f);
@@ -381,6 +407,20 @@ fn a_diverging_run_says_where_and_why() {
         "{msg}"
     );
     assert!(out.stderr.contains("diverged"), "{}", out.stderr);
+    // Values too large to square diverge before any update: the data's
+    // size is to blame, not the rate.
+    let dir = Scratch::new("huge");
+    let f = dir.file("h.csv", "x,y\n1e300,2e300\n2e300,1e300\n3e300,5e300\n");
+    for algorithm in ["linear-regression", "k-means"] {
+        let j = run_ok(&["--algorithm", algorithm, "--data", &f, "--steps", "5"]);
+        assert_eq!(j["stopped"], "diverged");
+        assert_eq!(j["diverged_at"], 0);
+        let msg = j["message"].as_str().unwrap();
+        assert!(
+            msg.contains("initial parameters") && msg.contains("standardize"),
+            "{msg}"
+        );
+    }
 }
 
 #[test]

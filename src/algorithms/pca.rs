@@ -383,11 +383,10 @@ impl Algorithm for Pca {
         rec.scalar(ETA, self.oja_rate);
         if finished {
             rec.converged = true;
-            rec.note = Some(format!(
-                "converged: all {} components found at step {}",
-                self.m(),
-                self.t
-            ));
+            rec.note = Some(match self.m() {
+                1 => format!("converged: the component found at step {}", self.t),
+                m => format!("converged: all {m} components found at step {}", self.t),
+            });
         }
         Ok(rec)
     }

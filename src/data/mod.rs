@@ -166,6 +166,8 @@ impl serde::Serialize for Label {
 impl std::fmt::Display for Label {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            // 1e300 rather than its 301 digits; 0.5 and 3 as they are.
+            Self::Number(v) if *v != 0.0 && !(1e-5..1e16).contains(&v.abs()) => write!(f, "{v:e}"),
             Self::Number(v) => write!(f, "{v}"),
             Self::Text(s) => f.write_str(s),
         }
@@ -973,6 +975,8 @@ mod tests {
         ];
         let json = serde_json::to_string(&labels).unwrap();
         assert_eq!(json, r#"[0,-3,2.5,1e+300,"a"]"#);
+        let shown: Vec<String> = labels.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["0", "-3", "2.5", "1e300", "a"]);
     }
 
     #[test]

@@ -872,6 +872,14 @@ pub fn read_table_with(
 /// Any [`DataError`] about the bytes or structure.
 pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
     let (text, latin1) = decode(bytes, path)?;
+    // Old Mac files end lines with a lone carriage return, which the csv
+    // crate ends records at but does not count as lines: as newlines, the
+    // lines of messages are the file's.
+    let text = if !text.contains('\n') && text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace('\r', "\n"))
+    } else {
+        text
+    };
     let text: &str = &text;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
@@ -1859,6 +1867,18 @@ mod tests {
         let t = parse_sequential("\na,b\r\n1,2\r\n,,\r\n\r\nx,4\r\n", b',', false, "f").unwrap();
         assert_eq!(t.lines, vec![3, 6]);
         assert_eq!(t.columns[0].first_texts[0].line, 6);
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines() {
+        let t = parse_table(b"a,y\r1,2\r\r2,x\r", "f.csv").unwrap();
+        assert_eq!(t.lines, vec![2, 4]);
+        assert_eq!(t.columns[1].first_texts[0].line, 4);
+        let short = parse_table(b"a,y\r1,2\r3\r", "f.csv").unwrap_err();
+        assert_eq!(
+            short.to_string(),
+            "line 3 has 1 field but the header has 2 columns: f.csv"
+        );
     }
 
     #[test]
