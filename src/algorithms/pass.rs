@@ -1510,6 +1510,21 @@ pub fn moments(n: usize, columns: &[&[f64]]) -> (DVector<f64>, DMatrix<f64>) {
     (mean, cov)
 }
 
+/// w·xᵢ + b into `s` for the rows from `first` on of the column-major
+/// `data` of `n` rows, one per entry of `s`.
+#[inline(always)]
+fn linear_scores(s: &mut [f64], (w, b): (&[f64], f64), data: &[f64], n: usize, first: usize) {
+    let len = s.len();
+    let column = |j: usize| &data[j * n + first..j * n + first + len];
+    dense_layer(
+        &mut [s],
+        |_, j| w[j],
+        |_| b,
+        (w.len(), column),
+        Prefetch::on(),
+    );
+}
+
 /// sᵢ = w·xᵢ + b into `scores` and sᵢ − yᵢ into `residuals` for every row,
 /// on every core: a linear model's per-row record, without sums.
 pub fn scores_and_residuals(
@@ -1530,15 +1545,8 @@ pub fn scores_and_residuals(
             BLOCK,
             #[inline(always)]
             |lo, hi| {
-                let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
                 let s = &mut s[lo..hi];
-                dense_layer(
-                    &mut [&mut *s],
-                    |_, j| w[j],
-                    |_| b,
-                    (w.len(), block),
-                    Prefetch::on(),
-                );
+                linear_scores(s, (w, b), data, n, start + lo);
                 for ((r, &s), &y) in r[lo..hi]
                     .iter_mut()
                     .zip(&*s)
@@ -1566,15 +1574,8 @@ pub fn half_mean_squared_residual(x: &DMatrix<f64>, y: &[f64], (w, b): (&[f64], 
             BLOCK,
             #[inline(always)]
             |lo, hi| {
-                let block = |j: usize| &data[j * n + start + lo..j * n + start + hi];
                 let s = &mut scores[..hi - lo];
-                dense_layer(
-                    &mut [&mut *s],
-                    |_, j| w[j],
-                    |_| b,
-                    (w.len(), block),
-                    Prefetch::on(),
-                );
+                linear_scores(s, (w, b), data, n, start + lo);
                 for (s, &y) in s.iter_mut().zip(&y[start + lo..start + hi]) {
                     *s = (*s - y) * (*s - y);
                 }
