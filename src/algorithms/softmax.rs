@@ -583,8 +583,8 @@ impl SoftmaxRegression {
                 // The scores themselves, for the rows shown only.
                 let shows = keep || heads.is_some();
                 let mut scores = vec![0.0; if shows { k * BLOCK } else { 0 }];
-                // Three classes' blocks without rows shown: each row's loss.
-                let mut losses = vec![0.0; if grouped.is_some() { BLOCK } else { 0 }];
+                // Each row's loss, summed a block at a time.
+                let mut losses = vec![0.0; BLOCK];
                 let mut columns: Vec<&[f64]> = Vec::with_capacity(d);
                 pass::blocks(
                     0,
@@ -592,12 +592,14 @@ impl SoftmaxRegression {
                     BLOCK,
                     #[inline(always)]
                     |lo, hi| {
+                        let len = hi - lo;
                         let x_col = |j: usize| &data[j * n + start + lo..j * n + start + hi];
                         let t = &targets[start + lo..start + hi];
-                        if let Some((w, b)) =
-                            grouped.as_ref().filter(|_| !(heads.is_some() && lo == 0))
-                        {
-                            let len = hi - lo;
+                        let shown = keep || heads.is_some() && lo == 0;
+                        // Three classes without rows shown: the whole groups
+                        // by `ThreeClasses`, the rows from `from` on below.
+                        let mut from = 0;
+                        if let Some((w, b)) = grouped.as_ref().filter(|_| !shown) {
                             let whole = len / pass::GROUP * pass::GROUP;
                             columns.clear();
                             columns.extend((0..d).map(|j| &x_col(j)[..whole]));
@@ -610,60 +612,44 @@ impl SoftmaxRegression {
                                 lanes: sums.lanes_mut(),
                             });
                             if ran {
-                                // The last rows, fewer than a group, as below.
-                                if whole < len {
-                                    let tail = |j: usize| &x_col(j)[whole..];
-                                    self.block_shifted(&mut logits, len - whole, (d, tail));
-                                    let (ps, es) = local.split_at_mut(k * BLOCK);
-                                    let (mut ps, mut es) = (
-                                        block_columns(ps, len - whole),
-                                        block_columns(es, len - whole),
-                                    );
-                                    let t = &t[whole..];
-                                    shifted_cross_entropy_rows(
-                                        &logits,
-                                        t,
-                                        &mut ps,
-                                        &mut es,
-                                        &mut scratch,
-                                    );
-                                    losses[whole..len].copy_from_slice(&scratch[0][..len - whole]);
-                                    let es: Vec<&[f64]> = es.iter().skip(1).map(|e| &**e).collect();
-                                    sums.add(&es, tail);
+                                from = whole;
+                            }
+                        }
+                        let rows = len - from;
+                        if rows > 0 {
+                            let x_rows = |j: usize| &x_col(j)[from..];
+                            self.block_shifted(&mut logits, rows, (d, x_rows));
+                            if shown {
+                                self.block_scores(&mut scores, &logits, rows, (d, x_rows));
+                            }
+                            if keep {
+                                for (c, zc) in scores.chunks(BLOCK).enumerate() {
+                                    pieces[0][c][lo..hi].copy_from_slice(&zc[..len]);
                                 }
-                                nll += pass::sum(&losses[..len]);
-                                return;
                             }
-                        }
-                        self.block_shifted(&mut logits, hi - lo, (d, x_col));
-                        if keep || heads.is_some() && lo == 0 {
-                            self.block_scores(&mut scores, &logits, hi - lo, (d, x_col));
-                        }
-                        if keep {
-                            for (c, zc) in scores.chunks(BLOCK).enumerate() {
-                                pieces[0][c][lo..hi].copy_from_slice(&zc[..hi - lo]);
-                            }
-                        }
-                        let (mut ps, mut es) = if keep {
-                            let (_, rest) = pieces.split_at_mut(1);
-                            let (ps, es) = rest.split_at_mut(1);
-                            (
-                                pass::rows(&mut ps[0], lo, hi),
-                                pass::rows(&mut es[0], lo, hi),
-                            )
-                        } else {
-                            let (ps, es) = local.split_at_mut(k * BLOCK);
-                            (block_columns(ps, hi - lo), block_columns(es, hi - lo))
-                        };
-                        nll +=
+                            let (mut ps, mut es) = if keep {
+                                let (_, rest) = pieces.split_at_mut(1);
+                                let (ps, es) = rest.split_at_mut(1);
+                                (
+                                    pass::rows(&mut ps[0], lo, hi),
+                                    pass::rows(&mut es[0], lo, hi),
+                                )
+                            } else {
+                                let (ps, es) = local.split_at_mut(k * BLOCK);
+                                (block_columns(ps, rows), block_columns(es, rows))
+                            };
+                            let t = &t[from..];
                             shifted_cross_entropy_rows(&logits, t, &mut ps, &mut es, &mut scratch);
-                        if let Some(heads) = heads.as_mut().filter(|_| lo == 0) {
-                            let from = ps.iter().chain(&es).map(|c| &**c);
-                            pass::copy_heads(heads, scores.chunks(BLOCK).chain(from));
+                            losses[from..len].copy_from_slice(&scratch[0][..rows]);
+                            if let Some(heads) = heads.as_mut().filter(|_| lo == 0) {
+                                let from = ps.iter().chain(&es).map(|c| &**c);
+                                pass::copy_heads(heads, scores.chunks(BLOCK).chain(from));
+                            }
+                            // The first class's errors are minus the sum of the others'.
+                            let es: Vec<&[f64]> = es.iter().skip(1).map(|e| &**e).collect();
+                            sums.add(&es, x_rows);
                         }
-                        // The first class's errors are minus the sum of the others'.
-                        let es: Vec<&[f64]> = es.iter().skip(1).map(|e| &**e).collect();
-                        sums.add(&es, x_col);
+                        nll += pass::sum(&losses[..len]);
                     },
                 );
                 (nll, sums, heads)
