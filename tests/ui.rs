@@ -1577,3 +1577,68 @@ fn a_network_on_a_numeric_target_is_drawn_as_a_curve_through_the_data() {
     assert!(h.state().error().is_none(), "{:?}", h.state().error());
     assert!(h.query_by_label("model ŷ").is_some());
 }
+
+#[test]
+fn a_restart_opens_the_last_file_with_the_last_algorithm() {
+    let settings = Settings {
+        last_file: Some(fixture("text_target.csv")),
+        algorithm: "softmax-regression".into(),
+        ..Settings::default()
+    };
+    let mut app = App::resume(settings.clone(), None, None);
+    // Until the file is read, the example is shown with its own algorithm.
+    assert_eq!(app.algorithm(), "linear-regression");
+    assert!(app.error().is_none());
+    app.finish_loading();
+    assert_eq!(app.algorithm(), "softmax-regression");
+    assert!(app.error().is_none(), "{:?}", app.error());
+    assert_eq!(app.data().unwrap().feature_names(), ["x1", "x2"]);
+    assert!(app.session().is_some());
+
+    // The command line's algorithm wins over the saved one.
+    let mut app = App::resume(settings.clone(), None, Some("k-means".into()));
+    app.finish_loading();
+    assert_eq!(app.algorithm(), "k-means");
+    assert!(app.error().is_none(), "{:?}", app.error());
+
+    // A file the algorithm cannot use says why, and the example comes back
+    // with its algorithm, ready to step.
+    let mut app = App::resume(
+        settings,
+        Some(fixture("text_target.csv")),
+        Some("linear-regression".into()),
+    );
+    app.finish_loading();
+    let error = app.error().unwrap();
+    assert!(error.contains("numeric target"), "{error}");
+    assert_eq!(app.algorithm(), "linear-regression");
+    assert!(app.session().is_some());
+    let mut app = App::resume(
+        Settings::default(),
+        Some(fixture("clean.csv")),
+        Some("logistic-regression".into()),
+    );
+    app.finish_loading();
+    assert!(app.error().is_some());
+    assert_eq!(app.algorithm(), "linear-regression");
+    assert!(app.session().is_some(), "the example runs again");
+}
+
+#[test]
+fn one_feature_is_drawn_along_x_with_its_classes_in_lanes() {
+    let mut h = harness();
+    h.run();
+    // exam_pass without hours_slept: one feature and two classes.
+    h.state_mut().apply(Command::LoadExample(1));
+    h.state_mut().apply(Command::SetRole(1, Role::Ignored));
+    h.state_mut().finish_building();
+    h.get_by_label("Step ×10").click();
+    h.run();
+    h.run();
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    assert_eq!(h.state().data().unwrap().n_features(), 1);
+    // The boundary is the point where w·x + b = 0, and the regions the
+    // two sides of it (against itself, the feature drew neither).
+    assert!(h.query_by_label("boundary w·x + b = 0").is_some());
+    assert!(h.query_by_label("decision regions").is_some());
+}

@@ -72,6 +72,10 @@ pub enum Role {
 pub enum Command {
     /// Load a CSV file on a background thread (what the dialog, drag and drop and recent files send).
     LoadFile(PathBuf),
+    /// Load a CSV file and use it with the algorithm of that id (the
+    /// command line's `--data` and `--algorithm`, and the last session at
+    /// start); the table shown meanwhile keeps its own algorithm.
+    OpenAs(PathBuf, String),
     /// Load a bundled example by index.
     LoadExample(usize),
     /// Stop the load in progress.
@@ -232,6 +236,8 @@ impl Default for Settings {
 /// A load running on its thread.
 struct Loading {
     path: PathBuf,
+    /// The algorithm the table is opened with (else the selected one).
+    algorithm: Option<String>,
     progress: Arc<Progress>,
     /// The table and its columns' summaries (read on the loading thread
     /// too: 18–48 ms at 1M × 11), or the error.
@@ -269,6 +275,7 @@ struct PreviousTable {
     source: String,
     roles: Vec<Role>,
     summaries: Vec<ColumnSummary>,
+    algorithm: String,
     /// The new table's file, which joins the recent files once it is in use.
     path: Option<PathBuf>,
 }
@@ -449,6 +456,22 @@ impl App {
         app
     }
 
+    /// The app as `settings` left it: `data` (else the last session's file)
+    /// opened with `algorithm` (else the last session's); on the bundled
+    /// example when there is no file.
+    #[must_use]
+    pub fn resume(settings: Settings, data: Option<PathBuf>, algorithm: Option<String>) -> Self {
+        let saved = settings.algorithm.clone();
+        let last = settings.last_file.clone();
+        let mut app = Self::new(settings);
+        match (data.or(last), algorithm) {
+            (Some(path), id) => app.apply(Command::OpenAs(path, id.unwrap_or(saved))),
+            (None, Some(id)) => app.apply(Command::SelectAlgorithm(id)),
+            (None, None) => {}
+        }
+        app
+    }
+
     /// The current session, if the data fits the algorithm.
     #[must_use]
     pub fn session(&self) -> Option<&Session> {
@@ -552,16 +575,29 @@ impl App {
             self.error = None;
         }
         match command {
-            Command::LoadFile(path) => self.start_loading(path),
+            Command::LoadFile(path) => self.start_loading(path, None),
+            Command::OpenAs(path, id) => {
+                if algorithms::entry(&id).is_none() {
+                    self.error = Some(format!(
+                        "unknown algorithm '{id}'; choose one of: {}",
+                        algorithms::ids()
+                    ));
+                    return;
+                }
+                self.start_loading(path, Some(id));
+            }
             Command::LoadExample(i) => {
                 let Some(example) = EXAMPLES.get(i) else {
                     return;
                 };
                 match parse_table(example.csv.as_bytes(), example.name) {
                     Ok(table) => {
-                        self.settings.algorithm = example.algorithm.into();
+                        let previous = std::mem::replace(
+                            &mut self.settings.algorithm,
+                            example.algorithm.into(),
+                        );
                         let summaries = table.summaries();
-                        self.set_table(table, summaries, example.name.into(), None);
+                        self.set_table(table, summaries, example.name.into(), None, previous);
                     }
                     Err(e) => self.error = Some(e.to_string()),
                 }
@@ -819,7 +855,7 @@ impl App {
         self.collect(true);
     }
 
-    fn start_loading(&mut self, path: PathBuf) {
+    fn start_loading(&mut self, path: PathBuf, algorithm: Option<String>) {
         let progress = Arc::new(Progress::default());
         let (tx, rx) = channel();
         let thread_progress = Arc::clone(&progress);
@@ -837,6 +873,7 @@ impl App {
             Ok(_) => {
                 self.loading = Some(Loading {
                     path,
+                    algorithm,
                     progress,
                     result: rx,
                 });
@@ -858,23 +895,35 @@ impl App {
         let Some(result) = result else {
             return;
         };
-        let path = loading.path.clone();
-        self.loading = None;
+        let Some(Loading {
+            path, algorithm, ..
+        }) = self.loading.take()
+        else {
+            return;
+        };
         match result {
             Ok((table, summaries)) => {
                 let source = path.display().to_string();
-                self.set_table(table, summaries, source, Some(path));
+                let previous_algorithm = match algorithm {
+                    Some(id) => std::mem::replace(&mut self.settings.algorithm, id),
+                    None => self.settings.algorithm.clone(),
+                };
+                self.set_table(table, summaries, source, Some(path), previous_algorithm);
             }
             Err(e) => self.error = Some(e),
         }
     }
 
+    /// Uses `table` with the selected algorithm; `algorithm` (the one
+    /// selected before) comes back with the old table if the new one cannot
+    /// be used.
     fn set_table(
         &mut self,
         table: Table,
         summaries: Vec<ColumnSummary>,
         source: String,
         path: Option<PathBuf>,
+        algorithm: String,
     ) {
         // The dataset is the old table's.
         self.built_from = None;
@@ -883,6 +932,7 @@ impl App {
             source: std::mem::take(&mut self.source),
             roles: std::mem::take(&mut self.roles),
             summaries: std::mem::take(&mut self.summaries),
+            algorithm,
             path,
         };
         self.summaries = summaries;
@@ -1064,6 +1114,7 @@ impl App {
                 self.table = previous.table;
                 self.source = previous.source;
                 self.roles = previous.roles;
+                self.settings.algorithm = previous.algorithm;
                 self.built_from = None;
             }
             Some(Previous::Hyper(hyper)) => {

@@ -18,8 +18,8 @@ use crate::algorithms::conditioning::StepSizeCard;
 use crate::export::format_number;
 use std::path::PathBuf;
 
-/// Opens the window on `data` (or the last file, or the bundled example)
-/// with `algorithm` selected, in `theme` ("light" or "dark") when given;
+/// Opens the window on `data` (or the last session's file, or the bundled
+/// example) with `algorithm` selected (or the last session's), in `theme` ("light" or "dark") when given;
 /// settings persist across restarts.
 ///
 /// # Errors
@@ -53,15 +53,7 @@ pub fn run_app(
             if let Some(theme) = theme {
                 cc.egui_ctx.set_theme(theme);
             }
-            let last = settings.last_file.clone();
-            let mut app = App::new(settings);
-            if let Some(id) = algorithm {
-                app.apply(Command::SelectAlgorithm(id));
-            }
-            if let Some(path) = data.or(last) {
-                app.apply(Command::LoadFile(path));
-            }
-            Ok(Box::new(app))
+            Ok(Box::new(App::resume(settings, data, algorithm)))
         }),
     )
     .map_err(|e| {

@@ -314,6 +314,49 @@ fn pad((lo, hi): (f64, f64)) -> (f64, f64) {
     (lo - margin, hi + margin)
 }
 
+/// How rows with one feature are drawn: along x, spread up the y axis
+/// (each class in a lane of its own, when they have classes), since there
+/// is no second feature to plot them against.
+struct Strip<'a> {
+    /// Each row's class, when the rows have classes.
+    classes: Option<&'a [usize]>,
+    lanes: usize,
+}
+
+impl<'a> Strip<'a> {
+    /// The strip of a one-feature dataset (`None` with two or more).
+    fn of(data: &'a Dataset) -> Option<Self> {
+        (data.n_features() == 1).then(|| {
+            let target = data.target().filter(|t| !t.classes.is_empty());
+            Self {
+                classes: target.map(|t| t.class_ids.as_slice()),
+                lanes: target.map_or(1, |t| t.classes.len()),
+            }
+        })
+    }
+
+    /// Row `i`'s height: its lane's centre, moved by a fixed pseudo-random
+    /// amount so that equal values do not hide each other.
+    fn y(&self, i: usize) -> f64 {
+        let hash = (i as u64 ^ 0x5851_F42D).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+        #[allow(clippy::cast_precision_loss)]
+        let spread = hash as f64 / (1u64 << 53) as f64 - 0.5;
+        let lane = self.classes.and_then(|c| c.get(i)).copied().unwrap_or(0);
+        lane as f64 + 0.7 * spread
+    }
+
+    /// The heights the lanes take.
+    fn range(&self) -> (f64, f64) {
+        (-0.5, self.lanes as f64 - 0.5)
+    }
+
+    /// Where the model's points (centroids, means) sit: mid-height.
+    fn middle(&self) -> f64 {
+        let (lo, hi) = self.range();
+        0.5 * (lo + hi)
+    }
+}
+
 /// What the plots need from all rows, read once per dataset rather than
 /// once per frame.
 struct DataFacts {
@@ -323,6 +366,12 @@ struct DataFacts {
 }
 
 impl DataFacts {
+    /// The ranges of a feature plot's x and y: features `j` and `k`, or
+    /// feature `j` and the strip's lanes.
+    fn plane(&self, strip: Option<&Strip>, [j, k]: [usize; 2]) -> [(f64, f64); 2] {
+        [self.ranges[j], strip.map_or(self.ranges[k], Strip::range)]
+    }
+
     fn of(data: &Dataset) -> Self {
         let rows = data.n_rows().max(1) as f64;
         // One pass on both cores (50 ms of the first frame after every
@@ -515,13 +564,14 @@ impl PlotView {
                 axes[1],
                 session.algorithm().id().to_string(),
             );
+            // One feature: its regions are bands across the strip's lanes.
             let job = params
-                .filter(|_| axes[0] != axes[1])
+                .filter(|_| axes[0] != axes[1] || d == 1)
                 .map(|params| RegionsJob {
                     algorithm: session.algorithm(),
                     params,
                     means: &facts.means,
-                    ranges: [facts.ranges[axes[0]], facts.ranges[axes[1]]],
+                    ranges: facts.plane(Strip::of(data).as_ref(), axes),
                     axes,
                     key: key.clone(),
                 });
@@ -1201,21 +1251,30 @@ fn feature_plot(
     let x = data.x();
     let (n, d) = x.shape();
     let s = stride(n);
+    let strip = Strip::of(data);
+    let y_of = |i: usize| strip.as_ref().map_or_else(|| x[(i, k)], |strip| strip.y(i));
     let groups = colours(data, record, (0..n).step_by(s));
     let mut points: Vec<Vec<[f64; 2]>> =
         vec![Vec::new(); groups.ids.iter().copied().max().map_or(1, |m| m + 1)];
     for (i, &id) in (0..n).step_by(s).zip(&groups.ids) {
-        points[id].push([x[(i, j)], x[(i, k)]]);
+        points[id].push([x[(i, j)], y_of(i)]);
     }
     let means = &facts.means;
     let (lo, hi) = facts.ranges[j];
-    // The line w_j x + w_k y + c = level in the plane of features j and k.
+    // The model's points at mid-strip, or at their second feature.
+    let at = |v: &[f64]| match &strip {
+        Some(strip) => [v[j], strip.middle()],
+        None => [v[j], v[k]],
+    };
+    // The line w_j x + w_k y + c = level in the plane of features j and k
+    // (on a strip, the vertical line w_j x + c = level).
     // The data's box, padded: lines are drawn only inside it.
-    let area = [pad(facts.ranges[j]), pad(facts.ranges[k])];
+    let area = facts.plane(strip.as_ref(), [j, k]).map(pad);
     let line = |w: &[f64], b: f64, level: f64| -> Option<Vec<[f64; 2]>> {
-        if w.len() != d || j == k {
+        if w.len() != d || j == k && strip.is_none() {
             return None;
         }
+        let w_k = if strip.is_some() { 0.0 } else { w[k] };
         let c = b + w
             .iter()
             .zip(means)
@@ -1223,161 +1282,170 @@ fn feature_plot(
             .filter(|(m, _)| *m != j && *m != k)
             .map(|(_, (w, m))| w * m)
             .sum::<f64>();
-        clip_line([w[j], w[k]], level - c, area)
+        clip_line([w[j], w_k], level - c, area)
     };
-    plot("data")
+    let mut frame = plot("data")
         .height(height)
         // Classes and ranges in their order (alphabetical would put 66.7 after 374).
-        .legend(Legend::default().follow_insertion_order(true))
-        .data_aspect(1.0)
-        .show(ui, |plot_ui| {
-            if let Some(regions) = regions {
-                plot_ui.image(
-                    PlotImage::new(
-                        "decision regions",
-                        regions.texture.id(),
-                        regions.center,
-                        regions.size,
-                    )
-                    .allow_hover(false),
+        .legend(Legend::default().follow_insertion_order(true));
+    frame = match &strip {
+        Some(strip) => frame
+            .y_axis_label(if strip.classes.is_some() {
+                "class (rows spread within)"
+            } else {
+                "rows spread out (no scale)"
+            })
+            .y_axis_formatter(strip_tick_label(data)),
+        None => frame.data_aspect(1.0),
+    };
+    frame.show(ui, |plot_ui| {
+        if let Some(regions) = regions {
+            plot_ui.image(
+                PlotImage::new(
+                    "decision regions",
+                    regions.texture.id(),
+                    regions.center,
+                    regions.size,
+                )
+                .allow_hover(false),
+            );
+        }
+        let drawn = points.iter().map(Vec::len).sum();
+        let one_group = points.iter().filter(|p| !p.is_empty()).count() == 1;
+        // Past a dozen groups the rest share one legend entry (50
+        // clusters ran the legend off the plot).
+        let groups_in_all = points.len();
+        for (c, pts) in points.into_iter().enumerate() {
+            if !pts.is_empty() {
+                let (radius, colour) = marker(drawn, groups.colour(c));
+                let name = if groups_in_all > LEGEND_GROUPS && c + 1 >= LEGEND_GROUPS {
+                    format!("{} more", groups_in_all + 1 - LEGEND_GROUPS)
+                } else {
+                    groups.labels.get(c).cloned().unwrap_or_else(|| {
+                        if one_group {
+                            "data".to_string()
+                        } else {
+                            format!("group {c}")
+                        }
+                    })
+                };
+                cloud::points(plot_ui, name, pts, radius, colour);
+            }
+        }
+        if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b")) {
+            if let Some(l) = line(w, b, 0.0) {
+                plot_ui.line(
+                    Line::new("boundary w·x + b = 0", PlotPoints::from(l))
+                        .color(theme::MODEL)
+                        .width(2.5),
                 );
             }
-            let drawn = points.iter().map(Vec::len).sum();
-            let one_group = points.iter().filter(|p| !p.is_empty()).count() == 1;
-            // Past a dozen groups the rest share one legend entry (50
-            // clusters ran the legend off the plot).
-            let groups_in_all = points.len();
-            for (c, pts) in points.into_iter().enumerate() {
-                if !pts.is_empty() {
-                    let (radius, colour) = marker(drawn, groups.colour(c));
-                    let name = if groups_in_all > LEGEND_GROUPS && c + 1 >= LEGEND_GROUPS {
-                        format!("{} more", groups_in_all + 1 - LEGEND_GROUPS)
-                    } else {
-                        groups.labels.get(c).cloned().unwrap_or_else(|| {
-                            if one_group {
-                                "data".to_string()
-                            } else {
-                                format!("group {c}")
-                            }
-                        })
-                    };
-                    cloud::points(plot_ui, name, pts, radius, colour);
-                }
-            }
-            if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b")) {
-                if let Some(l) = line(w, b, 0.0) {
-                    plot_ui.line(
-                        Line::new("boundary w·x + b = 0", PlotPoints::from(l))
-                            .color(theme::MODEL)
-                            .width(2.5),
-                    );
-                }
-                if record.and_then(|r| r.get_id("margins")).is_some() {
-                    for level in [-1.0, 1.0] {
-                        if let Some(l) = line(w, b, level) {
-                            plot_ui.line(
-                                Line::new("margins w·x + b = ±1", PlotPoints::from(l))
-                                    .color(theme::MODEL)
-                                    .style(LineStyle::dashed_loose()),
-                            );
-                        }
-                    }
-                    // Of the rows drawn (on large data the record keeps no others).
-                    if let Some(v) = record.and_then(|r| r.get_id("violators")) {
-                        let pts: Vec<[f64; 2]> = (0..n)
-                            .step_by(s)
-                            .filter(|&i| v.at_row(i, n).is_some_and(|v| v > 0.5))
-                            .map(|i| [x[(i, j)], x[(i, k)]])
-                            .collect();
-                        // Thousands of rings would hide the classes' colours:
-                        // a stable share of them stands for the rest.
-                        let every = pts.len().div_ceil(RINGS_DRAWN).max(1);
-                        let name = if every > 1 {
-                            format!("margin violators (1 in {every} ringed)")
-                        } else {
-                            "margin violators".to_owned()
-                        };
-                        cloud::rings(
-                            plot_ui,
-                            name,
-                            pts.into_iter().step_by(every).collect(),
-                            Lit::width(lit.margins, 5.0),
-                            theme::WARNING,
-                        );
-                    }
-                }
-            }
-            if let (Some(w1), Some(b1)) = (matrix(record, "W1"), vector(record, "b1"))
-                && w1.ncols() == d
-            {
-                // Each first-layer hidden unit switches where W1·x + b1 = 0.
-                for (u, &bu) in b1.iter().enumerate() {
-                    let row: Vec<f64> = w1.row(u).iter().copied().collect();
-                    if let Some(l) = line(&row, bu, 0.0) {
+            if record.and_then(|r| r.get_id("margins")).is_some() {
+                for level in [-1.0, 1.0] {
+                    if let Some(l) = line(w, b, level) {
                         plot_ui.line(
-                            Line::new("hidden units: W⁽¹⁾x + b⁽¹⁾ = 0", PlotPoints::from(l))
-                                .color(theme::REFERENCE)
-                                .style(LineStyle::dashed_dense())
-                                .width(Lit::width(lit.hidden, 1.0)),
+                            Line::new("margins w·x + b = ±1", PlotPoints::from(l))
+                                .color(theme::MODEL)
+                                .style(LineStyle::dashed_loose()),
                         );
                     }
                 }
-            }
-            for id in ["centroids", "means"] {
-                if let Some(c) = matrix(record, id).filter(|c| c.ncols() == d) {
-                    let pts: Vec<[f64; 2]> =
-                        (0..c.nrows()).map(|r| [c[(r, j)], c[(r, k)]]).collect();
-                    plot_ui.points(
-                        Points::new(id, PlotPoints::from(pts))
-                            .radius(Lit::width(lit.centroids || lit.ellipses, 8.0))
-                            .shape(MarkerShape::Diamond)
-                            .color(theme::MODEL),
+                // Of the rows drawn (on large data the record keeps no others).
+                if let Some(v) = record.and_then(|r| r.get_id("violators")) {
+                    let pts: Vec<[f64; 2]> = (0..n)
+                        .step_by(s)
+                        .filter(|&i| v.at_row(i, n).is_some_and(|v| v > 0.5))
+                        .map(|i| [x[(i, j)], y_of(i)])
+                        .collect();
+                    // Thousands of rings would hide the classes' colours:
+                    // a stable share of them stands for the rest.
+                    let every = pts.len().div_ceil(RINGS_DRAWN).max(1);
+                    let name = if every > 1 {
+                        format!("margin violators (1 in {every} ringed)")
+                    } else {
+                        "margin violators".to_owned()
+                    };
+                    cloud::rings(
+                        plot_ui,
+                        name,
+                        pts.into_iter().step_by(every).collect(),
+                        Lit::width(lit.margins, 5.0),
+                        theme::WARNING,
                     );
                 }
             }
-            if let (Some(means), Some(cov)) =
-                (matrix(record, "means"), vector(record, "covariances"))
-            {
-                for c in 0..means.nrows() {
-                    let block = &cov[c * d * d..(c + 1) * d * d];
-                    let s = [
+        }
+        if let (Some(w1), Some(b1)) = (matrix(record, "W1"), vector(record, "b1"))
+            && w1.ncols() == d
+        {
+            // Each first-layer hidden unit switches where W1·x + b1 = 0.
+            for (u, &bu) in b1.iter().enumerate() {
+                let row: Vec<f64> = w1.row(u).iter().copied().collect();
+                if let Some(l) = line(&row, bu, 0.0) {
+                    plot_ui.line(
+                        Line::new("hidden units: W⁽¹⁾x + b⁽¹⁾ = 0", PlotPoints::from(l))
+                            .color(theme::REFERENCE)
+                            .style(LineStyle::dashed_dense())
+                            .width(Lit::width(lit.hidden, 1.0)),
+                    );
+                }
+            }
+        }
+        for id in ["centroids", "means"] {
+            if let Some(c) = matrix(record, id).filter(|c| c.ncols() == d) {
+                let pts: Vec<[f64; 2]> = c
+                    .row_iter()
+                    .map(|r| at(&r.iter().copied().collect::<Vec<_>>()))
+                    .collect();
+                plot_ui.points(
+                    Points::new(id, PlotPoints::from(pts))
+                        .radius(Lit::width(lit.centroids || lit.ellipses, 8.0))
+                        .shape(MarkerShape::Diamond)
+                        .color(theme::MODEL),
+                );
+            }
+        }
+        if let (Some(means), Some(cov)) = (matrix(record, "means"), vector(record, "covariances")) {
+            for c in 0..means.nrows() {
+                let block = &cov[c * d * d..(c + 1) * d * d];
+                let mean: Vec<f64> = means.row(c).iter().copied().collect();
+                // On a strip, the ellipse is the ±2σ interval.
+                let s = if strip.is_some() {
+                    [[block[j * d + j], 0.0], [0.0, 0.0]]
+                } else {
+                    [
                         [block[j * d + j], block[j * d + k]],
                         [block[k * d + j], block[k * d + k]],
-                    ];
-                    plot_ui.line(
-                        Line::new(
-                            "2σ ellipses",
-                            PlotPoints::from(ellipse([means[(c, j)], means[(c, k)]], s)),
-                        )
+                    ]
+                };
+                plot_ui.line(
+                    Line::new("2σ ellipses", PlotPoints::from(ellipse(at(&mean), s)))
                         .color(theme::class(c))
                         .width(Lit::width(lit.ellipses, 1.0)),
-                    );
-                }
+                );
             }
-            if let (Some(comps), Some(mean)) =
-                (matrix(record, "components"), vector(record, "mean"))
-            {
-                let ratios = vector(record, "explained_variance_ratio").unwrap_or(&[]);
-                let scale = (hi - lo).max(1e-9) * 0.5;
-                for r in 0..comps.nrows() {
-                    let len = scale * ratios.get(r).copied().unwrap_or(1.0).sqrt();
-                    let (u, v) = (comps[(r, j)], comps[(r, k)]);
-                    let pts = vec![
-                        [mean[j] - u * len, mean[k] - v * len],
-                        [mean[j] + u * len, mean[k] + v * len],
-                    ];
-                    let colour = [theme::MODEL, theme::WARNING, theme::REFERENCE]
-                        .get(r)
-                        .copied()
-                        .unwrap_or_else(|| theme::class(r));
-                    plot_ui.line(
-                        Line::new(format!("component {r}"), PlotPoints::from(pts))
-                            .color(colour)
-                            .width(Lit::width(lit.axes, (3.0 - r as f32 * 0.8).max(1.0))),
-                    );
-                }
+        }
+        if let (Some(comps), Some(mean)) = (matrix(record, "components"), vector(record, "mean")) {
+            let ratios = vector(record, "explained_variance_ratio").unwrap_or(&[]);
+            let scale = (hi - lo).max(1e-9) * 0.5;
+            for r in 0..comps.nrows() {
+                let len = scale * ratios.get(r).copied().unwrap_or(1.0).sqrt();
+                let u = comps[(r, j)];
+                let v = if strip.is_some() { 0.0 } else { comps[(r, k)] };
+                let [cx, cy] = at(mean);
+                let pts = vec![[cx - u * len, cy - v * len], [cx + u * len, cy + v * len]];
+                let colour = [theme::MODEL, theme::WARNING, theme::REFERENCE]
+                    .get(r)
+                    .copied()
+                    .unwrap_or_else(|| theme::class(r));
+                plot_ui.line(
+                    Line::new(format!("component {r}"), PlotPoints::from(pts))
+                        .color(colour)
+                        .width(Lit::width(lit.axes, (3.0 - r as f32 * 0.8).max(1.0))),
+                );
             }
-        });
+        }
+    });
 }
 
 /// A plot with compact tick labels ([`tick_label`]) on both axes.
@@ -1401,6 +1469,25 @@ fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>)
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let decimals = (-step.log10().round()).max(0.0) as usize;
         egui::emath::format_with_decimals_in_range(v, decimals..=decimals)
+    }
+}
+
+/// A strip's y ticks: its classes' names at their lanes, nothing between
+/// (and nothing where the rows have no classes: the height means nothing).
+fn strip_tick_label(
+    data: &Dataset,
+) -> impl Fn(egui_plot::GridMark, &std::ops::RangeInclusive<f64>) -> String + 'static {
+    let names: Vec<String> = data
+        .target()
+        .map(|t| t.classes.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    move |mark, _| {
+        let lane = mark.value.round();
+        if (mark.value - lane).abs() > 1e-9 || lane < 0.0 {
+            return String::new();
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        names.get(lane as usize).cloned().unwrap_or_default()
     }
 }
 
@@ -1501,7 +1588,7 @@ fn loss_plot(
 #[cfg(test)]
 mod tests {
     use super::{
-        Pending, RegionsJob, clip_line, colours, round3, row_term, row_terms, tick_label,
+        Pending, RegionsJob, Strip, clip_line, colours, round3, row_term, row_terms, tick_label,
         trajectory, value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
@@ -1516,6 +1603,34 @@ mod tests {
             Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn one_feature_rows_spread_within_their_class_lanes() {
+        assert!(
+            Strip::of(&two_classes()).is_none(),
+            "two features need no strip"
+        );
+        let labels = [2.0, 0.0, 1.0, 2.0, 1.0, 0.0];
+        let one =
+            Dataset::from_columns(&["a"], &[vec![1.0; 6]], Some(("y", labels.to_vec()))).unwrap();
+        let strip = Strip::of(&one).unwrap();
+        assert_eq!(strip.range(), (-0.5, 2.5));
+        assert!((strip.middle() - 1.0).abs() < 1e-12);
+        let heights: Vec<f64> = (0..6).map(|i| strip.y(i)).collect();
+        for (y, label) in heights.iter().zip(labels) {
+            assert!(
+                (y - label).abs() <= 0.35,
+                "{y} in the lane of class {label}"
+            );
+        }
+        // Equal values are spread apart, the same way every frame.
+        assert!((heights[0] - heights[3]).abs() > 1e-3);
+        assert_eq!(heights[0].to_bits(), strip.y(0).to_bits());
+        let unlabelled = Dataset::from_columns(&["a"], &[vec![1.0; 3]], None).unwrap();
+        let strip = Strip::of(&unlabelled).unwrap();
+        assert_eq!(strip.range(), (-0.5, 0.5));
+        assert!((0..3).all(|i| strip.y(i).abs() <= 0.35));
     }
 
     #[test]
