@@ -1642,3 +1642,25 @@ fn one_feature_is_drawn_along_x_with_its_classes_in_lanes() {
     assert!(h.query_by_label("boundary w·x + b = 0").is_some());
     assert!(h.query_by_label("decision regions").is_some());
 }
+
+#[test]
+fn k_means_shows_where_its_centroids_were_before_the_step() {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadExample(3));
+    h.state_mut().finish_building();
+    h.run();
+    assert_eq!(h.state().algorithm(), "k-means");
+    // At step 0 there is no step to have come from.
+    assert!(
+        h.query_by_label("centroids before (rows' colours)")
+            .is_none()
+    );
+    h.get_by_label("Step").click();
+    h.run();
+    assert!(
+        h.query_by_label("centroids before (rows' colours)")
+            .is_some()
+    );
+    assert!(h.query_by_label("centroid moves").is_some());
+}

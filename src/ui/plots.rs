@@ -8,8 +8,8 @@ use crate::data::Dataset;
 use crate::export::format_number;
 use crate::session::Session;
 use egui_plot::{
-    Arrows, HLine, Heatmap, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint,
-    PlotPoints, Points, VLine,
+    Arrows, Corner, HLine, Heatmap, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage,
+    PlotPoint, PlotPoints, Points, VLine,
 };
 use nalgebra::DMatrix;
 use std::sync::Arc;
@@ -557,32 +557,8 @@ impl PlotView {
                 height,
             );
         } else {
-            let axes = [self.x_feature, y_feature];
-            let key = (
-                shown,
-                axes[0],
-                axes[1],
-                session.algorithm().id().to_string(),
-            );
-            // One feature: its regions are bands across the strip's lanes.
-            let job = params
-                .filter(|_| axes[0] != axes[1] || d == 1)
-                .map(|params| RegionsJob {
-                    algorithm: session.algorithm(),
-                    params,
-                    means: &facts.means,
-                    ranges: facts.plane(Strip::of(data).as_ref(), axes),
-                    axes,
-                    key: key.clone(),
-                });
-            Self::refresh_regions(
-                ui.ctx(),
-                (&mut self.regions, &mut self.regions_job),
-                &key,
-                job,
-            );
-            let regions = self.regions.as_ref().filter(|r| same_view(&r.key, &key));
-            feature_plot(ui, data, facts, record, regions, lit, axes, height);
+            let view = (record, shown, params);
+            self.classes_ui(ui, data, session, view, [self.x_feature, y_feature], height);
         }
         let loss_facts = self
             .loss_facts
@@ -612,6 +588,60 @@ impl PlotView {
             ui.weak("No loss surface for this algorithm.");
             loss_plot(ui, session, reference, shown, self.log_loss, lit.loss);
         }
+    }
+
+    /// The data plot of a model that classifies or clusters: the rows over
+    /// features `axes` with the model on them, at step `shown`.
+    fn classes_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        data: &Dataset,
+        session: &Session,
+        (record, shown, params): (Option<&StepRecord>, usize, Option<&[f64]>),
+        axes: [usize; 2],
+        height: f32,
+    ) {
+        let facts = self.facts.get_or_insert_with(|| DataFacts::of(data));
+        let key = (
+            shown,
+            axes[0],
+            axes[1],
+            session.algorithm().id().to_string(),
+        );
+        // One feature: its regions are bands across the strip's lanes.
+        let strip = Strip::of(data);
+        let job = params
+            .filter(|_| axes[0] != axes[1] || strip.is_some())
+            .map(|params| RegionsJob {
+                algorithm: session.algorithm(),
+                params,
+                means: &facts.means,
+                ranges: facts.plane(strip.as_ref(), axes),
+                axes,
+                key: key.clone(),
+            });
+        Self::refresh_regions(
+            ui.ctx(),
+            (&mut self.regions, &mut self.regions_job),
+            &key,
+            job,
+        );
+        let regions = self.regions.as_ref().filter(|r| same_view(&r.key, &key));
+        // Rows join the nearest of the centroids before the step.
+        let before = (shown > 0 && session.algorithm().id() == "k-means")
+            .then(|| session.params_at(shown - 1))
+            .flatten();
+        let lit = Lit::of(&self.highlight);
+        feature_plot(
+            ui,
+            data,
+            facts,
+            (record, before),
+            regions,
+            lit,
+            axes,
+            height,
+        );
     }
 
     /// Makes the decision regions of `key` (made by `job`, when the model
@@ -1242,7 +1272,7 @@ fn feature_plot(
     ui: &mut egui::Ui,
     data: &Dataset,
     facts: &DataFacts,
-    record: Option<&StepRecord>,
+    (record, before): (Option<&StepRecord>, Option<&[f64]>),
     regions: Option<&Regions>,
     lit: Lit,
     [j, k]: [usize; 2],
@@ -1287,7 +1317,11 @@ fn feature_plot(
     let mut frame = plot("data")
         .height(height)
         // Classes and ranges in their order (alphabetical would put 66.7 after 374).
-        .legend(Legend::default().follow_insertion_order(true));
+        .legend(
+            Legend::default()
+                .follow_insertion_order(true)
+                .position(emptiest_corner(points.iter().flatten(), area)),
+        );
     frame = match &strip {
         Some(strip) => frame
             .y_axis_label(if strip.classes.is_some() {
@@ -1391,6 +1425,31 @@ fn feature_plot(
                 }
             }
         }
+        if let Some(c) = matrix(record, "centroids")
+            && let Some(before) = before.filter(|b| b.len() == c.nrows() * d)
+        {
+            // Where each centroid was, and the way it moved: the rows'
+            // colours are the clusters of the centroids before the step,
+            // the cells those of the centroids after it.
+            for (r, old) in before.chunks(d).enumerate() {
+                let new: Vec<f64> = c.row(r).iter().copied().collect();
+                plot_ui.line(
+                    Line::new("centroid moves", PlotPoints::from(vec![at(old), at(&new)]))
+                        .color(theme::MODEL)
+                        .style(LineStyle::dotted_dense()),
+                );
+            }
+            plot_ui.points(
+                Points::new(
+                    "centroids before (rows' colours)",
+                    PlotPoints::from(before.chunks(d).map(at).collect::<Vec<_>>()),
+                )
+                .radius(7.0)
+                .shape(MarkerShape::Diamond)
+                .filled(false)
+                .color(theme::MODEL),
+            );
+        }
         for id in ["centroids", "means"] {
             if let Some(c) = matrix(record, id).filter(|c| c.ncols() == d) {
                 let pts: Vec<[f64; 2]> = c
@@ -1446,6 +1505,35 @@ fn feature_plot(
             }
         }
     });
+}
+
+/// The corner of `area` (the plot's x and y ranges) with the fewest of
+/// `points` under where a legend would go, top right on a tie.
+fn emptiest_corner<'a>(
+    points: impl Iterator<Item = &'a [f64; 2]>,
+    [(x0, x1), (y0, y1)]: [(f64, f64); 2],
+) -> Corner {
+    const CORNERS: [Corner; 4] = [
+        Corner::RightTop,
+        Corner::LeftTop,
+        Corner::RightBottom,
+        Corner::LeftBottom,
+    ];
+    // A legend covers about 40% of the width and height of a plot.
+    let (w, h) = (0.4 * (x1 - x0), 0.4 * (y1 - y0));
+    let mut under = [0usize; 4];
+    for &[x, y] in points {
+        let (left, right, top, bottom) = (x < x0 + w, x > x1 - w, y > y1 - h, y < y0 + h);
+        for (n, hit) in
+            under
+                .iter_mut()
+                .zip([right && top, left && top, right && bottom, left && bottom])
+        {
+            *n += usize::from(hit);
+        }
+    }
+    let fewest = (0..4).min_by_key(|&c| under[c]).unwrap_or(0);
+    CORNERS[fewest]
 }
 
 /// A plot with compact tick labels ([`tick_label`]) on both axes.
@@ -1588,8 +1676,8 @@ fn loss_plot(
 #[cfg(test)]
 mod tests {
     use super::{
-        Pending, RegionsJob, Strip, clip_line, colours, round3, row_term, row_terms, tick_label,
-        trajectory, value_ranges,
+        Pending, RegionsJob, Strip, clip_line, colours, emptiest_corner, round3, row_term,
+        row_terms, tick_label, trajectory, value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
@@ -1603,6 +1691,21 @@ mod tests {
             Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_legend_goes_to_the_corner_with_the_fewest_points() {
+        use egui_plot::Corner;
+        let area = [(0.0, 10.0), (0.0, 10.0)];
+        let corner = |pts: &[[f64; 2]]| emptiest_corner(pts.iter(), area);
+        assert!(matches!(corner(&[]), Corner::RightTop));
+        assert!(matches!(corner(&[[9.0, 9.0]]), Corner::LeftTop));
+        assert!(matches!(
+            corner(&[[9.0, 9.0], [1.0, 9.0], [9.0, 1.0]]),
+            Corner::LeftBottom
+        ));
+        // Points in the middle are under no corner's legend.
+        assert!(matches!(corner(&[[5.0, 5.0]; 3]), Corner::RightTop));
     }
 
     #[test]
