@@ -1664,3 +1664,32 @@ fn k_means_shows_where_its_centroids_were_before_the_step() {
     );
     assert!(h.query_by_label("centroid moves").is_some());
 }
+
+#[test]
+fn the_perceptron_rings_the_row_each_step_looked_at() {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadExample(1));
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("perceptron".into()));
+    h.state_mut().finish_building();
+    h.run();
+    let moved = "row i: misclassified, so the line moved";
+    let stayed = "row i: classified right, the line stays";
+    assert!(h.query_by_label(moved).is_none() && h.query_by_label(stayed).is_none());
+    // Starting at zero, the first row scores 0: a mistake.
+    h.get_by_label("Step").click();
+    h.run();
+    assert!(h.query_by_label(moved).is_some());
+    let rows = h.state().data().unwrap().n_rows();
+    let mut stays = false;
+    for _ in 0..rows {
+        h.state_mut().apply(Command::Step(1));
+        h.run();
+        if h.query_by_label(stayed).is_some() {
+            stays = true;
+            break;
+        }
+    }
+    assert!(stays, "some row is classified right within a pass");
+}

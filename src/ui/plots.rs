@@ -49,6 +49,7 @@ struct Lit {
     ellipses: bool,
     hidden: bool,
     loss: bool,
+    sample: bool,
 }
 
 impl Lit {
@@ -80,6 +81,7 @@ impl Lit {
             ellipses: any(&["means", "covariances", "responsibilities", "weights"]),
             hidden: any(&["W1", "a1", "delta1", "grad_W1"]),
             loss: any(&["loss", "log_likelihood"]),
+            sample: any(&["sample", "x_i", "y_i", "margin", "mistake"]),
         }
     }
 
@@ -1424,6 +1426,25 @@ fn feature_plot(
                     );
                 }
             }
+        }
+        // The row a perceptron step looked at, and whether it moved the line.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        if let Some(i) = scalar(record, "sample")
+            .map(|i| i as usize)
+            .filter(|&i| i < n)
+        {
+            let (name, colour) = if scalar(record, "mistake").is_some_and(|m| m > 0.5) {
+                ("row i: misclassified, so the line moved", theme::WARNING)
+            } else {
+                ("row i: classified right, the line stays", theme::MODEL)
+            };
+            cloud::rings(
+                plot_ui,
+                name,
+                vec![[x[(i, j)], y_of(i)]],
+                Lit::width(lit.sample, 9.0),
+                colour,
+            );
         }
         if let Some(c) = matrix(record, "centroids")
             && let Some(before) = before.filter(|b| b.len() == c.nrows() * d)
