@@ -60,6 +60,15 @@ fn opens_on_the_bundled_example_ready_to_step() {
             .is_some(),
         "derivation shows w = [{shown}, …]"
     );
+    // Three features: the line drawn is a slice, each residual the row's own.
+    assert!(
+        h.query_by_label("model ŷ = w·x + b, other features at their means")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("residuals ŷᵢ − yᵢ, at each row's own features")
+            .is_some()
+    );
 }
 
 #[test]

@@ -1033,16 +1033,18 @@ fn regression_plot(
     // ŷ and r of the drawn rows (on large data the record keeps no others).
     let per_row = |id: &str, i: usize| record?.get_id(id)?.at_row(i, n);
     let yhat = |i: usize| per_row("y_hat", i);
+    let [line_name, curve_name, residual_name] = regression_names(data.n_features());
+    let corner = emptiest_corner(points.iter());
     let response = plot("data")
         .height(height)
-        .legend(Legend::default())
+        .legend(Legend::default().position(corner))
         .show(ui, |plot_ui| {
             // Residuals ŷᵢ − yᵢ as segments (a few hundred at most, of rows drawn).
             for i in (0..n).step_by((n / 300).max(1).next_multiple_of(s)) {
                 if let Some(yhat) = yhat(i) {
                     plot_ui.line(
                         Line::new(
-                            "residuals ŷ − y",
+                            residual_name,
                             PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat]]),
                         )
                         .color(if lit.residuals {
@@ -1065,13 +1067,13 @@ fn regression_plot(
             }
             if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b")) {
                 plot_ui.line(
-                    Line::new("model ŷ = w·x + b", PlotPoints::from(line_of(w, b)))
+                    Line::new(line_name, PlotPoints::from(line_of(w, b)))
                         .color(theme::MODEL)
                         .width(2.5),
                 );
             } else if let Some(curve) = model.and_then(|(a, p)| curve(a, p, means, j, (lo, hi))) {
                 plot_ui.line(
-                    Line::new("model ŷ", PlotPoints::from(curve))
+                    Line::new(curve_name, PlotPoints::from(curve))
                         .color(theme::MODEL)
                         .width(2.5),
                 );
@@ -1108,6 +1110,21 @@ fn regression_plot(
         response
             .response
             .on_hover_text_at_pointer(row_term(data, i, y[i], yhat(i), r));
+    }
+}
+
+/// The legend's names for the model's line, its curve and the residuals:
+/// with other features than the one plotted, the line is a slice through
+/// the model, while each residual is the row's own ŷ − y.
+fn regression_names(features: usize) -> [&'static str; 3] {
+    if features > 1 {
+        [
+            "model ŷ = w·x + b, other features at their means",
+            "model ŷ, other features at their means",
+            "residuals ŷᵢ − yᵢ, at each row's own features",
+        ]
+    } else {
+        ["model ŷ = w·x + b", "model ŷ", "residuals ŷᵢ − yᵢ"]
     }
 }
 
@@ -1322,7 +1339,7 @@ fn feature_plot(
         .legend(
             Legend::default()
                 .follow_insertion_order(true)
-                .position(emptiest_corner(points.iter().flatten(), area)),
+                .position(emptiest_corner(points.iter().flatten())),
         );
     frame = match &strip {
         Some(strip) => frame
@@ -1528,18 +1545,19 @@ fn feature_plot(
     });
 }
 
-/// The corner of `area` (the plot's x and y ranges) with the fewest of
-/// `points` under where a legend would go, top right on a tie.
-fn emptiest_corner<'a>(
-    points: impl Iterator<Item = &'a [f64; 2]>,
-    [(x0, x1), (y0, y1)]: [(f64, f64); 2],
-) -> Corner {
+/// The corner of the plot of `points` with the fewest of them under where
+/// a legend would go, top right on a tie.
+fn emptiest_corner<'a>(points: impl Iterator<Item = &'a [f64; 2]> + Clone) -> Corner {
     const CORNERS: [Corner; 4] = [
         Corner::RightTop,
         Corner::LeftTop,
         Corner::RightBottom,
         Corner::LeftBottom,
     ];
+    let [(x0, x1), (y0, y1)] = points.clone().fold(
+        [(f64::INFINITY, f64::NEG_INFINITY); 2],
+        |[(x0, x1), (y0, y1)], &[x, y]| [(x0.min(x), x1.max(x)), (y0.min(y), y1.max(y))],
+    );
     // A legend covers about 40% of the width and height of a plot.
     let (w, h) = (0.4 * (x1 - x0), 0.4 * (y1 - y0));
     let mut under = [0usize; 4];
@@ -1717,16 +1735,19 @@ mod tests {
     #[test]
     fn the_legend_goes_to_the_corner_with_the_fewest_points() {
         use egui_plot::Corner;
-        let area = [(0.0, 10.0), (0.0, 10.0)];
-        let corner = |pts: &[[f64; 2]]| emptiest_corner(pts.iter(), area);
+        // The plot spans (0, 0) to (10, 10), with these under no corner.
+        let corner = |pts: &[[f64; 2]]| {
+            let span = [[0.0, 5.0], [10.0, 5.0], [5.0, 0.0], [5.0, 10.0]];
+            emptiest_corner(pts.iter().chain(&span))
+        };
         assert!(matches!(corner(&[]), Corner::RightTop));
         assert!(matches!(corner(&[[9.0, 9.0]]), Corner::LeftTop));
         assert!(matches!(
             corner(&[[9.0, 9.0], [1.0, 9.0], [9.0, 1.0]]),
             Corner::LeftBottom
         ));
-        // Points in the middle are under no corner's legend.
         assert!(matches!(corner(&[[5.0, 5.0]; 3]), Corner::RightTop));
+        assert!(matches!(emptiest_corner([].iter()), Corner::RightTop));
     }
 
     #[test]
