@@ -577,14 +577,9 @@ impl App {
         match command {
             Command::LoadFile(path) => self.start_loading(path, None),
             Command::OpenAs(path, id) => {
-                if algorithms::entry(&id).is_none() {
-                    self.error = Some(format!(
-                        "unknown algorithm '{id}'; choose one of: {}",
-                        algorithms::ids()
-                    ));
-                    return;
+                if self.known(&id) {
+                    self.start_loading(path, Some(id));
                 }
-                self.start_loading(path, Some(id));
             }
             Command::LoadExample(i) => {
                 let Some(example) = EXAMPLES.get(i) else {
@@ -608,11 +603,7 @@ impl App {
                 }
             }
             Command::SelectAlgorithm(id) => {
-                if algorithms::entry(&id).is_none() {
-                    self.error = Some(format!(
-                        "unknown algorithm '{id}'; choose one of: {}",
-                        algorithms::ids()
-                    ));
+                if !self.known(&id) {
                     return;
                 }
                 self.settings.algorithm = id;
@@ -853,6 +844,18 @@ impl App {
             job.cancel.store(true, Ordering::Relaxed);
         }
         self.collect(true);
+    }
+
+    /// Whether `id` names an algorithm; the error says so when it does not.
+    fn known(&mut self, id: &str) -> bool {
+        let known = algorithms::entry(id).is_some();
+        if !known {
+            self.error = Some(format!(
+                "unknown algorithm '{id}'; choose one of: {}",
+                algorithms::ids()
+            ));
+        }
+        known
     }
 
     fn start_loading(&mut self, path: PathBuf, algorithm: Option<String>) {

@@ -19,8 +19,8 @@ use crate::export::format_number;
 use std::path::PathBuf;
 
 /// Opens the window on `data` (or the last session's file, or the bundled
-/// example) with `algorithm` selected (or the last session's), in `theme` ("light" or "dark") when given;
-/// settings persist across restarts.
+/// example) with `algorithm` selected (or the last session's), in `theme`
+/// ("light" or "dark") when given; settings persist across restarts.
 ///
 /// # Errors
 /// The window could not be created.

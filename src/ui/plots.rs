@@ -409,6 +409,8 @@ impl Facts {
 struct LossFacts {
     /// The loss at the reference solution, where one exists.
     reference: Option<f64>,
+    /// The reference solution's parameters: the surface spans them too.
+    optimum: Option<Vec<f64>>,
     /// Whether the loss can be evaluated at any parameters (for the surface).
     has_surface: bool,
 }
@@ -416,11 +418,10 @@ struct LossFacts {
 impl LossFacts {
     fn of(data: &Dataset, session: &Session) -> Self {
         let algorithm = session.algorithm();
+        let reference = algorithm.reference(data).and_then(Result::ok);
         Self {
-            reference: algorithm
-                .reference(data)
-                .and_then(Result::ok)
-                .map(|r| r.loss),
+            reference: reference.as_ref().map(|r| r.loss),
+            optimum: reference.map(|r| r.params),
             has_surface: algorithm.param_names().len() >= 2 && algorithm.has_loss_surface(),
         }
     }
@@ -712,12 +713,17 @@ impl PlotView {
             ctx.request_repaint_after(POLL);
             return;
         }
-        job.span = surface_span(session, job.params, job.axes);
+        job.span = surface_span(session, job.params, self.optimum(), job.axes);
         if job.estimate(data) < IN_FRAME || !self.surface_job.start(job.owned(data)) {
             self.surface = compute_surface(data, &job);
         } else {
             ctx.request_repaint_after(POLL);
         }
+    }
+
+    /// The reference solution's parameters, where there is one.
+    fn optimum(&self) -> Option<&[f64]> {
+        self.loss_facts.as_ref()?.optimum.as_deref()
     }
 
     /// The two parameters the surface is drawn over.
@@ -804,6 +810,17 @@ impl PlotView {
                     .radius(4.0)
                     .color(theme::MODEL),
                 );
+                if let Some(o) = self.optimum().filter(|o| o.len() > p.max(q)) {
+                    plot_ui.points(
+                        Points::new(
+                            "optimum (closed form)",
+                            PlotPoints::from(vec![[o[p], o[q]]]),
+                        )
+                        .radius(6.0)
+                        .shape(MarkerShape::Cross)
+                        .color(theme::REFERENCE),
+                    );
+                }
                 if let (Some(t), Some(g), Some(eta)) = (theta_prev, grad_prev, eta)
                     && t.len() > p.max(q)
                     && g.len() > p.max(q)
@@ -880,9 +897,15 @@ fn trajectory(session: &Session, upto: usize) -> impl Iterator<Item = &[f64]> {
 
 /// The ranges of parameters `p` and `q` the surface covers: the
 /// trajectory's and `params`', padded.
-fn surface_span(session: &Session, params: &[f64], (p, q): (usize, usize)) -> [(f64, f64); 2] {
+fn surface_span(
+    session: &Session,
+    params: &[f64],
+    optimum: Option<&[f64]>,
+    (p, q): (usize, usize),
+) -> [(f64, f64); 2] {
     let span = |k: usize| {
         let (lo, hi) = trajectory(session, usize::MAX)
+            .chain(optimum.filter(|o| o.len() == params.len()))
             .fold((params[k], params[k]), |(lo, hi), t| {
                 (lo.min(t[k]), hi.max(t[k]))
             });
@@ -1715,8 +1738,8 @@ fn loss_plot(
 #[cfg(test)]
 mod tests {
     use super::{
-        Pending, RegionsJob, Strip, clip_line, colours, emptiest_corner, round3, row_term,
-        row_terms, tick_label, trajectory, value_ranges,
+        LossFacts, Pending, RegionsJob, Strip, clip_line, colours, emptiest_corner, round3,
+        row_term, row_terms, surface_span, tick_label, trajectory, value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
@@ -1776,6 +1799,35 @@ mod tests {
         let strip = Strip::of(&unlabelled).unwrap();
         assert_eq!(strip.range(), (-0.5, 0.5));
         assert!((0..3).all(|i| strip.y(i).abs() <= 0.35));
+    }
+
+    #[test]
+    fn the_surface_spans_the_closed_form_optimum_from_the_first_step() {
+        // y = 10a − 4b + 30, exactly: the optimum is far from the start at 0.
+        let (a, b) = (vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 0.0, 1.0, 0.0]);
+        let y = a
+            .iter()
+            .zip(&b)
+            .map(|(a, b)| 10.0 * a - 4.0 * b + 30.0)
+            .collect();
+        let data = Dataset::from_columns(&["a", "b"], &[a, b], Some(("y", y))).unwrap();
+        let create = crate::algorithms::entry("linear-regression")
+            .unwrap()
+            .create;
+        let session = Session::new(create(&Hyper::default()).unwrap(), &data).unwrap();
+        let optimum = LossFacts::of(&data, &session).optimum.unwrap();
+        assert!((optimum[0] - 10.0).abs() < 1e-9 && (optimum[1] + 4.0).abs() < 1e-9);
+        let start = session.history()[0].params.clone();
+        let inside = |[p, q]: [(f64, f64); 2]| {
+            (p.0..=p.1).contains(&optimum[0]) && (q.0..=q.1).contains(&optimum[1])
+        };
+        assert!(inside(surface_span(
+            &session,
+            &start,
+            Some(&optimum),
+            (0, 1)
+        )));
+        assert!(!inside(surface_span(&session, &start, None, (0, 1))));
     }
 
     #[test]
