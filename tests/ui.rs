@@ -1702,3 +1702,15 @@ fn the_perceptron_rings_the_row_each_step_looked_at() {
     }
     assert!(stays, "some row is classified right within a pass");
 }
+
+#[test]
+fn how_a_quantity_is_computed_starts_folded_under_the_derivation() {
+    let mut h = harness();
+    h.run();
+    let aside = "Expanding the square shows";
+    assert!(h.query_by_label_contains(aside).is_none());
+    assert!(h.query_by_label_contains("A residual is how far").is_some());
+    h.get_by_label("6. Computing it cheaply").click();
+    h.run();
+    assert!(h.query_by_label_contains(aside).is_some());
+}

@@ -48,6 +48,16 @@ pub struct DerivationStep {
     pub shows: &'static [Symbol],
 }
 
+impl DerivationStep {
+    /// Whether the step says how the implementation computes a quantity
+    /// (its title starts with "Computing") rather than deriving the rule:
+    /// the window starts such steps folded.
+    #[must_use]
+    pub fn is_aside(&self) -> bool {
+        self.title.starts_with("Computing")
+    }
+}
+
 /// Every symbol a derivation shows, once each, in order of first appearance:
 /// the terms a reader can point at in its formulas.
 #[must_use]

@@ -1592,7 +1592,7 @@ impl App {
             .show(ui, |ui| {
                 for (i, step) in steps.iter().enumerate() {
                     egui::CollapsingHeader::new(format!("{}. {}", i + 1, step.title))
-                        .default_open(true)
+                        .default_open(!step.is_aside())
                         .show(ui, |ui| {
                             ui.label(step.sentence);
                             let formula =

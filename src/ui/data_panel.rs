@@ -82,7 +82,7 @@ pub fn data_panel_ui(
         }
     });
     if let Some(report) = data.map(Dataset::missing_report).filter(|r| !r.is_clean()) {
-        ui.label(egui::RichText::new(report.summary()).small());
+        ui.label(report.summary());
     }
     ui.separator();
     ui.label("Columns");
