@@ -27,7 +27,8 @@ pub struct FormulaResponse {
 }
 
 /// Shows a typeset formula (rasterized at the screen's pixel density and
-/// cached), scaled down to fit the width. Occurrences of `symbols` in it are
+/// cached), scaled down to fit the width, or, where that would make it
+/// too small to read, less and in a sideways scroll area. Occurrences of `symbols` in it are
 /// hover regions: the one under the pointer, and every occurrence of the
 /// symbols in `lit` (what the rest of the window points at), get a tint.
 /// Falls back to the source in monospace if it cannot be typeset.
@@ -85,13 +86,45 @@ pub fn formula_ui(
             term: None,
         };
     };
-    let texture = &typeset.texture;
-    let mut size = texture.size_vec2() / ppp;
+    let natural = typeset.texture.size_vec2() / ppp;
     // Clear of the scroll bar, which floats over the panel's right edge.
     let available = (ui.available_width() - ui.spacing().scroll.bar_width - 4.0).max(50.0);
-    if size.x > available {
-        size *= available / size.x;
+    let (scale, scrolls) = fitted(natural.x, available);
+    let paint =
+        |ui: &mut egui::Ui| paint_formula(ui, (latex, &typeset), natural * scale, symbols, lit);
+    if scrolls {
+        egui::ScrollArea::horizontal()
+            .id_salt(("formula", latex))
+            .show(ui, paint)
+            .inner
+    } else {
+        paint(ui)
     }
+}
+
+/// Formulas wider than the panel are shrunk to fit it, but to no less
+/// than this share of their size, below which they are hard to read.
+const LEAST_SCALE: f32 = 0.75;
+
+/// The scale a formula `width` points wide is drawn at in `available`
+/// points, and whether it then needs to scroll sideways.
+fn fitted(width: f32, available: f32) -> (f32, bool) {
+    if width <= available {
+        return (1.0, false);
+    }
+    let fit = available / width;
+    (fit.max(LEAST_SCALE), fit < LEAST_SCALE)
+}
+
+/// Draws `typeset` at `size`, with its terms as hover regions.
+fn paint_formula(
+    ui: &mut egui::Ui,
+    (latex, typeset): (&str, &Typeset),
+    size: egui::Vec2,
+    symbols: &[Symbol],
+    lit: &[&str],
+) -> FormulaResponse {
+    let texture = &typeset.texture;
     let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, latex));
     let scale = size.x / texture.size_vec2().x;
@@ -121,4 +154,17 @@ pub fn formula_ui(
     // The glyphs over the tints.
     egui::Image::new((texture.id(), size)).paint_at(ui, rect);
     FormulaResponse { response, term }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LEAST_SCALE, fitted};
+
+    #[test]
+    fn wide_formulas_shrink_to_a_readable_size_then_scroll() {
+        assert_eq!(fitted(300.0, 400.0), (1.0, false));
+        let (scale, scrolls) = fitted(500.0, 400.0);
+        assert!((scale - 0.8).abs() < 1e-6 && !scrolls);
+        assert_eq!(fitted(1000.0, 400.0), (LEAST_SCALE, true));
+    }
 }
