@@ -4,7 +4,7 @@
 //! every error reaches the user once, as one sentence on stderr.
 
 use crate::algorithms::{self, Activation, Entry, Hyper};
-use crate::data::{Dataset, MissingPolicy, Selection, read_table};
+use crate::data::{Dataset, MissingPolicy, Selection, one_line, read_table};
 use crate::export::{self, Format};
 use crate::optim::OptimizerKind;
 use crate::session::Session;
@@ -385,10 +385,15 @@ fn text_columns_left_out(table: &crate::data::table::Table, target: Option<&str>
         .filter(|(name, column)| Some(name.as_str()) != target && !column.is_numeric())
         .map(|(name, column)| match column.first_texts.first() {
             Some(cell) => format!(
-                "column '{name}' holds text ('{}' on line {}), so it is not a feature",
-                cell.text, cell.line
+                "column '{}' holds text ('{}' on line {}), so it is not a feature",
+                one_line(name),
+                one_line(&cell.text),
+                cell.line
             ),
-            None => format!("column '{name}' holds no numbers, so it is not a feature"),
+            None => format!(
+                "column '{}' holds no numbers, so it is not a feature",
+                one_line(name)
+            ),
         })
         .collect()
 }

@@ -241,6 +241,13 @@ fn text_columns_left_out_of_the_default_features_are_named() {
         "b",
     ]);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
+    // A quoted line break is written as \n: the note stays one line.
+    let f = dir.file("n.csv", "a,b,y\n\"4\nx\",2,3\nu,3,5\nv,1,6\n");
+    let out = steplab(&["run", "--algorithm", "linear-regression", "--data", &f]);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "steplab: note: column 'a' holds text ('4\\nx' on line 2), so it is not a feature"
+    );
 }
 
 #[test]

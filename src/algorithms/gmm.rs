@@ -519,6 +519,12 @@ impl Gmm {
         // Per component: the Cholesky factor L of Σ and log w − ½(d log 2π + log det Σ).
         let mut factors = Vec::with_capacity(k);
         for c in 0..k {
+            if self.covariances[c].iter().any(|v| !v.is_finite()) {
+                return Err(AlgoError::Singular(format!(
+                    "the covariance of component {c} is not a finite number at step {} (the features' values are beyond about 1e154, where their squares overflow); standardize them",
+                    self.t
+                )));
+            }
             let Some(chol) = self.covariances[c].clone().cholesky() else {
                 return Err(AlgoError::Singular(format!(
                     "the covariance of component {c} is not positive definite at step {}; try other --init-rows or fewer components",
@@ -952,6 +958,21 @@ mod tests {
         g.reset(&d).unwrap();
         g.step(&d).unwrap();
         assert_responsibilities_match_direct_densities(&g, &d, 5);
+    }
+
+    #[test]
+    fn values_too_large_to_square_are_named_as_such() {
+        let x: Vec<f64> = (0..20).map(|i| f64::from(i) * 1e200).collect();
+        let data = Dataset::from_columns(&["x"], &[x], None).unwrap();
+        let err = Gmm::new(&Hyper::default())
+            .unwrap()
+            .reset(&data)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("beyond about 1e154")
+                && err.to_string().contains("standardize"),
+            "{err}"
+        );
     }
 
     /// Row `row`'s responsibilities against the two-component 2-D Gaussian

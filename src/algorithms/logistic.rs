@@ -75,7 +75,7 @@ const NEWTON_STEPS: &[DerivationStep] = &[
     },
     DerivationStep {
         title: "Newton step (IRLS)",
-        sentence: "Jump to the minimum of the local quadratic model at the previous parameters; η = 1 is the full Newton step. Where H is singular (collinear features, or rows fitted so surely that p(1 − p) rounds to 0), its pseudo-inverse H⁺ gives the smallest step that minimizes the model; a step that changes no parameter ends the run as converged.",
+        sentence: "Jump to the minimum of the local quadratic model at the previous parameters; η = 1 is the full Newton step. Where H is singular (collinear features, or rows fitted so surely that p(1 − p) rounds to 0), its pseudo-inverse H⁺ gives the smallest step that minimizes the model; a step that changes no parameter ends the run as converged once the gradient is below 10⁻⁶ of its size at step 0 (an overshooting η > 1 can leave every row fitted wrongly with p(1 − p) rounded to 0: H = 0, and the step stands still far from the minimum).",
         latex: r"\theta_t = \theta_{t-1} - \eta \, H_{t-1}^{-1} g_{t-1}",
         shows: &[THETA, THETA_PREV, ETA, GRAD_PREV],
     },
@@ -113,6 +113,9 @@ pub struct LogisticRegression {
     t: usize,
     features: Vec<String>,
     grad: Vec<f64>,
+    /// ‖∇J‖ at step 0: a Newton step that moves nothing is convergence
+    /// only where the gradient has fallen far below it.
+    first_grad_norm: f64,
     /// The 0/1 target.
     y: linear::BinaryTarget,
     /// Whether records carry the per-row values (the window's plots).
@@ -153,6 +156,7 @@ impl LogisticRegression {
             t: 0,
             features: Vec::new(),
             grad: Vec::new(),
+            first_grad_norm: 0.0,
             y: linear::BinaryTarget::new(ENTRY.id, 0.0, 1.0),
             per_row: true,
             sampled: false,
@@ -263,6 +267,7 @@ impl Algorithm for LogisticRegression {
         }
         self.features = data.feature_names().to_vec();
         let mut rec = self.evaluate(data, &y);
+        self.first_grad_norm = norm(&self.grad);
         if matches!(self.method, Method::Newton { .. }) {
             rec.set(HESSIAN, super::Value::Matrix(self.hessian(data.x())));
         }
@@ -273,7 +278,8 @@ impl Algorithm for LogisticRegression {
         let y = self.y.get(data)?;
         let mut theta = self.params();
         let mut update = StepRecord::new(0, 0.0);
-        // Whether a Newton step left every parameter as it was.
+        // Whether a Newton step left every parameter as it was, at a
+        // gradient about 0.
         let mut unchanged = false;
         match &mut self.method {
             Method::FirstOrder(opt) => {
@@ -310,7 +316,10 @@ impl Algorithm for LogisticRegression {
                 for (th, dl) in theta.iter_mut().zip(delta.iter()) {
                     *th -= eta * dl;
                 }
-                unchanged = theta == before;
+                // Where every p(1 − p) rounds to 0 on rows fitted wrongly
+                // (after a step with η > 1 overshot), H is 0 and the step
+                // stands still far from the minimum: not convergence.
+                unchanged = theta == before && g.norm() <= 1e-6 * self.first_grad_norm;
                 update.vector(THETA, theta.clone());
             }
         }
@@ -417,6 +426,11 @@ pub use super::vmath::{sigmoid, softplus};
 /// from H's eigen-decomposition with eigenvalues below [`linear::RCOND`]
 /// of the largest taken as 0 (0 when all of them are). `None` when H
 /// holds a value that is not finite.
+/// The Euclidean norm of `v`.
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
 fn newton_step(h: &DMatrix<f64>, g: &DVector<f64>) -> Option<DVector<f64>> {
     if let Some(c) = linear::well_conditioned_cholesky(h.clone()) {
         return Some(c.solve(g));
@@ -573,8 +587,17 @@ mod tests {
     }
 
     fn newton(data: &Dataset, steps: usize) -> (LogisticRegression, StepRecord) {
+        newton_at(data, steps, None)
+    }
+
+    fn newton_at(
+        data: &Dataset,
+        steps: usize,
+        learning_rate: Option<f64>,
+    ) -> (LogisticRegression, StepRecord) {
         let mut alg = LogisticRegression::new(&Hyper {
             optimizer: Some(OptimizerKind::Newton),
+            learning_rate,
             ..Hyper::default()
         })
         .unwrap();
@@ -586,6 +609,34 @@ mod tests {
             }
         }
         (alg, rec)
+    }
+
+    #[test]
+    fn an_overshooting_newton_step_that_stands_still_is_not_convergence() {
+        // Overlapping classes: at η = 3 the steps overshoot until every
+        // row's p(1 − p) rounds to 0, many of them fitted wrongly.
+        let mut rng = crate::rng::Rng::new(7);
+        let (mut u, mut v, mut y) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..60 {
+            let (a, b) = (rng.normal(), rng.normal());
+            let p = sigmoid(0.5 + 1.2 * a - 0.8 * b);
+            u.push(a);
+            v.push(b);
+            y.push(f64::from(u8::from(rng.uniform() < p)));
+        }
+        let data = Dataset::from_columns(&["u", "v"], &[u, v], Some(("y", y))).unwrap();
+        let (alg, rec) = newton_at(&data, 300, Some(3.0));
+        let g = super::norm(&alg.grad);
+        assert!(
+            !rec.converged && g > 1e-3,
+            "step {}: converged {} at ‖∇J‖ = {g}, loss {}",
+            rec.step,
+            rec.converged,
+            rec.loss
+        );
+        // The full step still converges, at a gradient about 0.
+        let (alg, rec) = newton(&data, 100);
+        assert!(rec.converged && super::norm(&alg.grad) < 1e-9);
     }
 
     #[test]

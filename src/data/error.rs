@@ -103,7 +103,11 @@ pub enum DataError {
         path: String,
     },
     /// A column name the user asked for does not exist.
-    #[error("there is no column named '{name}' (columns: {available}): {path}")]
+    #[error(
+        "there is no column named '{}' (columns: {}): {path}",
+        escaped(.name, usize::MAX),
+        escaped(.available, usize::MAX)
+    )]
     UnknownColumn {
         /// The requested name.
         name: String,
@@ -124,7 +128,8 @@ pub enum DataError {
     },
     /// A column with zero variance under standardization.
     #[error(
-        "column '{column}' is constant (every value is {value}), so it cannot be standardized: {path}"
+        "column '{column}' is constant (every value is {}), so it cannot be standardized: {path}",
+        super::Label::Number(*.value)
     )]
     Constant {
         /// Column name.
@@ -151,10 +156,16 @@ fn plural(n: usize, noun: &str) -> String {
 
 /// A cell's text as it can be quoted in one line: line breaks and tabs
 /// written as \n, \r and \t, and cut after 60 characters.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
+    escaped(text, 60)
+}
+
+/// `text` with line breaks and tabs written as \n, \r and \t, cut after
+/// `limit` characters.
+fn escaped(text: &str, limit: usize) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
-        if i == 60 {
+        if i == limit {
             out.push('…');
             break;
         }
@@ -186,5 +197,14 @@ mod tests {
             "line 3, column 'x': 'two\\r\\nlines\\tand a tab' is not a number: f.csv"
         );
         assert_eq!(one_line(&"é".repeat(70)), format!("{}…", "é".repeat(60)));
+        let e = DataError::UnknownColumn {
+            name: "a\nb".into(),
+            available: "x, two\nlines".into(),
+            path: "f.csv".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "there is no column named 'a\\nb' (columns: x, two\\nlines): f.csv"
+        );
     }
 }

@@ -8,6 +8,7 @@ mod sse;
 pub mod table;
 
 pub use error::DataError;
+pub(crate) use error::one_line;
 pub use fast::Progress;
 pub use table::{
     CellRef, Column, ColumnSummary, Table, Texts, parse_table, read_table, read_table_with,
@@ -840,8 +841,14 @@ fn scale_column(column: &mut [f64]) -> Result<Scaling, f64> {
     let first = column.first().copied().unwrap_or(0.0);
     let mean = sum8(column, |v| v) / nf;
     let std = (sum8(column, |v| (v - mean) * (v - mean)) / nf).sqrt();
-    if mean.is_finite() && std.is_finite() {
-        if std <= f64::EPSILON * mean.abs().max(1.0) * 16.0 {
+    // Constant: no spread beyond the rounding of the mean (relative to the
+    // values, so that 1e-15, 2e-15, … are not constant).
+    let constant = |mean: f64, std: f64| std <= f64::EPSILON * mean.abs() * 16.0;
+    // Beyond about 1e154 the squares overflow (beyond 1e308, the sum), and
+    // below about 1e-154 they round to 0: there the same on the values
+    // divided by the largest magnitude, m.
+    if mean.is_finite() && std.is_finite() && std > 1e-150 {
+        if constant(mean, std) {
             return Err(first);
         }
         for v in column.iter_mut() {
@@ -849,12 +856,13 @@ fn scale_column(column: &mut [f64]) -> Result<Scaling, f64> {
         }
         return Ok(Scaling { mean, std });
     }
-    // Beyond about 1e154 the squares overflow (beyond 1e308, the sum): the
-    // same on the values divided by the largest magnitude, m.
     let m = column.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if m == 0.0 || !m.is_finite() {
+        return Err(first);
+    }
     let mean_m = sum8(column, |v| v / m) / nf;
     let std_m = (sum8(column, |v| (v / m - mean_m) * (v / m - mean_m)) / nf).sqrt();
-    if std_m <= f64::EPSILON * mean_m.abs() * 16.0 {
+    if constant(mean_m, std_m) {
         return Err(first);
     }
     for v in column.iter_mut() {
@@ -985,8 +993,10 @@ mod tests {
         let small: Vec<f64> = (0..1000).map(|_| rng.normal() * 3.0 + 1.0).collect();
         let mut expected = small.clone();
         let want = scale_column(&mut expected).unwrap();
-        // 1e200 overflows the squares, 1e307 the sum itself.
-        for scale in [1e200, 1e307] {
+        // 1e200 overflows the squares, 1e307 the sum itself; 1e-15 is
+        // below the rounding of a mean near 1 but not of its own; 1e-200
+        // and 1e-300 underflow the squares.
+        for scale in [1e200, 1e307, 1e-15, 1e-200, 1e-300] {
             let mut huge: Vec<f64> = small.iter().map(|v| v * scale).collect();
             let got = scale_column(&mut huge).unwrap();
             assert!((got.mean / scale - want.mean).abs() < 1e-14 * want.mean.abs());
@@ -995,11 +1005,13 @@ mod tests {
                 assert!((a - b).abs() < 1e-13, "{a} vs {b}");
             }
         }
-        let mut constant = vec![1e300; 10];
-        assert_eq!(
-            scale_column(&mut constant).unwrap_err().to_bits(),
-            1e300f64.to_bits()
-        );
+        for value in [1e300, 1e-300, 0.1, 0.0] {
+            let mut constant = vec![value; 10];
+            assert_eq!(
+                scale_column(&mut constant).unwrap_err().to_bits(),
+                value.to_bits()
+            );
+        }
     }
 
     #[test]

@@ -891,6 +891,21 @@ pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
     {
         return Ok(table);
     }
+    // Files pasted together can mix lone carriage returns in (the fast
+    // path declines them): as newlines too.
+    let bytes = text.as_bytes();
+    let lone = |i: usize| bytes.get(i + 1) != Some(&b'\n');
+    if text.match_indices('\r').any(|(i, _)| lone(i)) {
+        let mut owned = bytes.to_vec();
+        for (i, b) in owned.iter_mut().enumerate() {
+            if *b == b'\r' && lone(i) {
+                *b = b'\n';
+            }
+        }
+        // A carriage return is never part of a longer UTF-8 sequence.
+        let text = String::from_utf8(owned).unwrap_or_default();
+        return parse_sequential(&text, delimiter, latin1, path);
+    }
     parse_sequential(text, delimiter, latin1, path)
 }
 
@@ -1254,6 +1269,21 @@ pub(crate) fn mostly_control(bytes: &[u8]) -> bool {
 /// Latin-1 / Windows-1252 (what spreadsheets save); refuses binary content
 /// (NUL bytes or many control bytes) and bytes no text encoding explains.
 fn decode<'a>(bytes: &'a [u8], path: &str) -> Result<(std::borrow::Cow<'a, str>, bool), DataError> {
+    // UTF-16 (what some spreadsheets call "Unicode text"): its byte-order
+    // mark, or ASCII with a NUL after (or before) every character.
+    let head = &bytes[..bytes.len().min(64) & !1];
+    let nul_half =
+        |odd: usize| !head.is_empty() && head.iter().skip(odd).step_by(2).all(|&b| b == 0);
+    if bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF])
+        || nul_half(0) != nul_half(1)
+    {
+        return Err(DataError::Malformed {
+            line: 1,
+            reason: "it is UTF-16 text, which Steplab does not read; save it as UTF-8".into(),
+            path: path.into(),
+        });
+    }
     if let Some(offset) = memchr_nul(bytes) {
         return Err(DataError::Binary {
             offset,
@@ -1870,6 +1900,17 @@ mod tests {
     }
 
     #[test]
+    fn utf16_files_are_named_as_such() {
+        for utf16 in [&b"\xff\xfea\0,\0y\0"[..], b"a\x00,\x00y\x00\n\x001\x00", b"\0a\0,\0y"] {
+            let e = parse_table(utf16, "f.csv").unwrap_err().to_string();
+            assert!(
+                e.contains("UTF-16") && e.contains("save it as UTF-8"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn lone_carriage_returns_end_lines() {
         let t = parse_table(b"a,y\r1,2\r\r2,x\r", "f.csv").unwrap();
         assert_eq!(t.lines, vec![2, 4]);
@@ -1879,6 +1920,10 @@ mod tests {
             short.to_string(),
             "line 3 has 1 field but the header has 2 columns: f.csv"
         );
+        // Mixed with \n and \r\n, each ends one line.
+        let mixed = parse_table(b"a,b,y\n1,2,3\r\n2,1,4\r3,oops,5\n", "f.csv").unwrap();
+        assert_eq!(mixed.lines, vec![2, 3, 4]);
+        assert_eq!(mixed.columns[1].first_texts[0].line, 4);
     }
 
     #[test]
