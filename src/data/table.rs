@@ -1901,7 +1901,11 @@ mod tests {
 
     #[test]
     fn utf16_files_are_named_as_such() {
-        for utf16 in [&b"\xff\xfea\0,\0y\0"[..], b"a\x00,\x00y\x00\n\x001\x00", b"\0a\0,\0y"] {
+        for utf16 in [
+            &b"\xff\xfea\0,\0y\0"[..],
+            b"a\x00,\x00y\x00\n\x001\x00",
+            b"\0a\0,\0y",
+        ] {
             let e = parse_table(utf16, "f.csv").unwrap_err().to_string();
             assert!(
                 e.contains("UTF-16") && e.contains("save it as UTF-8"),
