@@ -48,7 +48,7 @@ pub const CHANGED: Symbol = Symbol {
 const STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Objective",
-        sentence: "Measure a clustering by the mean squared distance of each row to the centroid of its cluster. The loss shown is J at this step's centroids, each row with its nearest one.",
+        sentence: "Measure a clustering by the mean squared distance of each row to the centroid of its cluster. The loss shown at step t is J(c_t, μ_t): each row at the centroid it joined in this step, now moved to its cluster's mean (at step 0, the nearest initial centroid).",
         latex: r"J(c, \boldsymbol{\mu}) = \frac{1}{n} \sum_{i=1}^{n} \|\mathbf{x}_i - \boldsymbol{\mu}_{c(i)}\|^2, \qquad J(\boldsymbol{\mu}) = \min_{c} J(c, \boldsymbol{\mu})",
         shows: &[J],
     },
@@ -668,9 +668,9 @@ impl Algorithm for KMeans {
             sums,
             sizes,
             changed,
-            ..
+            total,
         } = current;
-        self.previous_centroids = Some(self.centroids.clone());
+        let before = self.centroids.clone();
         // Update step.
         let mut empty = Vec::new();
         for c in 0..k {
@@ -683,7 +683,21 @@ impl Algorithm for KMeans {
             }
         }
         self.t += 1;
+        // J(c_t, μ_t), each row at the centroid it was assigned to: each
+        // cluster's squared distances to its old centroid less n_k times
+        // the centroid's squared move (μ_t is its rows' mean), with no
+        // second pass over the rows.
+        let moves: f64 = (0..k)
+            .map(|c| {
+                let shift = (self.centroids.row(c) - before.row(c)).norm_squared();
+                sizes[c] as f64 * shift
+            })
+            .sum();
+        let loss = ((total - moves) / n as f64).max(0.0);
+        self.previous_centroids = Some(before);
         let mut rec = self.evaluate(x, Some(&assignment));
+        rec.loss = loss;
+        rec.scalar(J, loss);
         rec.vector(ASSIGNMENT, assignment);
         if self.per_row {
             rec.set(DISTANCE, dist_before);
@@ -764,6 +778,8 @@ impl Algorithm for KMeans {
         true
     }
 
+    /// J(μ) = min_c J(c, μ) at centroids `flat`, each row at its nearest
+    /// (the surface's): at or below the step's J(c_t, μ_t).
     fn loss_at(&self, data: &Dataset, flat: &[f64]) -> Option<f64> {
         let d = data.n_features();
         if d == 0 || flat.is_empty() || !flat.len().is_multiple_of(d) {
@@ -908,6 +924,54 @@ mod tests {
             assert_eq!(a.changed, Some(changed));
             assert!((a.total - total).abs() < 1e-9 * total);
             assert!((&a.sums - sums).abs().max() < 1e-9, "k {k}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // Cluster ids are small integers.
+    fn the_loss_is_each_row_at_the_centroid_it_was_assigned_to() {
+        // Centroids 0 and 4: 2.9 joins 4, which then moves to 8.97, farther
+        // from 2.9 than 0 is; the loss keeps 2.9 with the centroid it joined.
+        let d = Dataset::from_columns(&["x"], &[vec![0.0, 2.9, 4.0, 20.0]], None).unwrap();
+        let mut km = KMeans::new(&hyper(&[0, 2])).unwrap();
+        km.reset(&d).unwrap();
+        let r = km.step(&d).unwrap();
+        let mu = (2.9 + 4.0 + 20.0) / 3.0;
+        let want = ((2.9f64 - mu).powi(2) + (4.0f64 - mu).powi(2) + (20.0f64 - mu).powi(2)) / 4.0;
+        assert!((r.loss - want).abs() < 1e-12 * want, "{} vs {want}", r.loss);
+        assert_eq!(r.get(J).map(|v| v.as_slice()[0]), Some(r.loss));
+        // Against the rows on many steps of random data, by brute force.
+        let mut rng = crate::rng::Rng::new(5);
+        let cols: Vec<Vec<f64>> = (0..3)
+            .map(|_| (0..500).map(|_| rng.normal() * 4.0).collect())
+            .collect();
+        let d = Dataset::from_columns(&["a", "b", "c"], &cols, None).unwrap();
+        let mut km = KMeans::new(&Hyper {
+            k: Some(5),
+            ..Hyper::default()
+        })
+        .unwrap();
+        km.reset(&d).unwrap();
+        for _ in 0..6 {
+            let r = km.step(&d).unwrap();
+            let assigned = r.get(ASSIGNMENT).unwrap().as_slice().to_vec();
+            let mu = r.get(CENTROIDS).unwrap();
+            let mu = mu.as_slice();
+            let brute = (0..500)
+                .map(|i| {
+                    let c = assigned[i] as usize;
+                    (0..3)
+                        .map(|j| (d.x()[(i, j)] - mu[j * 5 + c]).powi(2))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / 500.0;
+            assert!(
+                (r.loss - brute).abs() < 1e-12 * brute,
+                "step {}: {} vs {brute}",
+                r.step,
+                r.loss
+            );
         }
     }
 
