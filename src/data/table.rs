@@ -872,13 +872,12 @@ pub fn read_table_with(
 /// Any [`DataError`] about the bytes or structure.
 pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
     let (text, latin1) = decode(bytes, path)?;
-    // Old Mac files end lines with a lone carriage return, which the csv
-    // crate ends records at but does not count as lines: as newlines, the
-    // lines of messages are the file's.
-    let text = if !text.contains('\n') && text.contains('\r') {
-        std::borrow::Cow::Owned(text.replace('\r', "\n"))
-    } else {
+    // Old Mac files end lines with a lone carriage return: before the
+    // delimiter is sniffed from the first lines.
+    let text = if text.contains('\n') {
         text
+    } else {
+        lone_carriage_returns_as_newlines(text)
     };
     let text: &str = &text;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -892,21 +891,28 @@ pub fn parse_table(bytes: &[u8], path: &str) -> Result<Table, DataError> {
         return Ok(table);
     }
     // Files pasted together can mix lone carriage returns in (the fast
-    // path declines them): as newlines too.
+    // path declines them).
+    let text = lone_carriage_returns_as_newlines(std::borrow::Cow::Borrowed(text));
+    parse_sequential(&text, delimiter, latin1, path)
+}
+
+/// `text` with each carriage return not followed by a newline made one:
+/// the csv crate ends records at them but does not count them as lines, so
+/// the lines of messages would not be the file's.
+fn lone_carriage_returns_as_newlines(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
     let lone = |i: usize| bytes.get(i + 1) != Some(&b'\n');
-    if text.match_indices('\r').any(|(i, _)| lone(i)) {
-        let mut owned = bytes.to_vec();
-        for (i, b) in owned.iter_mut().enumerate() {
-            if *b == b'\r' && lone(i) {
-                *b = b'\n';
-            }
-        }
-        // A carriage return is never part of a longer UTF-8 sequence.
-        let text = String::from_utf8(owned).unwrap_or_default();
-        return parse_sequential(&text, delimiter, latin1, path);
+    if !text.match_indices('\r').any(|(i, _)| lone(i)) {
+        return text;
     }
-    parse_sequential(text, delimiter, latin1, path)
+    let mut owned = bytes.to_vec();
+    for (i, b) in owned.iter_mut().enumerate() {
+        if *b == b'\r' && lone(i) {
+            *b = b'\n';
+        }
+    }
+    // A carriage return is never part of a longer UTF-8 sequence.
+    std::borrow::Cow::Owned(String::from_utf8(owned).unwrap_or_default())
 }
 
 /// The reference parser: the csv crate, one record at a time. Handles every
