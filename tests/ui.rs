@@ -1661,17 +1661,15 @@ fn k_means_shows_where_its_centroids_were_before_the_step() {
     h.run();
     assert_eq!(h.state().algorithm(), "k-means");
     // At step 0 there is no step to have come from.
-    assert!(
-        h.query_by_label("centroids before (rows' colours)")
-            .is_none()
-    );
+    assert!(h.query_by_label("centroids before the step").is_none());
     h.get_by_label("Step").click();
     h.run();
-    assert!(
-        h.query_by_label("centroids before (rows' colours)")
-            .is_some()
-    );
+    assert!(h.query_by_label("centroids before the step").is_some());
     assert!(h.query_by_label("centroid moves").is_some());
+    // The legend is under the plot, not over its data.
+    let axis = h.get_by_label("x axis").rect();
+    let legend = h.get_by_label("group 0").rect();
+    assert!(legend.top() > axis.bottom() + 200.0, "{legend:?} vs {axis:?}");
 }
 
 #[test]

@@ -1356,14 +1356,10 @@ fn feature_plot(
             .sum::<f64>();
         clip_line([w[j], w_k], level - c, area)
     };
-    let mut frame = plot("data")
-        .height(height)
-        // Classes and ranges in their order (alphabetical would put 66.7 after 374).
-        .legend(
-            Legend::default()
-                .follow_insertion_order(true)
-                .position(emptiest_corner(points.iter().flatten())),
-        );
+    // The legend goes under the plot, where it hides no data: each item's
+    // name and colour, in the order drawn.
+    let mut entries: Vec<(String, egui::Color32)> = Vec::new();
+    let mut frame = plot("data").height(height);
     frame = match &strip {
         Some(strip) => frame
             .y_axis_label(if strip.classes.is_some() {
@@ -1375,6 +1371,11 @@ fn feature_plot(
         None => frame.data_aspect(1.0),
     };
     frame.show(ui, |plot_ui| {
+        let mut entry = |name: &str, colour: egui::Color32| {
+            if !entries.iter().any(|(n, _)| n == name) {
+                entries.push((name.to_owned(), colour));
+            }
+        };
         if let Some(regions) = regions {
             plot_ui.image(
                 PlotImage::new(
@@ -1385,6 +1386,7 @@ fn feature_plot(
                 )
                 .allow_hover(false),
             );
+            entry("decision regions", theme::REFERENCE);
         }
         let drawn = points.iter().map(Vec::len).sum();
         let one_group = points.iter().filter(|p| !p.is_empty()).count() == 1;
@@ -1405,6 +1407,7 @@ fn feature_plot(
                         }
                     })
                 };
+                entry(&name, groups.colour(c));
                 cloud::points(plot_ui, name, pts, radius, colour);
             }
         }
@@ -1415,6 +1418,7 @@ fn feature_plot(
                         .color(theme::MODEL)
                         .width(2.5),
                 );
+                entry("boundary w·x + b = 0", theme::MODEL);
             }
             if record.and_then(|r| r.get_id("margins")).is_some() {
                 for level in [-1.0, 1.0] {
@@ -1424,6 +1428,7 @@ fn feature_plot(
                                 .color(theme::MODEL)
                                 .style(LineStyle::dashed_loose()),
                         );
+                        entry("margins w·x + b = ±1", theme::MODEL);
                     }
                 }
                 // Of the rows drawn (on large data the record keeps no others).
@@ -1441,6 +1446,7 @@ fn feature_plot(
                     } else {
                         "margin violators".to_owned()
                     };
+                    entry(&name, theme::WARNING);
                     cloud::rings(
                         plot_ui,
                         name,
@@ -1464,6 +1470,7 @@ fn feature_plot(
                             .style(LineStyle::dashed_dense())
                             .width(Lit::width(lit.hidden, 1.0)),
                     );
+                    entry("hidden units: W⁽¹⁾x + b⁽¹⁾ = 0", theme::REFERENCE);
                 }
             }
         }
@@ -1474,10 +1481,11 @@ fn feature_plot(
             .filter(|&i| i < n)
         {
             let (name, colour) = if scalar(record, "mistake").is_some_and(|m| m > 0.5) {
-                ("row i: misclassified, so the line moved", theme::WARNING)
+                ("row i: misclassified, so the line moved", theme::MODEL)
             } else {
-                ("row i: classified right, the line stays", theme::MODEL)
+                ("row i: classified right, the line stays", theme::REFERENCE)
             };
+            entry(name, colour);
             cloud::rings(
                 plot_ui,
                 name,
@@ -1496,19 +1504,21 @@ fn feature_plot(
                 let new: Vec<f64> = c.row(r).iter().copied().collect();
                 plot_ui.line(
                     Line::new("centroid moves", PlotPoints::from(vec![at(old), at(&new)]))
-                        .color(theme::MODEL)
+                        .color(theme::REFERENCE)
                         .style(LineStyle::dotted_dense()),
                 );
             }
+            entry("centroid moves", theme::REFERENCE);
+            entry("centroids before the step", theme::REFERENCE);
             plot_ui.points(
                 Points::new(
-                    "centroids before (rows' colours)",
+                    "centroids before the step",
                     PlotPoints::from(before.chunks(d).map(at).collect::<Vec<_>>()),
                 )
                 .radius(7.0)
                 .shape(MarkerShape::Diamond)
                 .filled(false)
-                .color(theme::MODEL),
+                .color(theme::REFERENCE),
             );
         }
         for id in ["centroids", "means"] {
@@ -1517,6 +1527,7 @@ fn feature_plot(
                     .row_iter()
                     .map(|r| at(&r.iter().copied().collect::<Vec<_>>()))
                     .collect();
+                entry(id, theme::MODEL);
                 plot_ui.points(
                     Points::new(id, PlotPoints::from(pts))
                         .radius(Lit::width(lit.centroids || lit.ellipses, 8.0))
@@ -1538,8 +1549,15 @@ fn feature_plot(
                         [block[k * d + j], block[k * d + k]],
                     ]
                 };
+                // On a strip, each component's interval at a height of its
+                // own (on one line they covered each other).
+                let mut centre = at(&mean);
+                if strip.is_some() {
+                    centre[1] += 0.15 * (c as f64 - 0.5 * (means.nrows() - 1) as f64);
+                }
+                entry("2σ ellipses", theme::class(0));
                 plot_ui.line(
-                    Line::new("2σ ellipses", PlotPoints::from(ellipse(at(&mean), s)))
+                    Line::new("2σ ellipses", PlotPoints::from(ellipse(centre, s)))
                         .color(theme::class(c))
                         .width(Lit::width(lit.ellipses, 1.0)),
                 );
@@ -1558,12 +1576,30 @@ fn feature_plot(
                     .get(r)
                     .copied()
                     .unwrap_or_else(|| theme::class(r));
+                entry(&format!("component {r}"), colour);
                 plot_ui.line(
                     Line::new(format!("component {r}"), PlotPoints::from(pts))
                         .color(colour)
                         .width(Lit::width(lit.axes, (3.0 - r as f32 * 0.8).max(1.0))),
                 );
             }
+        }
+    });
+    legend_row(ui, &entries);
+}
+
+/// A plot's legend as a row of coloured dots and names under it.
+fn legend_row(ui: &mut egui::Ui, entries: &[(String, egui::Color32)]) {
+    ui.horizontal_wrapped(|ui| {
+        for (name, colour) in entries {
+            // The dot and its name wrap together.
+            ui.horizontal(|ui| {
+                let (rect, _) =
+                    ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter().circle_filled(rect.center(), 4.0, *colour);
+                ui.label(name);
+            });
+            ui.add_space(6.0);
         }
     });
 }
@@ -1714,11 +1750,18 @@ fn loss_plot(
             ui.colored_label(theme::REFERENCE, format!("| {SHOWN}"));
         });
     }
+    // The shown step's loss as a dot: at step 0 the line has one point,
+    // which draws nothing.
+    let at_shown = history
+        .get(shown)
+        .filter(|h| h.step == shown)
+        .map(|h| value(h.loss))
+        .filter(|v| v.is_finite());
     let loss = plot("loss");
     let loss = if narrow {
         loss
     } else {
-        loss.legend(Legend::default())
+        loss.legend(Legend::default().position(emptiest_corner(points.iter())))
     };
     loss.x_axis_label("step")
         .y_axis_label(if log { "log10 loss" } else { "loss" })
@@ -1732,6 +1775,13 @@ fn loss_plot(
                 plot_ui.hline(HLine::new(OPTIMUM, value(r)).color(theme::REFERENCE));
             }
             plot_ui.vline(VLine::new(SHOWN, shown as f64).color(theme::REFERENCE));
+            if let Some(v) = at_shown {
+                plot_ui.points(
+                    Points::new(SHOWN, PlotPoints::from(vec![[shown as f64, v]]))
+                        .radius(3.5)
+                        .color(theme::MODEL),
+                );
+            }
         });
 }
 
