@@ -1669,7 +1669,10 @@ fn k_means_shows_where_its_centroids_were_before_the_step() {
     // The legend is under the plot, not over its data.
     let axis = h.get_by_label("x axis").rect();
     let legend = h.get_by_label("group 0").rect();
-    assert!(legend.top() > axis.bottom() + 200.0, "{legend:?} vs {axis:?}");
+    assert!(
+        legend.top() > axis.bottom() + 200.0,
+        "{legend:?} vs {axis:?}"
+    );
 }
 
 #[test]

@@ -1057,10 +1057,11 @@ fn regression_plot(
     let per_row = |id: &str, i: usize| record?.get_id(id)?.at_row(i, n);
     let yhat = |i: usize| per_row("y_hat", i);
     let [line_name, curve_name, residual_name] = regression_names(data.n_features());
-    let corner = emptiest_corner(points.iter());
     let response = plot("data")
         .height(height)
-        .legend(Legend::default().position(corner))
+        .x_axis_label(axis_name(data, j))
+        .y_axis_label(data.target().map_or("", |t| t.name.as_str()))
+        .legend(Legend::default().position(emptiest_corner(points.iter())))
         .show(ui, |plot_ui| {
             // Residuals ŷᵢ − yᵢ as segments (a few hundred at most, of rows drawn).
             for i in (0..n).step_by((n / 300).max(1).next_multiple_of(s)) {
@@ -1359,7 +1360,7 @@ fn feature_plot(
     // The legend goes under the plot, where it hides no data: each item's
     // name and colour, in the order drawn.
     let mut entries: Vec<(String, egui::Color32)> = Vec::new();
-    let mut frame = plot("data").height(height);
+    let mut frame = plot("data").height(height).x_axis_label(axis_name(data, j));
     frame = match &strip {
         Some(strip) => frame
             .y_axis_label(if strip.classes.is_some() {
@@ -1368,7 +1369,7 @@ fn feature_plot(
                 "rows spread out (no scale)"
             })
             .y_axis_formatter(strip_tick_label(data)),
-        None => frame.data_aspect(1.0),
+        None => frame.data_aspect(1.0).y_axis_label(axis_name(data, k)),
     };
     frame.show(ui, |plot_ui| {
         let mut entry = |name: &str, colour: egui::Color32| {
@@ -1588,6 +1589,17 @@ fn feature_plot(
     legend_row(ui, &entries);
 }
 
+/// Feature `j`'s name as an axis title, saying when its values are
+/// standardized ones (z-scores) rather than the file's.
+fn axis_name(data: &Dataset, j: usize) -> String {
+    let name = data.feature_names().get(j).map_or("", String::as_str);
+    if data.scaling().is_some() {
+        format!("{name} (standardized)")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// A plot's legend as a row of coloured dots and names under it.
 fn legend_row(ui: &mut egui::Ui, entries: &[(String, egui::Color32)]) {
     ui.horizontal_wrapped(|ui| {
@@ -1761,7 +1773,16 @@ fn loss_plot(
     let loss = if narrow {
         loss
     } else {
-        loss.legend(Legend::default().position(emptiest_corner(points.iter())))
+        // The optimum's line bounds the plot too (a point mid-way, under
+        // no corner, stands for it).
+        let level: Vec<[f64; 2]> = reference
+            .iter()
+            .filter_map(|&r| {
+                let (a, b) = points.first().zip(points.last())?;
+                Some([0.5 * (a[0] + b[0]), value(r)])
+            })
+            .collect();
+        loss.legend(Legend::default().position(emptiest_corner(points.iter().chain(&level))))
     };
     loss.x_axis_label("step")
         .y_axis_label(if log { "log10 loss" } else { "loss" })
