@@ -85,6 +85,15 @@ impl Lit {
         }
     }
 
+    /// The residuals' colour: the warning colour while lit.
+    fn residual_colour(self) -> egui::Color32 {
+        if self.residuals {
+            theme::WARNING
+        } else {
+            theme::RESIDUAL
+        }
+    }
+
     /// A wider stroke for a lit item.
     fn width(on: bool, base: f32) -> f32 {
         if on { base + 2.5 } else { base }
@@ -1041,7 +1050,9 @@ fn regression_plot(
     let points: Vec<[f64; 2]> = (0..n).step_by(s).map(|i| [col[i], y[i]]).collect();
     let means = &facts.means;
     let (lo, hi) = facts.ranges[j];
-    // The fitted value along feature j, the other features at their means.
+    let band = band_around(&points);
+    // The fitted value along feature j, the other features at their means,
+    // within the band (a diverging model's line at 1e33 flattened the data).
     let line_of = |w: &[f64], b: f64| -> Vec<[f64; 2]> {
         let offset: f64 = b + w
             .iter()
@@ -1051,11 +1062,16 @@ fn regression_plot(
             .map(|(_, (w, m))| w * m)
             .sum::<f64>();
         let wj = w.get(j).copied().unwrap_or(0.0);
-        vec![[lo, offset + wj * lo], [hi, offset + wj * hi]]
+        clip_line([wj, -1.0], -offset, [(lo, hi), band]).unwrap_or_default()
     };
     // ŷ and r of the drawn rows (on large data the record keeps no others).
     let per_row = |id: &str, i: usize| record?.get_id(id)?.at_row(i, n);
     let yhat = |i: usize| per_row("y_hat", i);
+    // Row i's residual as a segment from y to ŷ (cut at the band).
+    let stick = |i: usize| {
+        let top = yhat(i)?.clamp(band.0, band.1);
+        Some(PlotPoints::from(vec![[col[i], y[i]], [col[i], top]]))
+    };
     let [line_name, curve_name, residual_name] = regression_names(data.n_features());
     let response = plot("data")
         .height(height)
@@ -1065,18 +1081,11 @@ fn regression_plot(
         .show(ui, |plot_ui| {
             // Residuals ŷᵢ − yᵢ as segments (a few hundred at most, of rows drawn).
             for i in (0..n).step_by((n / 300).max(1).next_multiple_of(s)) {
-                if let Some(yhat) = yhat(i) {
+                if let Some(stick) = stick(i) {
                     plot_ui.line(
-                        Line::new(
-                            residual_name,
-                            PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat]]),
-                        )
-                        .color(if lit.residuals {
-                            theme::WARNING
-                        } else {
-                            theme::RESIDUAL
-                        })
-                        .width(Lit::width(lit.residuals, 1.0)),
+                        Line::new(residual_name, stick)
+                            .color(lit.residual_colour())
+                            .width(Lit::width(lit.residuals, 1.0)),
                     );
                 }
             }
@@ -1095,7 +1104,9 @@ fn regression_plot(
                         .color(theme::MODEL)
                         .width(2.5),
                 );
-            } else if let Some(curve) = model.and_then(|(a, p)| curve(a, p, means, j, (lo, hi))) {
+            } else if let Some(curve) =
+                model.and_then(|(a, p)| curve(a, p, means, j, [(lo, hi), band]))
+            {
                 plot_ui.line(
                     Line::new(curve_name, PlotPoints::from(curve))
                         .color(theme::MODEL)
@@ -1115,14 +1126,11 @@ fn regression_plot(
             if dist > 8.0 {
                 return None;
             }
-            if let Some(yhat) = yhat(i) {
+            if let Some(stick) = stick(i) {
                 plot_ui.line(
-                    Line::new(
-                        "this row's residual",
-                        PlotPoints::from(vec![[col[i], y[i]], [col[i], yhat]]),
-                    )
-                    .color(theme::WARNING)
-                    .width(3.0),
+                    Line::new("this row's residual", stick)
+                        .color(theme::WARNING)
+                        .width(3.0),
                 );
             }
             Some(i)
@@ -1152,21 +1160,39 @@ fn regression_names(features: usize) -> [&'static str; 3] {
     }
 }
 
+/// The heights a regression plot shows: the data's, and twice their span
+/// above and below (where a model's line or residuals go farther, they are
+/// cut there).
+fn band_around(points: &[[f64; 2]]) -> (f64, f64) {
+    let (y0, y1) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p[1]), b.max(p[1]))
+        });
+    let span = (y1 - y0).max(1e-9 * y0.abs().max(1.0));
+    (y0 - 2.0 * span, y1 + 2.0 * span)
+}
+
 /// The prediction of `algorithm` at `params` along feature `j` from `lo`
-/// to `hi`, the other features at `means`.
+/// to `hi`, the other features at `means`, held within `band`.
 fn curve(
     algorithm: &dyn Algorithm,
     params: &[f64],
     means: &[f64],
     j: usize,
-    (lo, hi): (f64, f64),
+    [(lo, hi), band]: [(f64, f64); 2],
 ) -> Option<Vec<[f64; 2]>> {
     let at = |r: usize| lo + (hi - lo) * r as f64 / (CURVE_POINTS - 1) as f64;
     let x = DMatrix::from_fn(CURVE_POINTS, means.len(), |r, c| {
         if c == j { at(r) } else { means[c] }
     });
     let y = algorithm.predict(&x, params)?;
-    Some(y.iter().enumerate().map(|(r, &v)| [at(r), v]).collect())
+    Some(
+        y.iter()
+            .enumerate()
+            .map(|(r, &v)| [at(r), v.clamp(band.0, band.1)])
+            .collect(),
+    )
 }
 
 /// Row `i`'s terms of the squared loss and its gradient, given its residual
@@ -1809,8 +1835,8 @@ fn loss_plot(
 #[cfg(test)]
 mod tests {
     use super::{
-        LossFacts, Pending, RegionsJob, Strip, clip_line, colours, emptiest_corner, round3,
-        row_term, row_terms, surface_span, tick_label, trajectory, value_ranges,
+        LossFacts, Pending, RegionsJob, Strip, band_around, clip_line, colours, emptiest_corner,
+        round3, row_term, row_terms, surface_span, tick_label, trajectory, value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
@@ -1824,6 +1850,17 @@ mod tests {
             Some(("y", vec![0.0, 0.0, 1.0, 1.0])),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_regression_plot_shows_its_data_and_twice_their_span_around() {
+        assert_eq!(
+            band_around(&[[0.0, 0.0], [1.0, 10.0], [2.0, 4.0]]),
+            (-20.0, 30.0)
+        );
+        // One height: still a band, not a point.
+        let (lo, hi) = band_around(&[[0.0, 5.0]]);
+        assert!(lo < 5.0 && hi > 5.0);
     }
 
     #[test]
