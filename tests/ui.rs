@@ -1610,8 +1610,8 @@ fn a_restart_opens_the_last_file_with_the_last_algorithm() {
     assert_eq!(app.algorithm(), "k-means");
     assert!(app.error().is_none(), "{:?}", app.error());
 
-    // A file the algorithm cannot use says why, and the example comes back
-    // with its algorithm, ready to step.
+    // A file the algorithm cannot use says why and stays, so that another
+    // algorithm can be chosen for it.
     let mut app = App::resume(
         settings,
         Some(fixture("text_target.csv")),
@@ -1621,16 +1621,32 @@ fn a_restart_opens_the_last_file_with_the_last_algorithm() {
     let error = app.error().unwrap();
     assert!(error.contains("numeric target"), "{error}");
     assert_eq!(app.algorithm(), "linear-regression");
-    assert!(app.session().is_some());
-    let mut app = App::resume(
-        Settings::default(),
-        Some(fixture("clean.csv")),
-        Some("logistic-regression".into()),
+    assert!(app.session().is_none() && app.data().is_none());
+    assert_eq!(app.roles().len(), 3, "the file's columns are shown");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.frame_ui(ui), app);
+    h.run();
+    assert!(h.query_by_label_contains("numeric target").is_some());
+    assert!(
+        h.query_all_by_label_contains("setosa").next().is_some(),
+        "the preview shows the file"
     );
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("softmax-regression".into()));
+    h.state_mut().finish_building();
+    h.run();
+    let app = h.state();
+    assert!(app.error().is_none(), "{:?}", app.error());
+    assert_eq!(app.data().unwrap().feature_names(), ["x1", "x2"]);
+    // A file loaded from the window that does not fit brings the old one
+    // back, with its algorithm.
+    let mut app = App::resume(Settings::default(), None, None);
+    app.apply(Command::LoadFile(fixture("text_target.csv")));
     app.finish_loading();
     assert!(app.error().is_some());
     assert_eq!(app.algorithm(), "linear-regression");
-    assert!(app.session().is_some(), "the example runs again");
+    assert_eq!(app.data().unwrap().feature_names()[0], "area_m2");
 }
 
 #[test]

@@ -590,7 +590,13 @@ mod tests {
             .unwrap()
             .reset(&data)
             .unwrap_err();
-        assert!(err.to_string().contains("exactly two classes"), "{err}");
+        assert!(
+            err.to_string().contains("exactly two classes")
+                && err
+                    .to_string()
+                    .contains("softmax-regression and mlp take more"),
+            "{err}"
+        );
     }
 
     fn newton(data: &Dataset, steps: usize) -> (LogisticRegression, StepRecord) {

@@ -733,11 +733,16 @@ impl Dataset {
             let shown: Vec<String> = t.classes.iter().take(6).map(ToString::to_string).collect();
             return Err(DataError::Selection {
                 reason: format!(
-                    "{algorithm} needs exactly two classes in the target column '{}', but it has {} ({}{})",
+                    "{algorithm} needs exactly two classes in the target column '{}', but it has {} ({}{}){}",
                     t.name,
                     t.classes.len(),
                     shown.join(", "),
-                    if t.classes.len() > 6 { ", ..." } else { "" }
+                    if t.classes.len() > 6 { ", ..." } else { "" },
+                    if t.classes.len() > 2 {
+                        "; softmax-regression and mlp take more"
+                    } else {
+                        ""
+                    }
                 ),
                 path: self.path.clone(),
             });

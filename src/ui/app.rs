@@ -275,7 +275,10 @@ struct PreviousTable {
     source: String,
     roles: Vec<Role>,
     summaries: Vec<ColumnSummary>,
-    algorithm: String,
+    /// The algorithm selected with the old table, which comes back with it
+    /// when the new table cannot be used; `None`: the new table stays
+    /// instead, with the error, to choose again.
+    algorithm: Option<String>,
     /// The new table's file, which joins the recent files once it is in use.
     path: Option<PathBuf>,
 }
@@ -592,7 +595,8 @@ impl App {
                             example.algorithm.into(),
                         );
                         let summaries = table.summaries();
-                        self.set_table(table, summaries, example.name.into(), None, previous);
+                        let back = Some(previous);
+                        self.set_table(table, summaries, example.name.into(), None, back);
                     }
                     Err(e) => self.error = Some(e.to_string()),
                 }
@@ -907,11 +911,16 @@ impl App {
         match result {
             Ok((table, summaries)) => {
                 let source = path.display().to_string();
-                let previous_algorithm = match algorithm {
-                    Some(id) => std::mem::replace(&mut self.settings.algorithm, id),
-                    None => self.settings.algorithm.clone(),
+                // A file opened with an algorithm stays when they do not
+                // fit, so that the user can choose another.
+                let back = match algorithm {
+                    Some(id) => {
+                        self.settings.algorithm = id;
+                        None
+                    }
+                    None => Some(self.settings.algorithm.clone()),
                 };
-                self.set_table(table, summaries, source, Some(path), previous_algorithm);
+                self.set_table(table, summaries, source, Some(path), back);
             }
             Err(e) => self.error = Some(e),
         }
@@ -919,14 +928,14 @@ impl App {
 
     /// Uses `table` with the selected algorithm; `algorithm` (the one
     /// selected before) comes back with the old table if the new one cannot
-    /// be used.
+    /// be used (`None`: the new one stays, with the error).
     fn set_table(
         &mut self,
         table: Table,
         summaries: Vec<ColumnSummary>,
         source: String,
         path: Option<PathBuf>,
-        algorithm: String,
+        algorithm: Option<String>,
     ) {
         // The dataset is the old table's.
         self.built_from = None;
@@ -1112,12 +1121,22 @@ impl App {
         let mut message = self.error.clone();
         match previous {
             None => return,
+            Some(Previous::Table(PreviousTable {
+                algorithm: None, ..
+            })) => {
+                // The new table stays, without a session: the error says
+                // what to choose.
+                self.data = None;
+                return;
+            }
             Some(Previous::Table(previous)) => {
                 self.summaries = previous.summaries;
                 self.table = previous.table;
                 self.source = previous.source;
                 self.roles = previous.roles;
-                self.settings.algorithm = previous.algorithm;
+                if let Some(algorithm) = previous.algorithm {
+                    self.settings.algorithm = algorithm;
+                }
                 self.built_from = None;
             }
             Some(Previous::Hyper(hyper)) => {
