@@ -1509,6 +1509,19 @@ fn on_a_narrow_window_the_plot_pickers_stay_beside_the_derivation() {
     let mut wide = harness();
     wide.run();
     assert!(wide.query_by_label("— loss J").is_none());
+    // A window shrunk to 800 points leaves the plots about a third of it.
+    let mut small = harness();
+    small.run();
+    small.set_size(egui::vec2(800.0, 700.0));
+    small.run();
+    let derivation = small.get_by_label_contains("Derivation:").rect();
+    let plots = small.query_all_by_label("x axis").next().unwrap().rect();
+    assert!(
+        derivation.left() - plots.left() >= 0.3 * 800.0,
+        "plots from {} to {}",
+        plots.left(),
+        derivation.left()
+    );
 }
 
 /// The vertex counts of every mesh the last frame drew, and how many

@@ -1770,11 +1770,12 @@ impl App {
             self.status_ui(ui);
         });
         // The side panels leave the plots at least a third of the width
-        // (at 1024 points their fixed widths left the plots 120).
+        // (at 1024 points their fixed widths left the plots 120; at most
+        // 35% and 45% of a window shrunk to 800 left them 160).
         let width = ui.available_width();
         egui::Panel::left("data")
             .default_size(330f32.min(width * 0.27))
-            .max_size(width * 0.35)
+            .max_size(width * 0.3)
             .show(ui, |ui| {
                 // The settings scroll in at most two thirds of the panel;
                 // the preview takes the rest.
@@ -1802,7 +1803,7 @@ impl App {
             });
         egui::Panel::right("derivation")
             .default_size(460f32.min(width * 0.34))
-            .max_size(width * 0.45)
+            .max_size(width * 0.36)
             .show(ui, |ui| self.derivation_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.plot_rect = ui.max_rect();
