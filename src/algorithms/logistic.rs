@@ -267,7 +267,7 @@ impl Algorithm for LogisticRegression {
         }
         self.features = data.feature_names().to_vec();
         let mut rec = self.evaluate(data, &y);
-        self.first_grad_norm = norm(&self.grad);
+        self.first_grad_norm = DVector::from_column_slice(&self.grad).norm();
         if matches!(self.method, Method::Newton { .. }) {
             rec.set(HESSIAN, super::Value::Matrix(self.hessian(data.x())));
         }
@@ -281,7 +281,7 @@ impl Algorithm for LogisticRegression {
         // Whether a Newton step left every parameter as it was (but for
         // rounding: the last bits can go back and forth), at a gradient
         // about 0.
-        let mut unchanged = false;
+        let mut settled = false;
         match &mut self.method {
             Method::FirstOrder(opt) => {
                 let grad = match self.batches.next_batch(data.n_rows()) {
@@ -325,7 +325,7 @@ impl Algorithm for LogisticRegression {
                     .iter()
                     .zip(&before)
                     .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-                unchanged = moved <= 8.0 * f64::EPSILON * largest
+                settled = moved <= 8.0 * f64::EPSILON * largest
                     && g.norm() <= 1e-6 * self.first_grad_norm;
                 update.vector(THETA, theta.clone());
             }
@@ -338,7 +338,7 @@ impl Algorithm for LogisticRegression {
         if matches!(self.method, Method::Newton { .. }) {
             rec.set(HESSIAN, super::Value::Matrix(self.hessian(data.x())));
         }
-        if unchanged {
+        if settled {
             rec.converged = true;
             rec.note = Some(format!(
                 "converged at step {}: the Newton step no longer changes the parameters beyond rounding",
@@ -433,11 +433,6 @@ pub use super::vmath::{sigmoid, softplus};
 /// from H's eigen-decomposition with eigenvalues below [`linear::RCOND`]
 /// of the largest taken as 0 (0 when all of them are). `None` when H
 /// holds a value that is not finite.
-/// The Euclidean norm of `v`.
-fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
-
 fn newton_step(h: &DMatrix<f64>, g: &DVector<f64>) -> Option<DVector<f64>> {
     if let Some(c) = linear::well_conditioned_cholesky(h.clone()) {
         return Some(c.solve(g));
@@ -639,7 +634,7 @@ mod tests {
         }
         let data = Dataset::from_columns(&["u", "v"], &[u, v], Some(("y", y))).unwrap();
         let (alg, rec) = newton_at(&data, 300, Some(3.0));
-        let g = super::norm(&alg.grad);
+        let g = DVector::from_column_slice(&alg.grad).norm();
         assert!(
             !rec.converged && g > 1e-3,
             "step {}: converged {} at ‖∇J‖ = {g}, loss {}",
@@ -649,7 +644,8 @@ mod tests {
         );
         // The full step still converges, at a gradient about 0.
         let (alg, rec) = newton(&data, 100);
-        assert!(rec.converged && rec.step <= 15 && super::norm(&alg.grad) < 1e-9);
+        let g = DVector::from_column_slice(&alg.grad).norm();
+        assert!(rec.converged && rec.step <= 15 && g < 1e-9);
     }
 
     #[test]

@@ -28,9 +28,10 @@ pub struct FormulaResponse {
 
 /// Shows a typeset formula (rasterized at the screen's pixel density and
 /// cached), scaled down to fit the width, or, where that would make it
-/// too small to read, less and in a sideways scroll area. Occurrences of `symbols` in it are
-/// hover regions: the one under the pointer, and every occurrence of the
-/// symbols in `lit` (what the rest of the window points at), get a tint.
+/// too small to read, less and in a sideways scroll area. Occurrences of
+/// `symbols` in it are hover regions: the one under the pointer, and every
+/// occurrence of the symbols in `lit` (what the rest of the window points
+/// at), get a tint.
 /// Falls back to the source in monospace if it cannot be typeset.
 pub fn formula_ui(
     ui: &mut egui::Ui,
