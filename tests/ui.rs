@@ -1744,3 +1744,31 @@ fn how_a_quantity_is_computed_starts_folded_under_the_derivation() {
     h.run();
     assert!(h.query_by_label_contains(aside).is_some());
 }
+
+#[test]
+fn the_data_plot_legend_wraps_inside_the_plots_panel() {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadExample(1));
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("linear-svm".into()));
+    h.state_mut().finish_building();
+    h.state_mut().apply(Command::Step(3));
+    h.run();
+    h.run();
+    let derivation = h.get_by_label_contains("Derivation: linear-svm").rect();
+    for name in [
+        "decision regions",
+        "boundary w·x + b = 0",
+        "margins w·x + b = ±1",
+        "margin violators",
+    ] {
+        let label = h.get_by_label(name).rect();
+        assert!(
+            label.right() <= derivation.left(),
+            "'{name}' ends at {} under the derivation from {}",
+            label.right(),
+            derivation.left()
+        );
+    }
+}

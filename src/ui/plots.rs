@@ -1630,13 +1630,21 @@ fn axis_name(data: &Dataset, j: usize) -> String {
 fn legend_row(ui: &mut egui::Ui, entries: &[(String, egui::Color32)]) {
     ui.horizontal_wrapped(|ui| {
         for (name, colour) in entries {
-            // The dot and its name wrap together.
-            ui.horizontal(|ui| {
-                let (rect, _) =
-                    ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-                ui.painter().circle_filled(rect.center(), 4.0, *colour);
-                ui.label(name);
-            });
+            // The dot and its name wrap together (a nested horizontal
+            // layout did not wrap: it widened the panel instead).
+            let text = egui::WidgetText::from(name.as_str()).into_galley(
+                ui,
+                Some(egui::TextWrapMode::Extend),
+                f32::INFINITY,
+                egui::TextStyle::Body,
+            );
+            let needed = 10.0 + ui.spacing().item_spacing.x + text.size().x;
+            if ui.available_size_before_wrap().x < needed {
+                ui.end_row();
+            }
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().circle_filled(rect.center(), 4.0, *colour);
+            ui.label(text);
             ui.add_space(6.0);
         }
     });
