@@ -1499,16 +1499,30 @@ fn on_a_narrow_window_the_plot_pickers_stay_beside_the_derivation() {
             derivation.left()
         );
     }
-    // The loss plot, too narrow for its legend, names its lines above it;
-    // on a wide window its legend does.
+    // Too narrow for the loss plot and the surface side by side, they take
+    // turns; on a wide window both are shown.
     h.state_mut()
         .apply(Command::SelectAlgorithm("linear-regression".into()));
     h.state_mut().apply(Command::LoadExample(0));
     h.run();
-    assert!(h.query_by_label("— loss J").is_some());
+    assert!(h.query_by_label("surface over").is_none());
+    h.get_by_label("loss surface").click();
+    h.run();
+    assert!(h.query_by_label("surface over").is_some());
+    h.get_by_label("loss per step").click();
+    h.run();
+    assert!(h.query_by_label("surface over").is_none());
     let mut wide = harness();
     wide.run();
+    assert!(wide.query_by_label("loss surface").is_none());
+    assert!(wide.query_by_label("surface over").is_some());
     assert!(wide.query_by_label("— loss J").is_none());
+    // A loss plot too narrow for its legend names its lines above it.
+    wide.set_size(egui::vec2(600.0, 900.0));
+    wide.run();
+    wide.run();
+    assert!(wide.query_by_label("loss surface").is_some());
+    assert!(wide.query_by_label("— loss J").is_some());
     // A window shrunk to 800 points leaves the plots about a third of it.
     let mut small = harness();
     small.run();
@@ -1771,4 +1785,31 @@ fn the_data_plot_legend_wraps_inside_the_plots_panel() {
             derivation.left()
         );
     }
+}
+
+#[test]
+fn pca_draws_the_components_found_and_the_one_being_iterated() {
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadExample(2));
+    h.state_mut().apply(Command::SelectAlgorithm("pca".into()));
+    h.state_mut().finish_building();
+    h.run();
+    assert!(h.query_by_label("component 0").is_some());
+    // The second is still a starting guess while the first converges.
+    assert!(h.query_by_label("component 1").is_none());
+    let mut second = false;
+    for _ in 0..200 {
+        h.state_mut().apply(Command::Step(1));
+        h.run();
+        if h.query_by_label("component 1").is_some() {
+            second = true;
+            break;
+        }
+    }
+    assert!(
+        second,
+        "the second component is drawn once the first is found"
+    );
+    assert!(h.query_by_label("component 0").is_some());
 }

@@ -195,8 +195,8 @@ const GRADIENTS_2: DerivationStep = DerivationStep {
 };
 const ACTIVATIONS: DerivationStep = DerivationStep {
     title: "Activation slopes",
-    sentence: "The slopes the backward pass multiplies by, each written with the activation's own value. Where a slope is near 0 (tanh or σ saturated at its ends, relu off) almost no error passes back, and those weights barely move.",
-    latex: r"\tanh' = 1 - \tanh^2, \qquad \sigma' = \sigma (1 - \sigma), \qquad \operatorname{relu}'(z) = \mathbf{1}[z > 0]",
+    sentence: "The slopes the backward pass multiplies by, each written with the activation's own value. Where a slope is near 0 (tanh or σ saturated at its ends, relu off) almost no error passes back, and those weights barely move; 'flat' counts how often that happens.",
+    latex: r"\begin{aligned} &\tanh' = 1 - \tanh^2, \qquad \sigma' = \sigma (1 - \sigma), \qquad \operatorname{relu}'(z) = \mathbf{1}[z > 0] \\ &\text{flat} = \text{share of the slopes } f'\left(\mathbf{z}^{(l)}_i\right) \text{ below } 0.01 \text{, over rows and units} \end{aligned}",
     shows: &[SATURATED],
 };
 

@@ -438,7 +438,10 @@ fn width(s: &str) -> usize {
     s.chars().filter(|&c| !is_combining(c)).count()
 }
 
-const fn is_combining(c: char) -> bool {
+/// Whether `c` is a combining mark (an accent drawn over the character
+/// before it).
+#[must_use]
+pub const fn is_combining(c: char) -> bool {
     matches!(c, '\u{300}'..='\u{36f}' | '\u{20d0}'..='\u{20ff}')
 }
 

@@ -1620,7 +1620,7 @@ impl App {
                                 // One term: what it names, with its value.
                                 hovered.push(term.id);
                                 let value = self.shown_record().and_then(|r| r.get(term));
-                                formula.response.on_hover_text(match value {
+                                let text = match value {
                                     Some(v) => format!(
                                         "{}\n{} = {}",
                                         term.meaning,
@@ -1628,7 +1628,9 @@ impl App {
                                         export::format_entries(v, 16)
                                     ),
                                     None => term.meaning.to_string(),
-                                });
+                                };
+                                let text = super::theme::marked(ui, &text);
+                                formula.response.on_hover_text(text);
                             } else if formula.response.hovered() {
                                 // The whole step lights up in the plots; no
                                 // tooltip (its raw LaTeX covered the numbers).
@@ -1637,12 +1639,13 @@ impl App {
                             if let Some(record) = self.shown_record() {
                                 for symbol in step.shows {
                                     if let Some(value) = record.get(*symbol) {
+                                        let text = format!(
+                                            "{} = {}",
+                                            plain_text(symbol.latex),
+                                            export::format_value(value, export::SHOWN_ENTRIES)
+                                        );
                                         let label = ui
-                                            .label(format!(
-                                                "{} = {}",
-                                                plain_text(symbol.latex),
-                                                export::format_value(value, export::SHOWN_ENTRIES)
-                                            ))
+                                            .label(super::theme::marked(ui, &text))
                                             .on_hover_text(format!(
                                                 "{}\n{}",
                                                 symbol.meaning,

@@ -14,6 +14,10 @@ use egui_plot::{
 use nalgebra::DMatrix;
 use std::sync::Arc;
 
+/// The least width in points the loss plot and the surface are drawn side
+/// by side in; in a narrower one they take turns.
+const SIDE_BY_SIDE: f32 = 440.0;
+
 /// The loss surface is computed only when rows × grid cells stay below this.
 const SURFACE_BUDGET: usize = 40_000_000;
 
@@ -33,6 +37,9 @@ pub struct PlotView {
     regions_job: Pending<RegionsMap>,
     /// The plots start afresh at the next frame (bounds, zoom, axis widths).
     fresh: bool,
+    /// Where the loss plot and the surface take turns (a narrow window),
+    /// whether the surface is the one shown.
+    surface_shown: bool,
     /// Ids of the derivation symbols under the pointer: their plot items are emphasised.
     pub highlight: Vec<&'static str>,
 }
@@ -576,7 +583,18 @@ impl PlotView {
             .loss_facts
             .get_or_insert_with(|| LossFacts::of(data, session));
         let (reference, has_surface) = (loss_facts.reference, loss_facts.has_surface);
-        if has_surface {
+        if has_surface && ui.available_width() < SIDE_BY_SIDE {
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.surface_shown, false, "loss per step");
+                ui.selectable_value(&mut self.surface_shown, true, "loss surface");
+            });
+            if self.surface_shown {
+                let view = (shown, params);
+                self.surface_ui(ui, data, session, record, view, lit.gradient);
+            } else {
+                loss_plot(ui, session, reference, shown, self.log_loss, lit.loss);
+            }
+        } else if has_surface {
             ui.columns(2, |cols| {
                 loss_plot(
                     &mut cols[0],
@@ -1073,15 +1091,22 @@ fn regression_plot(
         Some(PlotPoints::from(vec![[col[i], y[i]], [col[i], top]]))
     };
     let [line_name, curve_name, residual_name] = regression_names(data.n_features());
+    // The legend goes under the plot, as the classes' does (over it, its
+    // long names hid the data of a narrow plot).
+    let mut entries: Vec<(String, egui::Color32)> = Vec::new();
+    let mut entry = |name: &str, colour: egui::Color32| {
+        entries.push((name.to_owned(), colour));
+    };
     let response = plot("data")
         .height(height)
         .x_axis_label(axis_name(data, j))
         .y_axis_label(data.target().map_or("", |t| t.name.as_str()))
-        .legend(Legend::default().position(emptiest_corner(points.iter())))
         .show(ui, |plot_ui| {
             // Residuals ŷᵢ − yᵢ as segments (a few hundred at most, of rows drawn).
+            let mut sticks = false;
             for i in (0..n).step_by((n / 300).max(1).next_multiple_of(s)) {
                 if let Some(stick) = stick(i) {
+                    sticks = true;
                     plot_ui.line(
                         Line::new(residual_name, stick)
                             .color(lit.residual_colour())
@@ -1091,12 +1116,17 @@ fn regression_plot(
             }
             let (radius, colour) = marker(points.len(), theme::class(0));
             cloud::points(plot_ui, "data", points, radius, colour);
+            entry("data", theme::class(0));
+            if sticks {
+                entry(residual_name, lit.residual_colour());
+            }
             if let (Some(w), Some(b)) = (vector(record, "w_star"), scalar(record, "b_star")) {
                 plot_ui.line(
                     Line::new("closed form", PlotPoints::from(line_of(w, b)))
                         .color(theme::REFERENCE)
                         .style(LineStyle::dashed_loose()),
                 );
+                entry("closed form", theme::REFERENCE);
             }
             if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b")) {
                 plot_ui.line(
@@ -1104,6 +1134,7 @@ fn regression_plot(
                         .color(theme::MODEL)
                         .width(2.5),
                 );
+                entry(line_name, theme::MODEL);
             } else if let Some(curve) =
                 model.and_then(|(a, p)| curve(a, p, means, j, [(lo, hi), band]))
             {
@@ -1112,20 +1143,9 @@ fn regression_plot(
                         .color(theme::MODEL)
                         .width(2.5),
                 );
+                entry(curve_name, theme::MODEL);
             }
-            // The drawn row nearest the pointer (within a few pixels).
-            let pointer = plot_ui.pointer_coordinate()?;
-            let at = plot_ui.screen_from_plot(pointer);
-            let (i, dist) = (0..n)
-                .step_by(s)
-                .map(|i| {
-                    let p = plot_ui.screen_from_plot(PlotPoint::new(col[i], y[i]));
-                    (i, p.distance(at))
-                })
-                .min_by(|a, b| a.1.total_cmp(&b.1))?;
-            if dist > 8.0 {
-                return None;
-            }
+            let i = row_under_pointer(plot_ui, (0..n).step_by(s), |i| [col[i], y[i]])?;
             if let Some(stick) = stick(i) {
                 plot_ui.line(
                     Line::new("this row's residual", stick)
@@ -1143,6 +1163,29 @@ fn regression_plot(
             .response
             .on_hover_text_at_pointer(row_term(data, i, y[i], yhat(i), r));
     }
+    legend_row(ui, &entries);
+}
+
+/// Of the drawn `rows`, at `at` in the plot, the one nearest the pointer
+/// (within a few pixels).
+fn row_under_pointer(
+    plot_ui: &egui_plot::PlotUi,
+    rows: impl Iterator<Item = usize>,
+    at: impl Fn(usize) -> [f64; 2],
+) -> Option<usize> {
+    let pointer = plot_ui.screen_from_plot(plot_ui.pointer_coordinate()?);
+    let (i, dist) = rows
+        .map(|i| {
+            let [x, y] = at(i);
+            (
+                i,
+                plot_ui
+                    .screen_from_plot(PlotPoint::new(x, y))
+                    .distance(pointer),
+            )
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    (dist <= 8.0).then_some(i)
 }
 
 /// The legend's names for the model's line, its curve and the residuals:
@@ -1394,6 +1437,7 @@ fn feature_plot(
             } else {
                 "rows spread out (no scale)"
             })
+            .y_grid_spacer(egui_plot::log_grid_spacer(10))
             .y_axis_formatter(strip_tick_label(data)),
         None => frame.data_aspect(1.0).y_axis_label(axis_name(data, k)),
     };
@@ -1593,7 +1637,13 @@ fn feature_plot(
         if let (Some(comps), Some(mean)) = (matrix(record, "components"), vector(record, "mean")) {
             let ratios = vector(record, "explained_variance_ratio").unwrap_or(&[]);
             let scale = (hi - lo).max(1e-9) * 0.5;
-            for r in 0..comps.nrows() {
+            // The components found so far and the one being iterated; the
+            // later ones are still starting guesses.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let upto = scalar(record, "component")
+                .map_or(comps.nrows(), |c| c.max(0.0) as usize + 1)
+                .min(comps.nrows());
+            for r in 0..upto {
                 let len = scale * ratios.get(r).copied().unwrap_or(1.0).sqrt();
                 let u = comps[(r, j)];
                 let v = if strip.is_some() { 0.0 } else { comps[(r, k)] };
@@ -1629,13 +1679,16 @@ fn axis_name(data: &Dataset, j: usize) -> String {
 /// A plot's legend as a row of coloured dots and names under it.
 fn legend_row(ui: &mut egui::Ui, entries: &[(String, egui::Color32)]) {
     ui.horizontal_wrapped(|ui| {
+        // A name longer than the row wraps within it (else it widened the
+        // panel).
+        let row = (ui.available_width() - 10.0 - ui.spacing().item_spacing.x).max(40.0);
         for (name, colour) in entries {
             // The dot and its name wrap together (a nested horizontal
             // layout did not wrap: it widened the panel instead).
             let text = egui::WidgetText::from(name.as_str()).into_galley(
                 ui,
-                Some(egui::TextWrapMode::Extend),
-                f32::INFINITY,
+                Some(egui::TextWrapMode::Wrap),
+                row,
                 egui::TextStyle::Body,
             );
             let needed = 10.0 + ui.spacing().item_spacing.x + text.size().x;
@@ -1680,11 +1733,120 @@ fn emptiest_corner<'a>(points: impl Iterator<Item = &'a [f64; 2]> + Clone) -> Co
     CORNERS[fewest]
 }
 
-/// A plot with compact tick labels ([`tick_label`]) on both axes.
+/// A plot with compact tick labels ([`tick_label`]) on round values of
+/// both axes ([`tidy_axis`]).
 fn plot(id: &str) -> Plot<'static> {
-    Plot::new(id)
-        .x_axis_formatter(tick_label)
-        .y_axis_formatter(tick_label)
+    // Which lines are labelled is the grid's choice, not egui_plot's
+    // fading by spacing.
+    let plot = Plot::new(id)
+        .custom_x_axes(vec![egui_plot::AxisHints::new_x().label_spacing(0.0..=1.0)])
+        .custom_y_axes(vec![egui_plot::AxisHints::new_y().label_spacing(0.0..=1.0)]);
+    tidy_axis(tidy_axis(plot, true, false), false, false)
+}
+
+/// The least distance in points between labelled grid lines.
+const X_LABEL_GAP: f64 = 50.0;
+const Y_LABEL_GAP: f64 = 36.0;
+
+/// Grid lines on the x (or y) axis of `plot` at round values
+/// ([`grid_marks`]), only the labelled step's lines labelled; on a `whole`
+/// axis (steps) no line between whole numbers. egui_plot's powers of ten
+/// left some axes a single readable label (a loss from 0.77 to 0.95
+/// labelled only 0.8, a 200,000-row axis only 0).
+fn tidy_axis(plot: Plot<'static>, x: bool, whole: bool) -> Plot<'static> {
+    // The spacer picks the labelled step each frame before the labels are
+    // written.
+    let labelled = std::rc::Rc::new(std::cell::Cell::new(0.0));
+    let picked = std::rc::Rc::clone(&labelled);
+    let spacer = move |input: egui_plot::GridInput| {
+        let (marks, major) = grid_marks(&input, x, whole);
+        picked.set(major);
+        marks
+    };
+    let label = move |mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>| {
+        let major = labelled.get();
+        let k = mark.value / major;
+        if major > 0.0 && (k - k.round()).abs() < 1e-6 {
+            let step_size = major;
+            tick_label(egui_plot::GridMark { step_size, ..mark }, range)
+        } else {
+            String::new()
+        }
+    };
+    if x {
+        plot.x_grid_spacer(spacer).x_axis_formatter(label)
+    } else {
+        plot.y_grid_spacer(spacer).y_axis_formatter(label)
+    }
+}
+
+/// Grid lines at multiples of 1, 2 or 5 × 10ᵏ, and that step (the
+/// labelled one): the smallest at least [`X_LABEL_GAP`] (on `x`, and as
+/// wide as its labels) or [`Y_LABEL_GAP`] points long, with unlabelled
+/// lines a fifth (a quarter for 2 × 10ᵏ) of it apart between them; on a
+/// `whole` axis, whole numbers only.
+fn grid_marks(
+    input: &egui_plot::GridInput,
+    x: bool,
+    whole: bool,
+) -> (Vec<egui_plot::GridMark>, f64) {
+    // The input's step is what egui_plot's 8-point minimum spans.
+    let per_point = input.base_step_size.abs() / 8.0;
+    let (lo, hi) = input.bounds;
+    let gap = if x { X_LABEL_GAP } else { Y_LABEL_GAP };
+    if !(per_point.is_normal() && lo.is_finite() && hi.is_finite()) {
+        return (Vec::new(), 0.0);
+    }
+    // Labels about 7 points a character, with a margin.
+    let fits = |step: f64| {
+        let wide = |v: f64| {
+            let mark = egui_plot::GridMark {
+                value: v * step,
+                step_size: step,
+            };
+            tick_label(mark, &(lo..=hi)).chars().count()
+        };
+        let chars = wide((lo / step).ceil()).max(wide((hi / step).floor()));
+        #[allow(clippy::cast_precision_loss)]
+        let width = if x { chars as f64 * 7.0 + 12.0 } else { 0.0 };
+        step / per_point >= gap.max(width)
+    };
+    let mut power = 10f64.powf((per_point * gap).log10().floor());
+    let (major, mut parts) = loop {
+        if let Some(found) = [(1.0, 5.0), (2.0, 4.0), (5.0, 5.0)]
+            .into_iter()
+            .map(|(m, parts)| (m * power, parts))
+            .find(|&(step, _)| fits(step))
+        {
+            break found;
+        }
+        power *= 10.0;
+        if !power.is_finite() {
+            return (Vec::new(), 0.0);
+        }
+    };
+    let major = if whole { major.max(1.0) } else { major };
+    if whole && major / parts < 1.0 {
+        parts = major;
+    }
+    let minor = major / parts;
+    let (first, last) = ((lo / minor).ceil(), (hi / minor).floor());
+    if !(last - first).is_finite() || last - first > 2000.0 {
+        return (Vec::new(), 0.0);
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let count = (last - first + 1.0).max(0.0) as usize;
+    let marks = (0..count)
+        .map(|i| {
+            #[allow(clippy::cast_precision_loss)]
+            let k = first + i as f64;
+            egui_plot::GridMark {
+                value: k * minor,
+                step_size: if k % parts == 0.0 { major } else { minor },
+            }
+        })
+        .collect();
+    (marks, major)
 }
 
 /// A tick's label as egui_plot writes it (as many decimals as the tick
@@ -1699,7 +1861,7 @@ fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>)
         format!("{v:.digits$e}")
     } else {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let decimals = (-step.log10().round()).max(0.0) as usize;
+        let decimals = (-step.log10() - 1e-9).ceil().max(0.0) as usize;
         egui::emath::format_with_decimals_in_range(v, decimals..=decimals)
     }
 }
@@ -1818,7 +1980,11 @@ fn loss_plot(
             .collect();
         loss.legend(Legend::default().position(emptiest_corner(points.iter().chain(&level))))
     };
-    loss.x_axis_label("step")
+    tidy_axis(loss, true, true)
+        // One step at least: at step 0 the single point spanned ±20,000.
+        .include_x(0.0)
+        .include_x(1.0)
+        .x_axis_label("step")
         .y_axis_label(if log { "log10 loss" } else { "loss" })
         .show(ui, |plot_ui| {
             plot_ui.line(
@@ -1843,8 +2009,9 @@ fn loss_plot(
 #[cfg(test)]
 mod tests {
     use super::{
-        LossFacts, Pending, RegionsJob, Strip, band_around, clip_line, colours, emptiest_corner,
-        round3, row_term, row_terms, surface_span, tick_label, trajectory, value_ranges,
+        LossFacts, Pending, RegionsJob, Strip, X_LABEL_GAP, Y_LABEL_GAP, band_around, clip_line,
+        colours, emptiest_corner, grid_marks, round3, row_term, row_terms, surface_span,
+        tick_label, trajectory, value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
@@ -2023,6 +2190,87 @@ mod tests {
         assert_eq!(tick(0.0, 1e136), "0");
         assert_eq!(tick(0.3, 0.1), "0.3");
         assert_eq!(tick(400.0, 100.0), "400");
+        // Steps of 2 and 5 × 10ᵏ take the decimals they need.
+        assert_eq!(tick(0.85, 0.05), "0.85");
+        assert_eq!(tick(0.4, 0.2), "0.4");
+        assert_eq!(tick(150_000.0, 50_000.0), "150000");
+    }
+
+    #[test]
+    #[allow(clippy::float_cmp)] // The labelled lines carry the step itself.
+    fn grid_lines_label_a_few_round_values_in_any_range() {
+        // A 300-point axis: egui_plot's input step is 8 points' worth.
+        let marks = |lo: f64, hi: f64, x: bool, whole: bool| {
+            let input = egui_plot::GridInput {
+                bounds: (lo, hi),
+                base_step_size: (hi - lo) / 300.0 * 8.0,
+            };
+            let (marks, major) = grid_marks(&input, x, whole);
+            let labelled: Vec<f64> = marks
+                .iter()
+                .filter(|m| m.step_size == major)
+                .map(|m| m.value)
+                .collect();
+            (marks, major, labelled)
+        };
+        let ranges = [
+            (0.77, 0.95),
+            (0.0, 200_000.0),
+            (-3.2, 2.9),
+            (1e-9, 3e-9),
+            (5e33, 9e33),
+        ];
+        for (lo, hi) in ranges {
+            for (x, gap) in [(true, X_LABEL_GAP), (false, Y_LABEL_GAP)] {
+                let (all, major, labelled) = marks(lo, hi, x, false);
+                let points = major / (hi - lo) * 300.0;
+                assert!(points >= gap * 0.999, "{lo}..{hi}: {major}");
+                assert!(labelled.len() >= 3, "{lo}..{hi}: {labelled:?}");
+                // Labelled lines at whole multiples of a 1-2-5 step, wide
+                // enough apart for their labels.
+                let mantissa = major / 10f64.powf(major.log10().floor());
+                assert!(
+                    [1.0, 2.0, 5.0].iter().any(|m| (m - mantissa).abs() < 1e-9),
+                    "{major}"
+                );
+                for v in &labelled {
+                    assert!(
+                        ((v / major).round() - v / major).abs() < 1e-6,
+                        "{v} / {major}"
+                    );
+                    let label = tick_label(
+                        egui_plot::GridMark {
+                            value: *v,
+                            step_size: major,
+                        },
+                        &(lo..=hi),
+                    );
+                    #[allow(clippy::cast_precision_loss)]
+                    let chars = label.chars().count() as f64;
+                    assert!(!x || points >= chars * 7.0, "{label} in {points}");
+                }
+                // Unlabelled lines in between, evenly, inside the range.
+                assert!(all.len() > labelled.len());
+                let slack = 1e-9 * (hi - lo);
+                assert!(
+                    all.iter()
+                        .all(|m| m.value >= lo - slack && m.value <= hi + slack)
+                );
+                let gaps: Vec<f64> = all.windows(2).map(|w| w[1].value - w[0].value).collect();
+                assert!(gaps.iter().all(|g| (g - gaps[0]).abs() <= 1e-6 * gaps[0]));
+            }
+        }
+        // Steps: whole numbers only, however few.
+        for hi in [2.0, 7.0, 40.0, 1e5] {
+            let (all, _, _) = marks(-0.1, hi + 0.1, true, true);
+            assert!(
+                all.iter()
+                    .all(|m| m.value.fract() == 0.0 && m.step_size >= 1.0)
+            );
+            assert!(all.iter().any(|m| m.value == 0.0), "{hi}");
+        }
+        assert!(marks(0.0, 0.0, false, false).0.is_empty());
+        assert!(marks(0.0, f64::INFINITY, false, false).0.is_empty());
     }
 
     #[test]

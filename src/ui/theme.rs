@@ -73,5 +73,43 @@ pub fn install_fonts(ctx: &egui::Context) {
             .or_default()
             .push("dejavu".into());
     }
+    fonts.families.insert(marks(), vec!["dejavu".into()]);
     ctx.set_fonts(fonts);
+}
+
+/// The family of letters that carry a combining mark (the bar of x̄):
+/// egui draws a mark in its letter's font or not at all, and the body
+/// font has no marks.
+fn marks() -> egui::FontFamily {
+    egui::FontFamily::Name("marks".into())
+}
+
+/// `text` in the body font, with each letter that carries combining marks
+/// set in DejaVu Sans so that its marks show (all in the body font in the
+/// frame before the fonts are installed).
+pub fn marked(ui: &egui::Ui, text: &str) -> egui::text::LayoutJob {
+    use crate::math::plain::is_combining;
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let format = |family: egui::FontFamily| {
+        egui::TextFormat::simple(egui::FontId::new(body.size, family), Color32::PLACEHOLDER)
+    };
+    let mut job = egui::text::LayoutJob::default();
+    let mut rest = text;
+    let installed = ui
+        .ctx()
+        .fonts(|f| f.definitions().families.contains_key(&marks()));
+    while let Some(mark) = rest.find(is_combining).filter(|_| installed) {
+        let letter = rest[..mark]
+            .char_indices()
+            .next_back()
+            .map_or(mark, |(i, _)| i);
+        let end = rest[mark..]
+            .find(|c| !is_combining(c))
+            .map_or(rest.len(), |i| mark + i);
+        job.append(&rest[..letter], 0.0, format(body.family.clone()));
+        job.append(&rest[letter..end], 0.0, format(marks()));
+        rest = &rest[end..];
+    }
+    job.append(rest, 0.0, format(body.family.clone()));
+    job
 }
