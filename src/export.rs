@@ -74,7 +74,9 @@ pub fn format_entries(value: &Value, shown: usize) -> String {
     }
 }
 
-/// A number with at least 6 significant digits (6 decimals from 0.01 up).
+/// A number with at least 6 significant digits: 7 from 1 up to a million
+/// (801711.5, not 801711.521842), 6 decimals from 0.01 to 1, e-notation
+/// beyond.
 #[must_use]
 pub fn format_number(v: f64) -> String {
     if v == 0.0 {
@@ -93,7 +95,7 @@ pub fn format_number(v: f64) -> String {
         let decimals = if v.abs() < 0.01 {
             (5.0 - v.abs().log10().floor()) as usize
         } else {
-            6
+            (6.0 - v.abs().log10().floor()).clamp(0.0, 6.0) as usize
         };
         let s = format!("{v:.decimals$}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -681,6 +683,10 @@ mod tests {
         assert_eq!(format_number(1_000_000.0), "1000000");
         assert_eq!(format_number(-42.0), "-42");
         assert_eq!(format_number(1_234_567.8), "1.23457e6");
+        assert_eq!(format_number(801_711.521_842), "801711.5");
+        assert_eq!(format_number(44.768_667_89), "44.76867");
+        assert_eq!(format_number(-1.234_567_89), "-1.234568");
+        assert_eq!(format_number(999_999.96), "1000000");
         assert_eq!(format_number(1e20), "1.00000e20");
         assert_eq!(
             format_entries(&Value::Vector(vec![1.0, 2.0, 3.0, 4.0, 5.0]), 2),

@@ -725,7 +725,7 @@ fn the_preview_shows_long_numbers_rounded_on_one_line() {
     let path = std::env::temp_dir().join(format!("steplab-preview-{}.csv", std::process::id()));
     std::fs::write(
         &path,
-        "x,label,y\n-2.063050682434402,a,0.8953521224957158\n1.5,b,3.2002547448746492\n",
+        "x,label,y,z\n-2.063050682434402,a,0.8953521224957158,3224431.2\n1.5,b,3.2002547448746492,12345678.123456\n",
     )
     .unwrap();
     let mut h = harness();
@@ -736,7 +736,15 @@ fn the_preview_shows_long_numbers_rounded_on_one_line() {
     std::fs::remove_file(&path).unwrap();
     assert!(h.state().error().is_none(), "{:?}", h.state().error());
     // Numbers with about 6 significant digits; short ones and text as written.
-    for shown in ["-2.063051", "0.895352", "3.200255", "1.5", "a"] {
+    for shown in [
+        "-2.063051",
+        "0.895352",
+        "3.200255",
+        "1.5",
+        "a",
+        "3224431.2",
+        "1.23457e7",
+    ] {
         assert!(h.query_by_label(shown).is_some(), "preview shows {shown}");
     }
     assert!(h.query_by_label_contains("2.063050682434402").is_none());
@@ -1812,4 +1820,28 @@ fn pca_draws_the_components_found_and_the_one_being_iterated() {
         "the second component is drawn once the first is found"
     );
     assert!(h.query_by_label("component 0").is_some());
+}
+
+#[test]
+fn long_column_names_are_shortened_so_their_roles_stay_in_the_panel() {
+    let long = "average_monthly_household_electricity_consumption_in_kilowatt_hours";
+    let path = std::env::temp_dir().join(format!("steplab-long-{}.csv", std::process::id()));
+    std::fs::write(&path, format!("{long},y\n1,2\n2,4.5\n3,5.5\n")).unwrap();
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadFile(path.clone()));
+    h.state_mut().finish_loading();
+    h.state_mut().finish_building();
+    h.run();
+    std::fs::remove_file(&path).unwrap();
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    let shown = h.get_by_label("average_mont…owatt_hours").rect();
+    let plots = h.query_all_by_label("x axis").next().unwrap().rect();
+    assert!(shown.right() < plots.left(), "{shown:?} vs {plots:?}");
+    // Its role picker is beside it, in the panel too.
+    let role = h
+        .query_all_by_label("average_mont…owatt_hours")
+        .map(|n| n.rect().right())
+        .fold(0.0, f32::max);
+    assert!(role < plots.left(), "{role} vs {plots:?}");
 }

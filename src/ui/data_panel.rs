@@ -86,6 +86,20 @@ pub fn data_panel_ui(
     }
     ui.separator();
     ui.label("Columns");
+    // Sideways, the columns scroll rather than leave the panel.
+    egui::ScrollArea::horizontal()
+        .id_salt("columns-scroll")
+        .show(ui, |ui| columns_grid(ui, table, summaries, roles, commands));
+}
+
+/// Each column's name, role picker, statistics and missing cells.
+fn columns_grid(
+    ui: &mut egui::Ui,
+    table: &Table,
+    summaries: &[ColumnSummary],
+    roles: &[Role],
+    commands: &mut Vec<Command>,
+) {
     egui::Grid::new("columns").striped(true).show(ui, |ui| {
         ui.label("name");
         ui.label("role");
@@ -94,7 +108,7 @@ pub fn data_panel_ui(
         ui.label("missing");
         ui.end_row();
         for (i, (name, s)) in table.names.iter().zip(summaries).enumerate() {
-            let label = ui.label(name);
+            let label = ui.label(super::short(name, NAME_CHARS)).on_hover_text(name);
             let role = roles.get(i).copied().unwrap_or(Role::Ignored);
             let mut chosen = role;
             egui::ComboBox::from_id_salt(("role", i))
@@ -135,15 +149,26 @@ pub fn data_panel_ui(
     });
 }
 
-/// Cell `row` of column `c` in the preview, on one line: a number with about
-/// 6 significant digits (all of them on hover), text as written.
+/// The most characters of a number the preview shows as written.
+const PREVIEW_CHARS: usize = 10;
+
+/// The most characters of a column's name the columns table shows.
+const NAME_CHARS: usize = 24;
+
+/// Cell `row` of column `c` in the preview, on one line: as written, but a
+/// long number with about 6 significant digits (all of them on hover).
 fn preview_cell(ui: &mut egui::Ui, table: &Table, c: usize, row: usize) {
     let text = table.cell_text(c, row);
     let number = table
         .values(c)
         .get(row)
         .filter(|v| table.columns[c].texts.is_none() && v.is_finite());
-    let shown = number.map_or_else(|| text.clone(), |&v| format_number(v));
+    // A number as the file writes it while that is short (3224431.2, not
+    // 3.22443e6).
+    let shown = match number {
+        Some(&v) if text.trim().chars().count() > PREVIEW_CHARS => format_number(v),
+        _ => text.clone(),
+    };
     let label = ui.add(egui::Label::new(&shown).truncate());
     if shown != text {
         label.on_hover_text(text);

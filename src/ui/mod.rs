@@ -18,6 +18,21 @@ use crate::algorithms::conditioning::StepSizeCard;
 use crate::export::format_number;
 use std::path::PathBuf;
 
+/// `name` cut to at most `most` characters, its middle replaced by "…"
+/// (its start and end tell similar names apart): a long column name
+/// pushed the role pickers out of the data panel.
+fn short(name: &str, most: usize) -> String {
+    let n = name.chars().count();
+    if n <= most {
+        return name.to_owned();
+    }
+    let head = most / 2;
+    let tail = most.saturating_sub(head + 1);
+    let start: String = name.chars().take(head).collect();
+    let end: String = name.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
 /// Opens the window on `data` (or the last session's file, or the bundled
 /// example) with `algorithm` selected (or the last session's), in `theme`
 /// ("light" or "dark") when given; settings persist across restarts.
@@ -118,4 +133,17 @@ pub fn step_size_card_ui(ui: &mut egui::Ui, card: &StepSizeCard) -> Option<f64> 
         ));
     }
     chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn long_names_keep_their_start_and_end() {
+        assert_eq!(short("price", 5), "price");
+        assert_eq!(short("average_monthly_use_2019", 11), "avera…_2019");
+        assert_eq!(short("αβγδεζηθ", 5), "αβ…ηθ");
+        assert_eq!(short("abcdef", 5).chars().count(), 5);
+    }
 }

@@ -14,6 +14,11 @@ use egui_plot::{
 use nalgebra::DMatrix;
 use std::sync::Arc;
 
+/// The most characters of a name an axis title (or a picker, or the
+/// surface's smaller axes) shows.
+const AXIS_CHARS: usize = 40;
+const PICKED_CHARS: usize = 28;
+
 /// The least width in points the loss plot and the surface are drawn side
 /// by side in; in a narrower one they take turns.
 const SIDE_BY_SIDE: f32 = 440.0;
@@ -812,8 +817,8 @@ impl PlotView {
         let grad_prev = vector(record, "grad_prev");
         let eta = scalar(record, "eta");
         plot("surface")
-            .x_axis_label(names[p].clone())
-            .y_axis_label(names[q].clone())
+            .x_axis_label(super::short(&names[p], PICKED_CHARS))
+            .y_axis_label(super::short(&names[q], PICKED_CHARS))
             .show(ui, |plot_ui| {
                 #[allow(clippy::cast_possible_truncation)]
                 let heat = Heatmap::new(surface.values.clone(), surface.cols)
@@ -889,7 +894,11 @@ fn pick(
     chosen: &mut usize,
 ) -> egui::Response {
     combo
-        .selected_text(names.get(*chosen).map_or("", String::as_str))
+        .selected_text(
+            names
+                .get(*chosen)
+                .map_or(String::new(), |n| super::short(n, PICKED_CHARS)),
+        )
         .show_ui(ui, |ui| {
             for (i, n) in names.iter().enumerate() {
                 ui.selectable_value(chosen, i, n);
@@ -1058,7 +1067,10 @@ fn regression_plot(
     j: usize,
     height: f32,
 ) {
-    let Some(y) = data.target().and_then(|t| t.values.as_ref()) else {
+    let Some((target, y)) = data
+        .target()
+        .and_then(|t| Some((&t.name, t.values.as_ref()?)))
+    else {
         return;
     };
     let x = data.x();
@@ -1069,19 +1081,7 @@ fn regression_plot(
     let means = &facts.means;
     let (lo, hi) = facts.ranges[j];
     let band = band_around(&points);
-    // The fitted value along feature j, the other features at their means,
-    // within the band (a diverging model's line at 1e33 flattened the data).
-    let line_of = |w: &[f64], b: f64| -> Vec<[f64; 2]> {
-        let offset: f64 = b + w
-            .iter()
-            .zip(means)
-            .enumerate()
-            .filter(|(k, _)| *k != j)
-            .map(|(_, (w, m))| w * m)
-            .sum::<f64>();
-        let wj = w.get(j).copied().unwrap_or(0.0);
-        clip_line([wj, -1.0], -offset, [(lo, hi), band]).unwrap_or_default()
-    };
+    let line_of = |w: &[f64], b: f64| slice_line((w, b), means, j, [(lo, hi), band]);
     // ŷ and r of the drawn rows (on large data the record keeps no others).
     let per_row = |id: &str, i: usize| record?.get_id(id)?.at_row(i, n);
     let yhat = |i: usize| per_row("y_hat", i);
@@ -1100,24 +1100,25 @@ fn regression_plot(
     let response = plot("data")
         .height(height)
         .x_axis_label(axis_name(data, j))
-        .y_axis_label(data.target().map_or("", |t| t.name.as_str()))
+        .y_axis_label(super::short(target, AXIS_CHARS))
         .show(ui, |plot_ui| {
             // Residuals ŷᵢ − yᵢ as segments (a few hundred at most, of rows drawn).
-            let mut sticks = false;
-            for i in (0..n).step_by((n / 300).max(1).next_multiple_of(s)) {
-                if let Some(stick) = stick(i) {
-                    sticks = true;
-                    plot_ui.line(
-                        Line::new(residual_name, stick)
-                            .color(lit.residual_colour())
-                            .width(Lit::width(lit.residuals, 1.0)),
-                    );
-                }
+            let mut sticks = 0;
+            for stick in (0..n)
+                .step_by((n / 300).max(1).next_multiple_of(s))
+                .filter_map(stick)
+            {
+                sticks += 1;
+                plot_ui.line(
+                    Line::new(residual_name, stick)
+                        .color(lit.residual_colour())
+                        .width(Lit::width(lit.residuals, 1.0)),
+                );
             }
             let (radius, colour) = marker(points.len(), theme::class(0));
             cloud::points(plot_ui, "data", points, radius, colour);
             entry("data", theme::class(0));
-            if sticks {
+            if sticks > 0 {
                 entry(residual_name, lit.residual_colour());
             }
             if let (Some(w), Some(b)) = (vector(record, "w_star"), scalar(record, "b_star")) {
@@ -1164,6 +1165,26 @@ fn regression_plot(
             .on_hover_text_at_pointer(row_term(data, i, y[i], yhat(i), r));
     }
     legend_row(ui, &entries);
+}
+
+/// The fitted value of linear model `(w, b)` along feature `j`, the other
+/// features at their `means`, within `view` (a diverging model's line at
+/// 1e33 flattened the data).
+fn slice_line(
+    (w, b): (&[f64], f64),
+    means: &[f64],
+    j: usize,
+    view: [(f64, f64); 2],
+) -> Vec<[f64; 2]> {
+    let offset: f64 = b + w
+        .iter()
+        .zip(means)
+        .enumerate()
+        .filter(|(k, _)| *k != j)
+        .map(|(_, (w, m))| w * m)
+        .sum::<f64>();
+    let wj = w.get(j).copied().unwrap_or(0.0);
+    clip_line([wj, -1.0], -offset, view).unwrap_or_default()
 }
 
 /// Of the drawn `rows`, at `at` in the plot, the one nearest the pointer
@@ -1668,11 +1689,14 @@ fn feature_plot(
 /// Feature `j`'s name as an axis title, saying when its values are
 /// standardized ones (z-scores) rather than the file's.
 fn axis_name(data: &Dataset, j: usize) -> String {
-    let name = data.feature_names().get(j).map_or("", String::as_str);
+    let name = super::short(
+        data.feature_names().get(j).map_or("", String::as_str),
+        AXIS_CHARS,
+    );
     if data.scaling().is_some() {
         format!("{name} (standardized)")
     } else {
-        name.to_owned()
+        name
     }
 }
 
