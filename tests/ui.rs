@@ -1845,3 +1845,24 @@ fn long_column_names_are_shortened_so_their_roles_stay_in_the_panel() {
         .fold(0.0, f32::max);
     assert!(role < plots.left(), "{role} vs {plots:?}");
 }
+
+#[test]
+fn a_file_that_cannot_be_read_at_launch_keeps_the_algorithm_asked_for() {
+    let path = std::env::temp_dir().join(format!("steplab-empty-{}.csv", std::process::id()));
+    std::fs::write(&path, "").unwrap();
+    for (id, first) in [
+        ("k-means", "x"),
+        ("logistic-regression", "hours_studied"),
+        ("mlp", "bill_length_mm"),
+        ("linear-regression", "area_m2"),
+    ] {
+        let mut app = App::resume(Settings::default(), Some(path.clone()), Some(id.into()));
+        app.finish_loading();
+        let error = app.error().unwrap();
+        assert!(error.contains("steplab-empty"), "{error}");
+        assert_eq!(app.algorithm(), id);
+        assert!(app.session().is_some(), "{id} runs on a bundled example");
+        assert_eq!(app.data().unwrap().feature_names()[0], first);
+    }
+    std::fs::remove_file(&path).unwrap();
+}

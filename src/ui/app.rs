@@ -55,6 +55,17 @@ pub const EXAMPLES: &[Example] = &[
     },
 ];
 
+/// The bundled example algorithm `id` is shown on when the user's file
+/// cannot be.
+fn example_for(id: &str) -> usize {
+    match id {
+        "logistic-regression" | "perceptron" | "linear-svm" => 1,
+        "softmax-regression" | "mlp" => 2,
+        "k-means" | "pca" | "gmm" => 3,
+        _ => 0,
+    }
+}
+
 /// What a column is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Role {
@@ -922,7 +933,16 @@ impl App {
                 };
                 self.set_table(table, summaries, source, Some(path), back);
             }
-            Err(e) => self.error = Some(e),
+            Err(e) => {
+                // A file that was to open with an algorithm (at launch):
+                // that algorithm, on a bundled example it suits.
+                if let Some(id) = algorithm {
+                    self.apply(Command::LoadExample(example_for(&id)));
+                    self.apply(Command::SelectAlgorithm(id));
+                    self.finish_building();
+                }
+                self.error = Some(e);
+            }
         }
     }
 
