@@ -338,6 +338,11 @@ fn latex_text(s: &str) -> String {
                         out.push(c);
                     }
                     '~' => out.push_str(r"\textasciitilde{}"),
+                    // In text mode under the default font encoding these
+                    // print as ¡, ¿ and —.
+                    '<' => out.push_str(r"\textless{}"),
+                    '>' => out.push_str(r"\textgreater{}"),
+                    '|' => out.push_str(r"\textbar{}"),
                     '^' => out.push_str(r"\textasciicircum{}"),
                     '\\' => out.push_str(r"\textbackslash{}"),
                     '—' => out.push_str("---"),
@@ -669,6 +674,10 @@ mod tests {
             r"$\bar{r}$ and $\tfrac{1}{2}$ of 50\%"
         );
         assert_eq!(latex_text("λα"), r"$\lambda\alpha$");
+        assert_eq!(
+            latex_text("|z| > 1 < 2"),
+            r"\textbar{}z\textbar{} \textgreater{} 1 \textless{} 2"
+        );
     }
 
     #[test]

@@ -727,10 +727,21 @@ impl Session {
                 "the run diverged at step {}: {what} is no longer a finite number",
                 record.step
             );
-            if record.step == 0 {
+            let largest = || {
+                let y = data.target().and_then(|t| t.values.as_ref());
+                data.x()
+                    .iter()
+                    .chain(y.into_iter().flatten())
+                    .fold(0.0f64, |m, v| m.max(v.abs()))
+            };
+            if record.step == 0 && largest() > 1e150 {
                 // Before any update: the data's own size, not the rate.
                 message = format!(
                     "the run diverged at step 0: {what} is not a finite number at the initial parameters, so the data's values are too large to compute with (beyond about 1e154, squares overflow); standardize them"
+                );
+            } else if record.step == 0 {
+                message = format!(
+                    "the run diverged at step 0: {what} is not a finite number at the initial parameters, though the data's values are not too large to compute with, so the penalty strength (--l2 or --l1) is"
                 );
             } else if let (Some(lr), Some(bound)) = (
                 self.algorithm.learning_rate(),

@@ -300,7 +300,7 @@ fn each_bad_file_gets_its_own_sentence() {
         ),
         (
             "ragged.csv",
-            "line 3 has 2 fields but the header has 3 columns: FILE",
+            "line 3 has 2 fields ('4,5') but the header has 3 columns: FILE",
         ),
         (
             "non_numeric_feature.csv",
@@ -428,6 +428,24 @@ fn a_diverging_run_says_where_and_why() {
             "{msg}"
         );
     }
+    // A penalty too strong to compute with is blamed, not the data.
+    let f = dir.file("small.csv", "a,y\n1,2\n2,3\n3,5\n4,4\n");
+    let j = run_ok(&[
+        "--algorithm",
+        "mlp",
+        "--data",
+        &f,
+        "--l2",
+        "1e308",
+        "--steps",
+        "3",
+    ]);
+    assert_eq!(j["diverged_at"], 0);
+    let msg = j["message"].as_str().unwrap();
+    assert!(
+        msg.contains("--l2") && !msg.contains("standardize"),
+        "{msg}"
+    );
 }
 
 #[test]

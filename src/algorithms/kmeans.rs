@@ -48,7 +48,7 @@ pub const CHANGED: Symbol = Symbol {
 const STEPS: &[DerivationStep] = &[
     DerivationStep {
         title: "Objective",
-        sentence: "Measure a clustering by the mean squared distance of each row to the centroid of its cluster. The loss shown at step t is J(c_t, μ_t): each row at the centroid it joined in this step, now moved to its cluster's mean (at step 0, the nearest initial centroid).",
+        sentence: "Measure a clustering by the mean squared distance of each row to the centroid of its cluster. The loss shown at step t is J(cₜ, μₜ): each row at the centroid it joined in this step, now moved to its cluster's mean (at step 0, the nearest initial centroid).",
         latex: r"J(c, \boldsymbol{\mu}) = \frac{1}{n} \sum_{i=1}^{n} \|\mathbf{x}_i - \boldsymbol{\mu}_{c(i)}\|^2, \qquad J(\boldsymbol{\mu}) = \min_{c} J(c, \boldsymbol{\mu})",
         shows: &[J],
     },

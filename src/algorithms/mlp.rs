@@ -413,8 +413,9 @@ fn output_rows(
     loss
 }
 
-/// Chooses the output for a target: text or two values → classes; a few
-/// integer values (at most 10, fewer than n/2) → classes; otherwise regression.
+/// Chooses the output for a target: text or two values → classes; 3
+/// to 10 whole-number values, with at least two rows each on average (k ≤
+/// n/2) → classes; otherwise regression.
 #[must_use]
 pub fn output_for(data: &Dataset) -> Option<Output> {
     let t = data.target()?;
@@ -429,7 +430,7 @@ pub fn output_for(data: &Dataset) -> Option<Output> {
         } else {
             Output::Multiclass(k)
         }
-    } else if (3..=10).contains(&k) && integer_classes && k * 2 < t.class_ids.len() {
+    } else if (3..=10).contains(&k) && integer_classes && k * 2 <= t.class_ids.len() {
         Output::Multiclass(k)
     } else {
         Output::Regression
@@ -1114,6 +1115,29 @@ mod tests {
                 m.grad[k]
             );
         }
+    }
+
+    #[test]
+    fn a_few_whole_numbers_with_two_rows_each_on_average_are_classes() {
+        let output = |y: &[f64]| {
+            let a: Vec<f64> = (0..y.len()).map(|i| i as f64).collect();
+            let d = Dataset::from_columns(&["a"], &[a], Some(("y", y.to_vec()))).unwrap();
+            output_for(&d).unwrap()
+        };
+        // Three labels on six rows: two each, as the derivation says.
+        assert!(matches!(
+            output(&[2.0, 10.0, 9.0, 2.0, 10.0, 9.0]),
+            Output::Multiclass(3)
+        ));
+        assert!(matches!(
+            output(&[2.0, 10.0, 9.0, 2.0, 10.0]),
+            Output::Regression
+        ));
+        assert!(matches!(
+            output(&[2.5, 10.0, 9.0, 2.5, 10.0, 9.0]),
+            Output::Regression
+        ));
+        assert!(matches!(output(&[0.0, 1.0, 1.0]), Output::Binary));
     }
 
     #[test]

@@ -75,10 +75,12 @@ pub enum DataError {
         path: String,
     },
     /// A row with a different number of fields than the header.
-    #[error("line {line} has {} but the header has {}{hint}: {path}", plural(*.found, "field"), plural(*.expected, "column"))]
+    #[error("line {line} has {} ('{}') but the header has {}{hint}: {path}", plural(*.found, "field"), one_line(.text), plural(*.expected, "column"))]
     Ragged {
         /// Physical line.
         line: usize,
+        /// That line's text.
+        text: String,
         /// Fields in that row.
         found: usize,
         /// Columns in the header.

@@ -10,7 +10,7 @@
 //! handles.
 
 use super::DataError;
-use super::table::{Column, Grid, ShortPath, Swar, Table, Texts, header_names, trim};
+use super::table::{Column, Grid, ShortPath, Swar, Table, Texts, header_names, trim, unnamed_hint};
 use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
@@ -110,6 +110,7 @@ impl Room<'_> {
 struct Ragged {
     line: usize,
     found: usize,
+    text: String,
 }
 
 /// A part's outcome: its rows, a ragged row, or `None` when the fast path
@@ -129,7 +130,7 @@ type Part<'g> = Option<Result<Rows<'g>, Ragged>>;
 /// The first part's error, in file order.
 fn parse_in_parts(
     lens: &[usize],
-    (names, first_line): (Vec<String>, usize),
+    (names, header_fields, first_line): (Vec<String>, usize, usize),
     room: impl Fn(usize) -> usize,
     parse: impl for<'g> Fn(usize, Rows<'g>) -> Result<Part<'g>, DataError> + Sync,
     (delimiter, latin1, path): (u8, bool, &str),
@@ -195,7 +196,7 @@ fn parse_in_parts(
     for result in results {
         parts.push(result?);
     }
-    let Some(joined) = join(parts, names.len(), path)? else {
+    let Some(joined) = join(parts, (names.len(), header_fields), path)? else {
         return Ok(None);
     };
     Ok(Some(Table {
@@ -225,7 +226,11 @@ struct Joined {
 ///
 /// # Errors
 /// The first ragged row, in file order; no rows at all.
-fn join(parts: Vec<Part<'_>>, expected: usize, path: &str) -> Result<Option<Joined>, DataError> {
+fn join(
+    parts: Vec<Part<'_>>,
+    (expected, header_fields): (usize, usize),
+    path: &str,
+) -> Result<Option<Joined>, DataError> {
     let with_text: Vec<bool> = (0..expected)
         .map(|c| {
             parts
@@ -250,8 +255,9 @@ fn join(parts: Vec<Part<'_>>, expected: usize, path: &str) -> Result<Option<Join
                 return Err(DataError::Ragged {
                     line: line + r.line,
                     found: r.found,
+                    text: r.text,
                     expected,
-                    hint: String::new(),
+                    hint: unnamed_hint(r.found, expected, header_fields),
                     path: path.into(),
                 });
             }
@@ -339,13 +345,20 @@ fn split_fields<'t>(
     }
 }
 
-/// The header (first line with a non-empty field): names, its physical line,
-/// and the byte offset just after it; `None` when `text` has no such line.
-fn header(
-    text: &str,
-    delim: u8,
-    path: &str,
-) -> Result<Option<(Vec<String>, usize, usize)>, DataError> {
+/// A file's header line.
+struct Header {
+    names: Vec<String>,
+    /// Its fields, with trailing empty ones.
+    fields: usize,
+    /// Its physical line.
+    line: usize,
+    /// The byte offset just after it.
+    after: usize,
+}
+
+/// The header (first line with a non-empty field); `None` when `text` has
+/// no such line.
+fn header(text: &str, delim: u8, path: &str) -> Result<Option<Header>, DataError> {
     let mut offset = 0;
     for (i, line) in text.split_inclusive('\n').enumerate() {
         offset += line.len();
@@ -361,7 +374,12 @@ fn header(
         }
         if fields.iter().any(|f| !f.is_empty()) {
             let record = csv::StringRecord::from(fields);
-            return Ok(Some((header_names(&record, path)?, i + 1, offset)));
+            return Ok(Some(Header {
+                names: header_names(&record, path)?,
+                fields: record.len(),
+                line: i + 1,
+                after: offset,
+            }));
         }
     }
     Ok(None)
@@ -404,7 +422,13 @@ pub fn parse(
     if declines(text) {
         return Ok(None);
     }
-    let Some((names, header_line, offset)) = header(text, delimiter, path)? else {
+    let Some(Header {
+        names,
+        fields: header_fields,
+        line: header_line,
+        after: offset,
+    }) = header(text, delimiter, path)?
+    else {
         return Ok(None);
     };
     let body = &text.as_bytes()[offset..];
@@ -412,7 +436,7 @@ pub fn parse(
     let lens: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
     parse_in_parts(
         &lens,
-        (names, header_line + 1),
+        (names, header_fields, header_line + 1),
         |bytes| estimate_rows(body, bytes),
         |k, mut rows| Ok(parse_lines(pieces[k], delimiter, &mut rows).map(|r| r.map(|()| rows))),
         (delimiter, latin1, path),
@@ -509,7 +533,13 @@ fn read_parts(
         return Ok(None);
     }
     let delimiter = super::table::sniff_delimiter(text);
-    let Some((names, header_line, after)) = header(text, delimiter, shown)? else {
+    let Some(Header {
+        names,
+        fields: header_fields,
+        line: header_line,
+        after,
+    }) = header(text, delimiter, shown)?
+    else {
         return Ok(None);
     };
     let start = bom + after;
@@ -519,7 +549,7 @@ fn read_parts(
     // A failed read or a cancellation in any part ends the load.
     parse_in_parts(
         &lens,
-        (names, header_line + 1),
+        (names, header_fields, header_line + 1),
         |bytes| estimate_rows(&head[start..], bytes),
         |k, rows| {
             parse_part(
@@ -908,6 +938,7 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool, P: ShortPath>(
         let end = newline.unwrap_or(bytes.len());
         split_fields(text, base, (bytes, start, end), delim, &mut fields)?;
         line += usize::from(newline.is_some());
+        let this_line = start..end;
         start = end + 1;
         let meaningful = fields
             .iter()
@@ -924,6 +955,9 @@ fn parse_lines_with<const MIXED: bool, const EXP: bool, P: ShortPath>(
                 } else {
                     meaningful
                 },
+                text: String::from_utf8_lossy(&bytes[this_line])
+                    .trim_end_matches('\r')
+                    .into(),
             }));
         }
         for (c, (column, field)) in rows.columns.iter_mut().zip(&fields).enumerate() {
@@ -1057,6 +1091,25 @@ mod tests {
     }
 
     #[test]
+    fn a_row_under_an_unnamed_last_column_says_so_on_both_paths() {
+        let mut text = String::from("a,b,y,\n");
+        for i in 0..3000 {
+            let _ = writeln!(text, "{i},{i},{i},");
+        }
+        text.push_str("1,2,3,9\n");
+        let fast = parse(&text, b',', false, "f").err().unwrap();
+        let slow = parse_sequential(&text, b',', false, "f").unwrap_err();
+        assert_eq!(fast, slow);
+        assert_eq!(
+            fast.to_string(),
+            "line 3002 has 4 fields ('1,2,3,9') but the header has 3 columns (the header gives column 4 no name: name it to use it): f"
+        );
+        // A header without the trailing delimiter: no such hint.
+        let plain = parse_sequential("a,b,y\n1,2,3,9\n", b',', false, "f").unwrap_err();
+        assert!(!plain.to_string().contains("no name"), "{plain}");
+    }
+
+    #[test]
     fn ragged_rows_report_the_same_line() {
         let mut text = String::from("a,b\n");
         for i in 0..3000 {
@@ -1068,7 +1121,7 @@ mod tests {
         assert_eq!(fast, slow);
         assert_eq!(
             fast.to_string(),
-            "line 3002 has 1 field but the header has 2 columns: f"
+            "line 3002 has 1 field ('1') but the header has 2 columns: f"
         );
     }
 
@@ -1414,7 +1467,7 @@ mod tests {
         assert_eq!(
             slow.to_string(),
             format!(
-                "line {} has 3 fields but the header has 2 columns: r",
+                "line {} has 3 fields ('1,2,3') but the header has 2 columns: r",
                 rows + 2
             )
         );

@@ -942,6 +942,7 @@ pub fn parse_sequential(
     let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header_seen = false;
+    let mut header_fields = 0;
     let mut lines_before = LineCounter::new(text);
     loop {
         let more = reader
@@ -969,6 +970,7 @@ pub fn parse_sequential(
         if !header_seen {
             header_seen = true;
             names = header_names(&record, path)?;
+            header_fields = record.len();
             columns = vec![Column::default(); names.len()];
             grid = Grid::new(names.len(), 1024);
             row = vec![0.0; names.len()];
@@ -986,10 +988,11 @@ pub fn parse_sequential(
             let hint = if found < expected && raw.matches('"').count() % 2 == 1 {
                 format!(" (a quote opened on line {line} is never closed)")
             } else {
-                String::new()
+                unnamed_hint(meaningful, expected, header_fields)
             };
             return Err(DataError::Ragged {
                 line,
+                text: raw.lines().next().unwrap_or("").into(),
                 found: if found < expected { found } else { meaningful },
                 expected,
                 hint,
@@ -1183,6 +1186,20 @@ fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".into(),
         _ => e.to_string(),
+    }
+}
+
+/// Why a row may have more fields than the header has names: the header's
+/// last names are empty (it ends in delimiters), so the row's last fields
+/// have no column.
+pub(crate) fn unnamed_hint(found: usize, expected: usize, header_fields: usize) -> String {
+    if found > expected && found <= header_fields {
+        format!(
+            " (the header gives column {} no name: name it to use it)",
+            expected + 1
+        )
+    } else {
+        String::new()
     }
 }
 
@@ -1928,7 +1945,7 @@ mod tests {
         let short = parse_table(b"a,y\r1,2\r3\r", "f.csv").unwrap_err();
         assert_eq!(
             short.to_string(),
-            "line 3 has 1 field but the header has 2 columns: f.csv"
+            "line 3 has 1 field ('3') but the header has 2 columns: f.csv"
         );
         // Mixed with \n and \r\n, each ends one line.
         let mixed = parse_table(b"a,b,y\n1,2,3\r\n2,1,4\r3,oops,5\n", "f.csv").unwrap();
@@ -1941,12 +1958,12 @@ mod tests {
         let open = parse_table(b"a,b,y\n1,2,3\n\"4,5,6\n7,8,9\n", "f.csv").unwrap_err();
         assert_eq!(
             open.to_string(),
-            "line 3 has 1 field but the header has 3 columns (a quote opened on line 3 is never closed): f.csv"
+            "line 3 has 1 field ('\"4,5,6') but the header has 3 columns (a quote opened on line 3 is never closed): f.csv"
         );
         let short = parse_table(b"a,b,y\n1,2,3\n\"4\n5\",6\n", "f.csv").unwrap_err();
         assert_eq!(
             short.to_string(),
-            "line 3 has 2 fields but the header has 3 columns: f.csv"
+            "line 3 has 2 fields ('\"4') but the header has 3 columns: f.csv"
         );
     }
 
