@@ -1866,3 +1866,64 @@ fn a_file_that_cannot_be_read_at_launch_keeps_the_algorithm_asked_for() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn linear_regression_draws_its_surface_on_many_rows_from_its_moments() {
+    use std::fmt::Write as _;
+    let mut text = String::from("x,y\n");
+    for i in 0..50_000 {
+        let x = f64::from(i % 1000) / 100.0;
+        let _ = writeln!(text, "{x},{}", 2.0 * x + 1.0 + f64::from(i % 7) * 0.1);
+    }
+    let path = std::env::temp_dir().join(format!("steplab-rows-{}.csv", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadFile(path.clone()));
+    h.state_mut().finish_loading();
+    h.state_mut().finish_building();
+    h.run();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(h.state().algorithm(), "linear-regression");
+    let too_large = "too large to draw the loss surface";
+    assert!(h.query_by_label_contains(too_large).is_none());
+    assert!(h.query_by_label("surface over").is_some());
+    // A loss that takes a pass over the rows is not drawn on as many.
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("k-means".into()));
+    h.state_mut().finish_building();
+    h.run();
+    assert!(h.query_by_label_contains(too_large).is_some());
+}
+
+#[test]
+fn the_loss_legend_lists_its_lines_in_order_in_any_corner() {
+    let mut h = harness();
+    h.run();
+    let mut bottom = false;
+    for steps in [0, 3, 30, 100] {
+        h.state_mut().apply(Command::Step(steps));
+        h.run();
+        h.run();
+        let top = |name: &str| {
+            h.query_all_by_label(name)
+                .map(|n| n.rect())
+                .filter(|r| r.left() > 400.0)
+                .map(|r| r.top())
+                .fold(f32::NAN, f32::max)
+        };
+        let (loss, optimum, shown) = (
+            top("loss J"),
+            top("optimum (closed form)"),
+            top("shown step"),
+        );
+        assert!(
+            loss < optimum && optimum < shown,
+            "{loss} {optimum} {shown} after {steps} steps"
+        );
+        // The loss plot's top is the surface pickers'.
+        let plot = h.get_by_label("surface over").rect();
+        bottom |= shown > plot.top() + 100.0;
+    }
+    assert!(bottom, "some legend sat in a bottom corner");
+}

@@ -437,6 +437,11 @@ impl Algorithm for LinearRegression {
         (w.len() == data.n_features()).then(|| self.loss_of(&self.moments_for(data, y), w, b))
     }
 
+    fn loss_at_reads_rows(&self) -> bool {
+        // Once reset, the moments are kept.
+        self.moments.rows == 0
+    }
+
     fn keep_per_row(&mut self, keep: bool) {
         self.per_row = keep;
     }

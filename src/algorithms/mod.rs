@@ -501,6 +501,13 @@ pub trait Algorithm: Send + std::fmt::Debug {
         None
     }
 
+    /// Whether [`Algorithm::loss_at`] takes a pass over the rows (linear
+    /// regression's takes the moments it keeps: O(d²) on any number of
+    /// rows), so that a surface on many rows is too slow to draw.
+    fn loss_at_reads_rows(&self) -> bool {
+        true
+    }
+
     /// The class (or cluster) the model assigns to each row of `x` at flat
     /// parameters `flat`: its own prediction, drawn as the decision-region
     /// map. `None` where the model does not assign rows to classes.

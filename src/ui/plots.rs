@@ -789,7 +789,7 @@ impl PlotView {
         };
         let (p, q) = self.surface_picker_ui(ui, &names);
         let grid = 32usize;
-        if data.n_rows() * grid * grid > SURFACE_BUDGET {
+        if alg.loss_at_reads_rows() && data.n_rows() * grid * grid > SURFACE_BUDGET {
             ui.label("The data is too large to draw the loss surface interactively.");
             return;
         }
@@ -1990,6 +1990,7 @@ fn loss_plot(
         .map(|h| value(h.loss))
         .filter(|v| v.is_finite());
     let loss = plot("loss");
+    let mut bottom = false;
     let loss = if narrow {
         loss
     } else {
@@ -2002,7 +2003,13 @@ fn loss_plot(
                 Some([0.5 * (a[0] + b[0]), value(r)])
             })
             .collect();
-        loss.legend(Legend::default().position(emptiest_corner(points.iter().chain(&level))))
+        let corner = emptiest_corner(points.iter().chain(&level));
+        bottom = matches!(corner, Corner::LeftBottom | Corner::RightBottom);
+        loss.legend(
+            Legend::default()
+                .position(corner)
+                .follow_insertion_order(true),
+        )
     };
     tidy_axis(loss, true, true)
         // One step at least: at step 0 the single point spanned ±20,000.
@@ -2011,6 +2018,20 @@ fn loss_plot(
         .x_axis_label("step")
         .y_axis_label(if log { "log10 loss" } else { "loss" })
         .show(ui, |plot_ui| {
+            if bottom {
+                // A bottom corner's legend stacks upwards: its entries are
+                // named, without points, in the reverse order first.
+                let names = [(SHOWN, true), (OPTIMUM, reference.is_some()), (LOSS, true)];
+                for (name, _) in names.into_iter().filter(|(_, shown)| *shown) {
+                    let colour = if name == LOSS {
+                        theme::MODEL
+                    } else {
+                        theme::REFERENCE
+                    };
+                    // (`add`: `line` drops a line without points.)
+                    plot_ui.add(Line::new(name, PlotPoints::default()).color(colour));
+                }
+            }
             plot_ui.line(
                 Line::new(LOSS, PlotPoints::from(points))
                     .color(theme::MODEL)
