@@ -56,18 +56,33 @@ pub fn format_value(value: &Value, shown: usize) -> String {
     }
 }
 
-/// A value's first `shown` entries (a matrix's row by row, as it is read,
-/// so a head's are its whole matrix's), followed by how many it has when cut.
+/// A value's first `shown` entries, followed by how many it has when cut;
+/// a matrix's row by row, each in brackets (which numbers are a class's or
+/// a unit's): all its rows when it has at most 3 × `shown` entries, else
+/// as many as `shown` entries fill (at least one, itself cut), so a head's
+/// read as its whole matrix's.
 #[must_use]
 pub fn format_entries(value: &Value, shown: usize) -> String {
     match value {
-        // Stored column by column: read row by row.
         Value::Matrix(m) | Value::Head { head: m, .. } => {
-            let first: Vec<f64> = (0..m.nrows())
-                .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
-                .take(shown)
+            let (rows, cols) = (value.entries() / m.ncols().max(1), m.ncols());
+            let taken = if rows * cols <= 3 * shown {
+                rows
+            } else {
+                (shown / cols.max(1)).max(1)
+            }
+            .min(m.nrows());
+            let parts: Vec<String> = (0..taken)
+                .map(|i| {
+                    let row: Vec<f64> = m.row(i).iter().copied().collect();
+                    cut_list(&row, cols, shown)
+                })
                 .collect();
-            cut_list(&first, value.entries(), shown)
+            if taken < rows {
+                format!("[{}, … ({rows} rows)]", parts.join(", "))
+            } else {
+                format!("[{}]", parts.join(", "))
+            }
         }
         Value::Sampled { values, .. } => cut_list(values, values.len(), shown),
         _ => cut_list(value.as_slice(), value.entries(), shown),
@@ -710,7 +725,12 @@ mod tests {
         ));
         assert_eq!(
             format_value(&rows, SHOWN_ENTRIES),
-            "2×3 matrix [1, 2, 3, 4, … (6 in all)]"
+            "2×3 matrix [[1, 2, 3], [4, 5, 6]]"
+        );
+        let units = Value::Matrix(nalgebra::DMatrix::from_fn(8, 2, |i, j| (2 * i + j) as f64));
+        assert_eq!(
+            format_value(&units, SHOWN_ENTRIES),
+            "8×2 matrix [[0, 1], [2, 3], … (8 rows)]"
         );
         let whole = nalgebra::DMatrix::from_fn(1000, 3, |i, j| (i + 10 * j) as f64);
         let head = Value::Head {
@@ -723,12 +743,13 @@ mod tests {
         );
         assert_eq!(
             format_value(&head, SHOWN_ENTRIES),
-            "1000×3 matrix [0, 10, 20, 1, … (3000 in all)]"
+            "1000×3 matrix [[0, 10, 20], … (1000 rows)]"
         );
+        // Hovered, 21 whole rows of 3 (63 entries).
         assert_eq!(
             format_entries(&head, 64).matches(", ").count(),
-            64,
-            "64 entries and the count"
+            63,
+            "two separators in each of 21 rows, one between each of them, and the count"
         );
         let sampled = Value::Sampled {
             rows: 100,

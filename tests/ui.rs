@@ -1742,6 +1742,8 @@ fn the_perceptron_rings_the_row_each_step_looked_at() {
     h.get_by_label("Step").click();
     h.run();
     assert!(h.query_by_label(moved).is_some());
+    // The row's index comes with its line in the file (the preview's key).
+    assert!(h.query_by_label("i = 0 (line 2)").is_some());
     let rows = h.state().data().unwrap().n_rows();
     let mut stays = false;
     for _ in 0..rows {

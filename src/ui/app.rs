@@ -486,6 +486,14 @@ impl App {
         app
     }
 
+    /// The file's line of row `i` (a row index as a record holds it) of
+    /// the dataset.
+    fn line_of_row(&self, i: f64) -> Option<usize> {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let i = (i >= 0.0).then_some(i as usize)?;
+        self.data.as_ref()?.lines().get(i).copied()
+    }
+
     /// The current session, if the data fits the algorithm.
     #[must_use]
     pub fn session(&self) -> Option<&Session> {
@@ -1659,11 +1667,20 @@ impl App {
                             if let Some(record) = self.shown_record() {
                                 for symbol in step.shows {
                                     if let Some(value) = record.get(*symbol) {
-                                        let text = format!(
+                                        let mut text = format!(
                                             "{} = {}",
                                             plain_text(symbol.latex),
                                             export::format_value(value, export::SHOWN_ENTRIES)
                                         );
+                                        // A row index, with the file's line
+                                        // (the preview's key).
+                                        if let Some(line) = (symbol.id == "sample")
+                                            .then(|| value.as_scalar())
+                                            .flatten()
+                                            .and_then(|i| self.line_of_row(i))
+                                        {
+                                            let _ = write!(text, " (line {line})");
+                                        }
                                         let label = ui
                                             .label(super::theme::marked(ui, &text))
                                             .on_hover_text(format!(
