@@ -1929,3 +1929,16 @@ fn the_loss_legend_lists_its_lines_in_order_in_any_corner() {
     }
     assert!(bottom, "some legend sat in a bottom corner");
 }
+
+#[test]
+fn help_opens_in_the_middle_clear_of_the_buttons() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Help").click();
+    h.run();
+    h.run();
+    let text = h.get_by_label("Space: run / pause").rect();
+    let step = h.get_by_label("Step").rect();
+    assert!(text.top() > step.bottom() + 100.0, "{text:?} vs {step:?}");
+    assert!((text.center().x - 700.0).abs() < 300.0, "{text:?}");
+}

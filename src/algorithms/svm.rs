@@ -56,7 +56,7 @@ const MODEL_STEPS: &[DerivationStep] = &[
 
 const PEGASOS_STEP: DerivationStep = DerivationStep {
     title: "Pegasos step",
-    sentence: "Step against the subgradient of this step's mini-batch A (all n rows unless a batch size is set), its margins taken at the previous w and b, with the rate 1/(λt) that decreases with the step t; the bias is not shrunk.",
+    sentence: "Step against the subgradient of this step's mini-batch A (all n rows unless a batch size is set), its margins taken at the previous w and b, with the rate 1/(λt) that decreases with the step t; the bias is not shrunk. The first steps are long (η₁ = 1/λ, 100 for λ = 0.01), so the loss may jump up before it settles; a larger λ takes shorter steps.",
     latex: r"\begin{aligned} \eta_t &= \frac{1}{\lambda t} \\ \mathbf{w}_t &= (1 - \eta_t \lambda) \mathbf{w}_{t-1} - \eta_t \lambda_1 \operatorname{sign}(\mathbf{w}_{t-1}) + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \mathbf{x}_i \\ b_t &= b_{t-1} + \frac{\eta_t}{|A_t|} \sum_{i \in A_t : m_i < 1} y_i \end{aligned}",
     shows: &[THETA_PREV, THETA, ETA_T, BATCH],
 };

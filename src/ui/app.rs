@@ -1751,17 +1751,22 @@ impl App {
 
     fn help_ui(&mut self, ctx: &egui::Context) {
         let mut open = self.help;
-        egui::Window::new("Help").open(&mut open).show(ctx, |ui| {
-            ui.label("Space: run / pause");
-            ui.label("→: one step      ←: show the previous step");
-            ui.label("R: reset to step 0      Ctrl+O: open a CSV file");
-            ui.label("Drop a CSV file on the window to open it.");
-            ui.separator();
-            ui.label(
-                "The derivation panel shows the numbers of the step selected on the timeline.",
-            );
-            ui.label("Hover a value to see all of it.");
-        });
+        // In the middle, not over the buttons under the Help button.
+        egui::Window::new("Help")
+            .open(&mut open)
+            .pivot(egui::Align2::CENTER_CENTER)
+            .default_pos(ctx.content_rect().center())
+            .show(ctx, |ui| {
+                ui.label("Space: run / pause");
+                ui.label("→: one step      ←: show the previous step");
+                ui.label("R: reset to step 0      Ctrl+O: open a CSV file");
+                ui.label("Drop a CSV file on the window to open it.");
+                ui.separator();
+                ui.label(
+                    "The derivation panel shows the numbers of the step selected on the timeline.",
+                );
+                ui.label("Hover a value to see all of it.");
+            });
         self.help = open;
     }
 
