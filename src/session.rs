@@ -741,7 +741,7 @@ impl Session {
                 );
             } else if record.step == 0 {
                 message = format!(
-                    "the run diverged at step 0: {what} is not a finite number at the initial parameters, though the data's values are not too large to compute with, so the penalty strength (--l2 or --l1) is"
+                    "the run diverged at step 0: {what} is not a finite number at the initial parameters although the data's values are of ordinary size, so the penalty strength λ or λ₁ (--l2, --l1) is too large to compute with"
                 );
             } else if let (Some(lr), Some(bound)) = (
                 self.algorithm.learning_rate(),
