@@ -66,9 +66,10 @@ pub struct RunArgs {
     /// Target column (supervised algorithms; default: the last column).
     #[arg(long)]
     pub target: Option<String>,
-    /// Feature columns, comma separated (default: every numeric column but the target).
-    #[arg(long, value_delimiter = ',')]
-    pub features: Option<Vec<String>>,
+    /// Feature columns, comma separated, a name holding a comma in double
+    /// quotes ("b,x") (default: every numeric column but the target).
+    #[arg(long, value_parser = column_list)]
+    pub features: Option<ColumnList>,
     /// Standardize each feature to mean 0, population std 1.
     #[arg(long)]
     pub standardize: bool,
@@ -366,11 +367,39 @@ pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
     }
     let selection = Selection {
         target,
-        features: args.features.clone(),
+        features: args.features.clone().map(|l| l.0),
         standardize: args.standardize,
         missing,
     };
     Ok(Dataset::from_owned_table(table, &selection)?)
+}
+
+/// Column names as `--features` lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnList(pub Vec<String>);
+
+/// Splits `raw` at its commas, except within double quotes (a name
+/// holding a comma: `"b,x",y`; `""` within quotes is a quote).
+///
+/// # Errors
+/// A quote left open.
+pub fn column_list(raw: &str) -> Result<ColumnList, String> {
+    let (mut names, mut name) = (Vec::new(), String::new());
+    let mut quoted = false;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.next_if_eq(&'"').is_some() => name.push('"'),
+            ('"', _) => quoted = !quoted,
+            (',', false) => names.push(std::mem::take(&mut name)),
+            (c, _) => name.push(c),
+        }
+    }
+    if quoted {
+        return Err(format!("a double quote in '{raw}' is never closed"));
+    }
+    names.push(name);
+    Ok(ColumnList(names))
 }
 
 /// The columns the default features leave out as text (all but the

@@ -1013,3 +1013,45 @@ fn the_streamed_json_is_the_whole_object_written_in_one_go() {
         );
     }
 }
+
+#[test]
+fn a_feature_name_holding_a_comma_is_chosen_in_double_quotes() {
+    let dir = Scratch::new("comma");
+    let f = dir.file("c.csv", "a,\"b,x\",y\n1,2,3\n2,1,5\n3,4,6\n4,3,9\n");
+    let j = run_ok(&[
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        &f,
+        "--features",
+        "\"b,x\",a",
+    ]);
+    assert_eq!(j["features"], serde_json::json!(["b,x", "a"]));
+    // The error lists it as it is to be written.
+    let out = steplab(&[
+        "run",
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        &f,
+        "--features",
+        "b",
+    ]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("(columns: a, \"b,x\", y)"),
+        "{}",
+        out.stderr
+    );
+    let out = steplab(&[
+        "run",
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        &f,
+        "--features",
+        "\"b,x",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("never closed"), "{}", out.stderr);
+}

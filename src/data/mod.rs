@@ -284,7 +284,19 @@ impl Dataset {
                 .position(|n| n == name)
                 .ok_or_else(|| DataError::UnknownColumn {
                     name: name.into(),
-                    available: table.names.join(", "),
+                    available: table
+                        .names
+                        .iter()
+                        .map(|n| {
+                            // As `--features` takes it.
+                            if n.contains([',', '"']) {
+                                format!("\"{}\"", n.replace('"', "\"\""))
+                            } else {
+                                n.clone()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     path: path.clone(),
                 })
         };
