@@ -17,6 +17,21 @@ fn harness() -> Harness<'static, App> {
         )
 }
 
+/// A window on a file holding `csv` (written to the temporary directory,
+/// removed once read), loaded and built.
+fn harness_on(name: &str, csv: &str) -> Harness<'static, App> {
+    let path = std::env::temp_dir().join(format!("steplab-{name}-{}.csv", std::process::id()));
+    std::fs::write(&path, csv).unwrap();
+    let mut h = harness();
+    h.run();
+    h.state_mut().apply(Command::LoadFile(path.clone()));
+    h.state_mut().finish_loading();
+    h.state_mut().finish_building();
+    h.run();
+    std::fs::remove_file(&path).unwrap();
+    h
+}
+
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
@@ -722,18 +737,10 @@ fn copying_the_derivation_says_so() {
 
 #[test]
 fn the_preview_shows_long_numbers_rounded_on_one_line() {
-    let path = std::env::temp_dir().join(format!("steplab-preview-{}.csv", std::process::id()));
-    std::fs::write(
-        &path,
+    let h = harness_on(
+        "preview",
         "x,label,y,z\n-2.063050682434402,a,0.8953521224957158,3224431.2\n1.5,b,3.2002547448746492,12345678.123456\n",
-    )
-    .unwrap();
-    let mut h = harness();
-    h.run();
-    h.state_mut().apply(Command::LoadFile(path.clone()));
-    h.state_mut().finish_loading();
-    h.run();
-    std::fs::remove_file(&path).unwrap();
+    );
     assert!(h.state().error().is_none(), "{:?}", h.state().error());
     // Numbers with about 6 significant digits; short ones and text as written.
     for shown in [
@@ -1827,15 +1834,7 @@ fn pca_draws_the_components_found_and_the_one_being_iterated() {
 #[test]
 fn long_column_names_are_shortened_so_their_roles_stay_in_the_panel() {
     let long = "average_monthly_household_electricity_consumption_in_kilowatt_hours";
-    let path = std::env::temp_dir().join(format!("steplab-long-{}.csv", std::process::id()));
-    std::fs::write(&path, format!("{long},y\n1,2\n2,4.5\n3,5.5\n")).unwrap();
-    let mut h = harness();
-    h.run();
-    h.state_mut().apply(Command::LoadFile(path.clone()));
-    h.state_mut().finish_loading();
-    h.state_mut().finish_building();
-    h.run();
-    std::fs::remove_file(&path).unwrap();
+    let h = harness_on("long", &format!("{long},y\n1,2\n2,4.5\n3,5.5\n"));
     assert!(h.state().error().is_none(), "{:?}", h.state().error());
     let shown = h.get_by_label("average_mont…owatt_hours").rect();
     let plots = h.query_all_by_label("x axis").next().unwrap().rect();
@@ -1877,15 +1876,7 @@ fn linear_regression_draws_its_surface_on_many_rows_from_its_moments() {
         let x = f64::from(i % 1000) / 100.0;
         let _ = writeln!(text, "{x},{}", 2.0 * x + 1.0 + f64::from(i % 7) * 0.1);
     }
-    let path = std::env::temp_dir().join(format!("steplab-rows-{}.csv", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    let mut h = harness();
-    h.run();
-    h.state_mut().apply(Command::LoadFile(path.clone()));
-    h.state_mut().finish_loading();
-    h.state_mut().finish_building();
-    h.run();
-    std::fs::remove_file(&path).unwrap();
+    let mut h = harness_on("rows", &text);
     assert_eq!(h.state().algorithm(), "linear-regression");
     let too_large = "too large to draw the loss surface";
     assert!(h.query_by_label_contains(too_large).is_none());
