@@ -760,12 +760,13 @@ impl PlotView {
 
     /// The two parameters the surface is drawn over.
     fn surface_picker_ui(&mut self, ui: &mut egui::Ui, names: &[String]) -> (usize, usize) {
+        let names: Vec<String> = names.iter().map(|n| param_label(n)).collect();
         let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
         ui.horizontal_wrapped(|ui| {
             let over = ui.label("surface over");
-            pick(egui::ComboBox::from_id_salt("surface-p"), ui, names, &mut p).labelled_by(over.id);
+            pick(egui::ComboBox::from_id_salt("surface-p"), ui, &names, &mut p).labelled_by(over.id);
             let and = ui.label("and");
-            pick(egui::ComboBox::from_id_salt("surface-q"), ui, names, &mut q).labelled_by(and.id);
+            pick(egui::ComboBox::from_id_salt("surface-q"), ui, &names, &mut q).labelled_by(and.id);
         });
         let last = names.len().saturating_sub(1);
         let chosen = (p.min(last), q.min(last));
@@ -817,8 +818,8 @@ impl PlotView {
         let grad_prev = vector(record, "grad_prev");
         let eta = scalar(record, "eta");
         plot("surface")
-            .x_axis_label(super::short(&names[p], PICKED_CHARS))
-            .y_axis_label(super::short(&names[q], PICKED_CHARS))
+            .x_axis_label(super::short(&param_label(&names[p]), PICKED_CHARS))
+            .y_axis_label(super::short(&param_label(&names[q]), PICKED_CHARS))
             .show(ui, |plot_ui| {
                 #[allow(clippy::cast_possible_truncation)]
                 let heat = Heatmap::new(surface.values.clone(), surface.cols)
@@ -905,6 +906,43 @@ fn pick(
             }
         })
         .response
+}
+
+/// A parameter's name (as the trajectory export writes it) in the
+/// derivation's notation: W1[0,1] as W⁽¹⁾[0,1], mu0[x] as μ₀[x], pi1 as
+/// π₁, sigma0[a,b] as Σ₀[a,b].
+fn param_label(name: &str) -> String {
+    const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
+    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let digits = |rest: &str, table: &[char; 10]| -> Option<(String, usize)> {
+        let n = rest.chars().take_while(char::is_ascii_digit).count();
+        let mapped = rest[..n]
+            .bytes()
+            .map(|b| table[usize::from(b - b'0')])
+            .collect();
+        (n > 0).then_some((mapped, n))
+    };
+    for (prefix, symbol, layer) in [
+        ("sigma", "Σ", false),
+        ("mu", "μ", false),
+        ("pi", "π", false),
+        ("W", "W", true),
+        ("b", "b", true),
+    ] {
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let table = if layer { &SUP } else { &SUB };
+        if let Some((index, n)) = digits(rest, table) {
+            let index = if layer {
+                format!("⁽{index}⁾")
+            } else {
+                index
+            };
+            return format!("{symbol}{index}{}", &rest[n..]);
+        }
+    }
+    name.to_owned()
 }
 
 /// A loss surface or decision map is made in the frame when it takes less
@@ -2055,8 +2093,8 @@ fn loss_plot(
 mod tests {
     use super::{
         LossFacts, Pending, RegionsJob, Strip, X_LABEL_GAP, Y_LABEL_GAP, band_around, clip_line,
-        colours, emptiest_corner, grid_marks, round3, row_term, row_terms, surface_span,
-        tick_label, trajectory, value_ranges,
+        colours, emptiest_corner, grid_marks, param_label, round3, row_term, row_terms,
+        surface_span, tick_label, trajectory, value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
@@ -2239,6 +2277,19 @@ mod tests {
         assert_eq!(tick(0.85, 0.05), "0.85");
         assert_eq!(tick(0.4, 0.2), "0.4");
         assert_eq!(tick(150_000.0, 50_000.0), "150000");
+    }
+
+    #[test]
+    fn parameters_are_named_as_the_derivation_writes_them() {
+        assert_eq!(param_label("W1[0,12]"), "W⁽¹⁾[0,12]");
+        assert_eq!(param_label("b2[3]"), "b⁽²⁾[3]");
+        assert_eq!(param_label("mu10[x]"), "μ₁₀[x]");
+        assert_eq!(param_label("pi1"), "π₁");
+        assert_eq!(param_label("sigma0[a,b]"), "Σ₀[a,b]");
+        // Linear models' and softmax's names are the derivation's already.
+        for plain in ["w[area]", "b", "W[setosa][x]", "b[setosa]", "bill"] {
+            assert_eq!(param_label(plain), plain);
+        }
     }
 
     #[test]
