@@ -1933,3 +1933,25 @@ fn help_opens_in_the_middle_clear_of_the_buttons() {
     assert!(text.top() > step.bottom() + 100.0, "{text:?} vs {step:?}");
     assert!((text.center().x - 700.0).abs() < 300.0, "{text:?}");
 }
+
+#[test]
+fn a_boundary_drawn_over_two_of_several_features_says_it_is_a_slice() {
+    let csv: String = std::iter::once("a,b,c,y".to_string())
+        .chain((0..40).map(|i| {
+            let (a, b, c) = (f64::from(i % 7), f64::from(i % 5), f64::from(i % 3));
+            format!("{a},{b},{c},{}", u8::from(a + b + c > 6.0))
+        }))
+        .map(|line| line + "\n")
+        .collect();
+    let mut h = harness_on("slice", &csv);
+    h.state_mut()
+        .apply(Command::SelectAlgorithm("logistic-regression".into()));
+    h.state_mut().finish_building();
+    h.state_mut().apply(Command::Step(5));
+    h.run();
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    assert!(
+        h.query_by_label("boundary w·x + b = 0, other features at their means")
+            .is_some()
+    );
+}

@@ -764,9 +764,21 @@ impl PlotView {
         let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
         ui.horizontal_wrapped(|ui| {
             let over = ui.label("surface over");
-            pick(egui::ComboBox::from_id_salt("surface-p"), ui, &names, &mut p).labelled_by(over.id);
+            pick(
+                egui::ComboBox::from_id_salt("surface-p"),
+                ui,
+                &names,
+                &mut p,
+            )
+            .labelled_by(over.id);
             let and = ui.label("and");
-            pick(egui::ComboBox::from_id_salt("surface-q"), ui, &names, &mut q).labelled_by(and.id);
+            pick(
+                egui::ComboBox::from_id_salt("surface-q"),
+                ui,
+                &names,
+                &mut q,
+            )
+            .labelled_by(and.id);
         });
         let last = names.len().saturating_sub(1);
         let chosen = (p.min(last), q.min(last));
@@ -1542,13 +1554,19 @@ fn feature_plot(
             }
         }
         if let (Some(w), Some(b)) = (vector(record, "w"), scalar(record, "b")) {
+            // Beyond the two features drawn, a slice through the model.
+            let boundary = if w.len() > 2 {
+                "boundary w·x + b = 0, other features at their means"
+            } else {
+                "boundary w·x + b = 0"
+            };
             if let Some(l) = line(w, b, 0.0) {
                 plot_ui.line(
-                    Line::new("boundary w·x + b = 0", PlotPoints::from(l))
+                    Line::new(boundary, PlotPoints::from(l))
                         .color(theme::MODEL)
                         .width(2.5),
                 );
-                entry("boundary w·x + b = 0", theme::MODEL);
+                entry(boundary, theme::MODEL);
             }
             if record.and_then(|r| r.get_id("margins")).is_some() {
                 for level in [-1.0, 1.0] {
