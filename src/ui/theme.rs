@@ -32,15 +32,16 @@ pub const RAMP: [Color32; 6] = [
     Color32::from_rgb(0xfd, 0xe7, 0x25),
 ];
 /// One colour per class or cluster (tab10 without the model's red and the
-/// reference's grey).
+/// reference's grey; its pink before its cyan, which six classes showed
+/// too close to the first class's blue).
 pub const CLASSES: [Color32; 8] = [
     Color32::from_rgb(0x1f, 0x77, 0xb4),
     Color32::from_rgb(0xff, 0x7f, 0x0e),
     Color32::from_rgb(0x2c, 0xa0, 0x2c),
     Color32::from_rgb(0x94, 0x67, 0xbd),
     Color32::from_rgb(0x8c, 0x56, 0x4b),
-    Color32::from_rgb(0x17, 0xbe, 0xcf),
     Color32::from_rgb(0xe3, 0x77, 0xc2),
+    Color32::from_rgb(0x17, 0xbe, 0xcf),
     Color32::from_rgb(0xbc, 0xbd, 0x22),
 ];
 
