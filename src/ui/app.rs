@@ -1511,29 +1511,35 @@ impl App {
                 let mut value = lr;
                 let card = self.step_size_card();
                 let bound = card.as_ref().map(|c| c.stable_below);
-                let text = match &card {
-                    None => egui::RichText::new("learning rate η"),
+                // The bound beside the slider, where a narrow window wraps it.
+                let note = match &card {
+                    None => None,
                     // Said before the run diverges, not only after.
-                    Some(c) if lr > c.stable_below => egui::RichText::new(format!(
-                        "learning rate η   (above 2/L = {}: {})",
-                        export::format_number(c.stable_below),
-                        if c.exact {
-                            "the steps will grow until they diverge"
-                        } else {
-                            "the steps may overshoot and diverge"
-                        }
-                    ))
-                    .color(super::theme::WARNING),
-                    Some(c) => egui::RichText::new(format!(
-                        "learning rate η   (stable below 2/L = {})",
+                    Some(c) if lr > c.stable_below => Some(
+                        egui::RichText::new(format!(
+                            "(above 2/L = {}: {})",
+                            export::format_number(c.stable_below),
+                            if c.exact {
+                                "the steps will grow until they diverge"
+                            } else {
+                                "the steps may overshoot and diverge"
+                            }
+                        ))
+                        .color(super::theme::WARNING),
+                    ),
+                    Some(c) => Some(egui::RichText::new(format!(
+                        "(stable below 2/L = {})",
                         export::format_number(c.stable_below)
-                    )),
+                    ))),
                 };
                 let response = ui.add(
                     egui::Slider::new(&mut value, 1e-5..=10.0)
                         .logarithmic(true)
-                        .text(text),
+                        .text("learning rate η"),
                 );
+                if let Some(note) = note {
+                    ui.label(note);
+                }
                 if let Some(b) = bound {
                     // Mark 2/L on the log slider.
                     let rect = response.rect;

@@ -52,6 +52,8 @@ pub fn run_app(
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1400.0, 900.0])
+            // Below this the plots and panels are too cramped to read.
+            .with_min_inner_size([960.0, 640.0])
             .with_title("Steplab")
             .with_drag_and_drop(true),
         ..eframe::NativeOptions::default()

@@ -826,12 +826,15 @@ impl PlotView {
             .map(|t| [t[p], t[q]])
             .chain(std::iter::once([current[p], current[q]]))
             .collect();
-        let theta_prev = vector(record, "theta_prev");
-        let grad_prev = vector(record, "grad_prev");
-        let eta = scalar(record, "eta");
         plot("surface")
-            .x_axis_label(super::short(&param_label(&names[p]), PICKED_CHARS))
-            .y_axis_label(super::short(&param_label(&names[q]), PICKED_CHARS))
+            .x_axis_label(super::short(
+                &param_label(&names[p]),
+                title_chars(ui.available_width()),
+            ))
+            .y_axis_label(super::short(
+                &param_label(&names[q]),
+                title_chars(ui.available_height()),
+            ))
             .show(ui, |plot_ui| {
                 #[allow(clippy::cast_possible_truncation)]
                 let heat = Heatmap::new(surface.values.clone(), surface.cols)
@@ -866,36 +869,53 @@ impl PlotView {
                         .color(theme::REFERENCE),
                     );
                 }
-                if let (Some(t), Some(g), Some(eta)) = (theta_prev, grad_prev, eta)
-                    && t.len() > p.max(q)
-                    && g.len() > p.max(q)
-                {
-                    let origin = [t[p], t[q]];
-                    let mut arrow = |name: &str, tip: [f64; 2], colour: egui::Color32| {
-                        plot_ui.arrows(
-                            Arrows::new(
-                                name,
-                                PlotPoints::from(vec![origin]),
-                                PlotPoints::from(vec![tip]),
-                            )
-                            .highlight(lit)
-                            .color(colour),
-                        );
-                    };
-                    let tip = [t[p] - eta * g[p], t[q] - eta * g[q]];
-                    arrow("−η∇J (the update's gradient)", tip, theme::WARNING);
-                    // Momentum and adaptive steps move elsewhere than −η∇J: show where.
-                    let moved = [current[p], current[q]];
-                    let apart = (moved[0] - tip[0]).hypot(moved[1] - tip[1]);
-                    if apart > 1e-9 * (1.0 + moved[0].hypot(moved[1])) {
-                        arrow(
-                            "the step taken (velocity / adaptive)",
-                            moved,
-                            theme::TRAJECTORY,
-                        );
-                    }
-                }
+                gradient_arrows(plot_ui, record, [current[p], current[q]], (p, q), lit);
             });
+    }
+}
+
+/// On the surface over parameters `(p, q)`: the step's −η∇J from the
+/// previous parameters, and where the step went (at `moved`) when that is
+/// elsewhere (momentum, adaptive steps).
+fn gradient_arrows(
+    plot_ui: &mut egui_plot::PlotUi,
+    record: Option<&StepRecord>,
+    moved: [f64; 2],
+    (p, q): (usize, usize),
+    lit: bool,
+) {
+    let (Some(t), Some(g), Some(eta)) = (
+        vector(record, "theta_prev"),
+        vector(record, "grad_prev"),
+        scalar(record, "eta"),
+    ) else {
+        return;
+    };
+    if t.len() <= p.max(q) || g.len() <= p.max(q) {
+        return;
+    }
+    let origin = [t[p], t[q]];
+    let mut arrow = |name: &str, tip: [f64; 2], colour: egui::Color32| {
+        plot_ui.arrows(
+            Arrows::new(
+                name,
+                PlotPoints::from(vec![origin]),
+                PlotPoints::from(vec![tip]),
+            )
+            .highlight(lit)
+            .color(colour),
+        );
+    };
+    let tip = [t[p] - eta * g[p], t[q] - eta * g[q]];
+    arrow("−η∇J (the update's gradient)", tip, theme::GRADIENT);
+    // Momentum and adaptive steps move elsewhere than −η∇J: show where.
+    let apart = (moved[0] - tip[0]).hypot(moved[1] - tip[1]);
+    if apart > 1e-9 * (1.0 + moved[0].hypot(moved[1])) {
+        arrow(
+            "the step taken (velocity / adaptive)",
+            moved,
+            theme::TRAJECTORY,
+        );
     }
 }
 
@@ -1149,7 +1169,7 @@ fn regression_plot(
     };
     let response = plot("data")
         .height(height)
-        .x_axis_label(axis_name(data, j))
+        .x_axis_label(axis_name(data, j, ui.available_width()))
         .y_axis_label(super::short(target, AXIS_CHARS))
         .show(ui, |plot_ui| {
             // Residuals ŷᵢ − yᵢ as segments (a few hundred at most, of rows drawn).
@@ -1500,7 +1520,10 @@ fn feature_plot(
     // The legend goes under the plot, where it hides no data: each item's
     // name and colour, in the order drawn.
     let mut entries: Vec<(String, egui::Color32)> = Vec::new();
-    let mut frame = plot("data").height(height).x_axis_label(axis_name(data, j));
+    let mut frame =
+        plot("data")
+            .height(height)
+            .x_axis_label(axis_name(data, j, ui.available_width()));
     frame = match &strip {
         Some(strip) => frame
             .y_axis_label(if strip.classes.is_some() {
@@ -1510,7 +1533,9 @@ fn feature_plot(
             })
             .y_grid_spacer(egui_plot::log_grid_spacer(10))
             .y_axis_formatter(strip_tick_label(data)),
-        None => frame.data_aspect(1.0).y_axis_label(axis_name(data, k)),
+        None => frame
+            .data_aspect(1.0)
+            .y_axis_label(axis_name(data, k, height)),
     };
     frame.show(ui, |plot_ui| {
         let mut entry = |name: &str, colour: egui::Color32| {
@@ -1744,16 +1769,21 @@ fn feature_plot(
 
 /// Feature `j`'s name as an axis title, saying when its values are
 /// standardized ones (z-scores) rather than the file's.
-fn axis_name(data: &Dataset, j: usize) -> String {
-    let name = super::short(
-        data.feature_names().get(j).map_or("", String::as_str),
-        AXIS_CHARS,
-    );
-    if data.scaling().is_some() {
-        format!("{name} (standardized)")
-    } else {
-        name
-    }
+fn axis_name(data: &Dataset, j: usize, length: f32) -> String {
+    let scaled = data.scaling().is_some();
+    let note = if scaled { " (standardized)" } else { "" };
+    let most = title_chars(length).saturating_sub(note.len()).max(8);
+    let name = super::short(data.feature_names().get(j).map_or("", String::as_str), most);
+    format!("{name}{note}")
+}
+
+/// How many characters of an axis title fit along `length` points (at
+/// most [`AXIS_CHARS`]): a surface's y title taller than its plot ran over
+/// the pickers above it.
+fn title_chars(length: f32) -> usize {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let fit = ((length - 60.0) / 7.0).max(0.0) as usize;
+    fit.min(AXIS_CHARS)
 }
 
 /// A plot's legend as a row of coloured dots and names under it.
@@ -1813,6 +1843,31 @@ fn emptiest_corner<'a>(points: impl Iterator<Item = &'a [f64; 2]> + Clone) -> Co
     CORNERS[fewest]
 }
 
+/// `samples` points evenly spread in x along the polyline through
+/// `points` (in increasing x).
+fn along_line(points: &[[f64; 2]], samples: usize) -> Vec<[f64; 2]> {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return Vec::new();
+    };
+    let mut segment = 0;
+    (0..samples)
+        .map(|i| {
+            #[allow(clippy::cast_precision_loss)]
+            let x = first[0] + (last[0] - first[0]) * i as f64 / (samples.max(2) - 1) as f64;
+            while segment + 2 < points.len() && points[segment + 1][0] < x {
+                segment += 1;
+            }
+            let (a, b) = (points[segment], points[(segment + 1).min(points.len() - 1)]);
+            let t = if b[0] > a[0] {
+                ((x - a[0]) / (b[0] - a[0])).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            [x, a[1] + t * (b[1] - a[1])]
+        })
+        .collect()
+}
+
 /// A plot with compact tick labels ([`tick_label`]) on round values of
 /// both axes ([`tidy_axis`]).
 fn plot(id: &str) -> Plot<'static> {
@@ -1824,9 +1879,16 @@ fn plot(id: &str) -> Plot<'static> {
     tidy_axis(tidy_axis(plot, true, false), false, false)
 }
 
-/// The least distance in points between labelled grid lines.
+/// The least distance in points between labelled grid lines, and on a
+/// short y axis (where it left fewer than two labels).
 const X_LABEL_GAP: f64 = 50.0;
 const Y_LABEL_GAP: f64 = 36.0;
+const X_LEAST_GAP: f64 = 24.0;
+const Y_LEAST_GAP: f64 = 16.0;
+
+/// How far in points a y label's line is kept from the plot's top and
+/// bottom: about half a label's height, which would stick out of the frame.
+const LABEL_EDGE: f64 = 7.0;
 
 /// Grid lines on the x (or y) axis of `plot` at round values
 /// ([`grid_marks`]), only the labelled step's lines labelled; on a `whole`
@@ -1834,21 +1896,32 @@ const Y_LABEL_GAP: f64 = 36.0;
 /// left some axes a single readable label (a loss from 0.77 to 0.95
 /// labelled only 0.8, a 200,000-row axis only 0).
 fn tidy_axis(plot: Plot<'static>, x: bool, whole: bool) -> Plot<'static> {
+    tidy_axis_written(plot, (x, whole), tick_label)
+}
+
+/// [`tidy_axis`], its labels written by `write`.
+fn tidy_axis_written(
+    plot: Plot<'static>,
+    (x, whole): (bool, bool),
+    write: fn(egui_plot::GridMark, &std::ops::RangeInclusive<f64>) -> String,
+) -> Plot<'static> {
     // The spacer picks the labelled step each frame before the labels are
     // written.
-    let labelled = std::rc::Rc::new(std::cell::Cell::new(0.0));
+    let labelled = std::rc::Rc::new(std::cell::Cell::new((0.0, 0.0)));
     let picked = std::rc::Rc::clone(&labelled);
     let spacer = move |input: egui_plot::GridInput| {
         let (marks, major) = grid_marks(&input, x, whole);
-        picked.set(major);
+        picked.set((major, input.base_step_size.abs() / 8.0));
         marks
     };
     let label = move |mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>| {
-        let major = labelled.get();
+        let (major, per_point) = labelled.get();
         let k = mark.value / major;
-        if major > 0.0 && (k - k.round()).abs() < 1e-6 {
+        let edge = if x { 0.0 } else { LABEL_EDGE * per_point };
+        let inside = mark.value >= range.start() + edge && mark.value <= range.end() - edge;
+        if major > 0.0 && (k - k.round()).abs() < 1e-6 && inside {
             let step_size = major;
-            tick_label(egui_plot::GridMark { step_size, ..mark }, range)
+            write(egui_plot::GridMark { step_size, ..mark }, range)
         } else {
             String::new()
         }
@@ -1878,7 +1951,7 @@ fn grid_marks(
         return (Vec::new(), 0.0);
     }
     // Labels about 7 points a character, with a margin.
-    let fits = |step: f64| {
+    let fits = |step: f64, gap: f64| {
         let wide = |v: f64| {
             let mark = egui_plot::GridMark {
                 value: v * step,
@@ -1891,20 +1964,38 @@ fn grid_marks(
         let width = if x { chars as f64 * 7.0 + 12.0 } else { 0.0 };
         step / per_point >= gap.max(width)
     };
-    let mut power = 10f64.powf((per_point * gap).log10().floor());
-    let (major, mut parts) = loop {
-        if let Some(found) = [(1.0, 5.0), (2.0, 4.0), (5.0, 5.0)]
-            .into_iter()
-            .map(|(m, parts)| (m * power, parts))
-            .find(|&(step, _)| fits(step))
-        {
-            break found;
-        }
-        power *= 10.0;
-        if !power.is_finite() {
-            return (Vec::new(), 0.0);
+    // The smallest step of 1, 2 or 5 × 10ᵏ that fits `gap`.
+    let smallest = |gap: f64| {
+        let mut power = 10f64.powf((per_point * gap).log10().floor());
+        loop {
+            if let Some(found) = [(1.0, 5.0), (2.0, 4.0), (5.0, 5.0)]
+                .into_iter()
+                .map(|(m, parts)| (m * power, parts))
+                .find(|&(step, _)| fits(step, gap))
+            {
+                return Some(found);
+            }
+            power *= 10.0;
+            if !power.is_finite() {
+                return None;
+            }
         }
     };
+    // Labels clear of the ends by half their height ([`label_shown`]).
+    let labels = |step: f64| {
+        let edge = if x { 0.0 } else { LABEL_EDGE * per_point };
+        ((hi - edge) / step).floor() - ((lo + edge) / step).ceil() + 1.0
+    };
+    let Some(mut found) = smallest(gap) else {
+        return (Vec::new(), 0.0);
+    };
+    // A short axis with one label or none: closer labels.
+    if labels(found.0) < 2.0
+        && let Some(closer) = smallest(if x { X_LEAST_GAP } else { Y_LEAST_GAP })
+    {
+        found = closer;
+    }
+    let (major, mut parts) = found;
     let major = if whole { major.max(1.0) } else { major };
     if whole && major / parts < 1.0 {
         parts = major;
@@ -1932,17 +2023,46 @@ fn grid_marks(
 /// A tick's label as egui_plot writes it (as many decimals as the tick
 /// spacing needs), in e-notation from a million up and below 10⁻⁴: a
 /// diverged run's ticks near 1e136 were too wide to be drawn at all.
-fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+fn tick_label(mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>) -> String {
     let (v, step) = (mark.value, mark.step_size.abs());
-    if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) && step > 0.0 {
+    // One form for the whole axis, by its largest value (1.5e6 beside
+    // 500000 read as two scales).
+    let largest = [*range.start(), *range.end(), v]
+        .into_iter()
+        .filter(|e| e.is_finite())
+        .fold(0.0f64, |m, e| m.max(e.abs()));
+    if v != 0.0 && !(1e-4..1e6).contains(&largest) && step > 0.0 {
         // Enough significant digits to tell neighbouring ticks apart.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let digits = (v.abs().log10().floor() - step.log10().floor()).clamp(0.0, 6.0) as usize;
+        let digits = (largest.log10().floor() - step.log10().floor()).clamp(0.0, 6.0) as usize;
         format!("{v:.digits$e}")
     } else {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let decimals = (-step.log10() - 1e-9).ceil().max(0.0) as usize;
+        let decimals = (-step.log10() - 1e-9).ceil().clamp(0.0, 20.0) as usize;
         egui::emath::format_with_decimals_in_range(v, decimals..=decimals)
+    }
+}
+
+/// The label of a tick at `mark.value` = log₁₀ of the loss: the loss,
+/// 10^v, with three significant digits (e-notation from a million up and
+/// below 10⁻⁴).
+fn power_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    let loss = 10f64.powf(mark.value);
+    if !(1e-4..1e6).contains(&loss) {
+        let whole = (mark.value - mark.value.round()).abs() < 1e-9;
+        return if whole {
+            format!("1e{}", mark.value.round())
+        } else {
+            format!("{loss:.2e}")
+        };
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let decimals = (2.0 - loss.log10().floor()).max(0.0) as usize;
+    let text = format!("{loss:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
     }
 }
 
@@ -1991,6 +2111,41 @@ fn ellipse(centre: [f64; 2], s: [[f64; 2]; 2]) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// `text`'s width on one line in the body font.
+fn text_width(ui: &egui::Ui, text: &str) -> f32 {
+    egui::WidgetText::from(text)
+        .into_galley(
+            ui,
+            Some(egui::TextWrapMode::Extend),
+            f32::INFINITY,
+            egui::TextStyle::Body,
+        )
+        .size()
+        .x
+}
+
+/// The loss plot's axes for its `points`: steps in whole numbers, at least
+/// 0 to 1 (at step 0 the single point spanned ±20,000); on a `log` axis
+/// the losses, not their logarithms, written at the ticks (at whole powers
+/// of ten over two decades or more).
+fn loss_axes(loss: Plot<'static>, points: &[[f64; 2]], log: bool) -> Plot<'static> {
+    let loss = if log {
+        let (lo, hi) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p[1]), hi.max(p[1]))
+            });
+        tidy_axis_written(loss, (false, hi - lo >= 2.0), power_label)
+    } else {
+        loss
+    };
+    tidy_axis(loss, true, true)
+        .include_x(0.0)
+        .include_x(1.0)
+        .x_axis_label("step")
+        .y_axis_label(if log { "loss (log scale)" } else { "loss" })
+}
+
 fn loss_plot(
     ui: &mut egui::Ui,
     session: &Session,
@@ -2013,21 +2168,11 @@ fn loss_plot(
         .collect();
     // A plot narrower than its legend names its lines above it, in their
     // colours: the legend spilled over the panel beside it.
-    let widest = [LOSS, OPTIMUM, SHOWN]
+    let names = [LOSS, OPTIMUM, SHOWN];
+    let drawn = names
         .iter()
-        .filter(|&&name| name != OPTIMUM || reference.is_some())
-        .map(|&name| {
-            egui::WidgetText::from(name)
-                .into_galley(
-                    ui,
-                    Some(egui::TextWrapMode::Extend),
-                    f32::INFINITY,
-                    egui::TextStyle::Body,
-                )
-                .size()
-                .x
-        })
-        .fold(0.0, f32::max);
+        .filter(|&&n| n != OPTIMUM || reference.is_some());
+    let widest = drawn.map(|n| text_width(ui, n)).fold(0.0, f32::max);
     let narrow = ui.available_width() < widest + LEGEND_MARGIN;
     if narrow {
         ui.horizontal_wrapped(|ui| {
@@ -2059,7 +2204,10 @@ fn loss_plot(
                 Some([0.5 * (a[0] + b[0]), value(r)])
             })
             .collect();
-        let corner = emptiest_corner(points.iter().chain(&level));
+        // The line between the points too (a diverging run's few points
+        // left its steep line under the legend).
+        let along = along_line(&points, 64);
+        let corner = emptiest_corner(points.iter().chain(&along).chain(&level));
         bottom = matches!(corner, Corner::LeftBottom | Corner::RightBottom);
         loss.legend(
             Legend::default()
@@ -2067,52 +2215,47 @@ fn loss_plot(
                 .follow_insertion_order(true),
         )
     };
-    tidy_axis(loss, true, true)
-        // One step at least: at step 0 the single point spanned ±20,000.
-        .include_x(0.0)
-        .include_x(1.0)
-        .x_axis_label("step")
-        .y_axis_label(if log { "log10 loss" } else { "loss" })
-        .show(ui, |plot_ui| {
-            if bottom {
-                // A bottom corner's legend stacks upwards: its entries are
-                // named, without points, in the reverse order first.
-                let names = [(SHOWN, true), (OPTIMUM, reference.is_some()), (LOSS, true)];
-                for (name, _) in names.into_iter().filter(|(_, shown)| *shown) {
-                    let colour = if name == LOSS {
-                        theme::MODEL
-                    } else {
-                        theme::REFERENCE
-                    };
-                    // (`add`: `line` drops a line without points.)
-                    plot_ui.add(Line::new(name, PlotPoints::default()).color(colour));
-                }
+    loss_axes(loss, &points, log).show(ui, |plot_ui| {
+        if bottom {
+            // A bottom corner's legend stacks upwards: its entries are
+            // named, without points, in the reverse order first.
+            let names = [(SHOWN, true), (OPTIMUM, reference.is_some()), (LOSS, true)];
+            for (name, _) in names.into_iter().filter(|(_, shown)| *shown) {
+                let colour = if name == LOSS {
+                    theme::MODEL
+                } else {
+                    theme::REFERENCE
+                };
+                // (`add`: `line` drops a line without points.)
+                plot_ui.add(Line::new(name, PlotPoints::default()).color(colour));
             }
-            plot_ui.line(
-                Line::new(LOSS, PlotPoints::from(points))
-                    .color(theme::MODEL)
-                    .width(Lit::width(lit, 1.5)),
+        }
+        plot_ui.line(
+            Line::new(LOSS, PlotPoints::from(points))
+                .color(theme::MODEL)
+                .width(Lit::width(lit, 1.5)),
+        );
+        if let Some(r) = reference {
+            plot_ui.hline(HLine::new(OPTIMUM, value(r)).color(theme::REFERENCE));
+        }
+        plot_ui.vline(VLine::new(SHOWN, shown as f64).color(theme::REFERENCE));
+        if let Some(v) = at_shown {
+            plot_ui.points(
+                Points::new(SHOWN, PlotPoints::from(vec![[shown as f64, v]]))
+                    .radius(3.5)
+                    .color(theme::MODEL),
             );
-            if let Some(r) = reference {
-                plot_ui.hline(HLine::new(OPTIMUM, value(r)).color(theme::REFERENCE));
-            }
-            plot_ui.vline(VLine::new(SHOWN, shown as f64).color(theme::REFERENCE));
-            if let Some(v) = at_shown {
-                plot_ui.points(
-                    Points::new(SHOWN, PlotPoints::from(vec![[shown as f64, v]]))
-                        .radius(3.5)
-                        .color(theme::MODEL),
-                );
-            }
-        });
+        }
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::{
-        LossFacts, Pending, RegionsJob, Strip, X_LABEL_GAP, Y_LABEL_GAP, band_around, clip_line,
-        colours, emptiest_corner, grid_marks, param_label, round3, row_term, row_terms,
-        surface_span, tick_label, trajectory, value_ranges,
+        LABEL_EDGE, LossFacts, Pending, RegionsJob, Strip, X_LABEL_GAP, Y_LABEL_GAP, Y_LEAST_GAP,
+        along_line, band_around, clip_line, colours, emptiest_corner, grid_marks, param_label,
+        power_label, round3, row_term, row_terms, surface_span, tick_label, trajectory,
+        value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
@@ -2281,20 +2424,71 @@ mod tests {
 
     #[test]
     fn huge_ticks_read_in_e_notation_and_ordinary_ones_as_before() {
-        let tick = |value: f64, step_size: f64| {
-            tick_label(egui_plot::GridMark { value, step_size }, &(0.0..=1.0))
+        let tick = |value: f64, step_size: f64, range: (f64, f64)| {
+            tick_label(
+                egui_plot::GridMark { value, step_size },
+                &(range.0..=range.1),
+            )
         };
-        assert_eq!(tick(2.0e136, 1.0e136), "2e136");
-        assert_eq!(tick(1.25e136, 5.0e134), "1.25e136");
-        assert_eq!(tick(-3.0e6, 1.0e6), "-3e6");
-        assert_eq!(tick(2e-5, 1e-5), "2e-5");
-        assert_eq!(tick(0.0, 1e136), "0");
-        assert_eq!(tick(0.3, 0.1), "0.3");
-        assert_eq!(tick(400.0, 100.0), "400");
+        assert_eq!(tick(2.0e136, 1.0e136, (0.0, 3e136)), "2e136");
+        assert_eq!(tick(1.25e136, 5.0e134, (1e136, 1.3e136)), "1.25e136");
+        assert_eq!(tick(-3.0e6, 1.0e6, (-4e6, 0.0)), "-3e6");
+        assert_eq!(tick(2e-5, 1e-5, (0.0, 3e-5)), "2e-5");
+        assert_eq!(tick(0.0, 1e136, (-1e136, 1e136)), "0");
+        assert_eq!(tick(0.3, 0.1, (0.0, 1.0)), "0.3");
+        assert_eq!(tick(400.0, 100.0, (0.0, 1000.0)), "400");
         // Steps of 2 and 5 × 10ᵏ take the decimals they need.
-        assert_eq!(tick(0.85, 0.05), "0.85");
-        assert_eq!(tick(0.4, 0.2), "0.4");
-        assert_eq!(tick(150_000.0, 50_000.0), "150000");
+        assert_eq!(tick(0.85, 0.05, (0.77, 0.95)), "0.85");
+        assert_eq!(tick(0.4, 0.2, (0.0, 1.0)), "0.4");
+        assert_eq!(tick(150_000.0, 50_000.0, (0.0, 200_000.0)), "150000");
+        // One form for the whole axis: 500000 beside 1.5e6 is 5.0e5.
+        assert_eq!(tick(500_000.0, 500_000.0, (0.0, 2e6)), "5.0e5");
+        assert_eq!(tick(1_500_000.0, 500_000.0, (0.0, 2e6)), "1.5e6");
+        assert_eq!(tick(5e6, 5e6, (-1e6, 2.1e7)), "5.0e6");
+        assert_eq!(tick(2e7, 5e6, (-1e6, 2.1e7)), "2.0e7");
+    }
+
+    #[test]
+    #[allow(clippy::float_cmp)] // Exact binary fractions.
+    fn points_along_a_line_follow_its_segments() {
+        let pts = [[0.0, 0.0], [1.0, 10.0], [3.0, 10.0]];
+        let along = along_line(&pts, 7);
+        assert_eq!(along.len(), 7);
+        assert_eq!(along[0], [0.0, 0.0]);
+        assert_eq!(along[1], [0.5, 5.0]);
+        assert_eq!(along[4], [2.0, 10.0]);
+        assert_eq!(along[6], [3.0, 10.0]);
+        assert!(along_line(&[], 5).is_empty());
+        assert_eq!(along_line(&[[2.0, 1.0]], 3), vec![[2.0, 1.0]; 3]);
+        // A steep rise from few points: its line fills the top left, so
+        // the legend goes to the bottom right.
+        let rise = [[0.0, 0.0], [1.0, 100.0], [2.0, 100.0], [10.0, 100.0]];
+        let along = along_line(&rise, 64);
+        assert!(matches!(
+            emptiest_corner(rise.iter().chain(&along)),
+            egui_plot::Corner::RightBottom
+        ));
+    }
+
+    #[test]
+    fn a_log_axis_is_labelled_with_the_losses() {
+        let label = |v: f64| {
+            power_label(
+                egui_plot::GridMark {
+                    value: v,
+                    step_size: 1.0,
+                },
+                &(0.0..=1.0),
+            )
+        };
+        assert_eq!(label(2.0), "100");
+        assert_eq!(label(0.0), "1");
+        assert_eq!(label(-2.0), "0.01");
+        assert_eq!(label(7.0), "1e7");
+        assert_eq!(label(-9.0), "1e-9");
+        assert_eq!(label(0.5), "3.16");
+        assert_eq!(label(4.5), "31623");
+        assert_eq!(label(-0.7), "0.2");
     }
 
     #[test]
@@ -2383,6 +2577,22 @@ mod tests {
             );
             assert!(all.iter().any(|m| m.value == 0.0), "{hi}");
         }
+        // A short y axis (80 points from 1.70 to 1.79) keeps two labels
+        // clear of its ends.
+        let (lo, hi) = (1.70, 1.79);
+        let per_point = (hi - lo) / 80.0;
+        let input = egui_plot::GridInput {
+            bounds: (lo, hi),
+            base_step_size: per_point * 8.0,
+        };
+        let (all, major) = grid_marks(&input, false, false);
+        let edge = LABEL_EDGE * per_point;
+        let clear = all
+            .iter()
+            .filter(|m| m.step_size == major && m.value >= lo + edge && m.value <= hi - edge)
+            .count();
+        assert!(clear >= 2, "{major}: {all:?}");
+        assert!(major / per_point >= Y_LEAST_GAP);
         assert!(marks(0.0, 0.0, false, false).0.is_empty());
         assert!(marks(0.0, f64::INFINITY, false, false).0.is_empty());
     }

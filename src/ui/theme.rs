@@ -10,6 +10,9 @@ pub const REFERENCE: Color32 = Color32::from_rgb(0x88, 0x88, 0x88);
 pub const RESIDUAL: Color32 = Color32::from_rgba_premultiplied(0x90, 0x28, 0x28, 0x70);
 /// The trajectory on the loss surface.
 pub const TRAJECTORY: Color32 = Color32::from_rgb(0xff, 0xff, 0xff);
+/// The gradient's arrow on the loss surface: cyan, which no colour of the
+/// surface's map comes near (orange vanished on its bright end).
+pub const GRADIENT: Color32 = Color32::from_rgb(0x00, 0xe5, 0xff);
 /// Warnings such as the stability bound.
 pub const WARNING: Color32 = Color32::from_rgb(0xe0, 0x90, 0x10);
 /// Errors.
