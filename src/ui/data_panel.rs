@@ -103,8 +103,9 @@ fn columns_grid(
     egui::Grid::new("columns").striped(true).show(ui, |ui| {
         ui.label("name");
         ui.label("role");
-        ui.label("mean ± std");
-        ui.label("min … max");
+        let whole = "of the file's cells, before rows with missing cells are dropped or filled";
+        ui.label("mean ± std").on_hover_text(whole);
+        ui.label("min … max").on_hover_text(whole);
         ui.label("missing");
         ui.end_row();
         for (i, (name, s)) in table.names.iter().zip(summaries).enumerate() {
