@@ -1955,3 +1955,18 @@ fn a_boundary_drawn_over_two_of_several_features_says_it_is_a_slice() {
             .is_some()
     );
 }
+
+#[test]
+fn the_smallest_window_keeps_room_for_the_loss_plot_and_the_surface() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(960.0, 640.0))
+        .build_ui_state(
+            |ui, app: &mut App| app.frame_ui(ui),
+            App::new(Settings::default()),
+        );
+    h.run();
+    h.get_by_label("loss surface").click();
+    h.run();
+    let over = h.get_by_label("surface over").rect();
+    assert!(over.top() < 640.0 - 180.0, "{over:?}");
+}

@@ -445,7 +445,9 @@ pub const fn is_combining(c: char) -> bool {
     matches!(c, '\u{300}'..='\u{36f}' | '\u{20d0}'..='\u{20ff}')
 }
 
-fn is_script(c: char) -> bool {
+/// Whether `c` is a sub- or superscript character (ᵢ, ², ⁽).
+#[must_use]
+pub fn is_script(c: char) -> bool {
     SUBSCRIPTS[1].contains(c) || SUPERSCRIPTS[1].contains(c)
 }
 

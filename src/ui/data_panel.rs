@@ -65,7 +65,8 @@ pub fn data_panel_ui(
             );
         });
     }
-    ui.horizontal(|ui| {
+    // Wrapped: a narrow panel cut "fill mean" off.
+    ui.horizontal_wrapped(|ui| {
         ui.label("Missing values:");
         for (policy, label) in [
             (MissingPolicy::Error, "refuse"),

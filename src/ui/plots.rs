@@ -18,6 +18,12 @@ use std::sync::Arc;
 /// surface's smaller axes) shows.
 const AXIS_CHARS: usize = 40;
 const PICKED_CHARS: usize = 28;
+/// The surface's pickers share half the plots' width with their words.
+const SURFACE_CHARS: usize = 18;
+
+/// The height in points kept under the data plot for its legend, the
+/// surface's pickers and the loss plot.
+const BELOW_DATA: f32 = 320.0;
 
 /// The least width in points the loss plot and the surface are drawn side
 /// by side in; in a narrower one they take turns.
@@ -568,7 +574,10 @@ impl PlotView {
         self.y_feature = Some(y_feature);
         let lit = Lit::of(&self.highlight);
         let facts = self.facts.get_or_insert_with(|| DataFacts::of(data));
-        let height = (ui.available_height() * 0.55).max(220.0);
+        // The loss plot and the surface keep room under it (a 640-point
+        // window left them 90 and 30 points).
+        let room = ui.available_height();
+        let height = (room * 0.55).min(room - BELOW_DATA).max(180.0);
         if regression {
             let model = params.map(|p| (session.algorithm(), p));
             regression_plot(
@@ -760,7 +769,10 @@ impl PlotView {
 
     /// The two parameters the surface is drawn over.
     fn surface_picker_ui(&mut self, ui: &mut egui::Ui, names: &[String]) -> (usize, usize) {
-        let names: Vec<String> = names.iter().map(|n| param_label(n)).collect();
+        let names: Vec<String> = names
+            .iter()
+            .map(|n| super::short(&param_label(n), SURFACE_CHARS))
+            .collect();
         let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
         ui.horizontal_wrapped(|ui| {
             let over = ui.label("surface over");
@@ -1917,11 +1929,22 @@ fn tidy_axis_written(
     let label = move |mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>| {
         let (major, per_point) = labelled.get();
         let k = mark.value / major;
-        let edge = if x { 0.0 } else { LABEL_EDGE * per_point };
-        let inside = mark.value >= range.start() + edge && mark.value <= range.end() - edge;
-        if major > 0.0 && (k - k.round()).abs() < 1e-6 && inside {
-            let step_size = major;
-            write(egui_plot::GridMark { step_size, ..mark }, range)
+        if !(major > 0.0 && (k - k.round()).abs() < 1e-6) {
+            return String::new();
+        }
+        let step_size = major;
+        let text = write(egui_plot::GridMark { step_size, ..mark }, range);
+        // Not half out of the frame: half a label's height from a y axis's
+        // ends, half its width from an x axis's (800 was cut to 80).
+        #[allow(clippy::cast_precision_loss)]
+        let half = if x {
+            text.chars().count() as f64 * 3.5 + 2.0
+        } else {
+            LABEL_EDGE
+        };
+        let edge = half * per_point;
+        if mark.value >= range.start() + edge && mark.value <= range.end() - edge {
+            text
         } else {
             String::new()
         }
@@ -2085,6 +2108,10 @@ fn strip_tick_label(
     }
 }
 
+/// Below this height in points the loss plot names its lines above it
+/// instead of in a legend over it.
+const SHORT_LOSS: f32 = 200.0;
+
 /// What a plot takes beside its legend's widest name: the legend's marker
 /// and margins, and the y axis's tick labels.
 const LEGEND_MARGIN: f32 = 80.0;
@@ -2173,7 +2200,9 @@ fn loss_plot(
         .iter()
         .filter(|&&n| n != OPTIMUM || reference.is_some());
     let widest = drawn.map(|n| text_width(ui, n)).fold(0.0, f32::max);
-    let narrow = ui.available_width() < widest + LEGEND_MARGIN;
+    // (A legend over a short plot hid most of its line.)
+    let narrow =
+        ui.available_width() < widest + LEGEND_MARGIN || ui.available_height() < SHORT_LOSS;
     if narrow {
         ui.horizontal_wrapped(|ui| {
             ui.colored_label(theme::MODEL, format!("— {LOSS}"));

@@ -89,10 +89,13 @@ fn marks() -> egui::FontFamily {
 }
 
 /// `text` in the body font, with each letter that carries combining marks
-/// set in DejaVu Sans so that its marks show (all in the body font in the
-/// frame before the fonts are installed).
+/// or sub- and superscripts set in DejaVu Sans with them: so that the
+/// marks show, and a script is drawn in its letter's font (rᵢ, r in the
+/// body font and ᵢ in DejaVu, read as n). All in the body font in the
+/// frame before the fonts are installed.
 pub fn marked(ui: &egui::Ui, text: &str) -> egui::text::LayoutJob {
-    use crate::math::plain::is_combining;
+    use crate::math::plain::is_script;
+    let is_combining = |c: char| crate::math::plain::is_combining(c) || is_script(c);
     let body = egui::TextStyle::Body.resolve(ui.style());
     let format = |family: egui::FontFamily| {
         egui::TextFormat::simple(egui::FontId::new(body.size, family), Color32::PLACEHOLDER)
