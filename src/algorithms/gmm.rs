@@ -55,7 +55,7 @@ pub const MEANS: Symbol = Symbol {
 pub const COVARIANCES: Symbol = Symbol {
     id: "covariances",
     latex: r"\Sigma_k",
-    meaning: "covariance of each component (k blocks of d × d, row-major)",
+    meaning: "covariance of each component (a row each: its d × d matrix, row by row)",
 };
 /// N_k = Σᵢ γᵢₖ.
 pub const COUNTS: Symbol = Symbol {
@@ -585,7 +585,11 @@ impl Gmm {
         rec.scalar(LOG_LIKELIHOOD, -self.loss);
         rec.vector(WEIGHTS, self.weights.clone());
         rec.set(MEANS, Value::Matrix(self.means.clone()));
-        rec.vector(COVARIANCES, self.flat_covariances());
+        // A row a component (its matrix row by row): read together.
+        let d = self.means.ncols();
+        let flat = self.flat_covariances();
+        let rows = DMatrix::from_row_slice(flat.len() / (d * d).max(1), d * d, &flat);
+        rec.set(COVARIANCES, Value::Matrix(rows));
         rec
     }
 
@@ -794,6 +798,16 @@ mod tests {
         }
         assert!(converged);
         assert!((g.weights.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        // The record's covariances: a row a component, its matrix row by row.
+        let Some(Value::Matrix(cov)) = g.record().get(COVARIANCES).cloned() else {
+            panic!("the covariances are a matrix");
+        };
+        assert_eq!(cov.shape(), (2, 4));
+        for (c, s) in g.covariances.iter().enumerate() {
+            assert_eq!(cov[(c, 1)].to_bits(), s[(0, 1)].to_bits());
+            assert_eq!(cov[(c, 2)].to_bits(), s[(1, 0)].to_bits());
+            assert_eq!(cov[(c, 3)].to_bits(), s[(1, 1)].to_bits());
+        }
         assert!((g.means[(0, 0)] - 0.0).abs() < 0.3 && (g.means[(1, 0)] - 6.0).abs() < 0.3);
         assert!((g.means[(1, 1)] - 3.0).abs() < 0.2);
         for s in &g.covariances {

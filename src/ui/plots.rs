@@ -1721,9 +1721,9 @@ fn feature_plot(
                 );
             }
         }
-        if let (Some(means), Some(cov)) = (matrix(record, "means"), vector(record, "covariances")) {
-            for c in 0..means.nrows() {
-                let block = &cov[c * d * d..(c + 1) * d * d];
+        if let (Some(means), Some(cov)) = (matrix(record, "means"), matrix(record, "covariances")) {
+            for c in 0..means.nrows().min(cov.nrows()) {
+                let block: Vec<f64> = cov.row(c).iter().copied().collect();
                 let mean: Vec<f64> = means.row(c).iter().copied().collect();
                 // On a strip, the ellipse is the ±2σ interval.
                 let s = if strip.is_some() {
