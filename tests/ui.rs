@@ -9,8 +9,13 @@ use steplab::session::{Session, Snapshot};
 use steplab::ui::{App, Command, Role, STEP_BUDGET, Settings};
 
 fn harness() -> Harness<'static, App> {
+    harness_sized(1400.0, 900.0)
+}
+
+/// A window of `width` × `height` points on the bundled example.
+fn harness_sized(width: f32, height: f32) -> Harness<'static, App> {
     Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
+        .with_size(egui::vec2(width, height))
         .build_ui_state(
             |ui, app: &mut App| app.frame_ui(ui),
             App::new(Settings::default()),
@@ -1493,12 +1498,7 @@ fn a_long_run_thins_its_history_and_still_shows_every_step() {
 
 #[test]
 fn on_a_narrow_window_the_plot_pickers_stay_beside_the_derivation() {
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1024.0, 640.0))
-        .build_ui_state(
-            |ui, app: &mut App| app.frame_ui(ui),
-            App::new(Settings::default()),
-        );
+    let mut h = harness_sized(1024.0, 640.0);
     h.run();
     h.state_mut().apply(Command::LoadExample(2));
     h.state_mut()
@@ -1958,12 +1958,7 @@ fn a_boundary_drawn_over_two_of_several_features_says_it_is_a_slice() {
 
 #[test]
 fn the_smallest_window_keeps_room_for_the_loss_plot_and_the_surface() {
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(960.0, 640.0))
-        .build_ui_state(
-            |ui, app: &mut App| app.frame_ui(ui),
-            App::new(Settings::default()),
-        );
+    let mut h = harness_sized(960.0, 640.0);
     h.run();
     h.get_by_label("loss surface").click();
     h.run();
