@@ -1908,32 +1908,39 @@ const LABEL_EDGE: f64 = 7.0;
 /// left some axes a single readable label (a loss from 0.77 to 0.95
 /// labelled only 0.8, a 200,000-row axis only 0).
 fn tidy_axis(plot: Plot<'static>, x: bool, whole: bool) -> Plot<'static> {
-    tidy_axis_written(plot, (x, whole), tick_label)
+    axis_of(plot, (x, whole, false))
 }
 
-/// [`tidy_axis`], its labels written by `write`.
-fn tidy_axis_written(
-    plot: Plot<'static>,
-    (x, whole): (bool, bool),
-    write: fn(egui_plot::GridMark, &std::ops::RangeInclusive<f64>) -> String,
-) -> Plot<'static> {
+/// [`tidy_axis`] on the `x` (or y) axis, or with `log`, a y axis of
+/// log₁₀ values at round values of their powers ([`log_marks`],
+/// [`power_label`]).
+fn axis_of(plot: Plot<'static>, (x, whole, log): (bool, bool, bool)) -> Plot<'static> {
     // The spacer picks the labelled step each frame before the labels are
-    // written.
+    // written (0: every line is labelled).
     let labelled = std::rc::Rc::new(std::cell::Cell::new((0.0, 0.0)));
     let picked = std::rc::Rc::clone(&labelled);
     let spacer = move |input: egui_plot::GridInput| {
-        let (marks, major) = grid_marks(&input, x, whole);
+        let (marks, major) = if log {
+            log_marks(&input)
+        } else {
+            grid_marks(&input, x, whole)
+        };
         picked.set((major, input.base_step_size.abs() / 8.0));
         marks
     };
     let label = move |mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>| {
         let (major, per_point) = labelled.get();
         let k = mark.value / major;
-        if !(major > 0.0 && (k - k.round()).abs() < 1e-6) {
+        if major > 0.0 && (k - k.round()).abs() > 1e-6 {
             return String::new();
         }
-        let step_size = major;
-        let text = write(egui_plot::GridMark { step_size, ..mark }, range);
+        let step_size = if major > 0.0 { major } else { mark.step_size };
+        let mark = egui_plot::GridMark { step_size, ..mark };
+        let text = if log {
+            power_label(mark, range)
+        } else {
+            tick_label(mark, range)
+        };
         // Not half out of the frame: half a label's height from a y axis's
         // ends, half its width from an x axis's (800 was cut to 80).
         #[allow(clippy::cast_precision_loss)]
@@ -2066,18 +2073,71 @@ fn tick_label(mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>) 
     }
 }
 
+/// Grid lines on an axis of log₁₀ values at the logarithms of round
+/// values: powers of ten, or 1, 2 and 5 × 10ᵏ, or 1 to 9 × 10ᵏ, the
+/// sparsest of these with three lines or more in view (lines at least
+/// [`Y_LEAST_GAP`] apart), all labelled (the step returned is 0); where
+/// none has two, [`grid_marks`]' lines on the logarithms (0.2, 0.251,
+/// 0.316 on a loss from 0.2 to 0.35).
+fn log_marks(input: &egui_plot::GridInput) -> (Vec<egui_plot::GridMark>, f64) {
+    const SETS: [&[f64]; 3] = [
+        &[1.0],
+        &[1.0, 2.0, 5.0],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    ];
+    let per_point = input.base_step_size.abs() / 8.0;
+    let (lo, hi) = input.bounds;
+    if !(per_point.is_normal() && lo.is_finite() && hi.is_finite() && hi - lo < 400.0) {
+        return grid_marks(input, false, false);
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let decades = (lo.floor() as i32)..=(hi.ceil() as i32);
+    let at = |set: &[f64]| -> Vec<f64> {
+        decades
+            .clone()
+            .flat_map(|k| set.iter().map(move |m| m.log10() + f64::from(k)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let mut best: Vec<f64> = Vec::new();
+    for set in SETS {
+        let values = at(set);
+        if values
+            .windows(2)
+            .any(|w| (w[1] - w[0]) / per_point < Y_LEAST_GAP)
+        {
+            break;
+        }
+        best = values;
+        if best.len() >= 3 {
+            break;
+        }
+    }
+    if best.len() < 2 {
+        return grid_marks(input, false, false);
+    }
+    let marks = best
+        .into_iter()
+        .map(|value| egui_plot::GridMark {
+            value,
+            step_size: if value.fract() == 0.0 { 1.0 } else { 0.3 },
+        })
+        .collect();
+    (marks, 0.0)
+}
+
 /// The label of a tick at `mark.value` = log₁₀ of the loss: the loss,
 /// 10^v, with three significant digits (e-notation from a million up and
 /// below 10⁻⁴).
-fn power_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+fn power_label(mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>) -> String {
     let loss = 10f64.powf(mark.value);
-    if !(1e-4..1e6).contains(&loss) {
-        let whole = (mark.value - mark.value.round()).abs() < 1e-9;
-        return if whole {
-            format!("1e{}", mark.value.round())
-        } else {
-            format!("{loss:.2e}")
-        };
+    // One form for the whole axis, by its largest loss (as [`tick_label`]).
+    let largest = 10f64.powf(range.end().max(mark.value));
+    if !(1e-4..1e6).contains(&loss) || largest >= 1e6 {
+        let text = format!("{loss:.2e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let decimals = (2.0 - loss.log10().floor()).max(0.0) as usize;
@@ -2151,18 +2211,12 @@ fn text_width(ui: &egui::Ui, text: &str) -> f32 {
         .x
 }
 
-/// The loss plot's axes for its `points`: steps in whole numbers, at least
-/// 0 to 1 (at step 0 the single point spanned ±20,000); on a `log` axis
-/// the losses, not their logarithms, written at the ticks (at whole powers
-/// of ten over two decades or more).
-fn loss_axes(loss: Plot<'static>, points: &[[f64; 2]], log: bool) -> Plot<'static> {
+/// The loss plot's axes: steps in whole numbers, at least 0 to 1 (at step
+/// 0 the single point spanned ±20,000); on a `log` axis the losses, not
+/// their logarithms, written at round losses.
+fn loss_axes(loss: Plot<'static>, log: bool) -> Plot<'static> {
     let loss = if log {
-        let (lo, hi) = points
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-                (lo.min(p[1]), hi.max(p[1]))
-            });
-        tidy_axis_written(loss, (false, hi - lo >= 2.0), power_label)
+        axis_of(loss, (false, false, true))
     } else {
         loss
     };
@@ -2244,7 +2298,7 @@ fn loss_plot(
                 .follow_insertion_order(true),
         )
     };
-    loss_axes(loss, &points, log).show(ui, |plot_ui| {
+    loss_axes(loss, log).show(ui, |plot_ui| {
         if bottom {
             // A bottom corner's legend stacks upwards: its entries are
             // named, without points, in the reverse order first.
@@ -2282,9 +2336,9 @@ fn loss_plot(
 mod tests {
     use super::{
         LABEL_EDGE, LossFacts, Pending, RegionsJob, Strip, X_LABEL_GAP, Y_LABEL_GAP, Y_LEAST_GAP,
-        along_line, band_around, clip_line, colours, emptiest_corner, grid_marks, param_label,
-        power_label, round3, row_term, row_terms, surface_span, tick_label, trajectory,
-        value_ranges,
+        along_line, band_around, clip_line, colours, emptiest_corner, grid_marks, log_marks,
+        param_label, power_label, round3, row_term, row_terms, surface_span, tick_label,
+        trajectory, value_ranges,
     };
     use crate::algorithms::{Hyper, REGISTRY};
     use crate::data::Dataset;
@@ -2518,6 +2572,41 @@ mod tests {
         assert_eq!(label(0.5), "3.16");
         assert_eq!(label(4.5), "31623");
         assert_eq!(label(-0.7), "0.2");
+        assert_eq!(label(2f64.log10() + 7.0), "2e7");
+        // Beside 1e6 and up, 500000 is 5e5.
+        let beside = power_label(
+            egui_plot::GridMark {
+                value: 5f64.log10() + 5.0,
+                step_size: 1.0,
+            },
+            &(5.0..=7.5),
+        );
+        assert_eq!(beside, "5e5");
+        // Lines at round losses: powers of ten over decades, else 1, 2 and
+        // 5 × 10ᵏ, else the logarithms' own grid.
+        let marks = |lo: f64, hi: f64, points: f64| {
+            let input = egui_plot::GridInput {
+                bounds: (lo.log10(), hi.log10()),
+                base_step_size: (hi.log10() - lo.log10()) / points * 8.0,
+            };
+            let (marks, major) = log_marks(&input);
+            let losses: Vec<String> = marks
+                .iter()
+                .filter(|m| {
+                    let k = m.value / major;
+                    major == 0.0 || (k - k.round()).abs() < 1e-6
+                })
+                .map(|&m| power_label(m, &(0.0..=1.0)))
+                .collect();
+            losses
+        };
+        assert_eq!(marks(0.5, 2000.0, 300.0), ["1", "10", "100", "1000"]);
+        assert_eq!(marks(0.15, 0.9, 200.0), ["0.2", "0.5"]);
+        assert_eq!(
+            marks(1.5, 9.5, 300.0),
+            ["2", "3", "4", "5", "6", "7", "8", "9"]
+        );
+        assert!(marks(0.2, 0.35, 200.0).len() >= 2);
     }
 
     #[test]
