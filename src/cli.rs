@@ -69,7 +69,7 @@ pub struct RunArgs {
     /// Feature columns, comma separated, a name holding a comma in double
     /// quotes ("b,x") (default: every numeric column but the target).
     #[arg(long, value_parser = column_list)]
-    pub features: Option<ColumnList>,
+    pub features: Option<Vec<ColumnList>>,
     /// Standardize each feature to mean 0, population std 1.
     #[arg(long)]
     pub standardize: bool,
@@ -367,7 +367,11 @@ pub fn load_for(entry: &Entry, args: &RunArgs) -> anyhow::Result<Dataset> {
     }
     let selection = Selection {
         target,
-        features: args.features.clone().map(|l| l.0),
+        // `--features a,b` or `--features a --features b`.
+        features: args
+            .features
+            .clone()
+            .map(|lists| lists.into_iter().flat_map(|l| l.0).collect()),
         standardize: args.standardize,
         missing,
     };

@@ -1027,6 +1027,18 @@ fn a_feature_name_holding_a_comma_is_chosen_in_double_quotes() {
         "\"b,x\",a",
     ]);
     assert_eq!(j["features"], serde_json::json!(["b,x", "a"]));
+    // Given twice, the lists add up.
+    let j = run_ok(&[
+        "--algorithm",
+        "linear-regression",
+        "--data",
+        &f,
+        "--features",
+        "a",
+        "--features",
+        "\"b,x\"",
+    ]);
+    assert_eq!(j["features"], serde_json::json!(["a", "b,x"]));
     // The error lists it as it is to be written.
     let out = steplab(&[
         "run",
