@@ -1018,52 +1018,28 @@ fn the_streamed_json_is_the_whole_object_written_in_one_go() {
 fn a_feature_name_holding_a_comma_is_chosen_in_double_quotes() {
     let dir = Scratch::new("comma");
     let f = dir.file("c.csv", "a,\"b,x\",y\n1,2,3\n2,1,5\n3,4,6\n4,3,9\n");
-    let j = run_ok(&[
-        "--algorithm",
-        "linear-regression",
-        "--data",
-        &f,
-        "--features",
-        "\"b,x\",a",
-    ]);
+    // Linear regression on the file, each of `lists` given to --features.
+    let args = |lists: &[&'static str]| {
+        let mut args = vec!["--algorithm", "linear-regression", "--data", f.as_str()];
+        for list in lists {
+            args.extend(["--features", list]);
+        }
+        args
+    };
+    let j = run_ok(&args(&["\"b,x\",a"]));
     assert_eq!(j["features"], serde_json::json!(["b,x", "a"]));
     // Given twice, the lists add up.
-    let j = run_ok(&[
-        "--algorithm",
-        "linear-regression",
-        "--data",
-        &f,
-        "--features",
-        "a",
-        "--features",
-        "\"b,x\"",
-    ]);
+    let j = run_ok(&args(&["a", "\"b,x\""]));
     assert_eq!(j["features"], serde_json::json!(["a", "b,x"]));
     // The error lists it as it is to be written.
-    let out = steplab(&[
-        "run",
-        "--algorithm",
-        "linear-regression",
-        "--data",
-        &f,
-        "--features",
-        "b",
-    ]);
+    let out = steplab(&[vec!["run"], args(&["b"])].concat());
     assert_ne!(out.code, 0);
     assert!(
         out.stderr.contains("(columns: a, \"b,x\", y)"),
         "{}",
         out.stderr
     );
-    let out = steplab(&[
-        "run",
-        "--algorithm",
-        "linear-regression",
-        "--data",
-        &f,
-        "--features",
-        "\"b,x",
-    ]);
+    let out = steplab(&[vec!["run"], args(&["\"b,x"])].concat());
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("never closed"), "{}", out.stderr);
 }

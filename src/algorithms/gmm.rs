@@ -587,8 +587,9 @@ impl Gmm {
         rec.set(MEANS, Value::Matrix(self.means.clone()));
         // A row a component (its matrix row by row): read together.
         let d = self.means.ncols();
-        let flat = self.flat_covariances();
-        let rows = DMatrix::from_row_slice(flat.len() / (d * d).max(1), d * d, &flat);
+        let rows = DMatrix::from_fn(self.covariances.len(), d * d, |c, e| {
+            self.covariances[c][(e / d, e % d)]
+        });
         rec.set(COVARIANCES, Value::Matrix(rows));
         rec
     }

@@ -558,14 +558,14 @@ impl PlotView {
             pick(
                 egui::ComboBox::from_label("x axis"),
                 ui,
-                names,
+                (names, PICKED_CHARS),
                 &mut self.x_feature,
             );
             if !regression && d > 1 {
                 pick(
                     egui::ComboBox::from_label("y axis"),
                     ui,
-                    names,
+                    (names, PICKED_CHARS),
                     &mut y_feature,
                 );
             }
@@ -769,17 +769,14 @@ impl PlotView {
 
     /// The two parameters the surface is drawn over.
     fn surface_picker_ui(&mut self, ui: &mut egui::Ui, names: &[String]) -> (usize, usize) {
-        let names: Vec<String> = names
-            .iter()
-            .map(|n| super::short(&param_label(n), SURFACE_CHARS))
-            .collect();
+        let names: Vec<String> = names.iter().map(|n| param_label(n)).collect();
         let (mut p, mut q) = self.surface_params.unwrap_or((0, 1));
         ui.horizontal_wrapped(|ui| {
             let over = ui.label("surface over");
             pick(
                 egui::ComboBox::from_id_salt("surface-p"),
                 ui,
-                &names,
+                (&names, SURFACE_CHARS),
                 &mut p,
             )
             .labelled_by(over.id);
@@ -787,7 +784,7 @@ impl PlotView {
             pick(
                 egui::ComboBox::from_id_salt("surface-q"),
                 ui,
-                &names,
+                (&names, SURFACE_CHARS),
                 &mut q,
             )
             .labelled_by(and.id);
@@ -931,18 +928,20 @@ fn gradient_arrows(
     }
 }
 
-/// `combo` as a drop-down choosing one of `names` into `chosen`.
+/// `combo` as a drop-down choosing one of `names` into `chosen`, the
+/// chosen name shown in at most `most` characters (all of them in the
+/// list).
 fn pick(
     combo: egui::ComboBox,
     ui: &mut egui::Ui,
-    names: &[String],
+    (names, most): (&[String], usize),
     chosen: &mut usize,
 ) -> egui::Response {
     combo
         .selected_text(
             names
                 .get(*chosen)
-                .map_or(String::new(), |n| super::short(n, PICKED_CHARS)),
+                .map_or(String::new(), |n| super::short(n, most)),
         )
         .show_ui(ui, |ui| {
             for (i, n) in names.iter().enumerate() {
@@ -2011,7 +2010,8 @@ fn grid_marks(
             }
         }
     };
-    // Labels clear of the ends by half their height ([`label_shown`]).
+    // Labels clear of the ends by half their height, as [`axis_of`] writes
+    // them.
     let labels = |step: f64| {
         let edge = if x { 0.0 } else { LABEL_EDGE * per_point };
         ((hi - edge) / step).floor() - ((lo + edge) / step).ceil() + 1.0
@@ -2249,11 +2249,12 @@ fn loss_plot(
         .collect();
     // A plot narrower than its legend names its lines above it, in their
     // colours: the legend spilled over the panel beside it.
-    let names = [LOSS, OPTIMUM, SHOWN];
-    let drawn = names
-        .iter()
-        .filter(|&&n| n != OPTIMUM || reference.is_some());
-    let widest = drawn.map(|n| text_width(ui, n)).fold(0.0, f32::max);
+    // The lines drawn, in the legend's order.
+    let drawn: Vec<&str> = [LOSS, OPTIMUM, SHOWN]
+        .into_iter()
+        .filter(|&n| n != OPTIMUM || reference.is_some())
+        .collect();
+    let widest = drawn.iter().map(|n| text_width(ui, n)).fold(0.0, f32::max);
     // (A legend over a short plot hid most of its line.)
     let narrow =
         ui.available_width() < widest + LEGEND_MARGIN || ui.available_height() < SHORT_LOSS;
@@ -2302,8 +2303,7 @@ fn loss_plot(
         if bottom {
             // A bottom corner's legend stacks upwards: its entries are
             // named, without points, in the reverse order first.
-            let names = [(SHOWN, true), (OPTIMUM, reference.is_some()), (LOSS, true)];
-            for (name, _) in names.into_iter().filter(|(_, shown)| *shown) {
+            for &name in drawn.iter().rev() {
                 let colour = if name == LOSS {
                     theme::MODEL
                 } else {

@@ -81,9 +81,9 @@ pub fn install_fonts(ctx: &egui::Context) {
     ctx.set_fonts(fonts);
 }
 
-/// The family of letters that carry a combining mark (the bar of x̄):
-/// egui draws a mark in its letter's font or not at all, and the body
-/// font has no marks.
+/// The family of letters that carry a combining mark (the bar of x̄) or
+/// scripts (rᵢ): egui draws a mark in its letter's font or not at all, and
+/// the body font has no marks.
 fn marks() -> egui::FontFamily {
     egui::FontFamily::Name("marks".into())
 }
@@ -94,8 +94,9 @@ fn marks() -> egui::FontFamily {
 /// body font and ᵢ in DejaVu, read as n). All in the body font in the
 /// frame before the fonts are installed.
 pub fn marked(ui: &egui::Ui, text: &str) -> egui::text::LayoutJob {
-    use crate::math::plain::is_script;
-    let is_combining = |c: char| crate::math::plain::is_combining(c) || is_script(c);
+    use crate::math::plain::{is_combining, is_script};
+    // What is drawn over, under or beside the letter before it.
+    let attached = |c: char| is_combining(c) || is_script(c);
     let body = egui::TextStyle::Body.resolve(ui.style());
     let format = |family: egui::FontFamily| {
         egui::TextFormat::simple(egui::FontId::new(body.size, family), Color32::PLACEHOLDER)
@@ -105,13 +106,13 @@ pub fn marked(ui: &egui::Ui, text: &str) -> egui::text::LayoutJob {
     let installed = ui
         .ctx()
         .fonts(|f| f.definitions().families.contains_key(&marks()));
-    while let Some(mark) = rest.find(is_combining).filter(|_| installed) {
+    while let Some(mark) = rest.find(attached).filter(|_| installed) {
         let letter = rest[..mark]
             .char_indices()
             .next_back()
             .map_or(mark, |(i, _)| i);
         let end = rest[mark..]
-            .find(|c| !is_combining(c))
+            .find(|c| !attached(c))
             .map_or(rest.len(), |i| mark + i);
         job.append(&rest[..letter], 0.0, format(body.family.clone()));
         job.append(&rest[letter..end], 0.0, format(marks()));
